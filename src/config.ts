@@ -1,0 +1,107 @@
+import path from 'node:path';
+import { envSchema } from 'env-schema';
+import { Type, type Static } from '@sinclair/typebox';
+
+/** Every setting tollgate reads from the environment; validated once at boot, then frozen. */
+const EnvSchema = Type.Object({
+  PORT: Type.Integer({ default: 8787, minimum: 0, maximum: 65535 }),
+  TOLLGATE_HOST: Type.String({ default: '127.0.0.1' }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  DATABASE_URL: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_DATA_DIR: Type.String({ default: '.tollgate' }),
+  TOLLGATE_JOURNAL_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_SEED: Type.Union([Type.Literal('auto'), Type.Literal('never')], { default: 'auto' }),
+  TOLLGATE_POLICY_BUNDLE: Type.String({ default: 'policies/bundle.tar.gz' }),
+  TOLLGATE_POLICY_WATCH: Type.Boolean({ default: true }),
+  TOLLGATE_OPENAI_BASE_URL: Type.String({ default: 'https://api.openai.com', pattern: '^https?://' }),
+  TOLLGATE_ANTHROPIC_BASE_URL: Type.String({ default: 'https://api.anthropic.com', pattern: '^https?://' }),
+  OPENAI_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  ANTHROPIC_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_JWKS_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  TOLLGATE_JWT_ISSUER: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_JWT_AGENT_CLAIM: Type.String({ default: 'tollgate_agent_id', minLength: 1 }),
+  TOLLGATE_BODY_LIMIT: Type.Integer({ default: 32 * 1024 * 1024, minimum: 1024 }),
+  TOLLGATE_UPSTREAM_TIMEOUT_MS: Type.Integer({ default: 600_000, minimum: 1 }),
+  TOLLGATE_FLUSH_INTERVAL_MS: Type.Integer({ default: 250, minimum: 1 }),
+  TOLLGATE_FLUSH_BATCH: Type.Integer({ default: 1000, minimum: 1 }),
+  TOLLGATE_CATALOG_REFRESH_MS: Type.Integer({ default: 5000, minimum: 50 }),
+  TOLLGATE_BUDGET_REFRESH_MS: Type.Integer({ default: 1000, minimum: 50 }),
+  TOLLGATE_KEY_CACHE_MS: Type.Integer({ default: 5000, minimum: 0 }),
+});
+
+type Env = Static<typeof EnvSchema>;
+
+export type Config = Readonly<{
+  port: number;
+  host: string;
+  logLevel: string;
+  database: Readonly<{ kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string }>;
+  dataDir: string;
+  journalDir: string;
+  seed: 'auto' | 'never';
+  policy: Readonly<{ bundlePath: string; watch: boolean }>;
+  providers: Readonly<{
+    openai: Readonly<{ baseUrl: string; apiKey?: string }>;
+    anthropic: Readonly<{ baseUrl: string; apiKey?: string }>;
+  }>;
+  jwt: Readonly<{ jwksUrl?: string; issuer?: string; audience?: string; agentClaim: string }>;
+  bodyLimit: number;
+  upstreamTimeoutMs: number;
+  flush: Readonly<{ intervalMs: number; batch: number }>;
+  refresh: Readonly<{ catalogMs: number; budgetMs: number; keyCacheMs: number }>;
+}>;
+
+/** Anything set here wins over the environment (tests and the demo use it). */
+export type ConfigOverrides = Partial<Record<keyof Env, string | number | boolean | undefined>>;
+
+export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const data = { ...pickDefined(env), ...pickDefined(overrides) };
+  const e = envSchema<Env>({ schema: EnvSchema, data, dotenv: false });
+  const dataDir = path.resolve(e.TOLLGATE_DATA_DIR);
+  return deepFreeze({
+    port: e.PORT,
+    host: e.TOLLGATE_HOST,
+    logLevel: e.LOG_LEVEL,
+    database: e.DATABASE_URL
+      ? { kind: 'postgres', url: e.DATABASE_URL }
+      : { kind: 'pglite', dataDir: path.join(dataDir, 'pgdata') },
+    dataDir,
+    journalDir: path.resolve(e.TOLLGATE_JOURNAL_DIR ?? path.join(dataDir, 'journal')),
+    seed: e.TOLLGATE_SEED,
+    policy: { bundlePath: path.resolve(e.TOLLGATE_POLICY_BUNDLE), watch: e.TOLLGATE_POLICY_WATCH },
+    providers: {
+      openai: { baseUrl: e.TOLLGATE_OPENAI_BASE_URL, apiKey: e.OPENAI_API_KEY },
+      anthropic: { baseUrl: e.TOLLGATE_ANTHROPIC_BASE_URL, apiKey: e.ANTHROPIC_API_KEY },
+    },
+    jwt: {
+      jwksUrl: e.TOLLGATE_JWKS_URL,
+      issuer: e.TOLLGATE_JWT_ISSUER,
+      audience: e.TOLLGATE_JWT_AUDIENCE,
+      agentClaim: e.TOLLGATE_JWT_AGENT_CLAIM,
+    },
+    bodyLimit: e.TOLLGATE_BODY_LIMIT,
+    upstreamTimeoutMs: e.TOLLGATE_UPSTREAM_TIMEOUT_MS,
+    flush: { intervalMs: e.TOLLGATE_FLUSH_INTERVAL_MS, batch: e.TOLLGATE_FLUSH_BATCH },
+    refresh: {
+      catalogMs: e.TOLLGATE_CATALOG_REFRESH_MS,
+      budgetMs: e.TOLLGATE_BUDGET_REFRESH_MS,
+      keyCacheMs: e.TOLLGATE_KEY_CACHE_MS,
+    },
+  } satisfies Config);
+}
+
+function pickDefined(src: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(src).filter(([, v]) => v !== undefined && v !== ''));
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

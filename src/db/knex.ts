@@ -1,0 +1,36 @@
+import fs from 'node:fs';
+import knexFactory, { type Knex } from 'knex';
+import ClientPgLite from 'knex-pglite';
+import pg from 'pg';
+import type { Config } from '../config.js';
+import { migrationSource } from './migrations/index.js';
+
+// Postgres returns int8 and numeric as strings; token counts fit a JS number safely (< 2^53), money
+// stays a string so that it is never rounded through a float.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+export type Db = Knex;
+
+export type DbTarget = Config['database'] | { kind: 'pglite-memory' };
+
+export function createDb(target: DbTarget): Db {
+  if (target.kind === 'postgres') {
+    return knexFactory({ client: 'pg', connection: target.url, pool: { min: 0, max: 10 } });
+  }
+  const connection = target.kind === 'pglite' ? { filename: ensureDir(target.dataDir) } : {};
+  return knexFactory({ client: ClientPgLite, dialect: 'postgres', connection });
+}
+
+export async function migrateLatest(db: Db): Promise<string[]> {
+  const [, applied] = (await db.migrate.latest({ migrationSource })) as [number, string[]];
+  return applied;
+}
+
+export async function pingDb(db: Db): Promise<void> {
+  await db.raw('select 1');
+}
+
+function ensureDir(dir: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}

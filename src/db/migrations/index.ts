@@ -1,0 +1,21 @@
+import type { Knex } from 'knex';
+import * as catalog from './001_catalog.js';
+import * as identity from './002_identity.js';
+import * as ledger from './003_ledger.js';
+import * as budgets from './004_budgets.js';
+
+type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
+
+// A static list instead of a directory scan: the same migrations run from src/ (tsx, vitest) and dist/.
+const MIGRATIONS: ReadonlyArray<[string, Migration]> = [
+  ['001_catalog', catalog],
+  ['002_identity', identity],
+  ['003_ledger', ledger],
+  ['004_budgets', budgets],
+];
+
+export const migrationSource: Knex.MigrationSource<Migration> = {
+  getMigrations: async () => MIGRATIONS.map(([, m]) => m),
+  getMigrationName: (m) => MIGRATIONS.find(([, x]) => x === m)![0],
+  getMigration: async (m) => m,
+};

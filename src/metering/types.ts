@@ -1,0 +1,53 @@
+import type { NormalizedUsage } from '../providers/types.js';
+
+/** One row of the append-only usage ledger (usage_events), as journaled and as written. */
+export type UsageEvent = NormalizedUsage & {
+  kind: 'usage';
+  request_id: string;
+  /** ISO-8601 time the call was received. */
+  ts: string;
+  bu_id: string;
+  use_case_id: string;
+  agent_id: string;
+  session_id: string;
+  provider: string;
+  endpoint: string;
+  model_requested: string;
+  model_served: string;
+  /** Exact decimal string; never a float. */
+  cost: string;
+  currency: string;
+  /** The prices row used, or null when the served model had no price in force (cost is then 0). */
+  price_id: number | null;
+  /** Upstream HTTP status (or 499 when the client went away before the upstream answered). */
+  status: number;
+  /** true when the usage is incomplete: client disconnect, stream cut, upstream error mid-stream. */
+  partial: boolean;
+  latency_ms: number;
+  decision_code: string;
+  policy_revision: string;
+  budget_tier: string;
+};
+
+/** One row of the decision log: a call the policy (or the gateway before it) denied. */
+export type DecisionRecord = {
+  kind: 'decision';
+  request_id: string;
+  ts: string;
+  provider: string;
+  endpoint: string;
+  bu_id: string | null;
+  use_case_id: string | null;
+  agent_id: string | null;
+  session_id: string | null;
+  model: string | null;
+  allowed: boolean;
+  http_status: number;
+  code: string;
+  message: string;
+  reasons: { code: string; message: string }[];
+  policy_revision: string | null;
+  budget_tier: string;
+};
+
+export type JournalRecord = UsageEvent | DecisionRecord;

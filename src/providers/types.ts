@@ -1,0 +1,62 @@
+/** Tokens in tollgate's normalized form: the four kinds are disjoint, so cost is a plain sum. */
+export type NormalizedUsage = {
+  /** Input tokens billed at the full input price (cache reads and writes excluded). */
+  input_tokens: number;
+  /** Input tokens read from the provider's prompt cache. */
+  cached_input_tokens: number;
+  /** Input tokens written to the provider's prompt cache. */
+  cache_write_tokens: number;
+  /** Output tokens, reasoning included. */
+  output_tokens: number;
+};
+
+export const ZERO_USAGE: Readonly<NormalizedUsage> = Object.freeze({
+  input_tokens: 0,
+  cached_input_tokens: 0,
+  cache_write_tokens: 0,
+  output_tokens: 0,
+});
+
+/** Reads usage from an SSE stream, event by event, as it passes through. */
+export interface StreamUsageReader {
+  /** Feed one parsed SSE event (its `event:` name, if any, and its `data:` payload). */
+  push(event: string | undefined, data: string): void;
+  /** The usage seen so far; `complete` is false until the provider's final usage report arrived. */
+  result(): { usage: NormalizedUsage; complete: boolean; servedModel?: string };
+}
+
+export type ErrorShape = { status: number; code: string; message: string; type?: string };
+
+export interface ProviderAdapter {
+  /** 'openai' | 'anthropic' */
+  readonly name: string;
+  /** Route prefix on tollgate, e.g. '/openai/v1'. */
+  readonly prefix: string;
+  /** Endpoints (path after prefix) tollgate meters and forwards, e.g. '/chat/completions'. */
+  readonly endpoints: readonly string[];
+  /** The header that carries the provider credential upstream, and how its value is built. */
+  credentialHeaders(apiKey: string): Record<string, string>;
+  /**
+   * Prepare the upstream body: set the served model and, for streams, make sure the provider reports
+   * usage. Returns the body to send and whether tollgate added a usage request the client did not ask for.
+   */
+  prepareBody(endpoint: string, body: Record<string, unknown>, servedModel: string): {
+    body: Record<string, unknown>;
+    injectedUsage: boolean;
+  };
+  isStream(endpoint: string, body: Record<string, unknown>): boolean;
+  /** Usage from a non-streamed JSON response body. */
+  usageFromBody(endpoint: string, body: unknown): NormalizedUsage | null;
+  /** The model the upstream says served the call, from a JSON response body. */
+  modelFromBody(body: unknown): string | undefined;
+  streamReader(endpoint: string): StreamUsageReader;
+  /**
+   * When tollgate injected a usage request, decide whether an SSE event exists only because of it
+   * (and so must not reach the client).
+   */
+  isInjectedUsageEvent(event: string | undefined, data: string): boolean;
+  /** The error body in this provider's own shape. */
+  errorBody(err: ErrorShape): unknown;
+  /** Worst-case output tokens the request may produce (max_tokens or a default). */
+  maxOutputTokens(endpoint: string, body: Record<string, unknown>): number;
+}
