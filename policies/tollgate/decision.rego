@@ -1,0 +1,88 @@
+# METADATA
+# title: tollgate
+# description: >-
+#   One decision per agent -> model call: identity, tags, catalog, agent authorization, model and budget
+#   checks each add violations; the highest-precedence one sets the status and code.
+package tollgate
+
+# METADATA
+# title: The decision
+# description: >-
+#   The one answer the gateway acts on: allow/deny, HTTP status and error code, budget tier, roles to
+#   notify, the model to serve (null when denied), response headers, and every violation in precedence order.
+# entrypoint: true
+decision := {
+	"allowed": _allowed,
+	"http_status": _http_status,
+	"code": _code,
+	"message": _message,
+	"tier": tier,
+	"notify": notify,
+	"model": _served_model,
+	"headers": object.get(_headers, _code, {}),
+	"reasons": _reasons,
+}
+
+# Codes in precedence order (identity, tags, catalog, agent authorization, model, budget) with their
+# HTTP status; src/errors.ts is the catalogue they must match (test/unit/policy/codes.test.ts checks).
+_catalogue := [
+	["missing_credential", 401],
+	["revoked_credential", 401],
+	["invalid_credential", 401],
+	["missing_tag", 400],
+	["conflicting_tag", 400],
+	["unknown_bu", 400],
+	["unknown_use_case", 400],
+	["use_case_bu_mismatch", 400],
+	["unknown_agent", 403],
+	["agent_disabled", 403],
+	["agent_id_mismatch", 403],
+	["agent_bu_mismatch", 403],
+	["use_case_not_allowed", 403],
+	["missing_model", 400],
+	["unknown_model", 400],
+	["model_provider_mismatch", 400],
+	["model_not_allowed", 403],
+	["budget_unavailable", 503],
+	["budget_exhausted", 429],
+]
+
+_rank[entry[0]] := i if some i, entry in _catalogue
+
+_status_of[entry[0]] := entry[1] if some entry in _catalogue
+
+_headers := {"budget_exhausted": {"x-should-retry": "false"}}
+
+# The one way a violation is built.
+_violation(code, message) := {"code": code, "message": message}
+
+default _allowed := false
+
+_allowed if count(violations) == 0
+
+# An uncatalogued code ranks first and answers 500, so a typo is loud rather than silently outranked.
+_ranked := sort([[object.get(_rank, v.code, -1), v.code, v.message] | some v in violations])
+
+_reasons := [{"code": code, "message": message} | some [_, code, message] in _ranked]
+
+_code := "ok" if _allowed
+
+else := _reasons[0].code
+
+_message := "allowed" if _allowed
+
+else := _reasons[0].message
+
+_http_status := 200 if _allowed
+
+else := object.get(_status_of, _code, 500)
+
+_served_model := null if not _allowed
+
+else := _downgrade if is_string(_downgrade)
+
+else := _request.model
+
+_str(value) := value if is_string(value)
+
+else := json.marshal(value)

@@ -1,0 +1,196 @@
+import { unwatchFile, watchFile, type Stats } from 'node:fs';
+import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import { TollgateError } from '../errors.js';
+import { readBundle } from './bundle.js';
+import type { BudgetTier, Decision, Evaluation, PolicyInput } from './types.js';
+
+export const ENTRYPOINT = 'tollgate/decision';
+
+export const DEFAULTS = {
+  watch: false,
+  /** fs.watchFile polling survives atomic renames and editors that replace the file, unlike fs.watch. */
+  pollIntervalMs: 300,
+  /** Lets a file written in several chunks settle before it is read. */
+  debounceMs: 150,
+};
+
+/** pino-compatible. */
+export type PolicyLog = {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+};
+
+export type EngineOptions = Partial<typeof DEFAULTS> & { log?: PolicyLog };
+
+export type ReloadResult = { ok: true; revision: string } | { ok: false; error: Error };
+
+type Active = { policy: LoadedPolicy; revision: string };
+
+const TIERS: ReadonlySet<BudgetTier> = new Set(['none', 'ok', 'notice', 'warning', 'soft_cap', 'hard_cap', 'unknown']);
+
+/** A canned, unremarkable call: a bundle must answer it with a well-formed decision before it may serve. */
+const PROBE: PolicyInput = {
+  request: { id: 'tollgate-probe', provider: 'openai', endpoint: '/v1/chat/completions', model: 'probe-model', stream: false },
+  identity: { authenticated: true, kind: 'agent_key', agent_id: 'probe-agent' },
+  tags: { bu: 'probe-bu', use_case: 'probe-use-case', agent_id: 'probe-agent', session_id: 'probe-session' },
+  catalog: {
+    bu: { id: 'probe-bu' },
+    use_case: { id: 'probe-use-case', bu_id: 'probe-bu', class: 'probe' },
+    agent: { id: 'probe-agent', bu_id: 'probe-bu', status: 'active', use_cases: ['probe-use-case'], models: ['probe-model'] },
+    model: { id: 'probe-model', provider: 'openai' },
+    cheaper_model: null,
+  },
+  budget: { available: true, limit: 100, spent: 1, unit: 'usd', period_start: '1970-01-01T00:00:00Z' },
+  estimate: { tokens: 1, cost: 0 },
+  now: '1970-01-01T00:00:00Z',
+};
+
+const SILENT: PolicyLog = { info() {}, warn() {}, error() {} };
+
+/**
+ * Holds the one active compiled policy and swaps it atomically on reload: evaluate() is synchronous, so a
+ * call sees either the old policy or the new one, never a mix. Without a valid policy, evaluate() throws
+ * policy_unavailable and the gateway fails closed.
+ */
+export class PolicyEngine {
+  readonly path: string;
+  #active: Active | null = null;
+  #reloads: Promise<ReloadResult> = Promise.resolve({ ok: false, error: new Error('not loaded yet') });
+  #settle: NodeJS.Timeout | undefined;
+  #watcher: ((curr: Stats, prev: Stats) => void) | undefined;
+  readonly #options: typeof DEFAULTS;
+  readonly #log: PolicyLog;
+
+  private constructor(path: string, options: EngineOptions) {
+    this.path = path;
+    this.#options = { ...DEFAULTS, ...options };
+    this.#log = options.log ?? SILENT;
+  }
+
+  /** Never throws for a missing or broken bundle: the engine starts not ready and, if watching, waits for a good one. */
+  static async fromFile(path: string, options: EngineOptions = {}): Promise<PolicyEngine> {
+    const engine = new PolicyEngine(path, options);
+    // Watch before the first load, so a bundle replaced during that load is not missed.
+    if (engine.#options.watch) engine.#watch();
+    await engine.reload();
+    return engine;
+  }
+
+  get revision(): string | null {
+    return this.#active?.revision ?? null;
+  }
+
+  get ready(): boolean {
+    return this.#active !== null;
+  }
+
+  evaluate(input: PolicyInput): Evaluation {
+    const active = this.#active;
+    if (!active) throw new TollgateError('policy_unavailable');
+    return evaluateWith(active, input);
+  }
+
+  /** Loads, validates and swaps in the bundle at `path`; a broken bundle is refused and the old one keeps serving. */
+  reload(): Promise<ReloadResult> {
+    // Serialized, so a slow load can never swap in over a newer one.
+    this.#reloads = this.#reloads.then(() => this.#load());
+    return this.#reloads;
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.#settle);
+    if (this.#watcher) unwatchFile(this.path, this.#watcher);
+    this.#watcher = undefined;
+    await this.#reloads;
+  }
+
+  async #load(): Promise<ReloadResult> {
+    const previous = this.revision;
+    try {
+      const candidate = await activate(this.path);
+      this.#active = candidate;
+      this.#log.info({ path: this.path, revision: candidate.revision, previous }, 'policy bundle loaded');
+      return { ok: true, revision: candidate.revision };
+    } catch (cause) {
+      const error = cause instanceof Error ? cause : new Error(String(cause));
+      const outcome = previous ? `revision ${previous} keeps serving` : 'no policy loaded, failing closed';
+      this.#log.error({ err: error, path: this.path, revision: previous }, `policy bundle refused; ${outcome}`);
+      return { ok: false, error };
+    }
+  }
+
+  #watch(): void {
+    this.#watcher = (curr, prev) => {
+      if (curr.nlink === 0) {
+        if (prev.nlink !== 0) this.#log.warn({ path: this.path, revision: this.revision }, 'policy bundle removed; keeping the loaded policy');
+        return;
+      }
+      if (curr.mtimeMs === prev.mtimeMs && curr.ino === prev.ino && curr.size === prev.size) return;
+      clearTimeout(this.#settle);
+      this.#settle = setTimeout(() => void this.reload(), this.#options.debounceMs).unref();
+    };
+    watchFile(this.path, { interval: this.#options.pollIntervalMs, persistent: false }, this.#watcher);
+  }
+}
+
+async function activate(path: string): Promise<Active> {
+  const bundle = await readBundle(path);
+  const policy = await loadPolicy(bundle.wasm).catch((cause: unknown) => {
+    throw new Error(`policy bundle ${path} (revision ${bundle.revision}) has an invalid policy.wasm`, { cause });
+  });
+  if (!(ENTRYPOINT in policy.entrypoints)) {
+    throw new Error(`policy bundle ${path} (revision ${bundle.revision}) has no ${ENTRYPOINT} entrypoint`);
+  }
+  if (typeof bundle.data !== 'object' || bundle.data === null || Array.isArray(bundle.data)) {
+    throw new Error(`policy bundle ${path} (revision ${bundle.revision}) has a data.json that is not an object`);
+  }
+  policy.setData(bundle.data);
+  const active = { policy, revision: bundle.revision };
+  evaluateWith(active, PROBE);
+  return active;
+}
+
+function evaluateWith(active: Active, input: PolicyInput): Evaluation {
+  const start = process.hrtime.bigint();
+  let result: unknown;
+  try {
+    result = active.policy.evaluate(input, ENTRYPOINT);
+  } catch (cause) {
+    throw new TollgateError('internal_error', `policy revision ${active.revision} failed to evaluate`, { cause });
+  }
+  const micros = Number(process.hrtime.bigint() - start) / 1000;
+  const decision = (result as [{ result?: unknown }?] | undefined)?.[0]?.result;
+  if (!isDecision(decision)) {
+    throw new TollgateError('internal_error', `policy revision ${active.revision} returned no well-formed decision`);
+  }
+  return { decision, revision: active.revision, micros };
+}
+
+export function isDecision(value: unknown): value is Decision {
+  const d = value as Partial<Record<keyof Decision, unknown>> | null;
+  return typeof d === 'object' && d !== null &&
+    typeof d.allowed === 'boolean' &&
+    Number.isInteger(d.http_status) &&
+    typeof d.code === 'string' &&
+    typeof d.message === 'string' &&
+    TIERS.has(d.tier as BudgetTier) &&
+    isStringArray(d.notify) &&
+    (d.model === null || typeof d.model === 'string') &&
+    isStringRecord(d.headers) &&
+    Array.isArray(d.reasons) && d.reasons.every(isReason);
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string');
+}
+
+function isStringRecord(value: unknown): value is Record<string, string> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) &&
+    Object.values(value).every((item) => typeof item === 'string');
+}
+
+function isReason(value: unknown): boolean {
+  const r = value as { code?: unknown; message?: unknown } | null;
+  return typeof r === 'object' && r !== null && typeof r.code === 'string' && typeof r.message === 'string';
+}

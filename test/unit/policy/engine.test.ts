@@ -1,0 +1,230 @@
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { gzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { TollgateError } from '../../../src/errors.js';
+import { PolicyEngine, type EngineOptions } from '../../../src/policy/engine.js';
+import { BUNDLE, fixtures, pack, recordingLog, unpack, variant } from './support.js';
+import type { PolicyInput } from '../../../src/policy/types.js';
+
+const HAS_OPA = spawnSync('opa', ['version']).status === 0;
+const FAST: EngineOptions = { pollIntervalMs: 40, debounceMs: 20 };
+const WAIT = { timeout: 10_000, interval: 20 };
+const COMMITTED = readFileSync(BUNDLE);
+const COMMITTED_REVISION = JSON.parse((await unpack(COMMITTED)).get('.manifest')!.toString()).revision as string;
+
+// Budget state unreadable: the committed bundle fails closed (503); the "open" variant allows the call.
+const BUDGET_AWAY = { ...structuredClone(fixtures.base), budget: { available: false } } as unknown as PolicyInput;
+const failOpen = (revision: string) =>
+  variant(revision, (data) => {
+    ((data.config as Record<string, Record<string, unknown>>).budget!).when_unavailable = 'open';
+  });
+
+let dir: string;
+let path: string;
+let engine: PolicyEngine | undefined;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tollgate-engine-'));
+  path = join(dir, 'bundle.tar.gz');
+});
+
+afterEach(async () => {
+  await engine?.close();
+  engine = undefined;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Replaces the bundle the way a deploy does: write beside it, then rename over it. */
+function replaceAtomically(bytes: Buffer): void {
+  writeFileSync(`${path}.next`, bytes);
+  renameSync(`${path}.next`, path);
+}
+
+async function start(options: EngineOptions = {}): Promise<PolicyEngine> {
+  engine = await PolicyEngine.fromFile(path, { ...FAST, ...options });
+  return engine;
+}
+
+describe('PolicyEngine loading', () => {
+  it('serves the committed bundle with its revision', async () => {
+    copyFileSync(BUNDLE, path);
+    const e = await start();
+    expect(e.ready).toBe(true);
+    expect(e.revision).toBe(COMMITTED_REVISION);
+    const evaluation = e.evaluate(fixtures.base as unknown as PolicyInput);
+    expect(evaluation.revision).toBe(COMMITTED_REVISION);
+    expect(evaluation.decision.code).toBe('ok');
+    expect(evaluation.micros).toBeGreaterThan(0);
+  });
+
+  it('fails closed with policy_unavailable when there is no bundle', async () => {
+    const e = await start();
+    expect(e.ready).toBe(false);
+    expect(e.revision).toBeNull();
+    let thrown: unknown;
+    try {
+      e.evaluate(fixtures.base as unknown as PolicyInput);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(TollgateError);
+    expect((thrown as TollgateError).code).toBe('policy_unavailable');
+    expect((thrown as TollgateError).status).toBe(503);
+  });
+
+  it('becomes ready when a good bundle appears later', async () => {
+    const log = recordingLog();
+    const e = await start({ watch: true, log });
+    expect(e.ready).toBe(false);
+    expect(log.lines.some((l) => l.level === 'error' && /failing closed/.test(l.msg))).toBe(true);
+
+    replaceAtomically(COMMITTED);
+    await vi.waitFor(() => expect(e.ready).toBe(true), WAIT);
+    expect(e.evaluate(fixtures.base as unknown as PolicyInput).revision).toBe(COMMITTED_REVISION);
+  });
+});
+
+describe('PolicyEngine hot swap', () => {
+  it('reload() swaps in a new revision and its data', async () => {
+    copyFileSync(BUNDLE, path);
+    const e = await start();
+    expect(e.evaluate(BUDGET_AWAY).decision.code).toBe('budget_unavailable');
+
+    writeFileSync(path, await failOpen('next-rev'));
+    await expect(e.reload()).resolves.toEqual({ ok: true, revision: 'next-rev' });
+    const after = e.evaluate(BUDGET_AWAY);
+    expect(after.revision).toBe('next-rev');
+    expect(after.decision).toMatchObject({ allowed: true, tier: 'unknown' });
+  });
+
+  it('picks up a renamed-in bundle while evaluate runs in a tight loop, never mixing revisions', async () => {
+    copyFileSync(BUNDLE, path);
+    const e = await start({ watch: true });
+    const seen: string[] = [];
+    const expectedCode: Record<string, string> = { [COMMITTED_REVISION]: 'budget_unavailable', 'hot-rev': 'ok' };
+    let replaced = false;
+
+    const deadline = Date.now() + 10_000;
+    while (seen.at(-1) !== 'hot-rev' && Date.now() < deadline) {
+      for (let i = 0; i < 200; i++) {
+        const { revision, decision } = e.evaluate(BUDGET_AWAY);
+        // The decision must come from the policy the revision names: no half-swapped state.
+        expect(decision.code).toBe(expectedCode[revision]);
+        if (seen.at(-1) !== revision) seen.push(revision);
+      }
+      if (!replaced) {
+        replaceAtomically(await failOpen('hot-rev'));
+        replaced = true;
+      }
+      await yieldToLoop();
+    }
+    expect(seen).toEqual([COMMITTED_REVISION, 'hot-rev']);
+  });
+
+  it('picks up a bundle overwritten in place', async () => {
+    copyFileSync(BUNDLE, path);
+    const e = await start({ watch: true });
+    writeFileSync(path, await variant('in-place'));
+    await vi.waitFor(() => expect(e.revision).toBe('in-place'), WAIT);
+  });
+});
+
+describe('PolicyEngine refuses broken bundles and keeps serving', () => {
+  const broken: [string, () => Promise<Buffer>, RegExp][] = [
+    ['random bytes', async () => Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251)), /not a valid \.tar\.gz/],
+    ['a truncated gzip', async () => COMMITTED.subarray(0, Math.floor(COMMITTED.length / 2)), /not a valid \.tar\.gz/],
+    ['gzip of something that is not a tar', async () => gzipSync(Buffer.alloc(2048, 'x')), /not a valid tar archive/],
+    ['a tar without policy.wasm', () => without('policy.wasm'), /no policy\.wasm/],
+    ['a tar without data.json', () => without('data.json'), /no data\.json/],
+    ['a tar without .manifest', () => without('.manifest'), /no \.manifest/],
+    ['a manifest without a revision', () => edited('.manifest', '{"roots":[""]}'), /no revision/],
+    ['data.json that is not JSON', () => edited('data.json', '{"config":'), /invalid data\.json/],
+    ['data.json that is not an object', () => edited('data.json', '[]'), /not an object/],
+    ['policy.wasm that is not WebAssembly', () => edited('policy.wasm', 'not wasm'), /invalid policy\.wasm/],
+  ];
+
+  it.each(broken)('refuses %s on reload()', async (_name, make, message) => {
+    copyFileSync(BUNDLE, path);
+    const log = recordingLog();
+    const e = await start({ log });
+    writeFileSync(path, await make());
+
+    const result = await e.reload();
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.error.message).toMatch(message);
+    expect(e.revision).toBe(COMMITTED_REVISION);
+    expect(e.evaluate(fixtures.base as unknown as PolicyInput)).toMatchObject({ revision: COMMITTED_REVISION, decision: { code: 'ok' } });
+    expect(log.lines.at(-1)).toMatchObject({ level: 'error', msg: `policy bundle refused; revision ${COMMITTED_REVISION} keeps serving` });
+  });
+
+  it.skipIf(!HAS_OPA)('refuses a policy whose decision is malformed', async () => {
+    copyFileSync(BUNDLE, path);
+    const e = await start();
+    writeFileSync(path, opaBuild('package tollgate\n\ndecision := {"allowed": "yes"}\n', 'tollgate/decision'));
+    const result = await e.reload();
+    expect(!result.ok && result.error.message).toMatch(/returned no well-formed decision/);
+    expect(e.revision).toBe(COMMITTED_REVISION);
+  });
+
+  it.skipIf(!HAS_OPA)('refuses a policy built for another entrypoint', async () => {
+    copyFileSync(BUNDLE, path);
+    const e = await start();
+    writeFileSync(path, opaBuild('package other\n\nallow := true\n', 'other/allow'));
+    const result = await e.reload();
+    expect(!result.ok && result.error.message).toMatch(/no tollgate\/decision entrypoint/);
+    expect(e.revision).toBe(COMMITTED_REVISION);
+  });
+
+  it('refuses a corrupt bundle dropped in while watching, then takes the next good one', async () => {
+    copyFileSync(BUNDLE, path);
+    const log = recordingLog();
+    const e = await start({ watch: true, log });
+    replaceAtomically(await without('policy.wasm'));
+    await vi.waitFor(() => expect(log.lines.some((l) => l.level === 'error')).toBe(true), WAIT);
+    expect(e.revision).toBe(COMMITTED_REVISION);
+    expect(e.evaluate(fixtures.base as unknown as PolicyInput).decision.code).toBe('ok');
+
+    replaceAtomically(await variant('after-corrupt'));
+    await vi.waitFor(() => expect(e.revision).toBe('after-corrupt'), WAIT);
+  });
+
+  it('keeps serving when the bundle file is deleted', async () => {
+    copyFileSync(BUNDLE, path);
+    const log = recordingLog();
+    const e = await start({ watch: true, log });
+    rmSync(path);
+    await vi.waitFor(() => expect(log.lines.some((l) => l.level === 'warn')).toBe(true), WAIT);
+    expect(e.ready).toBe(true);
+    expect(e.evaluate(fixtures.base as unknown as PolicyInput).revision).toBe(COMMITTED_REVISION);
+  });
+});
+
+/** Compiles `rego` with the real opa CLI into a wasm bundle. */
+function opaBuild(rego: string, entrypoint: string): Buffer {
+  const src = mkdtempSync(join(tmpdir(), 'tollgate-rego-'));
+  try {
+    writeFileSync(join(src, 'policy.rego'), rego);
+    const out = join(src, 'bundle.tar.gz');
+    const result = spawnSync('opa', ['build', '-t', 'wasm', '-e', entrypoint, '--revision', 'bad', '-o', out, 'policy.rego'], { cwd: src, encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(result.stderr);
+    return readFileSync(out);
+  } finally {
+    rmSync(src, { recursive: true, force: true });
+  }
+}
+
+async function without(name: string): Promise<Buffer> {
+  const files = await unpack(COMMITTED);
+  files.delete(name);
+  return pack(files);
+}
+
+async function edited(name: string, content: string): Promise<Buffer> {
+  const files = await unpack(COMMITTED);
+  files.set(name, Buffer.from(content));
+  return pack(files);
+}

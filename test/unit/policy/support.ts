@@ -1,0 +1,82 @@
+import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import tar from 'tar-stream';
+import type { PolicyInput } from '../../../src/policy/types.js';
+
+export const ROOT = new URL('../../../', import.meta.url).pathname;
+export const BUNDLE = `${ROOT}policies/bundle.tar.gz`;
+export const POLICY_DIR = `${ROOT}policies/tollgate`;
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type JsonObject = { [key: string]: Json };
+
+export type FixtureCase = { name: string; malformed?: boolean; patch?: JsonObject; unset?: string[]; expect: Record<string, Json> };
+export type Fixtures = { base: JsonObject; cases: FixtureCase[] };
+
+export const fixtures = JSON.parse(readFileSync(`${POLICY_DIR}/fixtures/cases.json`, 'utf8')) as Fixtures;
+
+/** The same construction as decision_test.rego: object.union(base, patch), then json.remove(unset paths). */
+export function fixtureInput(c: FixtureCase): PolicyInput {
+  const merged = union(fixtures.base, c.patch ?? {}) as JsonObject;
+  for (const path of c.unset ?? []) remove(merged, path.split('/'));
+  return merged as unknown as PolicyInput;
+}
+
+function isObject(value: Json | undefined): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function union(a: Json, b: Json): Json {
+  if (!isObject(a) || !isObject(b)) return structuredClone(b);
+  const out: JsonObject = structuredClone(a);
+  for (const [key, value] of Object.entries(b)) out[key] = key in out ? union(out[key] as Json, value) : structuredClone(value);
+  return out;
+}
+
+function remove(target: JsonObject, [head, ...rest]: string[]): void {
+  if (head === undefined) return;
+  if (rest.length === 0) delete target[head];
+  else if (isObject(target[head])) remove(target[head], rest);
+}
+
+/** The bundle's files by name (leading '/' dropped). */
+export async function unpack(gzipped: Buffer): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  const extract = tar.extract();
+  Readable.from([gunzipSync(gzipped)]).pipe(extract);
+  for await (const entry of extract) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of entry as AsyncIterable<Buffer>) chunks.push(chunk);
+    files.set(entry.header.name.replace(/^\//, ''), Buffer.concat(chunks));
+  }
+  return files;
+}
+
+/** Packs files the way opa does (names prefixed with '/'), or with another prefix. */
+export async function pack(files: Map<string, Buffer>, prefix = '/'): Promise<Buffer> {
+  const packer = tar.pack();
+  for (const [name, bytes] of files) packer.entry({ name: `${prefix}${name}` }, bytes);
+  packer.finalize();
+  const chunks: Buffer[] = [];
+  for await (const chunk of packer as AsyncIterable<Buffer>) chunks.push(chunk);
+  return gzipSync(Buffer.concat(chunks));
+}
+
+/** The committed bundle re-packed under another revision, with its data.json changed by `edit`. */
+export async function variant(revision: string, edit: (data: JsonObject) => void = () => {}): Promise<Buffer> {
+  const files = await unpack(readFileSync(BUNDLE));
+  const manifest = JSON.parse(files.get('.manifest')!.toString()) as JsonObject;
+  const data = JSON.parse(files.get('data.json')!.toString()) as JsonObject;
+  edit(data);
+  files.set('.manifest', Buffer.from(JSON.stringify({ ...manifest, revision })));
+  files.set('data.json', Buffer.from(JSON.stringify(data)));
+  return pack(files);
+}
+
+/** A log that records what it was told, pino-style. */
+export function recordingLog() {
+  const lines: { level: string; obj: object; msg: string }[] = [];
+  const at = (level: string) => (obj: object, msg: string) => void lines.push({ level, obj, msg });
+  return { lines, info: at('info'), warn: at('warn'), error: at('error') };
+}
