@@ -1,0 +1,298 @@
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { NormalizedUsage } from '../providers/types.js';
+import { countTokens, errorJson as anthropicErrorJson, messages } from './fake-upstream/anthropic.js';
+import { chatCompletions, embeddings, responses } from './fake-upstream/openai.js';
+import { formatSse, usage, type JsonReply, type Renderer, type Reply, type StreamReply } from './fake-upstream/wire.js';
+
+/**
+ * A local stand-in for api.openai.com and api.anthropic.com: it answers in their wire formats closely
+ * enough for the official SDKs, records what it received, keeps its own tally of the usage it reported,
+ * and fails on demand. Tests compare tollgate's ledger to that tally.
+ */
+
+export type FakeProvider = 'openai' | 'anthropic';
+
+export type FakeUpstreamOptions = {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  host?: string;
+  openaiKey: string;
+  anthropicKey: string;
+  /** Delay before every answer. */
+  latencyMs?: number;
+  /** Delay before every SSE event. */
+  chunkDelayMs?: number;
+};
+
+export type RecordedRequest = {
+  id: string;
+  method: string;
+  /** Path without the query string, e.g. '/v1/messages'. */
+  path: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: unknown;
+};
+
+/** ok; error (an error status); cut (socket destroyed mid-answer); stream-error (an error event, then end); hung; client-closed. */
+export type UsageOutcome = 'ok' | 'error' | 'cut' | 'stream-error' | 'hung' | 'client-closed';
+
+/** The fake's own account of one request: the usage it put on the wire, in tollgate's normalized form. */
+export type UsageRecord = {
+  requestId: string;
+  provider: FakeProvider;
+  path: string;
+  model: string | undefined;
+  stream: boolean;
+  /** HTTP status sent, or 0 when no status line went out (hung, cut before headers). */
+  status: number;
+  /** What the answer reported so far (a cut stream reports only what its sent events carried). */
+  usage: NormalizedUsage;
+  /** The final usage report went out. */
+  complete: boolean;
+  outcome: UsageOutcome;
+  /** count_tokens only: the count it answered (free, so not usage). */
+  counted?: number;
+};
+
+type FaultAction =
+  | { fault: 'error'; status: number; type?: string; message?: string; headers?: Record<string, string> }
+  | { fault: 'hang' }
+  | { fault: 'cut'; afterEvents: number }
+  | { fault: 'stream-error'; afterEvents: number; type?: string; message?: string }
+  | { fault: 'slow'; chunkDelayMs: number; latencyMs?: number };
+
+/** Makes the next `times` (default 1) requests to `path` (default: any) misbehave. */
+export type FaultScript = FaultAction & { path?: string; times?: number };
+
+export type FakeUpstream = {
+  /** e.g. http://127.0.0.1:54321 — OpenAI clients use url + '/v1', Anthropic clients use url. */
+  url: string;
+  /** Live: every provider request received, in order. */
+  requests: RecordedRequest[];
+  /** Live: one record per provider request, updated as its answer goes out. */
+  usageLog: UsageRecord[];
+  script(next: FaultScript | FaultScript[]): void;
+  reset(): void;
+  close(): Promise<void>;
+};
+
+type Route = { path: string; provider: FakeProvider; render: Renderer };
+
+const ROUTES: readonly Route[] = [
+  { path: '/v1/chat/completions', provider: 'openai', render: chatCompletions },
+  { path: '/v1/responses', provider: 'openai', render: responses },
+  { path: '/v1/embeddings', provider: 'openai', render: embeddings },
+  { path: '/v1/messages', provider: 'anthropic', render: messages },
+  { path: '/v1/messages/count_tokens', provider: 'anthropic', render: countTokens },
+];
+
+const FAULTS = new Set(['error', 'hang', 'cut', 'stream-error', 'slow']);
+const NO_USAGE = usage(0, 0, 0, 0);
+
+const OPENAI_ERROR_TYPES: Record<number, string> = { 400: 'invalid_request_error', 401: 'invalid_request_error', 404: 'invalid_request_error', 429: 'requests' };
+const ANTHROPIC_ERROR_TYPES: Record<number, string> = {
+  400: 'invalid_request_error', 401: 'authentication_error', 403: 'permission_error', 404: 'not_found_error',
+  413: 'request_too_large', 429: 'rate_limit_error', 500: 'api_error', 529: 'overloaded_error',
+};
+
+function openaiError(status: number, message: string, type?: string, code: string | null = null) {
+  const errorType = type ?? OPENAI_ERROR_TYPES[status] ?? (status >= 500 ? 'server_error' : 'invalid_request_error');
+  return { error: { message, type: errorType, param: null, code } };
+}
+
+function providerError(provider: FakeProvider, status: number, message: string, type?: string, requestId?: string): unknown {
+  if (provider === 'openai') return openaiError(status, message, type);
+  return anthropicErrorJson(type ?? ANTHROPIC_ERROR_TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error'), message, requestId);
+}
+
+function denied(status: number, json: unknown): JsonReply {
+  return { status, json, usage: NO_USAGE };
+}
+
+/** The provider's own refusal of a request without the right key (or, for Anthropic, without a version). */
+function authorize(provider: FakeProvider, headers: IncomingHttpHeaders, options: FakeUpstreamOptions): JsonReply | null {
+  if (provider === 'openai') {
+    if (headers.authorization === `Bearer ${options.openaiKey}`) return null;
+    return denied(401, openaiError(401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key'));
+  }
+  // The SDK sends its key as Authorization: Bearer (recent versions) or x-api-key; every credential
+  // present must be the key, so a gateway that leaks the agent's own credential upstream is caught.
+  const presented = [headers['x-api-key'], headers.authorization?.replace(/^Bearer /, '')].filter((v) => v !== undefined);
+  if (presented.length === 0 || presented.some((key) => key !== options.anthropicKey)) {
+    return denied(401, anthropicErrorJson('authentication_error', 'invalid x-api-key'));
+  }
+  if (headers['anthropic-version'] === undefined) {
+    return denied(400, anthropicErrorJson('invalid_request_error', 'anthropic-version: header is required'));
+  }
+  return null;
+}
+
+function writeFlushed(res: ServerResponse, text: string): Promise<void> {
+  return new Promise((resolve) => res.write(text, () => resolve()));
+}
+
+function streamErrorEvent(provider: FakeProvider, type: string | undefined, message: string): string {
+  if (provider === 'openai') return `data: ${JSON.stringify(openaiError(500, message, type))}\n\n`;
+  return `event: error\ndata: ${JSON.stringify(anthropicErrorJson(type ?? 'overloaded_error', message))}\n\n`;
+}
+
+export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<FakeUpstream> {
+  const requests: RecordedRequest[] = [];
+  const usageLog: UsageRecord[] = [];
+  const faults: { script: FaultScript; remaining: number }[] = [];
+  const closing = new AbortController();
+  let counter = 0;
+
+  const app: FastifyInstance = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: 32 * 1024 * 1024 });
+
+  function takeFault(path: string): FaultScript | undefined {
+    const index = faults.findIndex(({ script }) => script.path === undefined || script.path === path);
+    const entry = faults[index];
+    if (entry === undefined) return undefined;
+    if (--entry.remaining <= 0) faults.splice(index, 1);
+    return entry.script;
+  }
+
+  async function sendJson(res: ServerResponse, reply: JsonReply, fault: FaultScript | undefined, record: UsageRecord): Promise<void> {
+    const text = JSON.stringify(reply.json);
+    const extra = fault?.fault === 'error' ? fault.headers : undefined;
+    res.writeHead(reply.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...requestIdHeader(record), ...extra });
+    record.status = reply.status;
+    if (fault?.fault === 'cut') {
+      await writeFlushed(res, text.slice(0, text.length >> 1));
+      res.destroy();
+      record.outcome = 'cut';
+      return;
+    }
+    res.end(text);
+    Object.assign(record, { usage: reply.usage, complete: reply.status < 400, outcome: reply.status < 400 ? 'ok' : 'error' });
+    if (reply.counted !== undefined) record.counted = reply.counted;
+  }
+
+  async function sendStream(res: ServerResponse, reply: StreamReply, fault: FaultScript | undefined, record: UsageRecord): Promise<void> {
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...requestIdHeader(record) });
+    res.flushHeaders();
+    record.status = 200;
+    const delay = fault?.fault === 'slow' ? fault.chunkDelayMs : (options.chunkDelayMs ?? 0);
+    for (const [index, event] of reply.events.entries()) {
+      if (fault?.fault === 'cut' && index === fault.afterEvents) {
+        res.destroy();
+        record.outcome = 'cut';
+        return;
+      }
+      if (fault?.fault === 'stream-error' && index === fault.afterEvents) {
+        res.end(streamErrorEvent(record.provider, fault.type, fault.message ?? 'Overloaded'));
+        record.outcome = 'stream-error';
+        return;
+      }
+      if (delay > 0) await sleep(delay);
+      if (res.destroyed) {
+        record.outcome = 'client-closed';
+        return;
+      }
+      await writeFlushed(res, formatSse(event));
+      if (event.usage !== undefined) record.usage = event.usage;
+      if (event.final === true) record.complete = true;
+    }
+    // Cutting at or past the last event still drops the connection before the chunked terminator.
+    if (fault?.fault === 'cut') {
+      res.destroy();
+      record.outcome = 'cut';
+      return;
+    }
+    res.end();
+  }
+
+  function requestIdHeader(record: UsageRecord): Record<string, string> {
+    return { [record.provider === 'openai' ? 'x-request-id' : 'request-id']: record.requestId };
+  }
+
+  async function hang(res: ServerResponse, record: UsageRecord): Promise<void> {
+    record.outcome = 'hung';
+    await new Promise<void>((resolve) => {
+      closing.signal.addEventListener('abort', () => resolve(), { once: true });
+      res.once('close', resolve);
+    });
+    res.destroy();
+  }
+
+  async function answer(route: Route, request: FastifyRequest, res: ServerResponse, record: UsageRecord): Promise<void> {
+    const body = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, unknown>;
+    const refusal = authorize(route.provider, request.headers, options);
+    if (refusal !== null) return sendJson(res, refusal, undefined, record);
+    if (typeof body.model !== 'string') {
+      return sendJson(res, denied(400, providerError(route.provider, 400, 'model: Field required')), undefined, record);
+    }
+    const fault = takeFault(route.path);
+    const latency = fault?.fault === 'slow' ? (fault.latencyMs ?? 0) : (options.latencyMs ?? 0);
+    if (latency > 0) await sleep(latency);
+    if (fault?.fault === 'hang') return hang(res, record);
+    if (fault?.fault === 'error') {
+      const json = providerError(route.provider, fault.status, fault.message ?? 'The fake upstream was told to fail.', fault.type, record.requestId);
+      return sendJson(res, denied(fault.status, json), fault, record);
+    }
+    const reply: Reply = route.render(body, { id: record.requestId, created: Math.floor(Date.now() / 1000) });
+    return 'events' in reply ? sendStream(res, reply, fault, record) : sendJson(res, reply, fault, record);
+  }
+
+  for (const route of ROUTES) {
+    app.post(route.path, async (request, reply) => {
+      const id = `fake${String(++counter).padStart(6, '0')}`;
+      const body = request.body as Record<string, unknown> | undefined;
+      const path = request.url.split('?')[0] ?? request.url;
+      requests.push({ id, method: request.method, path, url: request.url, headers: { ...request.headers }, body });
+      const model = typeof body?.model === 'string' ? body.model : undefined;
+      const record: UsageRecord = {
+        requestId: id, provider: route.provider, path, model, stream: body?.stream === true,
+        status: 0, usage: { ...NO_USAGE }, complete: false, outcome: 'ok',
+      };
+      usageLog.push(record);
+      reply.hijack();
+      await answer(route, request, reply.raw, record);
+    });
+  }
+
+  const control = {
+    script(next: FaultScript | FaultScript[]): void {
+      for (const script of Array.isArray(next) ? next : [next]) {
+        if (!FAULTS.has(String(script?.fault))) throw new TypeError(`Unknown fault: ${String(script?.fault)}`);
+        faults.push({ script, remaining: script.times ?? 1 });
+      }
+    },
+    reset(): void {
+      requests.length = 0;
+      usageLog.length = 0;
+      faults.length = 0;
+    },
+  };
+
+  app.get('/_fake/requests', async () => requests);
+  app.get('/_fake/usage', async () => usageLog);
+  app.post('/_fake/script', async (request, reply) => {
+    try {
+      control.script(request.body as FaultScript | FaultScript[]);
+    } catch (err) {
+      return reply.code(400).send({ error: (err as Error).message });
+    }
+    return reply.code(204).send();
+  });
+  app.post('/_fake/reset', async (_request, reply) => {
+    control.reset();
+    return reply.code(204).send();
+  });
+
+  const address = await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
+  return {
+    url: address,
+    requests,
+    usageLog,
+    ...control,
+    async close() {
+      closing.abort();
+      await app.close();
+    },
+  };
+}

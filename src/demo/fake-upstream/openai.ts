@@ -1,0 +1,133 @@
+import { promptTokens, replyWords, sse, usage, type Renderer, type Reply, type SseOut } from './wire.js';
+
+/** OpenAI's wire formats: https://platform.openai.com/docs/api-reference (chat, responses, embeddings). */
+
+const EMBEDDING_DIMENSIONS = 8;
+
+function chatUsage(prompt: number, cached: number, completion: number) {
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+    prompt_tokens_details: { cached_tokens: cached, audio_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+  };
+}
+
+export const chatCompletions: Renderer = (body, { id, created }): Reply => {
+  const prompt = promptTokens(body, { cacheWrites: false });
+  const { words, truncated } = replyWords(body.max_completion_tokens ?? body.max_tokens);
+  const finishReason = truncated ? 'length' : 'stop';
+  const model = String(body.model);
+  const reported = usage(prompt.total - prompt.cacheRead, prompt.cacheRead, 0, words.length);
+  const wireUsage = chatUsage(prompt.total, prompt.cacheRead, words.length);
+  const base = { id: `chatcmpl-${id}`, created, model, system_fingerprint: 'fp_fake', service_tier: 'default' };
+  if (body.stream !== true) {
+    const message = { role: 'assistant', content: words.join(''), refusal: null, annotations: [] };
+    const choice = { index: 0, message, logprobs: null, finish_reason: finishReason };
+    return { status: 200, json: { ...base, object: 'chat.completion', choices: [choice], usage: wireUsage }, usage: reported };
+  }
+  const includeUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
+  const chunk = (delta: object, finish: string | null) => ({
+    ...base,
+    object: 'chat.completion.chunk',
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    ...(includeUsage ? { usage: null } : {}),
+  });
+  const events: SseOut[] = [
+    sse(undefined, chunk({ role: 'assistant', content: '', refusal: null }, null)),
+    ...words.map((word) => sse(undefined, chunk({ content: word }, null))),
+    sse(undefined, chunk({}, finishReason)),
+  ];
+  if (includeUsage) {
+    const usageChunk = { ...base, object: 'chat.completion.chunk', choices: [], usage: wireUsage };
+    events.push(sse(undefined, usageChunk, { usage: reported, final: true }));
+  }
+  events.push(sse(undefined, '[DONE]'));
+  return { status: 200, events };
+};
+
+function responsesUsage(input: number, cached: number, output: number) {
+  return {
+    input_tokens: input,
+    input_tokens_details: { cached_tokens: cached },
+    output_tokens: output,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: input + output,
+  };
+}
+
+function responseObject(body: Record<string, unknown>, id: string, created: number) {
+  return {
+    id: `resp_${id}`,
+    object: 'response',
+    created_at: created,
+    status: 'in_progress',
+    background: false,
+    error: null,
+    incomplete_details: null,
+    instructions: body.instructions ?? null,
+    max_output_tokens: body.max_output_tokens ?? null,
+    model: String(body.model),
+    output: [] as unknown[],
+    parallel_tool_calls: true,
+    previous_response_id: null,
+    reasoning: { effort: null, summary: null },
+    store: true,
+    temperature: 1,
+    text: { format: { type: 'text' } },
+    tool_choice: 'auto',
+    tools: [],
+    top_p: 1,
+    truncation: 'disabled',
+    usage: null as unknown,
+    user: null,
+    metadata: {},
+  };
+}
+
+export const responses: Renderer = (body, { id, created }): Reply => {
+  const prompt = promptTokens(body, { cacheWrites: false });
+  const { words } = replyWords(body.max_output_tokens);
+  const reported = usage(prompt.total - prompt.cacheRead, prompt.cacheRead, 0, words.length);
+  const text = words.join('');
+  const itemId = `msg_${id}`;
+  const part = { type: 'output_text', annotations: [], logprobs: [], text };
+  const item = { id: itemId, type: 'message', status: 'completed', role: 'assistant', content: [part] };
+  const started = responseObject(body, id, created);
+  const completed = { ...started, status: 'completed', output: [item], usage: responsesUsage(prompt.total, prompt.cacheRead, words.length) };
+  if (body.stream !== true) return { status: 200, json: completed, usage: reported };
+  let sequence = 0;
+  const event = (type: string, fields: object, report?: Pick<SseOut, 'usage' | 'final'>) =>
+    sse(type, { type, sequence_number: sequence++, ...fields }, report);
+  const at = { item_id: itemId, output_index: 0, content_index: 0 };
+  const events: SseOut[] = [
+    event('response.created', { response: started }),
+    event('response.in_progress', { response: started }),
+    event('response.output_item.added', { output_index: 0, item: { ...item, status: 'in_progress', content: [] } }),
+    event('response.content_part.added', { ...at, part: { ...part, text: '' } }),
+    ...words.map((delta) => event('response.output_text.delta', { ...at, delta, logprobs: [] })),
+    event('response.output_text.done', { ...at, text, logprobs: [] }),
+    event('response.content_part.done', { ...at, part }),
+    event('response.output_item.done', { output_index: 0, item }),
+    event('response.completed', { response: completed }, { usage: reported, final: true }),
+  ];
+  return { status: 200, events };
+};
+
+function embeddingVector(index: number, dimensions: number): number[] {
+  return Array.from({ length: dimensions }, (_, i) => Math.fround(Math.sin(index + i + 1)));
+}
+
+export const embeddings: Renderer = (body): Reply => {
+  const inputs = Array.isArray(body.input) && body.input.every((x) => typeof x === 'string') ? body.input : [body.input];
+  const prompt = promptTokens(body, { cacheWrites: false });
+  const dimensions = typeof body.dimensions === 'number' ? body.dimensions : EMBEDDING_DIMENSIONS;
+  const data = inputs.map((_, index) => {
+    const vector = embeddingVector(index, dimensions);
+    const embedding = body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
+    return { object: 'embedding', index, embedding };
+  });
+  const json = { object: 'list', data, model: String(body.model), usage: { prompt_tokens: prompt.total, total_tokens: prompt.total } };
+  return { status: 200, json, usage: usage(prompt.total, 0, 0, 0) };
+};

@@ -1,0 +1,70 @@
+import type { NormalizedUsage } from '../../providers/types.js';
+
+/** One SSE event the fake sends, and the usage the stream has reported once it is on the wire. */
+export type SseOut = {
+  event?: string;
+  data: string;
+  /** Usage reported so far, in tollgate's normalized form, when this event reports (some of) it. */
+  usage?: NormalizedUsage;
+  /** This event completes the stream's usage report. */
+  final?: boolean;
+};
+
+export type JsonReply = { status: number; json: unknown; usage: NormalizedUsage; counted?: number };
+export type StreamReply = { status: 200; events: SseOut[] };
+export type Reply = JsonReply | StreamReply;
+
+export type RenderContext = { id: string; created: number };
+export type Renderer = (body: Record<string, unknown>, ctx: RenderContext) => Reply;
+
+/** How many tokens the fake bills for a prompt, and how they split between fresh, cache-read and cache-write. */
+export type PromptTokens = { total: number; cacheRead: number; cacheWrite: number; fresh: number };
+
+const TEXT_KEYS = ['messages', 'input', 'instructions', 'system', 'content', 'text'];
+const REPLY_WORDS = 'tollgate meters every call that passes through it and reports the tokens it saw to finance'.split(' ');
+const MAX_REPLY_WORDS = 20;
+
+function collectText(value: unknown, out: string[]): void {
+  if (typeof value === 'string') out.push(value);
+  else if (Array.isArray(value)) for (const item of value) collectText(item, out);
+  else if (typeof value === 'object' && value !== null) {
+    const record = value as Record<string, unknown>;
+    for (const key of TEXT_KEYS) if (key in record) collectText(record[key], out);
+  }
+}
+
+export function promptText(body: Record<string, unknown>): string {
+  const parts: string[] = [];
+  collectText(body, parts);
+  return parts.join('\n');
+}
+
+/** ceil(chars / 4), at least 1; "[cache]" makes half of it a cache read, "[cache-write]" a quarter a cache write. */
+export function promptTokens(body: Record<string, unknown>, { cacheWrites }: { cacheWrites: boolean }): PromptTokens {
+  const text = promptText(body);
+  const total = Math.max(1, Math.ceil(text.length / 4));
+  const cacheRead = text.includes('[cache]') ? Math.floor(total / 2) : 0;
+  const cacheWrite = cacheWrites && text.includes('[cache-write]') ? Math.floor(total / 4) : 0;
+  return { total, cacheRead, cacheWrite, fresh: total - cacheRead - cacheWrite };
+}
+
+/** The reply is one token per word: min(limit, 20) words of a fixed sentence. */
+export function replyWords(limit: unknown): { words: string[]; truncated: boolean } {
+  const wanted = typeof limit === 'number' && Number.isInteger(limit) && limit > 0 ? limit : MAX_REPLY_WORDS;
+  const count = Math.min(wanted, MAX_REPLY_WORDS);
+  const words = Array.from({ length: count }, (_, i) => REPLY_WORDS[i % REPLY_WORDS.length] as string);
+  return { words: words.map((word, i) => (i === 0 ? word : ` ${word}`)), truncated: wanted < MAX_REPLY_WORDS };
+}
+
+export function usage(input: number, cached: number, cacheWrite: number, output: number): NormalizedUsage {
+  return { input_tokens: input, cached_input_tokens: cached, cache_write_tokens: cacheWrite, output_tokens: output };
+}
+
+export function formatSse(out: SseOut): string {
+  return out.event === undefined ? `data: ${out.data}\n\n` : `event: ${out.event}\ndata: ${out.data}\n\n`;
+}
+
+export function sse(event: string | undefined, payload: unknown, report?: Pick<SseOut, 'usage' | 'final'>): SseOut {
+  const data = typeof payload === 'string' ? payload : JSON.stringify(payload);
+  return { ...(event === undefined ? {} : { event }), data, ...report };
+}

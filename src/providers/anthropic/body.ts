@@ -1,0 +1,23 @@
+import { isStreamFor, maxOutputTokensFor, type EndpointSpecs } from '../endpoint-spec.js';
+
+export const ENDPOINTS: EndpointSpecs = {
+  '/messages': { streams: true, maxOutputFields: ['max_tokens'] },
+  '/messages/count_tokens': { streams: false, maxOutputFields: null },
+};
+
+export function isStream(endpoint: string, body: Record<string, unknown>): boolean {
+  return isStreamFor(ENDPOINTS, endpoint, body);
+}
+
+export function maxOutputTokens(endpoint: string, body: Record<string, unknown>): number {
+  return maxOutputTokensFor(ENDPOINTS, endpoint, body);
+}
+
+/** Anthropic streams always carry usage (message_start, message_delta): only the model changes. */
+export function prepareBody(
+  _endpoint: string,
+  body: Record<string, unknown>,
+  servedModel: string,
+): { body: Record<string, unknown>; injectedUsage: boolean } {
+  return { body: { ...body, model: servedModel }, injectedUsage: false };
+}

@@ -1,0 +1,19 @@
+import type { ProviderAdapter } from '../types.js';
+import { ENDPOINTS, isStream, maxOutputTokens, prepareBody } from './body.js';
+import { errorBody } from './errors.js';
+import { isInjectedUsageEvent, modelFromBody, streamReader, usageFromBody } from './usage.js';
+
+export const anthropic: ProviderAdapter = Object.freeze({
+  name: 'anthropic',
+  prefix: '/anthropic/v1',
+  endpoints: Object.freeze(Object.keys(ENDPOINTS)),
+  credentialHeaders: (apiKey: string) => ({ 'x-api-key': apiKey }),
+  prepareBody,
+  isStream,
+  usageFromBody,
+  modelFromBody,
+  streamReader,
+  isInjectedUsageEvent,
+  errorBody,
+  maxOutputTokens,
+});

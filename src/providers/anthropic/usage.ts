@@ -1,0 +1,72 @@
+import { asObject, parseJson, stringField, tokenCount } from '../json.js';
+import { ZERO_USAGE, type NormalizedUsage, type StreamUsageReader } from '../types.js';
+
+/** Anthropic reports the cache reads and writes beside input_tokens, not inside it. */
+const USAGE_FIELDS = {
+  input_tokens: 'input_tokens',
+  cached_input_tokens: 'cache_read_input_tokens',
+  cache_write_tokens: 'cache_creation_input_tokens',
+  output_tokens: 'output_tokens',
+} as const satisfies Record<keyof NormalizedUsage, string>;
+
+const USAGE_KEYS = Object.keys(USAGE_FIELDS) as (keyof NormalizedUsage)[];
+
+/** Copies every count the usage object has onto `into`; a count that is absent or null is left alone. */
+function mergeUsage(into: NormalizedUsage, usage: unknown): boolean {
+  const counts = asObject(usage);
+  if (counts === undefined) return false;
+  let found = false;
+  for (const key of USAGE_KEYS) {
+    const value = tokenCount(counts[USAGE_FIELDS[key]]);
+    if (value !== undefined) {
+      into[key] = value;
+      found = true;
+    }
+  }
+  return found;
+}
+
+export function normalizeUsage(usage: unknown): NormalizedUsage | null {
+  const normalized = { ...ZERO_USAGE };
+  return mergeUsage(normalized, usage) ? normalized : null;
+}
+
+export function usageFromBody(endpoint: string, body: unknown): NormalizedUsage | null {
+  // count_tokens is free: its input_tokens is the answer to the question, not tokens consumed.
+  if (endpoint === '/messages/count_tokens') return { ...ZERO_USAGE };
+  return normalizeUsage(asObject(body)?.usage);
+}
+
+export function modelFromBody(body: unknown): string | undefined {
+  return stringField(body, 'model');
+}
+
+/**
+ * message_start carries the input and cache counts (output is usually 1); message_delta carries the
+ * cumulative output count and, in newer API versions, repeats the others. Counts are cumulative, so the
+ * latest non-null value of each wins, as in the SDK's own MessageStream.
+ */
+export function streamReader(_endpoint: string): StreamUsageReader {
+  const usage: NormalizedUsage = { ...ZERO_USAGE };
+  let complete = false;
+  let servedModel: string | undefined;
+  return {
+    push(event, data) {
+      if (event !== undefined && event !== 'message_start' && event !== 'message_delta') return;
+      const payload = asObject(parseJson(data));
+      if (payload?.type === 'message_start') {
+        const message = asObject(payload.message);
+        servedModel = stringField(message, 'model') ?? servedModel;
+        mergeUsage(usage, message?.usage);
+      } else if (payload?.type === 'message_delta' && mergeUsage(usage, payload.usage)) {
+        complete = true;
+      }
+    },
+    result: () => ({ usage: { ...usage }, complete, servedModel }),
+  };
+}
+
+/** tollgate never asks Anthropic for anything the client did not: its streams always carry usage. */
+export function isInjectedUsageEvent(_event: string | undefined, _data: string): boolean {
+  return false;
+}

@@ -1,0 +1,25 @@
+import { positiveInt } from './json.js';
+
+/** What tollgate needs to know about a request body, per endpoint, declared by each provider. */
+export type EndpointSpec = {
+  /** The endpoint streams when the body says `stream: true`. */
+  streams: boolean;
+  /** Body fields that bound the output, first present wins; null when the endpoint produces no output tokens. */
+  maxOutputFields: readonly string[] | null;
+};
+
+export type EndpointSpecs = Readonly<Record<string, EndpointSpec>>;
+
+/** Reserved when the client sets no output limit (the estimate is a worst case, reconciled afterwards). */
+export const DEFAULT_MAX_OUTPUT_TOKENS = 4096;
+
+export function isStreamFor(specs: EndpointSpecs, endpoint: string, body: Record<string, unknown>): boolean {
+  return specs[endpoint]?.streams === true && body.stream === true;
+}
+
+export function maxOutputTokensFor(specs: EndpointSpecs, endpoint: string, body: Record<string, unknown>): number {
+  const fields = specs[endpoint]?.maxOutputFields;
+  if (fields === null) return 0;
+  const field = fields?.find((name) => body[name] !== undefined && body[name] !== null);
+  return positiveInt(field === undefined ? undefined : body[field], DEFAULT_MAX_OUTPUT_TOKENS);
+}

@@ -1,0 +1,30 @@
+/** Tolerant readers for provider JSON: metering must never throw on a body it does not recognise. */
+
+export type JsonObject = Record<string, unknown>;
+
+export function asObject(value: unknown): JsonObject | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as JsonObject) : undefined;
+}
+
+/** A token count: a finite non-negative number, else undefined. */
+export function tokenCount(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
+}
+
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+export function stringField(body: unknown, key: string): string | undefined {
+  const value = asObject(body)?.[key];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** A positive integer limit from the request body, else the fallback. */
+export function positiveInt(value: unknown, fallback: number): number {
+  return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : fallback;
+}

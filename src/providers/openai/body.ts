@@ -1,0 +1,34 @@
+import { isStreamFor, maxOutputTokensFor, type EndpointSpecs } from '../endpoint-spec.js';
+import { asObject } from '../json.js';
+
+export const ENDPOINTS: EndpointSpecs = {
+  '/chat/completions': { streams: true, maxOutputFields: ['max_completion_tokens', 'max_tokens'] },
+  '/responses': { streams: true, maxOutputFields: ['max_output_tokens'] },
+  '/embeddings': { streams: false, maxOutputFields: null },
+};
+
+export function isStream(endpoint: string, body: Record<string, unknown>): boolean {
+  return isStreamFor(ENDPOINTS, endpoint, body);
+}
+
+export function maxOutputTokens(endpoint: string, body: Record<string, unknown>): number {
+  return maxOutputTokensFor(ENDPOINTS, endpoint, body);
+}
+
+/**
+ * Chat streams report usage only when asked (stream_options.include_usage); tollgate asks when the
+ * client did not, and says so, so that the extra usage-only chunk can be kept from the client.
+ * Responses streams always end with response.completed and its usage.
+ */
+export function prepareBody(
+  endpoint: string,
+  body: Record<string, unknown>,
+  servedModel: string,
+): { body: Record<string, unknown>; injectedUsage: boolean } {
+  const prepared: Record<string, unknown> = { ...body, model: servedModel };
+  if (!isStream(endpoint, body) || endpoint !== '/chat/completions') return { body: prepared, injectedUsage: false };
+  const streamOptions = asObject(body.stream_options);
+  if (streamOptions?.include_usage === true) return { body: prepared, injectedUsage: false };
+  prepared.stream_options = { ...streamOptions, include_usage: true };
+  return { body: prepared, injectedUsage: true };
+}

@@ -1,0 +1,19 @@
+import type { ProviderAdapter } from '../types.js';
+import { ENDPOINTS, isStream, maxOutputTokens, prepareBody } from './body.js';
+import { errorBody } from './errors.js';
+import { isInjectedUsageEvent, modelFromBody, streamReader, usageFromBody } from './usage.js';
+
+export const openai: ProviderAdapter = Object.freeze({
+  name: 'openai',
+  prefix: '/openai/v1',
+  endpoints: Object.freeze(Object.keys(ENDPOINTS)),
+  credentialHeaders: (apiKey: string) => ({ authorization: `Bearer ${apiKey}` }),
+  prepareBody,
+  isStream,
+  usageFromBody,
+  modelFromBody,
+  streamReader,
+  isInjectedUsageEvent,
+  errorBody,
+  maxOutputTokens,
+});

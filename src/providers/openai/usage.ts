@@ -1,0 +1,90 @@
+import { asObject, parseJson, stringField, tokenCount } from '../json.js';
+import { ZERO_USAGE, type NormalizedUsage, type StreamUsageReader } from '../types.js';
+
+/**
+ * Where each endpoint keeps its counts. OpenAI counts cache reads inside the input count
+ * (https://platform.openai.com/docs/guides/prompt-caching), so the normalized input is input − cached.
+ */
+const USAGE_FIELDS: Record<string, { input: string; details: string; output: string }> = {
+  '/chat/completions': { input: 'prompt_tokens', details: 'prompt_tokens_details', output: 'completion_tokens' },
+  '/responses': { input: 'input_tokens', details: 'input_tokens_details', output: 'output_tokens' },
+  '/embeddings': { input: 'prompt_tokens', details: 'prompt_tokens_details', output: 'completion_tokens' },
+};
+
+/** Responses stream events whose `response` carries the final usage. */
+const RESPONSE_FINAL_EVENTS = new Set(['response.completed', 'response.incomplete', 'response.failed']);
+
+export function normalizeUsage(endpoint: string, usage: unknown): NormalizedUsage | null {
+  const fields = USAGE_FIELDS[endpoint];
+  const counts = asObject(usage);
+  if (fields === undefined || counts === undefined) return null;
+  const input = tokenCount(counts[fields.input]);
+  const output = tokenCount(counts[fields.output]);
+  if (input === undefined && output === undefined) return null;
+  const cached = Math.min(input ?? 0, tokenCount(asObject(counts[fields.details])?.cached_tokens) ?? 0);
+  return {
+    input_tokens: (input ?? 0) - cached,
+    cached_input_tokens: cached,
+    cache_write_tokens: 0,
+    output_tokens: output ?? 0,
+  };
+}
+
+export function usageFromBody(endpoint: string, body: unknown): NormalizedUsage | null {
+  return normalizeUsage(endpoint, asObject(body)?.usage);
+}
+
+export function modelFromBody(body: unknown): string | undefined {
+  return stringField(body, 'model');
+}
+
+type ReaderState = { usage: NormalizedUsage; complete: boolean; servedModel?: string };
+
+function reader(onData: (state: ReaderState, event: string | undefined, data: string) => void): StreamUsageReader {
+  const state: ReaderState = { usage: { ...ZERO_USAGE }, complete: false };
+  return {
+    push: (event, data) => onData(state, event, data),
+    result: () => ({ ...state, usage: { ...state.usage } }),
+  };
+}
+
+/** Chat chunks: the model is on every chunk, the usage only on the last one (when include_usage). */
+function readChatChunk(state: ReaderState, _event: string | undefined, data: string): void {
+  // Every chunk is JSON; parse only the ones that can tell us something new.
+  const mayHaveUsage = data.includes('"usage"') && !data.includes('"usage":null');
+  if (state.servedModel !== undefined && !mayHaveUsage) return;
+  const chunk = asObject(parseJson(data));
+  if (chunk === undefined) return;
+  state.servedModel ??= stringField(chunk, 'model');
+  const usage = normalizeUsage('/chat/completions', chunk.usage);
+  if (usage !== null) Object.assign(state, { usage, complete: true });
+}
+
+function readResponsesEvent(state: ReaderState, event: string | undefined, data: string): void {
+  if (event !== undefined && event !== 'response.created' && !RESPONSE_FINAL_EVENTS.has(event)) return;
+  const payload = asObject(parseJson(data));
+  const response = asObject(payload?.response);
+  if (payload === undefined || response === undefined) return;
+  state.servedModel = stringField(response, 'model') ?? state.servedModel;
+  const usage = normalizeUsage('/responses', response.usage);
+  if (usage !== null && RESPONSE_FINAL_EVENTS.has(String(payload.type))) Object.assign(state, { usage, complete: true });
+}
+
+const STREAM_READERS: Record<string, (state: ReaderState, event: string | undefined, data: string) => void> = {
+  '/chat/completions': readChatChunk,
+  '/responses': readResponsesEvent,
+};
+
+export function streamReader(endpoint: string): StreamUsageReader {
+  return reader(STREAM_READERS[endpoint] ?? (() => {}));
+}
+
+/**
+ * The usage-only chunk that exists because tollgate set stream_options.include_usage: `choices: []`
+ * with a usage object. Other chunks carry `"usage": null` and pass.
+ */
+export function isInjectedUsageEvent(_event: string | undefined, data: string): boolean {
+  if (!data.includes('"usage"') || data.includes('"usage":null')) return false;
+  const chunk = asObject(parseJson(data));
+  return Array.isArray(chunk?.choices) && chunk.choices.length === 0 && asObject(chunk.usage) !== undefined;
+}

@@ -1,0 +1,13 @@
+import { anthropic } from './anthropic/index.js';
+import { openai } from './openai/index.js';
+import type { ProviderAdapter } from './types.js';
+
+/** Every provider tollgate routes to, by name. Adding a provider: its folder, and one line here. */
+export const PROVIDERS: Readonly<Record<string, ProviderAdapter>> = Object.freeze({
+  [openai.name]: openai,
+  [anthropic.name]: anthropic,
+});
+
+export function providerByName(name: string): ProviderAdapter | undefined {
+  return Object.hasOwn(PROVIDERS, name) ? PROVIDERS[name] : undefined;
+}

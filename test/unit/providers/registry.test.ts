@@ -1,0 +1,27 @@
+import fs from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { PROVIDERS, providerByName } from '../../../src/providers/registry.js';
+
+const PROVIDERS_DIR = new URL('../../../src/providers/', import.meta.url);
+
+describe('provider registry', () => {
+  it('holds each provider under its own name, with its route and credential header', () => {
+    expect(Object.keys(PROVIDERS).sort()).toEqual(['anthropic', 'openai']);
+    expect(providerByName('openai')).toMatchObject({ prefix: '/openai/v1', endpoints: ['/chat/completions', '/responses', '/embeddings'] });
+    expect(providerByName('anthropic')).toMatchObject({ prefix: '/anthropic/v1', endpoints: ['/messages', '/messages/count_tokens'] });
+    expect(providerByName('openai')?.credentialHeaders('sk-1')).toEqual({ authorization: 'Bearer sk-1' });
+    expect(providerByName('anthropic')?.credentialHeaders('sk-ant-1')).toEqual({ 'x-api-key': 'sk-ant-1' });
+  });
+
+  it('knows nothing else, not even inherited names', () => {
+    expect(providerByName('azure')).toBeUndefined();
+    expect(providerByName('toString')).toBeUndefined();
+  });
+
+  it('has a folder per provider, each with the same file names (STYLE rule 5)', () => {
+    const folders = fs.readdirSync(PROVIDERS_DIR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    expect(folders.sort()).toEqual(Object.keys(PROVIDERS).sort());
+    const listings = folders.map((name) => fs.readdirSync(new URL(`${name}/`, PROVIDERS_DIR)).sort());
+    for (const listing of listings) expect(listing).toEqual(listings[0]);
+  });
+});
