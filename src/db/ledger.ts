@@ -1,0 +1,204 @@
+import type { DecisionRecord, JournalRecord, UsageEvent } from '../metering/types.js';
+import { toMoney } from '../metering/money.js';
+import type { Knex } from 'knex';
+import type { Db } from './knex.js';
+
+/**
+ * The usage ledger and the decision log. Batches are inserted with UNNEST over one array per column: the
+ * statement has a fixed number of bind parameters whatever the batch size (no 65535-parameter limit, one
+ * plan), and it runs the same on Postgres and PGlite.
+ */
+
+type Column<T> = readonly [name: keyof T & string, pgType: string];
+
+const USAGE_COLUMNS: readonly Column<UsageEvent>[] = [
+  ['request_id', 'text'], ['ts', 'timestamptz'], ['bu_id', 'text'], ['use_case_id', 'text'],
+  ['agent_id', 'text'], ['session_id', 'text'], ['provider', 'text'], ['endpoint', 'text'],
+  ['model_requested', 'text'], ['model_served', 'text'], ['input_tokens', 'int8'],
+  ['cached_input_tokens', 'int8'], ['cache_write_tokens', 'int8'], ['output_tokens', 'int8'],
+  ['cost', 'numeric'], ['currency', 'text'], ['price_id', 'int4'], ['status', 'int4'], ['partial', 'bool'],
+  ['latency_ms', 'int4'], ['decision_code', 'text'], ['policy_revision', 'text'], ['budget_tier', 'text'],
+];
+
+const DECISION_COLUMNS: readonly Column<DecisionRecord>[] = [
+  ['request_id', 'text'], ['ts', 'timestamptz'], ['provider', 'text'], ['endpoint', 'text'], ['bu_id', 'text'],
+  ['use_case_id', 'text'], ['agent_id', 'text'], ['session_id', 'text'], ['model', 'text'],
+  ['allowed', 'bool'], ['http_status', 'int4'], ['code', 'text'], ['message', 'text'], ['reasons', 'jsonb'],
+  ['policy_revision', 'text'], ['budget_tier', 'text'],
+];
+
+// Bounds the size of one statement; a batch of any size still commits in one transaction.
+const ROWS_PER_STATEMENT = 5000;
+
+// Only rows this statement actually inserted reach use_case_spend, so a replayed batch adds nothing.
+// Spend rows are upserted in key order so that concurrent writers (replicas) lock them in the same order.
+const INSERT_USAGE_SQL = `
+with ins as (
+  insert into usage_events (${names(USAGE_COLUMNS)})
+  select * from unnest(${arrayParams(USAGE_COLUMNS)})
+  on conflict (request_id) do nothing
+  returning use_case_id, ts, cost,
+    input_tokens + cached_input_tokens + cache_write_tokens + output_tokens as tokens
+), spend as (
+  insert into use_case_spend as s (use_case_id, period, period_start, cost, tokens, calls)
+  select use_case_id, 'month', date_trunc('month', ts at time zone 'UTC') at time zone 'UTC',
+    sum(cost), sum(tokens), count(*)
+  from ins
+  group by 1, 3
+  order by 1, 3
+  on conflict (use_case_id, period, period_start) do update
+    set cost = s.cost + excluded.cost, tokens = s.tokens + excluded.tokens, calls = s.calls + excluded.calls
+)
+select count(*)::int as inserted from ins`;
+
+const INSERT_DECISIONS_SQL = `
+with ins as (
+  insert into decision_log (${names(DECISION_COLUMNS)})
+  select * from unnest(${arrayParams(DECISION_COLUMNS)})
+  on conflict (request_id) do nothing
+  returning 1
+)
+select count(*)::int as inserted from ins`;
+
+export type WriteResult = { usageInserted: number; decisionsInserted: number };
+
+/** Writes a batch in one transaction; idempotent on request_id (replays insert and count nothing twice). */
+export async function writeBatch(db: Db, records: readonly JournalRecord[]): Promise<WriteResult> {
+  const usage = records.filter((r): r is UsageEvent => r.kind === 'usage');
+  const decisions = records.filter((r): r is DecisionRecord => r.kind === 'decision');
+  if (usage.length === 0 && decisions.length === 0) return { usageInserted: 0, decisionsInserted: 0 };
+  return db.transaction(async (trx) => {
+    let usageInserted = 0;
+    let decisionsInserted = 0;
+    for (const chunk of chunks(usage.map(canonicalCost), ROWS_PER_STATEMENT)) {
+      usageInserted += await insertCounted(trx, INSERT_USAGE_SQL, columnArrays(USAGE_COLUMNS, chunk));
+    }
+    for (const chunk of chunks(decisions.map(jsonReasons), ROWS_PER_STATEMENT)) {
+      decisionsInserted += await insertCounted(trx, INSERT_DECISIONS_SQL, columnArrays(DECISION_COLUMNS, chunk));
+    }
+    return { usageInserted, decisionsInserted };
+  });
+}
+
+export type LedgerFilter = { buId?: string; useCaseId?: string; from?: Date | string; to?: Date | string };
+
+export type LedgerTotals = {
+  calls: number;
+  input_tokens: number;
+  cached_input_tokens: number;
+  cache_write_tokens: number;
+  output_tokens: number;
+  /** Exact, MONEY_SCALE decimals. */
+  cost: string;
+};
+
+export type UsageRow = Omit<UsageEvent, 'kind' | 'ts'> & { id: number; ts: Date; recorded_at: Date };
+
+export type ChargebackRow = { bu_id: string; use_case_id: string } & LedgerTotals;
+
+export type SpendRow = {
+  use_case_id: string;
+  period: string;
+  period_start: Date;
+  cost: string;
+  tokens: number;
+  calls: number;
+};
+
+const TOTALS = [
+  'count(*)::int8 as calls',
+  'coalesce(sum(input_tokens), 0)::int8 as input_tokens',
+  'coalesce(sum(cached_input_tokens), 0)::int8 as cached_input_tokens',
+  'coalesce(sum(cache_write_tokens), 0)::int8 as cache_write_tokens',
+  'coalesce(sum(output_tokens), 0)::int8 as output_tokens',
+  'coalesce(sum(cost), 0)::numeric(38, 12) as cost',
+].join(', ');
+
+/** Totals over usage_events; `from` is inclusive, `to` exclusive. */
+export async function sumLedger(db: Db, filter: LedgerFilter = {}): Promise<LedgerTotals> {
+  const row = await whereLedger(db('usage_events'), filter).first(db.raw(TOTALS));
+  return totals(row as LedgerTotals);
+}
+
+export async function usageByRequestId(db: Db, requestId: string): Promise<UsageRow | null> {
+  const row = (await db('usage_events').where({ request_id: requestId }).first()) as UsageRow | undefined;
+  return row ?? null;
+}
+
+export type DecisionFilter = { code?: string; allowed?: boolean; from?: Date | string; to?: Date | string };
+
+export async function countDecisions(db: Db, filter: DecisionFilter = {}): Promise<number> {
+  const q = db('decision_log');
+  if (filter.code !== undefined) q.where('code', filter.code);
+  if (filter.allowed !== undefined) q.where('allowed', filter.allowed);
+  if (filter.from !== undefined) q.where('ts', '>=', filter.from);
+  if (filter.to !== undefined) q.where('ts', '<', filter.to);
+  const row = (await q.first(db.raw('count(*)::int8 as n'))) as { n: number };
+  return row.n;
+}
+
+/** Spend per BU × use case for [from, to), ordered by BU then use case. */
+export async function chargeback(db: Db, period: { from: Date | string; to: Date | string }): Promise<ChargebackRow[]> {
+  const rows = (await whereLedger(db('usage_events'), period)
+    .select('bu_id', 'use_case_id', db.raw(TOTALS))
+    .groupBy('bu_id', 'use_case_id')
+    .orderBy(['bu_id', 'use_case_id'])) as ChargebackRow[];
+  return rows.map((r) => ({ ...r, ...totals(r) }));
+}
+
+/** Rows of use_case_spend (what the budget engine reads), for one use case or all. */
+export async function readSpend(db: Db, useCaseId?: string): Promise<SpendRow[]> {
+  const q = db('use_case_spend').select('*').orderBy(['use_case_id', 'period', 'period_start']);
+  if (useCaseId !== undefined) q.where('use_case_id', useCaseId);
+  const rows = (await q) as SpendRow[];
+  return rows.map((r) => ({ ...r, cost: toMoney(r.cost) }));
+}
+
+async function insertCounted(trx: Db, sql: string, arrays: unknown[][]): Promise<number> {
+  // knex's RawBinding type has no arrays, but the drivers bind a JS array as a Postgres array.
+  const result = (await trx.raw(sql, arrays as unknown as Knex.RawBinding[])) as { rows: { inserted: number }[] };
+  return result.rows[0]?.inserted ?? 0;
+}
+
+function whereLedger<Q extends ReturnType<Db>>(q: Q, filter: LedgerFilter): Q {
+  if (filter.buId !== undefined) q.where('bu_id', filter.buId);
+  if (filter.useCaseId !== undefined) q.where('use_case_id', filter.useCaseId);
+  if (filter.from !== undefined) q.where('ts', '>=', filter.from);
+  if (filter.to !== undefined) q.where('ts', '<', filter.to);
+  return q;
+}
+
+function totals(row: LedgerTotals): LedgerTotals {
+  return {
+    calls: Number(row.calls),
+    input_tokens: Number(row.input_tokens),
+    cached_input_tokens: Number(row.cached_input_tokens),
+    cache_write_tokens: Number(row.cache_write_tokens),
+    output_tokens: Number(row.output_tokens),
+    cost: toMoney(row.cost),
+  };
+}
+
+function canonicalCost(e: UsageEvent): UsageEvent {
+  return { ...e, cost: toMoney(e.cost) };
+}
+
+function jsonReasons(d: DecisionRecord): Omit<DecisionRecord, 'reasons'> & { reasons: string } {
+  return { ...d, reasons: JSON.stringify(d.reasons) };
+}
+
+function columnArrays<T>(columns: readonly Column<T>[], rows: readonly Record<string, unknown>[]): unknown[][] {
+  return columns.map(([name]) => rows.map((row) => row[name] ?? null));
+}
+
+function names<T>(columns: readonly Column<T>[]): string {
+  return columns.map(([name]) => name).join(', ');
+}
+
+function arrayParams<T>(columns: readonly Column<T>[]): string {
+  return columns.map(([, type]) => `?::${type}[]`).join(', ');
+}
+
+function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
+}

@@ -1,0 +1,275 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Db } from '../db/knex.js';
+import { writeBatch, type WriteResult } from '../db/ledger.js';
+import { openJournal, type Journal } from './journal.js';
+import type { JournalRecord } from './types.js';
+
+/**
+ * The meter: record() is the hot path (a synchronous journal append plus an in-memory batch, no I/O
+ * wait on Postgres); a writer flushes closed journal segments to the ledger every flushIntervalMs, or
+ * sooner when a batch is full. A segment is deleted only after its transaction committed, and writes are
+ * idempotent on request_id, so a crash or a failed write at any point loses nothing and counts nothing
+ * twice: whatever is still in the journal directory is written (again) by the next flush or start().
+ */
+
+export type MeterLog = {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+};
+
+export type MeterOptions = {
+  db: Db;
+  journalDir: string;
+  flushIntervalMs: number;
+  batchSize: number;
+  log: MeterLog;
+  /** Longest wait between retries while Postgres is failing. */
+  maxRetryDelayMs?: number;
+};
+
+export type FlushInfo = WriteResult & {
+  /** true for records journaled by an earlier process (replayed at start), false for this process's own. */
+  replayed: boolean;
+};
+
+export type FlushListener = (records: JournalRecord[], info: FlushInfo) => void;
+
+export type MeterStats = {
+  /** Records this process recorded. */
+  recorded: number;
+  /** Records written to Postgres (including replayed ones and ones that were already there). */
+  flushed: number;
+  /** Rows newly inserted into usage_events and decision_log. */
+  inserted: number;
+  /** Records of this process journaled but not yet written. */
+  pending: number;
+  pendingSegments: number;
+  /** Failed flush attempts, in total and in the current streak. */
+  failures: number;
+  consecutiveFailures: number;
+  /** Records set aside in rejected.jsonl because Postgres refuses them (bad data, not an outage). */
+  rejected: number;
+  lastFlushMs: number | null;
+  lastFlushAt: string | null;
+};
+
+export interface Meter {
+  /** Journals the record and adds it to the batch; never waits for Postgres. Throws only if the journal cannot be written. */
+  record(record: JournalRecord): void;
+  /** Writes everything recorded so far (waits for a running flush, never runs two at once). Rejects if the write failed. */
+  flush(): Promise<void>;
+  /** Replays segments left by an earlier process, then starts the flush timer. Does not reject when Postgres is away. */
+  start(): Promise<void>;
+  /** Final flush (failures are logged; the journal keeps the records for the next start), then releases the journal. */
+  close(): Promise<void>;
+  onFlushed(listener: FlushListener): void;
+  stats(): MeterStats;
+}
+
+export const DEFAULT_MAX_RETRY_DELAY_MS = 5000;
+// Closed segments of this process keep their records in memory up to this many; beyond it (a long
+// outage) they are re-read from disk when their turn comes, so memory stays bounded.
+const MAX_RETAINED_RECORDS = 100_000;
+const REJECTED_FILE = 'rejected.jsonl';
+
+export function createMeter(options: MeterOptions): Meter {
+  const { db, log, batchSize, flushIntervalMs } = options;
+  const maxRetryDelayMs = options.maxRetryDelayMs ?? DEFAULT_MAX_RETRY_DELAY_MS;
+  const journal: Journal = openJournal(options.journalDir, log);
+  const listeners: FlushListener[] = [];
+  /** Closed segments this process wrote: their records (null when they must be re-read from disk). */
+  const ownSegments = new Map<string, { records: JournalRecord[] | null; count: number }>();
+  let current: JournalRecord[] = [];
+  let retained = 0;
+  let running: Promise<void> | null = null;
+  let queued: Promise<void> | null = null;
+  let timer: NodeJS.Timeout | undefined;
+  let state: 'created' | 'started' | 'closed' = 'created';
+  let released = false;
+  const counts = { recorded: 0, flushed: 0, inserted: 0, failures: 0, consecutiveFailures: 0, rejected: 0 };
+  let last: { ms: number; at: string } | null = null;
+
+  const rollCurrent = () => {
+    const file = journal.roll();
+    if (!file) return;
+    const keep = retained + current.length <= MAX_RETAINED_RECORDS;
+    ownSegments.set(file, { records: keep ? current : null, count: current.length });
+    if (keep) retained += current.length;
+    current = [];
+  };
+
+  const load = (file: string): JournalRecord[] => ownSegments.get(file)?.records ?? journal.readSegment(file);
+
+  const forget = (file: string) => {
+    retained -= ownSegments.get(file)?.records?.length ?? 0;
+    ownSegments.delete(file);
+    journal.discard(file);
+  };
+
+  /** Consecutive pending segments of one origin, about batchSize records per group. */
+  function* groups(): Generator<{ files: string[]; records: JournalRecord[]; replayed: boolean }> {
+    let group: { files: string[]; records: JournalRecord[]; replayed: boolean } | null = null;
+    for (const file of journal.pendingSegments()) {
+      const replayed = !ownSegments.has(file);
+      if (group && (group.replayed !== replayed || group.records.length >= batchSize)) {
+        yield group;
+        group = null;
+      }
+      group ??= { files: [], records: [], replayed };
+      group.files.push(file);
+      group.records.push(...load(file));
+    }
+    if (group) yield group;
+  }
+
+  const write = async (records: JournalRecord[]): Promise<WriteResult> => {
+    try {
+      return await writeBatch(db, records);
+    } catch (err) {
+      if (!isBadData(err)) throw err;
+      return writeOneByOne(records);
+    }
+  };
+
+  // Postgres refused the data itself (a constraint, a malformed value): retrying would block the
+  // journal forever, so the offending records are set aside in rejected.jsonl and the others written.
+  const writeOneByOne = async (records: JournalRecord[]): Promise<WriteResult> => {
+    const total: WriteResult = { usageInserted: 0, decisionsInserted: 0 };
+    for (const record of records) {
+      try {
+        const r = await writeBatch(db, [record]);
+        total.usageInserted += r.usageInserted;
+        total.decisionsInserted += r.decisionsInserted;
+      } catch (err) {
+        if (!isBadData(err)) throw err;
+        fs.appendFileSync(path.join(journal.dir, REJECTED_FILE), `${JSON.stringify(record)}\n`);
+        counts.rejected++;
+        log.error({ err, request_id: record.request_id, file: REJECTED_FILE }, 'metering: Postgres rejected a record; set aside in the journal directory');
+      }
+    }
+    return total;
+  };
+
+  const notify = (records: JournalRecord[], info: FlushInfo) => {
+    for (const listener of listeners) {
+      try {
+        listener(records, info);
+      } catch (err) {
+        log.error({ err }, 'metering: an onFlushed listener threw');
+      }
+    }
+  };
+
+  const flushOnce = async () => {
+    const started = performance.now();
+    rollCurrent();
+    try {
+      for (const { files, records, replayed } of groups()) {
+        const result = await write(records);
+        files.forEach(forget);
+        counts.flushed += records.length;
+        counts.inserted += result.usageInserted + result.decisionsInserted;
+        notify(records, { ...result, replayed });
+      }
+    } catch (err) {
+      counts.failures++;
+      if (counts.consecutiveFailures++ === 0) {
+        log.error({ err, pendingSegments: journal.pendingSegments().length }, 'metering: writing to Postgres failed; events stay in the journal and are retried');
+      }
+      throw err;
+    }
+    if (counts.consecutiveFailures > 0) log.info({ failedAttempts: counts.consecutiveFailures }, 'metering: writing to Postgres recovered');
+    counts.consecutiveFailures = 0;
+    last = { ms: performance.now() - started, at: new Date().toISOString() };
+  };
+
+  const flush = (): Promise<void> => {
+    if (released) return Promise.resolve();
+    if (!running) {
+      running = flushOnce().finally(() => {
+        running = null;
+      });
+      return running;
+    }
+    queued ??= running
+      .catch(() => undefined)
+      .then(() => {
+        queued = null;
+        return flush();
+      });
+    return queued;
+  };
+
+  const retryDelay = () =>
+    counts.consecutiveFailures === 0 ? flushIntervalMs : Math.min(flushIntervalMs * 2 ** counts.consecutiveFailures, maxRetryDelayMs);
+
+  const schedule = () => {
+    if (state !== 'started') return;
+    timer = setTimeout(() => {
+      flush()
+        .catch(() => undefined) // logged once per streak by flushOnce
+        .finally(schedule);
+    }, retryDelay());
+    timer.unref();
+  };
+
+  return {
+    record(record) {
+      if (state === 'closed') throw new Error('metering: record() after close(); the journal is released');
+      try {
+        journal.append(record);
+      } catch (err) {
+        rollCurrent(); // a torn line must stay the last line of its segment
+        throw err;
+      }
+      current.push(record);
+      counts.recorded++;
+      if (current.length >= batchSize && state === 'started' && counts.consecutiveFailures === 0 && !queued) {
+        flush().catch(() => undefined);
+      }
+    },
+    flush,
+    async start() {
+      if (state !== 'created') return;
+      state = 'started';
+      await flush().catch(() => undefined); // logged by flushOnce; the timer retries with backoff
+      schedule();
+    },
+    async close() {
+      if (state === 'closed') return;
+      state = 'closed';
+      clearTimeout(timer);
+      try {
+        await flush();
+      } catch {
+        log.warn({ pendingSegments: journal.pendingSegments().length, dir: journal.dir }, 'metering: final flush failed; the journal keeps the events for the next start');
+      }
+      journal.close();
+      released = true;
+    },
+    onFlushed(listener) {
+      listeners.push(listener);
+    },
+    stats() {
+      let pending = current.length;
+      for (const { count } of ownSegments.values()) pending += count;
+      return {
+        ...counts,
+        pending,
+        pendingSegments: journal.pendingSegments().length,
+        lastFlushMs: last?.ms ?? null,
+        lastFlushAt: last?.at ?? null,
+      };
+    },
+  };
+}
+
+/** Errors that retrying cannot fix: Postgres data exceptions (22xxx), constraint violations (23xxx), or values the batch could not encode. */
+function isBadData(err: unknown): boolean {
+  if (err instanceof TypeError || err instanceof RangeError) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^2[23][0-9A-Z]{3}$/.test(code);
+}

@@ -1,0 +1,117 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  chargeback,
+  countDecisions,
+  readSpend,
+  sumLedger,
+  usageByRequestId,
+  writeBatch,
+} from '../../src/db/ledger.js';
+import { sum, toMoney } from '../../src/metering/money.js';
+import type { UsageEvent } from '../../src/metering/types.js';
+import { createTestDb, type TestDb } from '../helpers/db.js';
+import { decisionRecord, usageEvent } from './fixtures/events.js';
+
+const tokens = (e: UsageEvent) => e.input_tokens + e.cached_input_tokens + e.cache_write_tokens + e.output_tokens;
+
+describe('ledger repository', () => {
+  let t: TestDb;
+  beforeEach(async () => {
+    t = await createTestDb();
+  });
+  afterEach(async () => {
+    await t.drop();
+  });
+
+  it('stores every field of a usage event as given', async () => {
+    const nasty = `quote " backslash \\ brace {a,b} NULL, 'single' ünïcode\nnewline`;
+    const event = usageEvent(1, { session_id: nasty, agent_id: 'NULL', price_id: null, partial: true, cost: '12.345678901234' });
+    await writeBatch(t.db, [event]);
+    const row = await usageByRequestId(t.db, event.request_id);
+    expect(row).toMatchObject({
+      session_id: nasty,
+      agent_id: 'NULL',
+      price_id: null,
+      partial: true,
+      input_tokens: event.input_tokens,
+      status: 200,
+      cost: '12.345678901234',
+    });
+    expect(row!.ts.toISOString()).toBe(event.ts);
+    expect(await usageByRequestId(t.db, 'nope')).toBeNull();
+  });
+
+  it('stores decision records with their reasons as JSON', async () => {
+    const d = decisionRecord(1, { bu_id: null, model: null, message: 'a "quoted" \\ message {x}' });
+    const result = await writeBatch(t.db, [d, decisionRecord(2, { code: 'unknown_model', http_status: 400 })]);
+    expect(result).toEqual({ usageInserted: 0, decisionsInserted: 2 });
+    const row = await t.db('decision_log').where({ request_id: d.request_id }).first();
+    expect(row).toMatchObject({ bu_id: null, model: null, message: d.message, reasons: d.reasons, allowed: false, http_status: 429 });
+    expect(await countDecisions(t.db)).toBe(2);
+    expect(await countDecisions(t.db, { code: 'unknown_model' })).toBe(1);
+    expect(await countDecisions(t.db, { allowed: true })).toBe(0);
+  });
+
+  it('rounds a cost with more than 12 decimals half to even before Postgres sees it', async () => {
+    // Postgres itself would round ...25 half away from zero to ...3.
+    await writeBatch(t.db, [usageEvent(1, { cost: '0.00000000000250' })]);
+    expect((await usageByRequestId(t.db, 'req-1'))!.cost).toBe('0.000000000002');
+  });
+
+  it('inserts a batch larger than one statement in one go, and counts a replay as nothing', async () => {
+    const events = Array.from({ length: 12_345 }, (_, i) => usageEvent(i));
+    expect(await writeBatch(t.db, events)).toEqual({ usageInserted: events.length, decisionsInserted: 0 });
+    const expected = { calls: events.length, cost: toMoney(sum(events.map((e) => e.cost))) };
+    expect(await sumLedger(t.db)).toMatchObject(expected);
+    expect(await writeBatch(t.db, events.slice(100, 7000))).toEqual({ usageInserted: 0, decisionsInserted: 0 });
+    expect(await sumLedger(t.db)).toMatchObject(expected);
+    const [spend] = await readSpend(t.db);
+    expect(spend).toMatchObject({ calls: events.length, cost: expected.cost, tokens: events.reduce((n, e) => n + tokens(e), 0) });
+  });
+
+  it('counts a request id repeated inside one batch once', async () => {
+    const result = await writeBatch(t.db, [usageEvent(1), usageEvent(1, { cost: '99' }), decisionRecord(1), decisionRecord(1)]);
+    expect(result).toEqual({ usageInserted: 1, decisionsInserted: 1 });
+    expect(await readSpend(t.db)).toMatchObject([{ calls: 1, cost: toMoney(usageEvent(1).cost) }]);
+  });
+
+  it('keeps spend per use case and UTC calendar month', async () => {
+    const events = [
+      usageEvent(1, { ts: '2025-03-01T00:00:00.000Z' }),
+      usageEvent(2, { ts: '2025-03-31T23:59:59.999Z' }),
+      usageEvent(3, { ts: '2025-03-31T20:30:00-05:00' }), // 01:30 on April 1st in UTC
+      usageEvent(4, { ts: '2025-04-15T00:00:00.000Z', use_case_id: 'demand-forecast', bu_id: 'supply-chain' }),
+    ];
+    await writeBatch(t.db, events);
+    const spend = await readSpend(t.db);
+    const row = (e: UsageEvent[]) => ({ calls: e.length, cost: toMoney(sum(e.map((x) => x.cost))), tokens: e.reduce((n, x) => n + tokens(x), 0) });
+    expect(spend).toEqual([
+      { use_case_id: 'demand-forecast', period: 'month', period_start: new Date('2025-04-01T00:00:00Z'), ...row([events[3]!]) },
+      { use_case_id: 'trade-promo', period: 'month', period_start: new Date('2025-03-01T00:00:00Z'), ...row([events[0]!, events[1]!]) },
+      { use_case_id: 'trade-promo', period: 'month', period_start: new Date('2025-04-01T00:00:00Z'), ...row([events[2]!]) },
+    ]);
+  });
+
+  it('answers chargeback per BU and use case for a half-open period', async () => {
+    await writeBatch(t.db, [
+      usageEvent(1, { ts: '2025-03-01T00:00:00Z', cost: '1.25' }),
+      usageEvent(2, { ts: '2025-03-20T00:00:00Z', cost: '0.000000000001' }),
+      usageEvent(3, { ts: '2025-03-05T00:00:00Z', cost: '2', bu_id: 'supply-chain', use_case_id: 'demand-forecast' }),
+      usageEvent(4, { ts: '2025-04-01T00:00:00Z', cost: '100' }), // outside: `to` is exclusive
+      usageEvent(5, { ts: '2025-02-28T23:59:59Z', cost: '100' }), // outside: before `from`
+    ]);
+    const rows = await chargeback(t.db, { from: '2025-03-01T00:00:00Z', to: new Date('2025-04-01T00:00:00Z') });
+    expect(rows).toEqual([
+      expect.objectContaining({ bu_id: 'marketing', use_case_id: 'trade-promo', calls: 2, cost: '1.250000000001', input_tokens: 1001 + 1002 }),
+      expect.objectContaining({ bu_id: 'supply-chain', use_case_id: 'demand-forecast', calls: 1, cost: '2.000000000000' }),
+    ]);
+    expect(await sumLedger(t.db, { buId: 'marketing', from: '2025-03-01T00:00:00Z', to: '2025-04-01T00:00:00Z' })).toMatchObject({ calls: 2, cost: '1.250000000001' });
+    expect(await sumLedger(t.db, { useCaseId: 'none' })).toEqual({
+      calls: 0, input_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0, cost: '0.000000000000',
+    });
+  });
+
+  it('writes nothing for an empty batch', async () => {
+    expect(await writeBatch(t.db, [])).toEqual({ usageInserted: 0, decisionsInserted: 0 });
+  });
+});

@@ -1,0 +1,260 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Db } from '../../src/db/knex.js';
+import { countDecisions, readSpend, sumLedger, usageByRequestId } from '../../src/db/ledger.js';
+import { createMeter, type FlushInfo, type Meter, type MeterOptions } from '../../src/metering/meter.js';
+import { sum, toMoney } from '../../src/metering/money.js';
+import type { JournalRecord, UsageEvent } from '../../src/metering/types.js';
+import { createTestDb, type TestDb } from '../helpers/db.js';
+import { decisionRecord, silentLog, usageEvent } from './fixtures/events.js';
+
+const NEVER = 3_600_000; // a flush interval the tests never reach: they flush explicitly
+
+const tokens = (e: UsageEvent) => e.input_tokens + e.cached_input_tokens + e.cache_write_tokens + e.output_tokens;
+const segments = (dir: string) => fs.readdirSync(dir).filter((f) => f.startsWith('segment-'));
+const usageOnly = (records: JournalRecord[]) => records.filter((r): r is UsageEvent => r.kind === 'usage');
+
+function batch(n: number, prefix = 'req'): JournalRecord[] {
+  return Array.from({ length: n }, (_, i) => (i % 4 === 3 ? decisionRecord(i, {}, `${prefix}-d`) : usageEvent(i, {}, prefix)));
+}
+
+/** A db whose transactions fail while `down`, or commit and then lose the acknowledgement while `lostAck`. */
+function flaky(db: Db) {
+  const control = { mode: 'ok' as 'ok' | 'down' | 'lostAck' };
+  const proxy = new Proxy(db, {
+    get(target, prop, receiver) {
+      if (prop !== 'transaction' || control.mode === 'ok') return Reflect.get(target, prop, receiver) as unknown;
+      if (control.mode === 'down') return () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432'));
+      return (work: Parameters<Db['transaction']>[0]) =>
+        target.transaction(work).then(() => {
+          throw new Error('Connection terminated unexpectedly');
+        });
+    },
+  });
+  return { db: proxy, control };
+}
+
+/** A pid that belonged to a process which has exited. */
+function deadPid(): number {
+  return spawnSync(process.execPath, ['-e', '']).pid!;
+}
+
+describe('metering writer', () => {
+  let t: TestDb;
+  let dir: string;
+  const meters: Meter[] = [];
+  const meterOn = (db: Db, options: Partial<MeterOptions> = {}) => {
+    const meter = createMeter({ db, journalDir: dir, flushIntervalMs: NEVER, batchSize: 1000, log: silentLog, ...options });
+    meters.push(meter);
+    return meter;
+  };
+
+  beforeEach(async () => {
+    t = await createTestDb();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-meter-'));
+  });
+  afterEach(async () => {
+    for (const m of meters.splice(0)) await m.close();
+    await t.drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function expectLedgerHolds(records: JournalRecord[]) {
+    const usage = usageOnly(records);
+    const cost = toMoney(sum(usage.map((e) => e.cost)));
+    expect(await sumLedger(t.db)).toMatchObject({
+      calls: usage.length,
+      input_tokens: usage.reduce((n, e) => n + e.input_tokens, 0),
+      output_tokens: usage.reduce((n, e) => n + e.output_tokens, 0),
+      cost,
+    });
+    expect(await countDecisions(t.db)).toBe(records.length - usage.length);
+    const spend = await readSpend(t.db);
+    expect(spend).toHaveLength(1);
+    expect(spend[0]).toMatchObject({ calls: usage.length, cost, tokens: usage.reduce((n, e) => n + tokens(e), 0) });
+  }
+
+  it('writes what it recorded to the ledger and spend, and empties the journal', async () => {
+    const meter = meterOn(t.db);
+    await meter.start();
+    const records = batch(200);
+    records.forEach((r) => meter.record(r));
+    expect(meter.stats()).toMatchObject({ recorded: 200, pending: 200, flushed: 0 });
+    await meter.flush();
+    await expectLedgerHolds(records);
+    const row = await usageByRequestId(t.db, 'req-0');
+    expect(row).toMatchObject({ input_tokens: 1000, cost: toMoney(usageEvent(0).cost), model_served: 'claude-sonnet' });
+    expect(segments(dir)).toEqual([]);
+    expect(meter.stats()).toMatchObject({ recorded: 200, flushed: 200, inserted: 200, pending: 0, pendingSegments: 0, failures: 0 });
+  });
+
+  it('does not count the same events twice when they are written again', async () => {
+    const records = batch(120);
+    const first = meterOn(t.db);
+    records.forEach((r) => first.record(r));
+    await first.flush();
+    await first.close();
+
+    const second = meterOn(t.db);
+    const infos: FlushInfo[] = [];
+    second.onFlushed((_, info) => infos.push(info));
+    records.forEach((r) => second.record(r));
+    await second.flush();
+    expect(infos).toEqual([{ usageInserted: 0, decisionsInserted: 0, replayed: false }]);
+    await expectLedgerHolds(records);
+  });
+
+  it('keeps everything while Postgres is down and writes it once it is back', async () => {
+    const { db, control } = flaky(t.db);
+    const log = { info: vi.fn(), warn: vi.fn(), error: vi.fn() };
+    const meter = meterOn(db, { log });
+    control.mode = 'down';
+    const before = batch(50, 'a');
+    before.forEach((r) => meter.record(r));
+    await expect(meter.flush()).rejects.toThrow(/ECONNREFUSED/);
+    const during = batch(30, 'b');
+    during.forEach((r) => meter.record(r));
+    await expect(meter.flush()).rejects.toThrow(/ECONNREFUSED/);
+    expect(log.error).toHaveBeenCalledTimes(1); // once per failure streak
+    expect(meter.stats()).toMatchObject({ pending: 80, pendingSegments: 2, failures: 2, consecutiveFailures: 2 });
+    expect(await sumLedger(t.db)).toMatchObject({ calls: 0 });
+
+    control.mode = 'ok';
+    await meter.flush();
+    await expectLedgerHolds([...before, ...during]);
+    expect(meter.stats()).toMatchObject({ pending: 0, pendingSegments: 0, consecutiveFailures: 0 });
+    expect(log.info).toHaveBeenCalledWith(expect.objectContaining({ failedAttempts: 2 }), expect.stringContaining('recovered'));
+  });
+
+  it('does not double count a batch whose commit succeeded but whose answer was lost', async () => {
+    const { db, control } = flaky(t.db);
+    const meter = meterOn(db);
+    const records = batch(40);
+    records.forEach((r) => meter.record(r));
+    control.mode = 'lostAck';
+    await expect(meter.flush()).rejects.toThrow(/terminated/);
+    expect(segments(dir)).toHaveLength(1); // kept: the writer cannot know it committed
+    control.mode = 'ok';
+    await meter.flush();
+    await expectLedgerHolds(records);
+    expect(segments(dir)).toEqual([]);
+  });
+
+  it('retries on its own timer, with backoff, until the write succeeds', async () => {
+    const { db, control } = flaky(t.db);
+    control.mode = 'down';
+    const meter = meterOn(db, { flushIntervalMs: 5, maxRetryDelayMs: 20 });
+    await meter.start();
+    const records = batch(25);
+    records.forEach((r) => meter.record(r));
+    await vi.waitFor(() => expect(meter.stats().failures).toBeGreaterThanOrEqual(3), { timeout: 10_000 });
+    control.mode = 'ok';
+    await vi.waitFor(() => expect(meter.stats()).toMatchObject({ pending: 0, consecutiveFailures: 0 }), { timeout: 10_000 });
+    await expectLedgerHolds(records);
+  });
+
+  it('flushes as soon as a batch is full', async () => {
+    const meter = meterOn(t.db, { batchSize: 10 });
+    await meter.start();
+    const records = batch(10).map((r, i) => usageEvent(i, {}, r.request_id));
+    records.forEach((r) => meter.record(r));
+    await vi.waitFor(async () => expect((await sumLedger(t.db)).calls).toBe(10), { timeout: 10_000 });
+  });
+
+  it('replays at start what a previous meter on the directory recorded but never flushed', async () => {
+    const crashed = createMeter({ db: t.db, journalDir: dir, flushIntervalMs: NEVER, batchSize: 1000, log: silentLog });
+    const records = batch(60, 'old');
+    records.slice(0, 30).forEach((r) => crashed.record(r));
+    await crashed.flush(); // some of it made it, the rest did not
+    records.slice(30).forEach((r) => crashed.record(r));
+    // What a crashed process leaves behind: its journal and a lock naming a pid that no longer runs.
+    fs.writeFileSync(path.join(dir, 'journal.lock'), JSON.stringify({ pid: deadPid(), token: 'crashed' }));
+
+    const meter = meterOn(t.db);
+    const flushed: { records: JournalRecord[]; info: FlushInfo }[] = [];
+    meter.onFlushed((r, info) => flushed.push({ records: r, info }));
+    await meter.start();
+    await expectLedgerHolds(records);
+    expect(segments(dir)).toEqual([]);
+    expect(flushed.flatMap((f) => f.records)).toEqual(records.slice(30));
+    expect(flushed.every((f) => f.info.replayed)).toBe(true);
+
+    const fresh = batch(5, 'new');
+    fresh.forEach((r) => meter.record(r));
+    await meter.flush();
+    expect(flushed.at(-1)).toMatchObject({ records: fresh, info: { replayed: false } });
+    await expectLedgerHolds([...records, ...fresh]);
+  });
+
+  it('sets aside a record Postgres refuses and writes the rest', async () => {
+    const meter = meterOn(t.db);
+    const good = batch(20);
+    const bad = usageEvent(99, { cost: 'not money' });
+    const refused = usageEvent(98, { status: null as unknown as number });
+    [...good.slice(0, 10), bad, refused, ...good.slice(10)].forEach((r) => meter.record(r));
+    await meter.flush();
+    await expectLedgerHolds(good);
+    const rejected = fs.readFileSync(path.join(dir, 'rejected.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as JournalRecord);
+    expect(rejected.map((r) => r.request_id)).toEqual([bad.request_id, refused.request_id]);
+    expect(meter.stats()).toMatchObject({ rejected: 2, pendingSegments: 0 });
+  });
+
+  it('never runs two flushes at once, and a flush called during another writes what came after', async () => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const real = t.db;
+    const counting = new Proxy(real, {
+      get(target, prop, receiver) {
+        if (prop !== 'transaction') return Reflect.get(target, prop, receiver) as unknown;
+        return async (work: Parameters<Db['transaction']>[0]) => {
+          maxInFlight = Math.max(maxInFlight, ++inFlight);
+          try {
+            return await target.transaction(work);
+          } finally {
+            inFlight--;
+          }
+        };
+      },
+    });
+    const m = meterOn(counting);
+    const all: JournalRecord[] = [];
+    const flushes: Promise<void>[] = [];
+    for (let round = 0; round < 5; round++) {
+      const records = batch(20, `r${round}`);
+      records.forEach((r) => m.record(r));
+      all.push(...records);
+      flushes.push(m.flush(), m.flush());
+    }
+    await Promise.all(flushes);
+    expect(maxInFlight).toBe(1);
+    await expectLedgerHolds(all);
+  });
+
+  it('closes with a final flush and refuses records afterwards', async () => {
+    const meter = meterOn(t.db);
+    await meter.start();
+    const records = batch(15);
+    records.forEach((r) => meter.record(r));
+    await meter.close();
+    await expectLedgerHolds(records);
+    expect(() => meter.record(usageEvent(1000))).toThrow(/after close/);
+    expect(fs.existsSync(path.join(dir, 'journal.lock'))).toBe(false);
+  });
+
+  it('keeps the journal when the final flush fails, for the next start', async () => {
+    const { db, control } = flaky(t.db);
+    const meter = meterOn(db);
+    const records = batch(12);
+    records.forEach((r) => meter.record(r));
+    control.mode = 'down';
+    await meter.close();
+    expect(segments(dir)).toHaveLength(1);
+
+    const next = meterOn(t.db);
+    await next.start();
+    await expectLedgerHolds(records);
+  });
+});
