@@ -12,6 +12,7 @@ const EnvSchema = Type.Object({
   ),
   DATABASE_URL: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_DATA_DIR: Type.String({ default: '.tollgate' }),
+  TOLLGATE_PGLITE_DIR: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_JOURNAL_DIR: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_SEED: Type.Union([Type.Literal('auto'), Type.Literal('never')], { default: 'auto' }),
   TOLLGATE_POLICY_BUNDLE: Type.String({ default: 'policies/bundle.tar.gz' }),
@@ -68,7 +69,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     logLevel: e.LOG_LEVEL,
     database: e.DATABASE_URL
       ? { kind: 'postgres', url: e.DATABASE_URL }
-      : { kind: 'pglite', dataDir: path.join(dataDir, 'pgdata') },
+      : { kind: 'pglite', dataDir: pgliteDir(e.TOLLGATE_PGLITE_DIR, dataDir) },
     dataDir,
     journalDir: path.resolve(e.TOLLGATE_JOURNAL_DIR ?? path.join(dataDir, 'journal')),
     seed: e.TOLLGATE_SEED,
@@ -92,6 +93,12 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       keyCacheMs: e.TOLLGATE_KEY_CACHE_MS,
     },
   } satisfies Config);
+}
+
+/** `memory://` keeps PGlite in memory (tests, throwaway demos); anything else is a directory. */
+function pgliteDir(setting: string | undefined, dataDir: string): string {
+  if (setting === 'memory://') return setting;
+  return setting ? path.resolve(setting) : path.join(dataDir, 'pgdata');
 }
 
 function pickDefined(src: Record<string, unknown>): Record<string, unknown> {

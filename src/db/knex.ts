@@ -17,7 +17,8 @@ export function createDb(target: DbTarget): Db {
   if (target.kind === 'postgres') {
     return knexFactory({ client: 'pg', connection: target.url, pool: { min: 0, max: 10 } });
   }
-  const connection = target.kind === 'pglite' ? { filename: ensureDir(target.dataDir) } : {};
+  const inMemory = target.kind === 'pglite-memory' || target.dataDir === 'memory://';
+  const connection = (inMemory ? {} : { filename: ensureDir(target.dataDir) }) as Knex.StaticConnectionConfig;
   return knexFactory({ client: ClientPgLite, dialect: 'postgres', connection });
 }
 

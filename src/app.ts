@@ -1,0 +1,46 @@
+import crypto from 'node:crypto';
+import fp from 'fastify-plugin';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import Fastify from 'fastify';
+import type { Config } from './config.js';
+import { createServices, type Services } from './services.js';
+import { opsRoutes } from './ops/routes.js';
+import { gatewayRoutes } from './gateway/plugin.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    tollgate: Services;
+  }
+}
+
+/** tollgate as one Fastify plugin: its shared services, then ops routes, then the gateway. */
+export const tollgate = fp(async function tollgate(app: FastifyInstance, opts: { config: Config }) {
+  const services = await createServices(opts.config, app.log);
+  app.decorate('tollgate', services);
+  app.addHook('onClose', async () => services.close());
+  await app.register(opsRoutes);
+  await app.register(gatewayRoutes);
+}, { name: 'tollgate', fastify: '5.x' });
+
+/** Secrets and prompt text never reach the logs: credentials are redacted, bodies are not logged. */
+export const LOG_REDACT = ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'];
+
+export function serverOptions(config: Config, logger: FastifyServerOptions['logger'] = { level: config.logLevel, redact: LOG_REDACT }): FastifyServerOptions {
+  return {
+    logger,
+    bodyLimit: config.bodyLimit,
+    genReqId: () => crypto.randomUUID(),
+    // Streams can run for minutes; tollgate's own upstream timeout bounds them instead.
+    requestTimeout: 0,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  };
+}
+
+/** A ready tollgate app (not listening); tests use it with `inject` or `listen({ port: 0 })`. */
+export async function buildApp(config: Config, logger?: FastifyServerOptions['logger']): Promise<FastifyInstance> {
+  const app = Fastify(serverOptions(config, logger));
+  await app.register(tollgate, { config });
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,50 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Db } from '../db/knex.js';
+import { upsertBudget } from '../db/budgets.js';
+
+/** seeds/ ships beside src/ and dist/, so resolve it from this file rather than the working directory. */
+export const SEEDS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../seeds');
+
+type SeedCatalog = {
+  business_units: Record<string, unknown>[];
+  use_cases: Record<string, unknown>[];
+  providers: Record<string, unknown>[];
+  models: Record<string, unknown>[];
+  prices: (Record<string, unknown> & { model_id: string; effective_from: string })[];
+  downgrade_ladder: { model_id: string; cheaper_model_id: string }[];
+  agents: { id: string; bu_id: string; name: string; use_cases: string[]; models: string[] }[];
+};
+type SeedBudgets = { budgets: { use_case_id: string; limit: string; unit: 'usd' | 'tokens'; period?: string }[] };
+
+async function readJson<T>(file: string): Promise<T> {
+  return JSON.parse(await fs.readFile(path.join(SEEDS_DIR, file), 'utf8')) as T;
+}
+
+/** Loads the demo catalog, prices and budgets; idempotent (rows are upserted by their keys). */
+export async function seedDemo(db: Db, opts: { budgets?: boolean } = {}): Promise<{ agents: number; prices: number }> {
+  const c = await readJson<SeedCatalog>('catalog.json');
+  await db.transaction(async (trx) => {
+    await trx('business_units').insert(c.business_units).onConflict('id').merge();
+    await trx('use_cases').insert(c.use_cases).onConflict('id').merge();
+    await trx('providers').insert(c.providers).onConflict('id').merge();
+    await trx('models').insert(c.models).onConflict('id').merge();
+    await trx('prices').insert(c.prices).onConflict(['model_id', 'effective_from']).merge();
+    await trx('downgrade_ladder').insert(c.downgrade_ladder).onConflict('model_id').merge();
+    for (const a of c.agents) {
+      await trx('agents').insert({ id: a.id, bu_id: a.bu_id, name: a.name }).onConflict('id').merge();
+      await trx('agent_use_cases').where({ agent_id: a.id }).delete();
+      await trx('agent_models').where({ agent_id: a.id }).delete();
+      await trx('agent_use_cases').insert(a.use_cases.map((u) => ({ agent_id: a.id, use_case_id: u })));
+      await trx('agent_models').insert(a.models.map((m) => ({ agent_id: a.id, model_id: m })));
+    }
+  });
+  if (opts.budgets !== false) {
+    const b = await readJson<SeedBudgets>('budgets.json');
+    for (const x of b.budgets) {
+      await upsertBudget(db, { useCaseId: x.use_case_id, limit: x.limit, unit: x.unit, period: x.period ?? 'month' });
+    }
+  }
+  return { agents: c.agents.length, prices: c.prices.length };
+}

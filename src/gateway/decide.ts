@@ -1,0 +1,151 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { TollgateError, ERRORS, type ErrorCode } from '../errors.js';
+import type { DecisionRecord } from '../metering/types.js';
+import { costOf } from '../metering/pricing.js';
+import type { Decision, PolicyInput, TagsFact } from '../policy/types.js';
+import type { ProviderAdapter } from '../providers/types.js';
+import type { AllowedCall } from './call.js';
+import { estimateTokens } from './estimate.js';
+import { sendProviderError } from './respond.js';
+import { readTags } from './tags.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    tollgateCall?: AllowedCall;
+  }
+}
+
+/**
+ * The hot path before forwarding: authenticate, read tags, gather facts, ask the policy once. A denial
+ * is answered here (in the provider's error shape) and logged; an allowed call is left on the request.
+ */
+export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
+  return async function decide(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const started = process.hrtime.bigint();
+    const ts = new Date();
+    reply.header('x-tollgate-request-id', request.id);
+    const endpoint = endpointOf(request.url, adapter.prefix);
+    const gate = gatewayCheck(request, adapter, endpoint);
+    if (gate) return deny(app, request, reply, adapter, endpoint, ts, gatewayDenial(gate), {}, null);
+
+    const body = request.body as Record<string, unknown>;
+    const tags = readTags(request.headers);
+    const identity = await app.tollgate.authenticate(request.headers);
+    const model = typeof body.model === 'string' && body.model !== '' ? body.model : undefined;
+    const input = buildInput(app, request, adapter, endpoint, body, tags, identity, model, ts);
+
+    let evaluation;
+    try {
+      evaluation = app.tollgate.policy.evaluate(input);
+    } catch (err) {
+      if (err instanceof TollgateError) return deny(app, request, reply, adapter, endpoint, ts, gatewayDenial(err.code), tags, null, model);
+      throw err;
+    }
+    const { decision, revision, micros } = evaluation;
+    app.tollgate.metrics.decisionSeconds.observe(micros / 1e6);
+    reply.header('x-tollgate-budget-tier', decision.tier).header('x-tollgate-policy-revision', revision);
+    if (!decision.allowed) return deny(app, request, reply, adapter, endpoint, ts, decision, tags, revision, model);
+
+    if (!app.tollgate.config.providers[adapter.name as 'openai' | 'anthropic']?.apiKey) {
+      return deny(app, request, reply, adapter, endpoint, ts, gatewayDenial('provider_not_configured'), tags, revision, model);
+    }
+    const served = decision.model ?? model!;
+    const prepared = adapter.prepareBody(endpoint, body, served);
+    reply.header('x-tollgate-model-served', served);
+    if (served !== model) reply.header('x-tollgate-model-requested', model!);
+    request.tollgateCall = {
+      requestId: request.id,
+      adapter,
+      endpoint,
+      ts,
+      startedAt: started,
+      tags: tags as AllowedCall['tags'],
+      decision,
+      revision,
+      modelRequested: model!,
+      modelServed: served,
+      body: prepared.body,
+      injectedUsage: prepared.injectedUsage,
+      finished: false,
+    };
+    app.tollgate.metrics.calls.inc({ provider: adapter.name, code: decision.code, allowed: 'true' });
+    app.tollgate.metrics.overheadSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  };
+}
+
+function buildInput(
+  app: FastifyInstance, request: FastifyRequest, adapter: ProviderAdapter, endpoint: string,
+  body: Record<string, unknown>, tags: TagsFact, identity: PolicyInput['identity'], model: string | undefined, ts: Date,
+): PolicyInput {
+  const { catalog, budgets, prices } = app.tollgate;
+  const tokens = estimateTokens(adapter, endpoint, body, Number(request.headers['content-length'] ?? 0));
+  const price = model ? prices.book.priceAt(model, ts) : null;
+  const cost = price
+    ? Number(costOf({ input_tokens: tokens.input, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: tokens.output }, price))
+    : 0;
+  return {
+    request: { id: request.id, provider: adapter.name, endpoint, model, stream: adapter.isStream(endpoint, body) },
+    identity,
+    tags,
+    catalog: catalog.facts(tags, identity.agent_id, model),
+    budget: tags.use_case ? budgets.fact(tags.use_case, ts) : null,
+    estimate: { tokens: tokens.input + tokens.output, cost },
+    now: ts.toISOString(),
+  };
+}
+
+type GateCode = Extract<ErrorCode, 'method_not_allowed' | 'unsupported_endpoint' | 'invalid_request'>;
+
+function gatewayCheck(request: FastifyRequest, adapter: ProviderAdapter, endpoint: string): GateCode | undefined {
+  if (request.method !== 'POST') return 'method_not_allowed';
+  if (!adapter.endpoints.includes(endpoint)) return 'unsupported_endpoint';
+  const body = request.body;
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return 'invalid_request';
+  return undefined;
+}
+
+function gatewayDenial(code: ErrorCode): Decision {
+  const def = ERRORS[code];
+  return {
+    allowed: false, http_status: def.status, code, message: def.message, tier: 'none', notify: [], model: null,
+    headers: {}, reasons: [{ code, message: def.message }],
+  };
+}
+
+function endpointOf(url: string, prefix: string): string {
+  const path = url.split('?', 1)[0]!;
+  return path.startsWith(prefix) ? path.slice(prefix.length) || '/' : path;
+}
+
+function deny(
+  app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, adapter: ProviderAdapter, endpoint: string,
+  ts: Date, decision: Decision, tags: TagsFact, revision: string | null, model?: string,
+): FastifyReply {
+  const record: DecisionRecord = {
+    kind: 'decision',
+    request_id: request.id,
+    ts: ts.toISOString(),
+    provider: adapter.name,
+    endpoint,
+    bu_id: tags.bu ?? null,
+    use_case_id: tags.use_case ?? null,
+    agent_id: tags.agent_id ?? null,
+    session_id: tags.session_id ?? null,
+    model: model ?? null,
+    allowed: false,
+    http_status: decision.http_status,
+    code: decision.code,
+    message: decision.message,
+    reasons: decision.reasons,
+    policy_revision: revision,
+    budget_tier: decision.tier,
+  };
+  try {
+    app.tollgate.meter.record(record);
+  } catch (err) {
+    request.log.error({ err }, 'decision could not be journaled');
+  }
+  app.tollgate.metrics.calls.inc({ provider: adapter.name, code: decision.code, allowed: 'false' });
+  request.log.info({ code: decision.code, status: decision.http_status, endpoint }, 'call denied');
+  return sendProviderError(reply, adapter, { status: decision.http_status, code: decision.code, message: decision.message, headers: decision.headers });
+}

@@ -1,0 +1,111 @@
+import { pipeline, Transform } from 'node:stream';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ZERO_USAGE, type NormalizedUsage } from '../providers/types.js';
+import { createSseTap } from '../providers/sse.js';
+import type { AllowedCall } from './call.js';
+import { meterCall } from './meter-call.js';
+import { sendProviderError } from './respond.js';
+import { CREDENTIAL_HEADERS } from '../identity/authenticate.js';
+import { ERRORS } from '../errors.js';
+
+/** JSON bodies larger than this are forwarded untouched but not parsed for usage (no provider sends one). */
+const MAX_JSON_USAGE_BYTES = 16 * 1024 * 1024;
+
+/** Request headers that never go upstream: the agent's credential, tollgate's own tags, and hop headers. */
+const STRIPPED_PREFIX = 'x-tollgate-';
+const STRIPPED = new Set<string>([...CREDENTIAL_HEADERS, 'baggage', 'cookie', 'content-length', 'accept-encoding']);
+
+/** Forwards an allowed call with tollgate's provider credential, streams the answer back, meters it. */
+export function forwardHandler(app: FastifyInstance) {
+  return function forward(request: FastifyRequest, reply: FastifyReply, dest: string, options: object) {
+    const call = request.tollgateCall!;
+    const apiKey = app.tollgate.config.providers[call.adapter.name as 'openai' | 'anthropic'].apiKey!;
+    // Whatever ends the call first meters it; a client that leaves mid-stream still yields its event.
+    reply.raw.once('close', () => clientGone(app, call, reply.raw.writableFinished));
+    return reply.from(dest, {
+      ...options,
+      body: call.body,
+      rewriteRequestHeaders: (_req, headers) => upstreamHeaders(headers, call.adapter.credentialHeaders(apiKey)),
+      onResponse: (_req, rep, res) => relay(app, call, rep as FastifyReply, res.statusCode, (res as unknown as { headers: IncomingHttpHeaders }).headers, res.stream),
+      onError: (rep, { error }) => upstreamFailed(app, call, rep as FastifyReply, error),
+    });
+  };
+}
+
+function upstreamHeaders(incoming: IncomingHttpHeaders, credential: Record<string, string>): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
+  for (const [k, v] of Object.entries(incoming)) {
+    if (STRIPPED.has(k) || k.startsWith(STRIPPED_PREFIX)) continue;
+    out[k] = v;
+  }
+  // Usage is read from the body, so ask for it uncompressed.
+  return { ...out, ...credential, 'accept-encoding': 'identity' };
+}
+
+function relay(app: FastifyInstance, call: AllowedCall, reply: FastifyReply, status: number, headers: IncomingHttpHeaders, upstream: NodeJS.ReadableStream) {
+  const contentType = String(headers['content-type'] ?? '');
+  const sse = contentType.includes('text/event-stream');
+  const { tap, result } = sse ? sseTap(call) : jsonTap(call);
+  if (sse) reply.removeHeader('content-length');
+  call.upstreamStatus = status;
+  call.progress = result;
+  const finish = (partial: boolean) => {
+    const r = result();
+    meterCall(app, call, { status, usage: r.usage, partial: partial || !r.complete });
+  };
+  tap.once('end', () => finish(false));
+  pipeline(upstream, tap, (err) => {
+    if (err) finish(true);
+  });
+  reply.send(tap);
+}
+
+function clientGone(app: FastifyInstance, call: AllowedCall, responseFinished: boolean) {
+  const seen = call.progress?.() ?? { usage: { ...ZERO_USAGE }, complete: false };
+  // 499: the client closed the connection before the upstream answered (nginx's convention).
+  meterCall(app, call, { status: call.upstreamStatus ?? 499, usage: seen.usage, partial: !(responseFinished && seen.complete) });
+}
+
+type Tap = { tap: Transform; result: () => { usage: NormalizedUsage; complete: boolean } };
+
+function sseTap(call: AllowedCall): Tap {
+  const reader = call.adapter.streamReader(call.endpoint);
+  const tap = createSseTap({
+    onEvent: (event, data) => reader.push(event, data),
+    drop: call.injectedUsage ? (event, data) => call.adapter.isInjectedUsageEvent(event, data) : undefined,
+  });
+  return { tap, result: () => reader.result() };
+}
+
+function jsonTap(call: AllowedCall): Tap {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      size += chunk.length;
+      if (size <= MAX_JSON_USAGE_BYTES) chunks.push(chunk);
+      cb(null, chunk);
+    },
+  });
+  return {
+    tap,
+    result() {
+      try {
+        const body: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        const usage = call.adapter.usageFromBody(call.endpoint, body);
+        return { usage: usage ?? { ...ZERO_USAGE }, complete: usage !== null };
+      } catch {
+        return { usage: { ...ZERO_USAGE }, complete: false };
+      }
+    },
+  };
+}
+
+function upstreamFailed(app: FastifyInstance, call: AllowedCall, reply: FastifyReply, error: Error & { statusCode?: number }) {
+  const timeout = error.statusCode === 504;
+  const code = timeout ? 'upstream_timeout' : 'upstream_unreachable';
+  meterCall(app, call, { status: ERRORS[code].status, usage: { ...ZERO_USAGE }, partial: false });
+  reply.log.warn({ err: error, code }, 'upstream call failed');
+  if (!reply.sent) sendProviderError(reply, call.adapter, { status: ERRORS[code].status, code, message: ERRORS[code].message });
+}

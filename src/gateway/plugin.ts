@@ -1,0 +1,50 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import httpProxy from '@fastify/http-proxy';
+import { PROVIDERS } from '../providers/registry.js';
+import { decideHook } from './decide.js';
+import { forwardHandler } from './forward.js';
+import { sendProviderError } from './respond.js';
+import { ERRORS, type ErrorCode } from '../errors.js';
+
+/** One proxied route tree per provider: /openai/v1/* and /anthropic/v1/*. */
+export async function gatewayRoutes(app: FastifyInstance): Promise<void> {
+  for (const adapter of Object.values(PROVIDERS)) {
+    await app.register(async (scope) => {
+      scope.setErrorHandler((err: FastifyError, request, reply) => {
+        const code = parseErrorCode(err);
+        if (code === 'internal_error') request.log.error({ err }, 'gateway error');
+        return sendProviderError(reply, adapter, { status: ERRORS[code].status, code, message: messageFor(code, err) });
+      });
+      await scope.register(httpProxy, {
+        upstream: app.tollgate.config.providers[adapter.name as 'openai' | 'anthropic'].baseUrl,
+        prefix: adapter.prefix,
+        rewritePrefix: '/v1',
+        httpMethods: ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS'],
+        // A preValidation hook keeps Fastify's JSON parser (the policy needs the parsed body).
+        preValidation: async () => {},
+        preHandler: decideHook(app, adapter),
+        handler: forwardHandler(app),
+        http: undefined,
+        undici: { headersTimeout: app.tollgate.config.upstreamTimeoutMs, bodyTimeout: app.tollgate.config.upstreamTimeoutMs },
+      } as Parameters<typeof httpProxy>[1]);
+    });
+  }
+}
+
+function parseErrorCode(err: FastifyError): ErrorCode {
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return 'body_too_large';
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return 'invalid_request';
+    default:
+      return err.statusCode && err.statusCode < 500 && err.statusCode >= 400 ? 'invalid_request' : 'internal_error';
+  }
+}
+
+function messageFor(code: ErrorCode, err: FastifyError): string {
+  return code === 'invalid_request' ? `${ERRORS.invalid_request.message} (${err.message})` : ERRORS[code].message;
+}

@@ -1,0 +1,40 @@
+import client from 'prom-client';
+
+/** tollgate's Prometheus metrics, on a registry of their own (so several apps can live in one process). */
+export function createMetrics() {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  const calls = new client.Counter({
+    name: 'tollgate_calls_total',
+    help: 'Calls by provider, decision code and whether they were allowed',
+    labelNames: ['provider', 'code', 'allowed'] as const,
+    registers: [registry],
+  });
+  const tokens = new client.Counter({
+    name: 'tollgate_tokens_total',
+    help: 'Tokens metered, by provider, served model and kind (input, cached_input, cache_write, output)',
+    labelNames: ['provider', 'model', 'kind'] as const,
+    registers: [registry],
+  });
+  const cost = new client.Counter({
+    name: 'tollgate_cost_total',
+    help: 'Cost metered, by provider, served model and currency (the ledger holds the exact figure)',
+    labelNames: ['provider', 'model', 'currency'] as const,
+    registers: [registry],
+  });
+  const decisionSeconds = new client.Histogram({
+    name: 'tollgate_decision_seconds',
+    help: 'Time spent evaluating the compiled policy',
+    buckets: [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01],
+    registers: [registry],
+  });
+  const overheadSeconds = new client.Histogram({
+    name: 'tollgate_gateway_overhead_seconds',
+    help: 'Time from receiving a call to forwarding it upstream (authentication, tags, facts, decision)',
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+    registers: [registry],
+  });
+  return { registry, calls, tokens, cost, decisionSeconds, overheadSeconds };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,92 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
+import { buildApp } from '../../src/app.js';
+import { loadConfig, type ConfigOverrides } from '../../src/config.js';
+import { insertAgentKey } from '../../src/db/agent-keys.js';
+import { generateAgentKey } from '../../src/identity/keys.js';
+import { startFakeUpstream, type FakeUpstream } from '../../src/demo/fake-upstream.js';
+import { createTestDb, TEST_DB_KIND, type TestDb } from './db.js';
+
+export const UPSTREAM_OPENAI_KEY = 'sk-upstream-openai-0123456789abcdef';
+export const UPSTREAM_ANTHROPIC_KEY = 'sk-ant-upstream-0123456789abcdef';
+
+export type Tags = { bu: string; use_case: string; agent_id: string; session_id: string };
+
+export const PROMO: Tags = { bu: 'marketing', use_case: 'trade-promo-automation', agent_id: 'promo-planner', session_id: 'sess-promo-1' };
+export const WRITER: Tags = { bu: 'marketing', use_case: 'digital-marketing', agent_id: 'campaign-writer', session_id: 'sess-writer-1' };
+export const FORECASTER: Tags = { bu: 'supply-chain', use_case: 'demand-forecasting', agent_id: 'demand-forecaster', session_id: 'sess-fc-1' };
+
+export function tagHeaders(t: Partial<Tags>): Record<string, string> {
+  const h: Record<string, string> = {};
+  if (t.bu) h['x-tollgate-bu'] = t.bu;
+  if (t.use_case) h['x-tollgate-use-case'] = t.use_case;
+  if (t.agent_id) h['x-tollgate-agent-id'] = t.agent_id;
+  if (t.session_id) h['x-tollgate-session-id'] = t.session_id;
+  return h;
+}
+
+export type Gateway = {
+  app: FastifyInstance;
+  url: string;
+  upstream: FakeUpstream;
+  dataDir: string;
+  /** A fresh agent key for `agentId`. */
+  key(agentId: string): Promise<string>;
+  openai(key: string, tags: Partial<Tags>, extra?: Record<string, string>): OpenAI;
+  anthropic(key: string, tags: Partial<Tags>, extra?: Record<string, string>): Anthropic;
+  /** Waits until every metered event is in Postgres. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+};
+
+/** A real tollgate on a random port, in front of the fake upstream, on the database kind under test. */
+export async function startGateway(overrides: ConfigOverrides = {}): Promise<Gateway> {
+  const upstream = await startFakeUpstream({ openaiKey: UPSTREAM_OPENAI_KEY, anthropicKey: UPSTREAM_ANTHROPIC_KEY });
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-test-'));
+  let pg: TestDb | undefined;
+  if (TEST_DB_KIND === 'postgres') pg = await createTestDb();
+  const config = loadConfig({
+    ...(pg ? { DATABASE_URL: pg.url } : { TOLLGATE_PGLITE_DIR: 'memory://' }),
+    TOLLGATE_DATA_DIR: dataDir,
+    TOLLGATE_OPENAI_BASE_URL: upstream.url,
+    TOLLGATE_ANTHROPIC_BASE_URL: upstream.url,
+    OPENAI_API_KEY: UPSTREAM_OPENAI_KEY,
+    ANTHROPIC_API_KEY: UPSTREAM_ANTHROPIC_KEY,
+    TOLLGATE_FLUSH_INTERVAL_MS: 25,
+    TOLLGATE_BUDGET_REFRESH_MS: 100,
+    TOLLGATE_KEY_CACHE_MS: 0,
+    TOLLGATE_POLICY_WATCH: false,
+    LOG_LEVEL: 'silent',
+    ...overrides,
+  });
+  const app = await buildApp(config, false);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  return {
+    app,
+    url,
+    upstream,
+    dataDir,
+    async key(agentId) {
+      const k = generateAgentKey();
+      await insertAgentKey(app.tollgate.db, { id: k.id, agentId, hash: k.hash, prefix: k.prefix });
+      return k.key;
+    },
+    openai: (key, tags, extra = {}) =>
+      new OpenAI({ apiKey: key, baseURL: `${url}/openai/v1`, maxRetries: 0, defaultHeaders: { ...tagHeaders(tags), ...extra } }),
+    anthropic: (key, tags, extra = {}) =>
+      new Anthropic({ apiKey: key, baseURL: `${url}/anthropic`, maxRetries: 0, defaultHeaders: { ...tagHeaders(tags), ...extra } }),
+    flush: () => app.tollgate.meter.flush(),
+    async close() {
+      await app.close();
+      await upstream.close();
+      await pg?.drop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
