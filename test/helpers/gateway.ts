@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { buildApp } from '../../src/app.js';
@@ -45,7 +45,7 @@ export type Gateway = {
 };
 
 /** A real tollgate on a random port, in front of the fake upstream, on the database kind under test. */
-export async function startGateway(overrides: ConfigOverrides = {}): Promise<Gateway> {
+export async function startGateway(overrides: ConfigOverrides = {}, opts: { logger?: FastifyServerOptions['logger'] } = {}): Promise<Gateway> {
   const upstream = await startFakeUpstream({ openaiKey: UPSTREAM_OPENAI_KEY, anthropicKey: UPSTREAM_ANTHROPIC_KEY });
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-test-'));
   let pg: TestDb | undefined;
@@ -64,7 +64,7 @@ export async function startGateway(overrides: ConfigOverrides = {}): Promise<Gat
     LOG_LEVEL: 'silent',
     ...overrides,
   });
-  const app = await buildApp(config, false);
+  const app = await buildApp(config, opts.logger ?? false);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   return {
