@@ -9,7 +9,7 @@ import { createPriceBook, type PriceBook } from './metering/pricing.js';
 import { loadPrices } from './db/prices.js';
 import { createAuthenticator, type Authenticator } from './identity/authenticate.js';
 import { createJwtVerifier } from './identity/jwt.js';
-import { createMetrics, type Metrics } from './ops/metrics.js';
+import { createMetrics, registerMeterGauges, type Metrics } from './ops/metrics.js';
 import type { UsageEvent } from './metering/types.js';
 
 type Log = { info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void };
@@ -53,10 +53,12 @@ export async function createServices(config: Config, log: Log): Promise<Services
   });
   await meter.start();
 
+  const metrics = createMetrics();
+  registerMeterGauges(metrics, () => meter.stats());
+
   return {
-    config, db, catalog, budgets, prices, policy, meter,
+    config, db, catalog, budgets, prices, policy, meter, metrics,
     authenticate: createAuthenticator({ db, verifyJwt: createJwtVerifier(config.jwt), cacheMs: config.refresh.keyCacheMs }),
-    metrics: createMetrics(),
     async close() {
       clearInterval(priceTimer);
       catalog.stop();

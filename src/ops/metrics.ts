@@ -1,4 +1,5 @@
 import client from 'prom-client';
+import type { MeterStats } from '../metering/meter.js';
 
 /** tollgate's Prometheus metrics, on a registry of their own (so several apps can live in one process). */
 export function createMetrics() {
@@ -38,3 +39,14 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** The meter's own state, read when Prometheus scrapes: a growing backlog means Postgres is not keeping up. */
+export function registerMeterGauges(metrics: Metrics, stats: () => MeterStats): void {
+  const gauge = (name: string, help: string, read: (s: MeterStats) => number) =>
+    new client.Gauge({ name, help, registers: [metrics.registry], collect() { this.set(read(stats())); } });
+  gauge('tollgate_meter_pending_events', 'Events journaled but not yet written to Postgres', (s) => s.pending);
+  gauge('tollgate_meter_flush_failures', 'Failed flush attempts since start', (s) => s.failures);
+  gauge('tollgate_meter_rejected_events', 'Events Postgres refused, set aside in rejected.jsonl', (s) => s.rejected);
+  gauge('tollgate_meter_last_flush_seconds', 'Duration of the last flush', (s) => (s.lastFlushMs ?? 0) / 1000);
+}
+

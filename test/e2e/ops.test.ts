@@ -38,6 +38,8 @@ describe('operations endpoints', () => {
     expect(text).toMatch(/tollgate_cost_total\{provider="openai",model="gpt-4.1-mini",currency="USD"\} 0\.\d*[1-9]/);
     expect(text).toMatch(/tollgate_decision_seconds_count [1-9]/);
     expect(text).toMatch(/tollgate_gateway_overhead_seconds_count [1-9]/);
+    expect(text).toMatch(/^tollgate_meter_pending_events \d+$/m);
+    expect(text).toMatch(/^tollgate_meter_flush_failures 0$/m);
   });
 
   it('logs requests without credentials or prompt text', async () => {
