@@ -18,6 +18,9 @@ export const tollgate = fp(async function tollgate(app: FastifyInstance, opts: {
   const services = await createServices(opts.config, app.log);
   app.decorate('tollgate', services);
   app.addHook('onClose', async () => services.close());
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-tollgate-request-id', request.id);
+  });
   await app.register(opsRoutes);
   await app.register(gatewayRoutes);
 }, { name: 'tollgate', fastify: '5.x' });
@@ -33,6 +36,8 @@ export function serverOptions(config: Config, logger: FastifyServerOptions['logg
     // Streams can run for minutes; tollgate's own upstream timeout bounds them instead.
     requestTimeout: 0,
     return503OnClosing: true,
+    // Opening PGlite and migrating can take several seconds on a busy machine.
+    pluginTimeout: 120_000,
     forceCloseConnections: 'idle',
   };
 }

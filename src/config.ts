@@ -1,6 +1,13 @@
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { envSchema } from 'env-schema';
 import { Type, type Static } from '@sinclair/typebox';
+
+/**
+ * The committed bundle ships beside src/ and dist/ (both one level below the package root), so the default
+ * resolves from this file: `npm start` or `npx tollgate serve` work from any working directory.
+ */
+const DEFAULT_POLICY_BUNDLE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../policies/bundle.tar.gz');
 
 /** Every setting tollgate reads from the environment; validated once at boot, then frozen. */
 const EnvSchema = Type.Object({
@@ -15,7 +22,7 @@ const EnvSchema = Type.Object({
   TOLLGATE_PGLITE_DIR: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_JOURNAL_DIR: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_SEED: Type.Union([Type.Literal('auto'), Type.Literal('never')], { default: 'auto' }),
-  TOLLGATE_POLICY_BUNDLE: Type.String({ default: 'policies/bundle.tar.gz' }),
+  TOLLGATE_POLICY_BUNDLE: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_POLICY_WATCH: Type.Boolean({ default: true }),
   TOLLGATE_OPENAI_BASE_URL: Type.String({ default: 'https://api.openai.com', pattern: '^https?://' }),
   TOLLGATE_ANTHROPIC_BASE_URL: Type.String({ default: 'https://api.anthropic.com', pattern: '^https?://' }),
@@ -62,6 +69,10 @@ export type ConfigOverrides = Partial<Record<keyof Env, string | number | boolea
 export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const data = { ...pickDefined(env), ...pickDefined(overrides) };
   const e = envSchema<Env>({ schema: EnvSchema, data, dotenv: false });
+  if (e.TOLLGATE_JWKS_URL && (!e.TOLLGATE_JWT_ISSUER || !e.TOLLGATE_JWT_AUDIENCE)) {
+    // Without both, any token the broker signs for any other service would be accepted here.
+    throw new Error('env/TOLLGATE_JWKS_URL needs TOLLGATE_JWT_ISSUER and TOLLGATE_JWT_AUDIENCE to be set too');
+  }
   const dataDir = path.resolve(e.TOLLGATE_DATA_DIR);
   return deepFreeze({
     port: e.PORT,
@@ -73,7 +84,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     dataDir,
     journalDir: path.resolve(e.TOLLGATE_JOURNAL_DIR ?? path.join(dataDir, 'journal')),
     seed: e.TOLLGATE_SEED,
-    policy: { bundlePath: path.resolve(e.TOLLGATE_POLICY_BUNDLE), watch: e.TOLLGATE_POLICY_WATCH },
+    policy: { bundlePath: e.TOLLGATE_POLICY_BUNDLE ? path.resolve(e.TOLLGATE_POLICY_BUNDLE) : DEFAULT_POLICY_BUNDLE, watch: e.TOLLGATE_POLICY_WATCH },
     providers: {
       openai: { baseUrl: e.TOLLGATE_OPENAI_BASE_URL, apiKey: e.OPENAI_API_KEY },
       anthropic: { baseUrl: e.TOLLGATE_ANTHROPIC_BASE_URL, apiKey: e.ANTHROPIC_API_KEY },

@@ -23,10 +23,9 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
   return async function decide(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const started = process.hrtime.bigint();
     const ts = new Date();
-    reply.header('x-tollgate-request-id', request.id);
     const endpoint = endpointOf(request.url, adapter.prefix);
     const gate = gatewayCheck(request, adapter, endpoint);
-    if (gate) return deny(app, request, reply, adapter, endpoint, ts, gatewayDenial(gate), {}, null);
+    if (gate) return deny(app, request, reply, { adapter, endpoint, ts, decision: gatewayDenial(gate), tags: readTags(request.headers), revision: null });
 
     const body = request.body as Record<string, unknown>;
     const tags = readTags(request.headers);
@@ -38,16 +37,16 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
     try {
       evaluation = app.tollgate.policy.evaluate(input);
     } catch (err) {
-      if (err instanceof TollgateError) return deny(app, request, reply, adapter, endpoint, ts, gatewayDenial(err.code), tags, null, model);
+      if (err instanceof TollgateError) return deny(app, request, reply, { adapter, endpoint, ts, decision: gatewayDenial(err.code), tags, revision: null, model });
       throw err;
     }
     const { decision, revision, micros } = evaluation;
     app.tollgate.metrics.decisionSeconds.observe(micros / 1e6);
     reply.header('x-tollgate-budget-tier', decision.tier).header('x-tollgate-policy-revision', revision);
-    if (!decision.allowed) return deny(app, request, reply, adapter, endpoint, ts, decision, tags, revision, model);
+    if (!decision.allowed) return deny(app, request, reply, { adapter, endpoint, ts, decision, tags, revision, model });
 
     if (!app.tollgate.config.providers[adapter.name as 'openai' | 'anthropic']?.apiKey) {
-      return deny(app, request, reply, adapter, endpoint, ts, gatewayDenial('provider_not_configured'), tags, revision, model);
+      return deny(app, request, reply, { adapter, endpoint, ts, decision: gatewayDenial('provider_not_configured'), tags, revision, model });
     }
     const served = decision.model ?? model!;
     const prepared = adapter.prepareBody(endpoint, body, served);
@@ -104,23 +103,25 @@ function gatewayCheck(request: FastifyRequest, adapter: ProviderAdapter, endpoin
   return undefined;
 }
 
-function gatewayDenial(code: ErrorCode): Decision {
+/** A denial decided by the gateway before the policy could run (bad request, no policy, no provider key). */
+export function gatewayDenial(code: ErrorCode, message: string = ERRORS[code].message): Decision {
   const def = ERRORS[code];
   return {
-    allowed: false, http_status: def.status, code, message: def.message, tier: 'none', notify: [], model: null,
-    headers: {}, reasons: [{ code, message: def.message }],
+    allowed: false, http_status: def.status, code, message, tier: 'none', notify: [], model: null,
+    headers: code === 'method_not_allowed' ? { allow: 'POST' } : {}, reasons: [{ code, message }],
   };
 }
 
-function endpointOf(url: string, prefix: string): string {
+export function endpointOf(url: string, prefix: string): string {
   const path = url.split('?', 1)[0]!;
   return path.startsWith(prefix) ? path.slice(prefix.length) || '/' : path;
 }
 
-function deny(
-  app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, adapter: ProviderAdapter, endpoint: string,
-  ts: Date, decision: Decision, tags: TagsFact, revision: string | null, model?: string,
-): FastifyReply {
+type Denial = { adapter: ProviderAdapter; endpoint: string; ts: Date; decision: Decision; tags: TagsFact; revision: string | null; model?: string };
+
+/** Answers a denial in the provider's shape and writes it to the decision log; every denial goes through here. */
+export function deny(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, d: Denial): FastifyReply {
+  const { adapter, endpoint, ts, decision, tags, revision, model } = d;
   const record: DecisionRecord = {
     kind: 'decision',
     request_id: request.id,

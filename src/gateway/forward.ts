@@ -50,9 +50,10 @@ function relay(app: FastifyInstance, call: AllowedCall, reply: FastifyReply, sta
   if (sse) reply.removeHeader('content-length');
   call.upstreamStatus = status;
   call.progress = result;
-  const finish = (partial: boolean) => {
+  const finish = (cut: boolean) => {
     const r = result();
-    meterCall(app, call, { status, usage: r.usage, partial: partial || !r.complete });
+    // An error answer that arrived whole carries no usage because nothing was billed: that is not partial.
+    meterCall(app, call, { status, usage: r.usage, partial: cut || (!r.complete && status < 400) });
   };
   tap.once('end', () => finish(false));
   pipeline(upstream, tap, (err) => {

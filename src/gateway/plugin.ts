@@ -1,7 +1,8 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import httpProxy from '@fastify/http-proxy';
 import { PROVIDERS } from '../providers/registry.js';
-import { decideHook } from './decide.js';
+import { decideHook, deny, endpointOf, gatewayDenial } from './decide.js';
+import { readTags } from './tags.js';
 import { forwardHandler } from './forward.js';
 import { sendProviderError } from './respond.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
@@ -10,10 +11,16 @@ import { ERRORS, type ErrorCode } from '../errors.js';
 export async function gatewayRoutes(app: FastifyInstance): Promise<void> {
   for (const adapter of Object.values(PROVIDERS)) {
     await app.register(async (scope) => {
+      // Requests Fastify refuses before the hooks run (unparseable body, wrong content type, too large)
+      // are denials like any other: same error shape, same decision log.
       scope.setErrorHandler((err: FastifyError, request, reply) => {
         const code = parseErrorCode(err);
-        if (code === 'internal_error') request.log.error({ err }, 'gateway error');
-        return sendProviderError(reply, adapter, { status: ERRORS[code].status, code, message: messageFor(code, err) });
+        if (code === 'internal_error') {
+          request.log.error({ err }, 'gateway error');
+          return sendProviderError(reply, adapter, { status: ERRORS[code].status, code, message: ERRORS[code].message });
+        }
+        const decision = gatewayDenial(code, messageFor(code, err));
+        return deny(app, request, reply, { adapter, endpoint: endpointOf(request.url, adapter.prefix), ts: new Date(), decision, tags: readTags(request.headers), revision: null });
       });
       await scope.register(httpProxy, {
         upstream: app.tollgate.config.providers[adapter.name as 'openai' | 'anthropic'].baseUrl,
