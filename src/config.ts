@@ -68,7 +68,7 @@ export type ConfigOverrides = Partial<Record<keyof Env, string | number | boolea
 
 export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const data = { ...pickDefined(env), ...pickDefined(overrides) };
-  const e = envSchema<Env>({ schema: EnvSchema, data, dotenv: false });
+  const e = envSchema<Env>({ schema: EnvSchema, data, dotenv: false, env: false });
   if (e.TOLLGATE_JWKS_URL && (!e.TOLLGATE_JWT_ISSUER || !e.TOLLGATE_JWT_AUDIENCE)) {
     // Without both, any token the broker signs for any other service would be accepted here.
     throw new Error('env/TOLLGATE_JWKS_URL needs TOLLGATE_JWT_ISSUER and TOLLGATE_JWT_AUDIENCE to be set too');

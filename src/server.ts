@@ -17,5 +17,7 @@ export async function startServer(config: Config): Promise<void> {
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   await app.listen({ port: config.port, host: config.host });
-  app.log.info({ policy_revision: app.tollgate.policy.revision, database: config.database.kind }, 'tollgate is ready');
+  const where = { address: `http://${config.host}:${config.port}`, database: config.database.kind };
+  if (app.tollgate.policy.ready) app.log.info({ ...where, policy_revision: app.tollgate.policy.revision }, 'tollgate is ready');
+  else app.log.warn({ ...where, bundle: config.policy.bundlePath }, 'listening but NOT ready: no valid policy bundle, every call is refused until one loads');
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { agentExists, insertAgentKey, listAgentKeys, revokeAgentKey } from '../db/agent-keys.js';
 import { AGENT_KEY_PREFIX, generateAgentKey, hashAgentKey } from '../identity/keys.js';
-import { withDb } from './main.js';
+import { withDb } from './db.js';
 
 export function agentKeyCommands(agent: Command): void {
   const key = agent.command('key').description('agent keys (tg_…): shown once, stored hashed');

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { upsertBudget, type BudgetUnit } from '../db/budgets.js';
-import { positiveDecimal, withDb } from './main.js';
+import { positiveDecimal, withDb } from './db.js';
 
 export function budgetCommands(budget: Command): void {
   budget.command('set')

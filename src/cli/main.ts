@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { startServer } from '../server.js';
 import { openDatabase } from '../db/bootstrap.js';
@@ -7,22 +7,7 @@ import { seedDemo } from '../catalog/seed.js';
 import { agentKeyCommands } from './agent-keys.js';
 import { budgetCommands } from './budgets.js';
 import { reportCommands } from './reports.js';
-import type { Db } from '../db/knex.js';
-
-/** Runs `fn` against the configured database (migrated), then closes it. */
-export async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
-  const { db, close } = await openDatabase(loadConfig());
-  try {
-    return await fn(db);
-  } finally {
-    await close();
-  }
-}
-
-export function positiveDecimal(value: string): string {
-  if (!/^\d+(\.\d+)?$/.test(value) || Number(value) <= 0) throw new InvalidArgumentError('must be a positive number, e.g. 2500 or 12.50');
-  return value;
-}
+import { withDb } from './db.js';
 
 const program = new Command('tollgate')
   .description('Policy-enforcing egress gateway for agentic-AI spend')

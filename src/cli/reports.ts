@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { chargeback, type ChargebackRow } from '../db/ledger.js';
 import { monthRange } from '../budgets/period.js';
-import { withDb } from './main.js';
+import { withDb } from './db.js';
 
 const COLUMNS = ['bu_id', 'use_case_id', 'calls', 'input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'cost'] as const;
 

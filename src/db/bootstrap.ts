@@ -48,7 +48,14 @@ function lockPgliteDir(dataDir: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const pid = Number(fs.readFileSync(lock, 'utf8'));
       if (pid && pid !== process.pid && isAlive(pid)) throw new DatabaseLockedError(dataDir, pid);
-      fs.rmSync(lock, { force: true });
+      // Take a stale lock over by renaming it away first: of two processes racing here only one rename
+      // succeeds, so the other cannot delete a lock that was just written.
+      try {
+        fs.renameSync(lock, `${lock}.stale-${process.pid}`);
+        fs.rmSync(`${lock}.stale-${process.pid}`, { force: true });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
     }
   }
   throw new Error(`could not lock ${dataDir}`);
