@@ -18,6 +18,11 @@ export const tollgate = fp(async function tollgate(app: FastifyInstance, opts: {
   const services = await createServices(opts.config, app.log);
   app.decorate('tollgate', services);
   app.addHook('onClose', async () => services.close());
+  // Closing waits for calls in flight; past the grace period (or for connections that never sent a
+  // request, which Node does not count as idle) the sockets are closed so that shutdown always ends.
+  app.addHook('preClose', async () => {
+    setTimeout(() => app.server.closeAllConnections(), opts.config.shutdownGraceMs).unref();
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-tollgate-request-id', request.id);
   });

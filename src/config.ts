@@ -34,6 +34,7 @@ const EnvSchema = Type.Object({
   TOLLGATE_JWT_AGENT_CLAIM: Type.String({ default: 'tollgate_agent_id', minLength: 1 }),
   TOLLGATE_BODY_LIMIT: Type.Integer({ default: 32 * 1024 * 1024, minimum: 1024 }),
   TOLLGATE_UPSTREAM_TIMEOUT_MS: Type.Integer({ default: 600_000, minimum: 1 }),
+  TOLLGATE_SHUTDOWN_GRACE_MS: Type.Integer({ default: 30_000, minimum: 0 }),
   TOLLGATE_FLUSH_INTERVAL_MS: Type.Integer({ default: 250, minimum: 1 }),
   TOLLGATE_FLUSH_BATCH: Type.Integer({ default: 1000, minimum: 1 }),
   TOLLGATE_CATALOG_REFRESH_MS: Type.Integer({ default: 5000, minimum: 50 }),
@@ -59,6 +60,7 @@ export type Config = Readonly<{
   jwt: Readonly<{ jwksUrl?: string; issuer?: string; audience?: string; agentClaim: string }>;
   bodyLimit: number;
   upstreamTimeoutMs: number;
+  shutdownGraceMs: number;
   flush: Readonly<{ intervalMs: number; batch: number }>;
   refresh: Readonly<{ catalogMs: number; budgetMs: number; keyCacheMs: number }>;
 }>;
@@ -97,6 +99,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     },
     bodyLimit: e.TOLLGATE_BODY_LIMIT,
     upstreamTimeoutMs: e.TOLLGATE_UPSTREAM_TIMEOUT_MS,
+    shutdownGraceMs: e.TOLLGATE_SHUTDOWN_GRACE_MS,
     flush: { intervalMs: e.TOLLGATE_FLUSH_INTERVAL_MS, batch: e.TOLLGATE_FLUSH_BATCH },
     refresh: {
       catalogMs: e.TOLLGATE_CATALOG_REFRESH_MS,

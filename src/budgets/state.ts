@@ -5,6 +5,9 @@ import type { UsageEvent } from '../metering/types.js';
 import { periodStart } from './period.js';
 
 type Amount = { cost: number; tokens: number };
+
+/** Reads per refresh at most, while flushes land during them (see refresh). */
+const REFRESH_ATTEMPTS = 3;
 type Log = { warn(obj: object, msg: string): void };
 
 /**
@@ -23,8 +26,17 @@ export class BudgetBook {
   constructor(private readonly db: Db, private readonly log?: Log) {}
 
   async refresh(now = new Date()): Promise<void> {
-    const upto = this.flushSeq;
-    const rows = await loadBudgets(this.db, now);
+    // A flush that commits while the read is running may or may not be in what the read returns; its
+    // events must then neither be dropped (undercount) nor kept on top (a spurious higher tier, even a
+    // 429). Only flushes reported before the read started are surely in it, so the read is repeated
+    // until no flush was reported while it ran; if flushes keep coming, the safe side (count twice,
+    // until the next refresh) is taken rather than the unsafe one (not at all).
+    let upto = this.flushSeq;
+    let rows = await loadBudgets(this.db, now);
+    for (let attempt = 1; attempt < REFRESH_ATTEMPTS && this.flushSeq !== upto; attempt++) {
+      upto = this.flushSeq;
+      rows = await loadBudgets(this.db, now);
+    }
     this.rows = new Map(rows.map((r) => [r.use_case_id, r]));
     this.flushedUnread = this.flushedUnread.filter((f) => f.seq > upto);
     this.loaded = true;
