@@ -38,8 +38,9 @@ const EnvSchema = Type.Object({
   TOLLGATE_FLUSH_INTERVAL_MS: Type.Integer({ default: 250, minimum: 1 }),
   TOLLGATE_FLUSH_BATCH: Type.Integer({ default: 1000, minimum: 1 }),
   TOLLGATE_CATALOG_REFRESH_MS: Type.Integer({ default: 5000, minimum: 50 }),
-  TOLLGATE_BUDGET_REFRESH_MS: Type.Integer({ default: 1000, minimum: 50 }),
+  TOLLGATE_RESERVATION_SWEEP_MS: Type.Integer({ default: 10_000, minimum: 50 }),
   TOLLGATE_KEY_CACHE_MS: Type.Integer({ default: 5000, minimum: 0 }),
+  TOLLGATE_ROLE: Type.Union([Type.Literal('gateway'), Type.Literal('analytics'), Type.Literal('all')], { default: 'all' }),
 });
 
 type Env = Static<typeof EnvSchema>;
@@ -62,7 +63,9 @@ export type Config = Readonly<{
   upstreamTimeoutMs: number;
   shutdownGraceMs: number;
   flush: Readonly<{ intervalMs: number; batch: number }>;
-  refresh: Readonly<{ catalogMs: number; budgetMs: number; keyCacheMs: number }>;
+  /** What this process serves: the gateway routes, the analytics API (GraphQL, reports), or both. */
+  role: 'gateway' | 'analytics' | 'all';
+  refresh: Readonly<{ catalogMs: number; reservationSweepMs: number; keyCacheMs: number }>;
 }>;
 
 /** Anything set here wins over the environment (tests and the demo use it). */
@@ -101,9 +104,10 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     upstreamTimeoutMs: e.TOLLGATE_UPSTREAM_TIMEOUT_MS,
     shutdownGraceMs: e.TOLLGATE_SHUTDOWN_GRACE_MS,
     flush: { intervalMs: e.TOLLGATE_FLUSH_INTERVAL_MS, batch: e.TOLLGATE_FLUSH_BATCH },
+    role: e.TOLLGATE_ROLE,
     refresh: {
       catalogMs: e.TOLLGATE_CATALOG_REFRESH_MS,
-      budgetMs: e.TOLLGATE_BUDGET_REFRESH_MS,
+      reservationSweepMs: e.TOLLGATE_RESERVATION_SWEEP_MS,
       keyCacheMs: e.TOLLGATE_KEY_CACHE_MS,
     },
   } satisfies Config);

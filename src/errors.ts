@@ -11,6 +11,7 @@ export const ERRORS = {
   missing_credential: { status: 401, message: 'No agent credential: send a tollgate agent key or a broker JWT as Authorization: Bearer or x-api-key.' },
   invalid_credential: { status: 401, message: 'The agent credential is not valid.' },
   revoked_credential: { status: 401, message: 'The agent key has been revoked.' },
+  identity_unavailable: { status: 503, message: 'The credential could not be checked because the key store is unavailable.' },
   // Tags
   missing_tag: { status: 400, message: 'A required tollgate tag is missing.' },
   conflicting_tag: { status: 400, message: 'A tag has different values in its x-tollgate-* header and in baggage.' },
@@ -29,6 +30,7 @@ export const ERRORS = {
   model_not_allowed: { status: 403, message: 'The agent is not allowed to use this model.' },
   // Budgets
   budget_exhausted: { status: 429, message: 'The use case has reached its hard budget cap; calls are rejected until the budget is extended.' },
+  session_budget_exhausted: { status: 429, message: 'The session has reached its cap (cost or number of calls); start a new session or raise the cap.' },
   budget_unavailable: { status: 503, message: 'The budget state is unavailable and the policy fails closed.' },
   // Gateway (decided before or around the policy, never instead of it)
   policy_unavailable: { status: 503, message: 'No valid policy is loaded; tollgate fails closed.' },

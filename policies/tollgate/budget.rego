@@ -1,29 +1,29 @@
 package tollgate
 
-# Budget: the use case's spend against its limit sets the tier; the tier sets who is notified, whether a
-# cheaper model is served, and whether the call is rejected. Thresholds and the fail mode are bundle data.
+# Budgets: every budget that applies to the call (use case, BU, agent, session) is read against its limit.
+# The tightest of the use case, BU and agent budgets sets the tier, who is notified and whether a cheaper
+# model is served; caps.rego rejects and clamps. Thresholds and fail modes are bundle data.
 
-violations contains _violation("budget_exhausted", "the use case has reached its hard budget cap") if {
-	tier == "hard_cap"
-}
-
-violations contains _violation("budget_unavailable", "the budget state is unavailable") if {
-	tier == "unknown"
+violations contains _violation("budget_unavailable", _unavailable_message) if {
+	_degraded
 	not _fail_open
 }
 
 # METADATA
 # title: Budget tier
 # description: >-
-#   none (no budget), ok, notice, warning, soft_cap, hard_cap by spent / limit against
-#   data.config.budget.tiers; unknown when the budget state (or the thresholds) cannot be read.
-tier := "none" if {
-	_budget == null
+#   The highest tier among the use case, BU and agent budgets (the tightest wins): ok, notice, warning,
+#   soft_cap, hard_cap by (spent + reserved) / limit against data.config.budget.tiers. none when no such
+#   budget applies; unknown when the budget state cannot be used (unavailable, or unreadable) and no
+#   numbers were given to decide on. Session budgets have no tiers: they only stop (caps.rego).
+tier := "unknown" if {
+	not _budgets_evaluated
+} else := "none" if {
+	count(_tiered) == 0
+	_state_available
 } else := "unknown" if {
-	not _budget_readable
-} else := "hard_cap" if {
-	_budget.limit <= 0
-} else := _tier_at(_budget.spent / _budget.limit)
+	count(_tiered) == 0
+} else := _tier_order[max({_tier_rank[_effective_tier(b)] | some b in _tiered})]
 
 # METADATA
 # title: Roles to notify
@@ -34,19 +34,40 @@ _budget_config := data.config.budget
 
 _thresholds := _budget_config.tiers
 
-_tier_names := ["notice", "warning", "soft_cap", "hard_cap"]
+_tier_order := ["ok", "notice", "warning", "soft_cap", "hard_cap"]
 
-_budget := object.get(input, "budget", null)
+_tier_rank[name] := i if some i, name in _tier_order
 
-# Facts or thresholds that cannot be read make the tier unknown, so the fail mode decides, never a guess.
-_budget_readable if {
-	_budget.available == true
-	is_number(_budget.limit)
-	is_number(_budget.spent)
-	every name in _tier_names {
-		is_number(_thresholds[name])
-	}
+_state_available if input.budget_state.available == true
+
+# Unavailable or unreadable budget facts: the use case's fail mode decides, never a guess.
+_degraded if not _state_available
+
+_degraded if not _budgets_readable
+
+# Failing open on an unavailable state still decides on the numbers given (the last known state plus
+# local spend): the same tiers, caps and clamps, on local accounting. Unreadable numbers are never used.
+_budgets_evaluated if {
+	_budgets_readable
+	not _degraded
 }
+
+_budgets_evaluated if {
+	_budgets_readable
+	_fail_open
+}
+
+_budgets := input.budgets if _budgets_evaluated
+
+else := []
+
+_tiered := [b | some b in _budgets; b.scope != "session"]
+
+_used(b) := b.spent + b.reserved
+
+_budget_tier(b) := "hard_cap" if {
+	b.limit <= 0
+} else := _tier_at(_used(b) / b.limit)
 
 _tier_at(ratio) := "hard_cap" if {
 	ratio >= _thresholds.hard_cap
@@ -58,7 +79,99 @@ _tier_at(ratio) := "hard_cap" if {
 	ratio >= _thresholds.notice
 } else := "ok"
 
-_fail_open if _budget_config.when_unavailable == "open"
+# Each budget as the decision reports it. A session budget's tier is hard_cap when it stops this call,
+# none otherwise. ratio is null when there is no positive limit to divide by.
+_budget_report := [{"id": b.id, "scope": b.scope, "tier": _report_tier(b), "ratio": _ratio(b)} | some b in _budgets]
+
+_report_tier(b) := _effective_tier(b) if b.scope != "session"
+
+else := "hard_cap" if _no_room(b)
+
+else := "none"
+
+# A budget with no room left for this call has reached its hard cap for this call, even a little below
+# 110%: its tier says so, so that the event and the notification of the cap are not lost to the clamp.
+_effective_tier(b) := "hard_cap" if _no_room(b)
+
+else := _budget_tier(b)
+
+# A session's ratio is the larger of calls / max_calls and (spent + reserved) / limit.
+_ratio(b) := max(shares) if {
+	shares := {share | some [used, cap] in _measures(b); is_number(cap); cap > 0; share := used / cap}
+	count(shares) > 0
+} else := null
+
+_measures(b) := [[_used(b), b.limit]] if b.scope != "session"
+
+else := [[b.calls, b.max_calls], [_used(b), b.limit]]
+
+_budgets_readable if {
+	is_array(input.budgets)
+	every b in input.budgets {
+		_budget_readable(b)
+	}
+	every name in array.slice(_tier_order, 1, count(_tier_order)) {
+		is_number(_thresholds[name])
+	}
+	every field in _estimate_fields {
+		is_number(_estimate[field])
+	}
+}
+
+_budget_readable(b) if {
+	b.scope in {"use_case", "bu", "agent"}
+	_budget_common_readable(b)
+	is_number(b.limit)
+}
+
+_budget_readable(b) if {
+	b.scope == "session"
+	_budget_common_readable(b)
+	_number_or_null(object.get(b, "limit", null))
+	_number_or_null(object.get(b, "max_calls", null))
+}
+
+_budget_common_readable(b) if {
+	is_number(b.id)
+	is_string(b.scope_id)
+	b.unit in {"usd", "tokens"}
+	every field in ["spent", "reserved", "calls"] {
+		is_number(b[field])
+	}
+}
+
+_number_or_null(x) if is_number(x)
+
+_number_or_null(null)
+
+_estimate := object.get(input, "estimate", {})
+
+_estimate_fields := ["input_tokens", "output_tokens", "tokens", "cost", "input_cost", "output_cost_per_token"]
+
+_unavailable_message := "the budget state is unavailable" if not _state_available
+
+else := "the budget facts cannot be read"
+
+# The fail mode of the tagged use case, else the default; anything but "open" fails closed.
+_fail_open if _fail_mode == "open"
+
+_fail_mode := object.get(_fail_modes_by_use_case, _use_case_tag, _default_fail_mode)
+
+_when_unavailable := w if {
+	w := _budget_config.when_unavailable
+	is_object(w)
+} else := {}
+
+_default_fail_mode := object.get(_when_unavailable, "default", "closed")
+
+_fail_modes_by_use_case := m if {
+	m := _when_unavailable.use_cases
+	is_object(m)
+} else := {}
+
+_use_case_tag := _tags.use_case if _has_tag("use_case")
+
+else := ""
 
 _cheaper := object.get(_catalog, "cheaper_model", null)
 

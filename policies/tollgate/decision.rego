@@ -9,7 +9,8 @@ package tollgate
 # title: The decision
 # description: >-
 #   The one answer the gateway acts on: allow/deny, HTTP status and error code, budget tier, roles to
-#   notify, the model to serve (null when denied), response headers, and every violation in precedence order.
+#   notify, the model to serve (null when denied), the output-token clamp, each budget's tier and ratio,
+#   response headers, and every violation in precedence order (then any notes on how it was decided).
 # entrypoint: true
 decision := {
 	"allowed": _allowed,
@@ -19,15 +20,19 @@ decision := {
 	"tier": tier,
 	"notify": notify,
 	"model": _served_model,
+	"max_output_tokens": max_output_tokens,
+	"budgets": _budget_report,
 	"headers": object.get(_headers, _code, {}),
 	"reasons": _reasons,
 }
 
 # Codes in precedence order (identity, tags, catalog, agent authorization, model, budget) with their
-# HTTP status; src/errors.ts is the catalogue they must match (test/unit/policy/codes.test.ts checks).
+# HTTP status; a budget past its cap outranks a session cap, being the wider stop. src/errors.ts is the
+# catalogue they must match (test/unit/policy/codes.test.ts checks).
 _catalogue := [
 	["missing_credential", 401],
 	["revoked_credential", 401],
+	["identity_unavailable", 503],
 	["invalid_credential", 401],
 	["missing_tag", 400],
 	["conflicting_tag", 400],
@@ -45,13 +50,16 @@ _catalogue := [
 	["model_not_allowed", 403],
 	["budget_unavailable", 503],
 	["budget_exhausted", 429],
+	["session_budget_exhausted", 429],
 ]
 
 _rank[entry[0]] := i if some i, entry in _catalogue
 
 _status_of[entry[0]] := entry[1] if some entry in _catalogue
 
-_headers := {"budget_exhausted": {"x-should-retry": "false"}}
+_no_retry := {"x-should-retry": "false"}
+
+_headers := {"budget_exhausted": _no_retry, "session_budget_exhausted": _no_retry}
 
 # The one way a violation is built.
 _violation(code, message) := {"code": code, "message": message}
@@ -63,7 +71,17 @@ _allowed if count(violations) == 0
 # An uncatalogued code ranks first and answers 500, so a typo is loud rather than silently outranked.
 _ranked := sort([[object.get(_rank, v.code, -1), v.code, v.message] | some v in violations])
 
-_reasons := [{"code": code, "message": message} | some [_, code, message] in _ranked]
+_reasons := array.concat([{"code": code, "message": message} | some [_, code, message] in _ranked], _notes)
+
+# Notes qualify a decision without denying it; they follow every violation, so they never set the code.
+_notes := [_note("budget_state_local", _local_message)] if {
+	_degraded
+	_fail_open
+} else := []
+
+_note(code, message) := {"code": code, "message": message}
+
+_local_message := concat("", [_unavailable_message, "; use case ", _use_case_tag, " fails open on local accounting"])
 
 _code := "ok" if _allowed
 

@@ -13,20 +13,24 @@ test_every_fixture_matches if {
 	count(failures) == 0
 }
 
-test_fixture_cases_exist if count(data.fixtures.cases) > 30
+test_fixture_cases_exist if count(data.fixtures.cases) > 60
 
 test_decision_is_fully_populated if {
 	every c in data.fixtures.cases {
-		got := decision with input as _fixture_input(c)
-		object.keys(got) == {"allowed", "http_status", "code", "message", "tier", "notify", "model", "headers", "reasons"}
+		config := _fixture_config(c)
+		got := decision with input as _fixture_input(c) with data.config as config
+		object.keys(got) == {
+			"allowed", "http_status", "code", "message", "tier", "notify", "model",
+			"max_output_tokens", "budgets", "headers", "reasons",
+		}
 	}
 }
 
 test_allowed_decision if {
 	d := decision with input as data.fixtures.base
 	d == {
-		"allowed": true, "http_status": 200, "code": "ok", "message": "allowed", "tier": "ok",
-		"notify": [], "model": "gpt-4o", "headers": {}, "reasons": [],
+		"allowed": true, "http_status": 200, "code": "ok", "message": "allowed", "tier": "none",
+		"notify": [], "model": "gpt-4o", "max_output_tokens": null, "budgets": [], "headers": {}, "reasons": [],
 	}
 }
 
@@ -56,6 +60,9 @@ test_str_marshals_non_strings if {
 	_str(3) == "3"
 }
 
+# The case's data deep-merged into the shipped data.config.
+_fixture_config(c) := object.union(data.config, object.get(c, "data", {}))
+
 # The fixture input: base, deep-merged with patch (null sets null), minus the unset paths.
 _fixture_input(c) := _with(object.get(c, "patch", {}), object.get(c, "unset", []))
 
@@ -70,7 +77,8 @@ _fixture_diff(c) := {field: {"want": want, "got": got} |
 
 # An undefined decision must fail the fixture, not vanish from the comprehension.
 _observed(c) := object.union(d, {"reason_codes": [r.code | some r in d.reasons]}) if {
-	d := decision with input as _fixture_input(c)
+	config := _fixture_config(c)
+	d := decision with input as _fixture_input(c) with data.config as config
 } else := {}
 
 _codes(patch, unset) := {v.code | some v in found} if {

@@ -19,10 +19,16 @@ violations contains _violation("revoked_credential", "the agent key has been rev
 	_identity.failure == "revoked"
 }
 
+violations contains _violation("identity_unavailable", "the credential could not be checked: the key store is unavailable") if {
+	not _authenticated
+	_credential_kind != "none"
+	_failure == "unavailable"
+}
+
 violations contains _violation("invalid_credential", concat("", ["invalid credential: ", _str(_failure)])) if {
 	not _authenticated
 	_credential_kind != "none"
-	_failure != "revoked"
+	not _failure in {"revoked", "unavailable"}
 }
 
 _identity := object.get(input, "identity", {})

@@ -27,3 +27,7 @@ test_invalid_credential_without_failure if {
 	v := violations with input as _with({"identity": {"authenticated": false, "failure": 7}}, [])
 	v == {_violation("invalid_credential", "invalid credential: 7")}
 }
+
+test_identity_unavailable if {
+	_codes({"identity": {"authenticated": false, "kind": "agent_key", "failure": "unavailable"}}, []) == {"identity_unavailable"}
+}

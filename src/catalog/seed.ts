@@ -2,7 +2,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Db } from '../db/knex.js';
-import { upsertBudget } from '../db/budgets.js';
+import { upsertBudget, type BudgetPeriod } from '../db/budgets.js';
+import type { BudgetScope } from '../policy/types.js';
 
 /** seeds/ ships beside src/ and dist/, so resolve it from this file rather than the working directory. */
 export const SEEDS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../seeds');
@@ -16,7 +17,7 @@ type SeedCatalog = {
   downgrade_ladder: { model_id: string; cheaper_model_id: string }[];
   agents: { id: string; bu_id: string; name: string; use_cases: string[]; models: string[] }[];
 };
-type SeedBudgets = { budgets: { use_case_id: string; limit: string; unit: 'usd' | 'tokens'; period?: string }[] };
+type SeedBudgets = { budgets: { scope: BudgetScope; scope_id: string; limit: string | null; unit: 'usd' | 'tokens'; period?: BudgetPeriod; max_calls?: number }[] };
 
 async function readJson<T>(file: string): Promise<T> {
   return JSON.parse(await fs.readFile(path.join(SEEDS_DIR, file), 'utf8')) as T;
@@ -43,7 +44,7 @@ export async function seedDemo(db: Db, opts: { budgets?: boolean } = {}): Promis
   if (opts.budgets !== false) {
     const b = await readJson<SeedBudgets>('budgets.json');
     for (const x of b.budgets) {
-      await upsertBudget(db, { useCaseId: x.use_case_id, limit: x.limit, unit: x.unit, period: x.period ?? 'month' });
+      await upsertBudget(db, { scope: x.scope, scopeId: x.scope_id, limit: x.limit, unit: x.unit, period: x.period ?? 'month', maxCalls: x.max_calls ?? null });
     }
   }
   return { agents: c.agents.length, prices: c.prices.length };

@@ -1,44 +1,214 @@
+import type { Knex } from 'knex';
 import type { Db } from './knex.js';
-import { periodStart, type Period } from '../budgets/period.js';
+import type { BudgetScope } from '../policy/types.js';
 
 export type BudgetUnit = 'usd' | 'tokens';
-export type BudgetInput = { useCaseId: string; limit: string; unit: BudgetUnit; period: string };
-export type BudgetRow = {
-  use_case_id: string;
-  limit_amount: string;
+export type BudgetPeriod = 'day' | 'week' | 'month' | 'quarter';
+export const BUDGET_PERIODS: readonly BudgetPeriod[] = ['day', 'week', 'month', 'quarter'];
+export const BUDGET_SCOPES: readonly BudgetScope[] = ['use_case', 'bu', 'agent', 'session'];
+
+export type BudgetInput = {
+  scope: BudgetScope;
+  scopeId: string;
+  limit: string | null;
   unit: BudgetUnit;
-  period: Period;
-  period_start: Date;
-  /** Spend in the budget's unit (USD as a decimal string, or tokens) for the current period. */
-  spent: string;
+  period: BudgetPeriod;
+  maxCalls?: number | null;
 };
 
-export async function upsertBudget(db: Db, b: BudgetInput): Promise<void> {
-  await db('budgets')
-    .insert({
-      use_case_id: b.useCaseId,
-      limit_amount: b.limit,
-      unit: b.unit,
-      currency: b.unit === 'usd' ? 'USD' : null,
-      period: b.period,
-    })
-    .onConflict('use_case_id')
-    .merge({ limit_amount: b.limit, unit: b.unit, currency: b.unit === 'usd' ? 'USD' : null, period: b.period, updated_at: db.fn.now() });
+export type BudgetRow = {
+  id: number; scope: BudgetScope; scope_id: string; limit_amount: string | null; unit: BudgetUnit;
+  currency: string | null; period: BudgetPeriod; max_calls: number | null; created_at: Date; updated_at: Date;
+};
+
+/** The call a reservation is for: which budgets apply is decided by these. */
+export type ReservationSubject = {
+  requestId: string;
+  at: Date;
+  bu: string;
+  useCase: string;
+  agent: string;
+  session: string;
+  /** Worst case in each unit. */
+  cost: string;
+  tokens: number;
+  expiresAt: Date;
+};
+
+/** One applicable budget and its counters, before this call's reservation. */
+export type ReservedBudget = {
+  id: number; scope: BudgetScope; scope_id: string; unit: BudgetUnit; period: BudgetPeriod;
+  limit_amount: string | null; max_calls: number | null; period_start: Date; key: string;
+  amount: string; spent: string; reserved_before: string; calls_before: number;
+};
+
+/** Creates or changes a budget; returns the row before (null when new) and after. */
+export async function upsertBudget(db: Db | Knex.Transaction, b: BudgetInput): Promise<{ before: BudgetRow | null; after: BudgetRow }> {
+  const before = ((await db('budgets').where({ scope: b.scope, scope_id: b.scopeId }).first()) as BudgetRow | undefined) ?? null;
+  const values = {
+    limit_amount: b.limit, unit: b.unit, currency: b.unit === 'usd' ? 'USD' : null, period: b.period,
+    max_calls: b.maxCalls ?? null,
+  };
+  const [after] = (await db('budgets')
+    .insert({ scope: b.scope, scope_id: b.scopeId, ...values })
+    .onConflict(['scope', 'scope_id'])
+    .merge({ ...values, updated_at: db.fn.now() })
+    .returning('*')) as BudgetRow[];
+  return { before, after: after! };
 }
 
-/** Every budget with its spend in the period that contains `now`. */
-export async function loadBudgets(db: Db, now: Date): Promise<BudgetRow[]> {
-  const start = periodStart('month', now);
-  const rows = await db('budgets as b')
-    .leftJoin('use_case_spend as s', (j) =>
-      j.on('s.use_case_id', 'b.use_case_id').andOn('s.period', 'b.period').andOnVal('s.period_start', start))
-    .select('b.use_case_id', 'b.limit_amount', 'b.unit', 'b.period', 's.cost', 's.tokens');
-  return rows.map((r) => ({
-    use_case_id: r.use_case_id,
-    limit_amount: String(r.limit_amount),
-    unit: r.unit,
-    period: r.period,
-    period_start: start,
-    spent: r.unit === 'tokens' ? String(r.tokens ?? 0) : String(r.cost ?? '0'),
-  }));
+export async function listBudgets(db: Db): Promise<BudgetRow[]> {
+  return (await db('budgets').select('*').orderBy(['scope', 'scope_id'])) as BudgetRow[];
+}
+
+// Which budgets apply to a call: its use case, BU and agent, and the session caps of its use case ('*': all).
+const APPLICABLE = `(scope = 'use_case' and scope_id = :useCase) or (scope = 'bu' and scope_id = :bu)
+  or (scope = 'agent' and scope_id = :agent) or (scope = 'session' and scope_id in (:useCase, '*'))`;
+
+// date_trunc's fields are the period names; UTC boundaries whatever the server's time zone.
+const PERIOD_START = `(date_trunc(period, :at::timestamptz at time zone 'UTC') at time zone 'UTC')`;
+
+/**
+ * Reserves the call's worst case against every applicable budget, atomically (one statement; the counter
+ * rows are the lock). Returns each budget with its counters as they were before this reservation, which is
+ * what the policy judges; calls that race serialize on the counter rows, so each sees the others.
+ */
+const RESERVE_SQL = `
+with b as (
+  select id, scope, scope_id, unit, period, limit_amount, max_calls, ${PERIOD_START} as period_start,
+    case when scope = 'session' then :session::text else '' end as key,
+    case when unit = 'usd' then :cost::numeric else :tokens::numeric end as amount
+  from budgets where ${APPLICABLE}
+  order by id
+), c as (
+  insert into budget_counters as bc (budget_id, period_start, key, reserved, calls)
+  select id, period_start, key, amount, 1 from b
+  on conflict (budget_id, period_start, key) do update
+    set reserved = bc.reserved + excluded.reserved, calls = bc.calls + 1
+  returning budget_id, spent, reserved, calls
+), r as (
+  insert into budget_reservations (request_id, budget_id, period_start, key, amount, expires_at)
+  select :requestId, id, period_start, key, amount, :expiresAt::timestamptz from b
+)
+select b.id, b.scope, b.scope_id, b.unit, b.period, b.limit_amount, b.max_calls, b.period_start, b.key, b.amount,
+  c.spent, c.reserved - b.amount as reserved_before, c.calls - 1 as calls_before
+from b join c on c.budget_id = b.id
+order by b.id`;
+
+export async function reserveBudgets(db: Db, s: ReservationSubject): Promise<ReservedBudget[]> {
+  const result = await db.raw(RESERVE_SQL, {
+    requestId: s.requestId, at: s.at.toISOString(), bu: s.bu, useCase: s.useCase, agent: s.agent, session: s.session,
+    cost: s.cost, tokens: s.tokens, expiresAt: s.expiresAt.toISOString(),
+  });
+  return (result.rows as ReservedBudget[]).map((r) => ({ ...r, calls_before: Number(r.calls_before), spent: String(r.spent), reserved_before: String(r.reserved_before), amount: String(r.amount), limit_amount: r.limit_amount === null ? null : String(r.limit_amount) }));
+}
+
+/**
+ * Lowers a call's reservation to its served worst case (a clamped output limit, a cheaper model), so that
+ * calls near a cap are not refused for room this one will never use. Never raises one.
+ */
+const SHRINK_SQL = `
+with old as (
+  select r.budget_id, r.period_start, r.key, r.amount,
+    least(r.amount, case when b.unit = 'usd' then :cost::numeric else :tokens::numeric end) as new_amount
+  from budget_reservations r join budgets b on b.id = r.budget_id
+  where r.request_id = :requestId
+  for update of r
+), upd as (
+  update budget_reservations r set amount = old.new_amount from old
+  where r.request_id = :requestId and r.budget_id = old.budget_id and old.new_amount < old.amount
+)
+update budget_counters bc set reserved = bc.reserved - (old.amount - old.new_amount)
+from old where old.new_amount < old.amount
+  and bc.budget_id = old.budget_id and bc.period_start = old.period_start and bc.key = old.key`;
+
+export async function shrinkReservation(db: Db, requestId: string, worst: { cost: string; tokens: number }): Promise<void> {
+  await db.raw(SHRINK_SQL, { requestId, cost: worst.cost, tokens: worst.tokens });
+}
+
+/**
+ * Gives back a denied call's reservation (its call is not counted either). Whoever deletes the reservation
+ * row adjusts the counters, so this, the ledger writer and the expiry sweep never release one twice.
+ */
+const RELEASE_DENIED_SQL = `
+with rel as (
+  delete from budget_reservations where request_id = :requestId
+  returning budget_id, period_start, key, amount
+)
+update budget_counters bc set reserved = bc.reserved - rel.amount, calls = bc.calls - 1
+from rel where bc.budget_id = rel.budget_id and bc.period_start = rel.period_start and bc.key = rel.key`;
+
+export async function releaseDenied(db: Db, requestId: string): Promise<void> {
+  await db.raw(RELEASE_DENIED_SQL, { requestId });
+}
+
+/** Reservations whose replica died (or whose call outlived every timeout) are given back. */
+const SWEEP_SQL = `
+with rel as (
+  delete from budget_reservations where expires_at < now()
+  returning budget_id, period_start, key, amount
+), agg as (
+  select budget_id, period_start, key, sum(amount) as amount from rel group by 1, 2, 3
+)
+update budget_counters bc set reserved = bc.reserved - agg.amount
+from agg where bc.budget_id = agg.budget_id and bc.period_start = agg.period_start and bc.key = agg.key`;
+
+export async function sweepExpiredReservations(db: Db): Promise<number> {
+  const result = await db.raw(SWEEP_SQL);
+  return Number(result.rowCount ?? 0);
+}
+
+/**
+ * For usage rows the writer has just inserted (so exactly once per call): add their real spend to every
+ * applicable budget's counter of their period, and give back their reservations. A call that had no
+ * reservation (budget state was unavailable and the policy failed open) is counted in `calls` here.
+ */
+const APPLY_SQL = `
+with ev as (
+  select request_id, ts, bu_id, use_case_id, agent_id, session_id, cost,
+    input_tokens + cached_input_tokens + cache_write_tokens + output_tokens as tokens
+  from usage_events where request_id = any(:ids)
+), rel as (
+  delete from budget_reservations r using ev where r.request_id = ev.request_id
+  returning r.request_id, r.budget_id, r.period_start, r.key, r.amount
+), applied as (
+  select b.id as budget_id,
+    date_trunc(b.period, ev.ts at time zone 'UTC') at time zone 'UTC' as period_start,
+    case when b.scope = 'session' then ev.session_id else '' end as key,
+    case when b.unit = 'usd' then ev.cost else ev.tokens end as actual,
+    ev.request_id
+  from ev join budgets b on (b.scope = 'use_case' and b.scope_id = ev.use_case_id)
+    or (b.scope = 'bu' and b.scope_id = ev.bu_id) or (b.scope = 'agent' and b.scope_id = ev.agent_id)
+    or (b.scope = 'session' and b.scope_id in (ev.use_case_id, '*'))
+), deltas as (
+  select budget_id, period_start, key, actual as spent, 0::numeric as reserved,
+    case when exists (select 1 from rel where rel.request_id = applied.request_id and rel.budget_id = applied.budget_id) then 0 else 1 end as calls
+  from applied
+  union all
+  select budget_id, period_start, key, 0, -amount, 0 from rel
+)
+insert into budget_counters as bc (budget_id, period_start, key, spent, reserved, calls)
+select budget_id, period_start, key, sum(spent), sum(reserved), sum(calls) from deltas
+group by 1, 2, 3 order by 1, 2, 3
+on conflict (budget_id, period_start, key) do update
+  set spent = bc.spent + excluded.spent, reserved = bc.reserved + excluded.reserved, calls = bc.calls + excluded.calls`;
+
+export async function applyBudgetCounters(trx: Db | Knex.Transaction, insertedRequestIds: readonly string[]): Promise<void> {
+  if (insertedRequestIds.length === 0) return;
+  await trx.raw(APPLY_SQL, { ids: insertedRequestIds as unknown as Knex.Value });
+}
+
+export type BudgetStatus = BudgetRow & { period_start: Date; spent: string; reserved: string; calls: number };
+
+/** Every non-session budget with its counters in the period containing `at` (sessions: see the ledger). */
+export async function budgetStatus(db: Db, at: Date): Promise<BudgetStatus[]> {
+  const result = await db.raw(`
+    select b.*, ${PERIOD_START.replace(/period/g, 'b.period')} as period_start,
+      coalesce(c.spent, 0) as spent, coalesce(c.reserved, 0) as reserved, coalesce(c.calls, 0) as calls
+    from budgets b
+    left join budget_counters c on c.budget_id = b.id and c.key = ''
+      and c.period_start = ${PERIOD_START.replace(/period/g, 'b.period')}
+    where b.scope <> 'session'
+    order by b.scope, b.scope_id`, { at: at.toISOString() });
+  return (result.rows as BudgetStatus[]).map((r) => ({ ...r, spent: String(r.spent), reserved: String(r.reserved), calls: Number(r.calls) }));
 }

@@ -1,7 +1,10 @@
-import type { DecisionRecord, JournalRecord, UsageEvent } from '../metering/types.js';
+import type { DecisionRecord, JournalRecord, TierRecord, UsageEvent } from '../metering/types.js';
+import { applyBudgetCounters } from './budgets.js';
+import { recordTierEvents } from '../budgets/events.js';
 import { toMoney } from '../metering/money.js';
 import type { Knex } from 'knex';
 import type { Db } from './knex.js';
+import { applyRollups } from './rollups.js';
 
 /**
  * The usage ledger and the decision log. Batches are inserted with UNNEST over one array per column: the
@@ -13,7 +16,7 @@ type Column<T> = readonly [name: keyof T & string, pgType: string];
 
 const USAGE_COLUMNS: readonly Column<UsageEvent>[] = [
   ['request_id', 'text'], ['ts', 'timestamptz'], ['bu_id', 'text'], ['use_case_id', 'text'],
-  ['agent_id', 'text'], ['session_id', 'text'], ['provider', 'text'], ['endpoint', 'text'],
+  ['agent_id', 'text'], ['session_id', 'text'], ['parent_request_id', 'text'], ['provider', 'text'], ['endpoint', 'text'],
   ['model_requested', 'text'], ['model_served', 'text'], ['input_tokens', 'int8'],
   ['cached_input_tokens', 'int8'], ['cache_write_tokens', 'int8'], ['output_tokens', 'int8'],
   ['cost', 'numeric'], ['currency', 'text'], ['price_id', 'int4'], ['status', 'int4'], ['partial', 'bool'],
@@ -37,7 +40,7 @@ with ins as (
   insert into usage_events (${names(USAGE_COLUMNS)})
   select * from unnest(${arrayParams(USAGE_COLUMNS)})
   on conflict (request_id) do nothing
-  returning use_case_id, ts, cost,
+  returning request_id, use_case_id, ts, cost,
     input_tokens + cached_input_tokens + cache_write_tokens + output_tokens as tokens
 ), spend as (
   insert into use_case_spend as s (use_case_id, period, period_start, cost, tokens, calls)
@@ -49,16 +52,16 @@ with ins as (
   on conflict (use_case_id, period, period_start) do update
     set cost = s.cost + excluded.cost, tokens = s.tokens + excluded.tokens, calls = s.calls + excluded.calls
 )
-select count(*)::int as inserted from ins`;
+select count(*)::int as inserted, coalesce(array_agg(request_id), '{}') as ids from ins`;
 
 const INSERT_DECISIONS_SQL = `
 with ins as (
   insert into decision_log (${names(DECISION_COLUMNS)})
   select * from unnest(${arrayParams(DECISION_COLUMNS)})
   on conflict (request_id) do nothing
-  returning 1
+  returning request_id
 )
-select count(*)::int as inserted from ins`;
+select count(*)::int as inserted, coalesce(array_agg(request_id), '{}') as ids from ins`;
 
 export type WriteResult = { usageInserted: number; decisionsInserted: number };
 
@@ -66,16 +69,26 @@ export type WriteResult = { usageInserted: number; decisionsInserted: number };
 export async function writeBatch(db: Db, records: readonly JournalRecord[]): Promise<WriteResult> {
   const usage = records.filter((r): r is UsageEvent => r.kind === 'usage');
   const decisions = records.filter((r): r is DecisionRecord => r.kind === 'decision');
-  if (usage.length === 0 && decisions.length === 0) return { usageInserted: 0, decisionsInserted: 0 };
+  if (records.length === 0) return { usageInserted: 0, decisionsInserted: 0 };
   return db.transaction(async (trx) => {
     let usageInserted = 0;
     let decisionsInserted = 0;
+    const insertedIds: string[] = [];
     for (const chunk of chunks(usage.map(canonicalCost), ROWS_PER_STATEMENT)) {
-      usageInserted += await insertCounted(trx, INSERT_USAGE_SQL, columnArrays(USAGE_COLUMNS, chunk));
+      const ids = await insertReturningIds(trx, INSERT_USAGE_SQL, columnArrays(USAGE_COLUMNS, chunk));
+      usageInserted += ids.length;
+      insertedIds.push(...ids);
     }
+    await applyBudgetCounters(trx, insertedIds);
+    const tiers = records.filter((r): r is TierRecord => r.kind === 'tier');
+    if (tiers.length > 0) await recordTierEvents(trx, tiers);
+    const insertedDecisionIds: string[] = [];
     for (const chunk of chunks(decisions.map(jsonReasons), ROWS_PER_STATEMENT)) {
-      decisionsInserted += await insertCounted(trx, INSERT_DECISIONS_SQL, columnArrays(DECISION_COLUMNS, chunk));
+      const ids = await insertReturningIds(trx, INSERT_DECISIONS_SQL, columnArrays(DECISION_COLUMNS, chunk));
+      decisionsInserted += ids.length;
+      insertedDecisionIds.push(...ids);
     }
+    await applyRollups(trx, insertedIds, insertedDecisionIds);
     return { usageInserted, decisionsInserted };
   });
 }
@@ -154,10 +167,9 @@ export async function readSpend(db: Db, useCaseId?: string): Promise<SpendRow[]>
   return rows.map((r) => ({ ...r, cost: toMoney(r.cost) }));
 }
 
-async function insertCounted(trx: Db, sql: string, arrays: unknown[][]): Promise<number> {
-  // knex's RawBinding type has no arrays, but the drivers bind a JS array as a Postgres array.
-  const result = (await trx.raw(sql, arrays as unknown as Knex.RawBinding[])) as { rows: { inserted: number }[] };
-  return result.rows[0]?.inserted ?? 0;
+async function insertReturningIds(trx: Db, sql: string, arrays: unknown[][]): Promise<string[]> {
+  const result = (await trx.raw(sql, arrays as unknown as Knex.RawBinding[])) as { rows: { ids: string[] }[] };
+  return result.rows[0]?.ids ?? [];
 }
 
 function whereLedger<Q extends ReturnType<Db>>(q: Q, filter: LedgerFilter): Q {

@@ -1,5 +1,5 @@
 import type { Db } from '../db/knex.js';
-import { loadBudgets, type BudgetRow } from '../db/budgets.js';
+import { budgetStatus, type BudgetStatus } from '../db/budgets.js';
 import { readSpend } from '../db/ledger.js';
 import { periodStart } from '../budgets/period.js';
 import type { CallOutcome, DemoAgent } from './agents.js';
@@ -41,7 +41,7 @@ export class Board {
     const now = new Date();
     const start = periodStart('month', now).getTime();
     const spend = new Map((await readSpend(db)).filter((r) => new Date(r.period_start).getTime() === start).map((r) => [r.use_case_id, r]));
-    const budgets = new Map((await loadBudgets(db, now)).map((b) => [b.use_case_id, b]));
+    const budgets = new Map((await budgetStatus(db, now)).filter((b) => b.scope === 'use_case').map((b) => [b.scope_id, b]));
     const rows = this.agents.map((a) => {
       const s = this.seen.get(a.useCase)!;
       const sp = spend.get(a.useCase);
@@ -61,12 +61,12 @@ export class Board {
   }
 }
 
-function budgetText(b: BudgetRow | undefined): string {
+function budgetText(b: BudgetStatus | undefined): string {
   if (!b) return '-';
   return b.unit === 'usd' ? `$${Number(b.limit_amount).toFixed(4)}` : `${Number(b.limit_amount)} tok`;
 }
 
-function usedText(b: BudgetRow | undefined): string {
+function usedText(b: BudgetStatus | undefined): string {
   if (!b || Number(b.limit_amount) <= 0) return '-';
   return `${Math.round((Number(b.spent) / Number(b.limit_amount)) * 100)}%`;
 }

@@ -54,7 +54,7 @@ async function startGateway(port: number, upstreamUrl: string, dataDir: string):
     PORT: port, TOLLGATE_DATA_DIR: dataDir, TOLLGATE_PGLITE_DIR: 'memory://', TOLLGATE_POLICY_WATCH: false,
     TOLLGATE_OPENAI_BASE_URL: upstreamUrl, TOLLGATE_ANTHROPIC_BASE_URL: upstreamUrl,
     OPENAI_API_KEY: FAKE_OPENAI_KEY, ANTHROPIC_API_KEY: FAKE_ANTHROPIC_KEY,
-    TOLLGATE_BUDGET_REFRESH_MS: 500, TOLLGATE_FLUSH_INTERVAL_MS: 100,
+    TOLLGATE_RESERVATION_SWEEP_MS: 500, TOLLGATE_FLUSH_INTERVAL_MS: 100,
   }, {});
   const app = await buildApp(config, false);
   await app.listen({ port: config.port, host: '127.0.0.1' });
@@ -64,12 +64,11 @@ async function startGateway(port: number, upstreamUrl: string, dataDir: string):
 async function provision(app: FastifyInstance): Promise<Map<string, string>> {
   const keys = new Map<string, string>();
   for (const a of DEMO_AGENTS) {
-    await upsertBudget(app.tollgate.db, { useCaseId: a.useCase, limit: a.budget.limit, unit: a.budget.unit, period: 'month' });
+    await upsertBudget(app.tollgate.db, { scope: 'use_case', scopeId: a.useCase, limit: a.budget.limit, unit: a.budget.unit, period: 'month' });
     const k = generateAgentKey();
     await insertAgentKey(app.tollgate.db, { id: k.id, agentId: a.agent, hash: k.hash, prefix: k.prefix, label: 'demo' });
     keys.set(a.agent, k.key);
   }
-  await app.tollgate.budgets.refresh();
   return keys;
 }
 

@@ -9,6 +9,9 @@ export type AllowedCall = {
   ts: Date;
   startedAt: bigint;
   tags: Required<Omit<TagsFact, 'conflicts'>>;
+  parentRequestId: string | null;
+  /** Whether budgets hold a reservation for this call (released when its usage is written). */
+  reserved: boolean;
   decision: Decision;
   revision: string;
   modelRequested: string;

@@ -1,13 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TollgateError, ERRORS, type ErrorCode } from '../errors.js';
 import type { DecisionRecord } from '../metering/types.js';
-import { costOf } from '../metering/pricing.js';
-import type { Decision, PolicyInput, TagsFact } from '../policy/types.js';
+import type { Decision, TagsFact } from '../policy/types.js';
 import type { ProviderAdapter } from '../providers/types.js';
 import type { AllowedCall } from './call.js';
-import { estimateTokens } from './estimate.js';
+import { gatherFacts, servedWorstCase } from './facts.js';
 import { sendProviderError } from './respond.js';
-import { readTags } from './tags.js';
+import { readParentId, readTags } from './tags.js';
+import { recordTierCrossings } from './tiers.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -16,8 +16,9 @@ declare module 'fastify' {
 }
 
 /**
- * The hot path before forwarding: authenticate, read tags, gather facts, ask the policy once. A denial
- * is answered here (in the provider's error shape) and logged; an allowed call is left on the request.
+ * The hot path before forwarding: authenticate, read tags, gather facts (reserving the call's worst case
+ * against its budgets), ask the policy once. A denial is answered here in the provider's error shape,
+ * logged, and its reservation given back; an allowed call is left on the request for the forwarder.
  */
 export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
   return async function decide(request: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -31,25 +32,35 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
     const tags = readTags(request.headers);
     const identity = await app.tollgate.authenticate(request.headers);
     const model = typeof body.model === 'string' && body.model !== '' ? body.model : undefined;
-    const input = buildInput(app, request, adapter, endpoint, body, tags, identity, model, ts);
+    const { input, reserved } = await gatherFacts(app, { request, adapter, endpoint, body, ts }, tags, identity, model);
+    const base = { adapter, endpoint, ts, tags, model, reserved };
 
     let evaluation;
     try {
       evaluation = app.tollgate.policy.evaluate(input);
     } catch (err) {
-      if (err instanceof TollgateError) return deny(app, request, reply, { adapter, endpoint, ts, decision: gatewayDenial(err.code), tags, revision: null, model });
+      if (err instanceof TollgateError) return deny(app, request, reply, { ...base, decision: gatewayDenial(err.code), revision: null });
       throw err;
     }
     const { decision, revision, micros } = evaluation;
     app.tollgate.metrics.decisionSeconds.observe(micros / 1e6);
     reply.header('x-tollgate-budget-tier', decision.tier).header('x-tollgate-policy-revision', revision);
-    if (!decision.allowed) return deny(app, request, reply, { adapter, endpoint, ts, decision, tags, revision, model });
-
+    recordTierCrossings(app, request.id, ts, input.budgets, decision);
+    if (!decision.allowed) return deny(app, request, reply, { ...base, decision, revision });
     if (!app.tollgate.config.providers[adapter.name as 'openai' | 'anthropic']?.apiKey) {
-      return deny(app, request, reply, { adapter, endpoint, ts, decision: gatewayDenial('provider_not_configured'), tags, revision, model });
+      return deny(app, request, reply, { ...base, decision: gatewayDenial('provider_not_configured'), revision });
     }
+
     const served = decision.model ?? model!;
     const prepared = adapter.prepareBody(endpoint, body, served);
+    if (decision.max_output_tokens !== null) {
+      prepared.body = adapter.clampOutput(endpoint, prepared.body, decision.max_output_tokens);
+      reply.header('x-tollgate-output-clamped', String(decision.max_output_tokens));
+    }
+    if (reserved) {
+      const worst = servedWorstCase(app, input, served, decision.max_output_tokens, ts);
+      if (worst) app.tollgate.budgetGate.shrink(request.id, worst);
+    }
     reply.header('x-tollgate-model-served', served);
     if (served !== model) reply.header('x-tollgate-model-requested', model!);
     request.tollgateCall = {
@@ -59,6 +70,8 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
       ts,
       startedAt: started,
       tags: tags as AllowedCall['tags'],
+      parentRequestId: readParentId(request.headers),
+      reserved,
       decision,
       revision,
       modelRequested: model!,
@@ -69,27 +82,6 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
     };
     app.tollgate.metrics.calls.inc({ provider: adapter.name, code: decision.code, allowed: 'true' });
     app.tollgate.metrics.overheadSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-  };
-}
-
-function buildInput(
-  app: FastifyInstance, request: FastifyRequest, adapter: ProviderAdapter, endpoint: string,
-  body: Record<string, unknown>, tags: TagsFact, identity: PolicyInput['identity'], model: string | undefined, ts: Date,
-): PolicyInput {
-  const { catalog, budgets, prices } = app.tollgate;
-  const tokens = estimateTokens(adapter, endpoint, body, Number(request.headers['content-length'] ?? 0));
-  const price = model ? prices.book.priceAt(model, ts) : null;
-  const cost = price
-    ? Number(costOf({ input_tokens: tokens.input, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: tokens.output }, price))
-    : 0;
-  return {
-    request: { id: request.id, provider: adapter.name, endpoint, model, stream: adapter.isStream(endpoint, body) },
-    identity,
-    tags,
-    catalog: catalog.facts(tags, identity.agent_id, model),
-    budget: tags.use_case ? budgets.fact(tags.use_case, ts) : null,
-    estimate: { tokens: tokens.input + tokens.output, cost },
-    now: ts.toISOString(),
   };
 }
 
@@ -108,6 +100,7 @@ export function gatewayDenial(code: ErrorCode, message: string = ERRORS[code].me
   const def = ERRORS[code];
   return {
     allowed: false, http_status: def.status, code, message, tier: 'none', notify: [], model: null,
+    max_output_tokens: null, budgets: [],
     headers: code === 'method_not_allowed' ? { allow: 'POST' } : {}, reasons: [{ code, message }],
   };
 }
@@ -117,11 +110,15 @@ export function endpointOf(url: string, prefix: string): string {
   return path.startsWith(prefix) ? path.slice(prefix.length) || '/' : path;
 }
 
-type Denial = { adapter: ProviderAdapter; endpoint: string; ts: Date; decision: Decision; tags: TagsFact; revision: string | null; model?: string };
+type Denial = {
+  adapter: ProviderAdapter; endpoint: string; ts: Date; decision: Decision; tags: TagsFact; revision: string | null;
+  model?: string; reserved?: boolean;
+};
 
-/** Answers a denial in the provider's shape and writes it to the decision log; every denial goes through here. */
+/** Answers a denial in the provider's shape, gives back its reservation and writes it to the decision log. */
 export function deny(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, d: Denial): FastifyReply {
   const { adapter, endpoint, ts, decision, tags, revision, model } = d;
+  if (d.reserved) app.tollgate.budgetGate.release(request.id);
   const record: DecisionRecord = {
     kind: 'decision',
     request_id: request.id,

@@ -7,7 +7,7 @@ import type { AllowedCall, CallOutcome } from './call.js';
 export function meterCall(app: FastifyInstance, call: AllowedCall, outcome: CallOutcome): UsageEvent | undefined {
   if (call.finished) return undefined;
   call.finished = true;
-  const { prices, meter, budgets, metrics } = app.tollgate;
+  const { prices, meter, budgetGate, metrics } = app.tollgate;
   const price = prices.book.priceAt(call.modelServed, call.ts);
   const event: UsageEvent = {
     kind: 'usage',
@@ -17,6 +17,7 @@ export function meterCall(app: FastifyInstance, call: AllowedCall, outcome: Call
     use_case_id: call.tags.use_case,
     agent_id: call.tags.agent_id,
     session_id: call.tags.session_id,
+    parent_request_id: call.parentRequestId,
     provider: call.adapter.name,
     endpoint: call.endpoint,
     model_requested: call.modelRequested,
@@ -39,7 +40,7 @@ export function meterCall(app: FastifyInstance, call: AllowedCall, outcome: Call
     app.log.error({ err, request_id: call.requestId }, 'usage event could not be journaled');
     return undefined;
   }
-  budgets.recorded(event);
+  budgetGate.metered(event);
   for (const kind of ['input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens'] as const) {
     if (event[kind] > 0) metrics.tokens.inc({ provider: event.provider, model: event.model_served, kind: kind.replace('_tokens', '') }, event[kind]);
   }

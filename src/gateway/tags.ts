@@ -50,3 +50,9 @@ export function parseBaggage(value: string | undefined): Map<string, string> {
 function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v.join(',') : v;
 }
+
+/** The call that made this one, from `x-tollgate-parent-id` or baggage `parent_id` (for session cost trees). */
+export function readParentId(headers: IncomingHttpHeaders): string | null {
+  const fromHeader = headerValue(headers['x-tollgate-parent-id'])?.trim();
+  return fromHeader || parseBaggage(headerValue(headers.baggage)).get('parent_id') || null;
+}

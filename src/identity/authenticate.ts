@@ -31,7 +31,14 @@ export function createAuthenticator(opts: { db: Db; verifyJwt: JwtVerifier; cach
     const hash = hashAgentKey(key);
     const hit = cache.get(hash);
     if (hit && hit.expires > Date.now()) return hit.fact;
-    const row = await findAgentKeyByHash(opts.db, hash);
+    let row;
+    try {
+      row = await findAgentKeyByHash(opts.db, hash);
+    } catch {
+      // The key store is away: a key seen recently keeps its last answer (a revocation made meanwhile
+      // waits for the store); an unseen key cannot be checked, and the policy says what that means.
+      return hit?.fact ?? { authenticated: false, kind: 'agent_key', failure: 'unavailable' };
+    }
     const fact: IdentityFact = !row
       ? { authenticated: false, kind: 'agent_key', failure: 'unknown_key' }
       : row.revoked_at

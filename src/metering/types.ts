@@ -10,6 +10,8 @@ export type UsageEvent = NormalizedUsage & {
   use_case_id: string;
   agent_id: string;
   session_id: string;
+  /** The call that made this one (a tool call inside an agent's step), when the agent said so. */
+  parent_request_id: string | null;
   provider: string;
   endpoint: string;
   model_requested: string;
@@ -50,4 +52,21 @@ export type DecisionRecord = {
   budget_tier: string;
 };
 
-export type JournalRecord = UsageEvent | DecisionRecord;
+/** A budget crossed a tier (50/80/100/110%): recorded once per budget, period, key and tier. */
+export type TierRecord = {
+  kind: 'tier';
+  budget_id: number;
+  period_start: string;
+  /** The session id for session budgets, '' otherwise. */
+  key: string;
+  tier: 'notice' | 'warning' | 'soft_cap' | 'hard_cap';
+  /** (spent + reserved) / limit when the tier was reached. */
+  ratio: number;
+  spent: number;
+  limit: number;
+  unit: 'usd' | 'tokens';
+  request_id: string;
+  ts: string;
+};
+
+export type JournalRecord = UsageEvent | DecisionRecord | TierRecord;

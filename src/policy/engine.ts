@@ -2,7 +2,7 @@ import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
 import { TollgateError } from '../errors.js';
 import { readBundle } from './bundle.js';
-import type { BudgetTier, Decision, Evaluation, PolicyInput } from './types.js';
+import type { BudgetScope, BudgetTier, Decision, Evaluation, PolicyInput } from './types.js';
 
 export const ENTRYPOINT = 'tollgate/decision';
 
@@ -28,6 +28,7 @@ export type ReloadResult = { ok: true; revision: string } | { ok: false; error: 
 type Active = { policy: LoadedPolicy; revision: string };
 
 const TIERS: ReadonlySet<BudgetTier> = new Set(['none', 'ok', 'notice', 'warning', 'soft_cap', 'hard_cap', 'unknown']);
+const SCOPES: ReadonlySet<BudgetScope> = new Set(['use_case', 'bu', 'agent', 'session']);
 
 /** A canned, unremarkable call: a bundle must answer it with a well-formed decision before it may serve. */
 const PROBE: PolicyInput = {
@@ -41,8 +42,18 @@ const PROBE: PolicyInput = {
     model: { id: 'probe-model', provider: 'openai' },
     cheaper_model: null,
   },
-  budget: { available: true, limit: 100, spent: 1, unit: 'usd', period_start: '1970-01-01T00:00:00Z' },
-  estimate: { tokens: 1, cost: 0 },
+  budgets: [
+    {
+      id: 1, scope: 'use_case', scope_id: 'probe-use-case', unit: 'usd', limit: 100, max_calls: null,
+      period: 'month', period_start: '1970-01-01T00:00:00Z', spent: 1, reserved: 0, calls: 1,
+    },
+    {
+      id: 2, scope: 'session', scope_id: 'probe-use-case', unit: 'usd', limit: null, max_calls: 100,
+      period: 'day', period_start: '1970-01-01T00:00:00Z', spent: 0, reserved: 0, calls: 1,
+    },
+  ],
+  budget_state: { available: true },
+  estimate: { input_tokens: 1, output_tokens: 1, tokens: 2, cost: 0.00002, input_cost: 0.00001, output_cost_per_token: 0.00001 },
   now: '1970-01-01T00:00:00Z',
 };
 
@@ -177,6 +188,8 @@ export function isDecision(value: unknown): value is Decision {
     TIERS.has(d.tier as BudgetTier) &&
     isStringArray(d.notify) &&
     (d.model === null || typeof d.model === 'string') &&
+    (d.max_output_tokens === null || (Number.isInteger(d.max_output_tokens) && (d.max_output_tokens as number) >= 1)) &&
+    Array.isArray(d.budgets) && d.budgets.every(isBudgetReport) &&
     isStringRecord(d.headers) &&
     Array.isArray(d.reasons) && d.reasons.every(isReason);
 }
@@ -188,6 +201,13 @@ function isStringArray(value: unknown): value is string[] {
 function isStringRecord(value: unknown): value is Record<string, string> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) &&
     Object.values(value).every((item) => typeof item === 'string');
+}
+
+function isBudgetReport(value: unknown): boolean {
+  const b = value as { id?: unknown; scope?: unknown; tier?: unknown; ratio?: unknown } | null;
+  return typeof b === 'object' && b !== null && typeof b.id === 'number' &&
+    SCOPES.has(b.scope as BudgetScope) && TIERS.has(b.tier as BudgetTier) &&
+    (b.ratio === null || typeof b.ratio === 'number');
 }
 
 function isReason(value: unknown): boolean {

@@ -35,14 +35,31 @@ export type CatalogFact = {
   cheaper_model: { id: string; provider: string } | null;
 };
 
+export type BudgetScope = 'use_case' | 'bu' | 'agent' | 'session';
+
+/** One budget that applies to the call, with its state in the current period (before this call). */
 export type BudgetFact = {
-  /** false when the budget state could not be read (database away). */
-  available: boolean;
-  limit?: number;
-  spent?: number;
-  unit?: 'usd' | 'tokens';
-  period_start?: string;
+  id: number;
+  scope: BudgetScope;
+  /** The use case, BU or agent id; for session budgets the use case whose sessions it caps, or '*'. */
+  scope_id: string;
+  unit: 'usd' | 'tokens';
+  /** The limit in `unit`; null for a session budget that only caps the number of calls. */
+  limit: number | null;
+  /** Session budgets only: the most calls one session may make in the period. */
+  max_calls: number | null;
+  period: 'day' | 'week' | 'month' | 'quarter';
+  period_start: string;
+  /** Spend recorded in the ledger for this period, in `unit`. */
+  spent: number;
+  /** Reserved by other calls in flight (this call's own reservation excluded). */
+  reserved: number;
+  /** Calls already counted in this period (this call excluded); for session budgets, the session's calls. */
+  calls: number;
 };
+
+/** Whether the budget state could be read; when not, `budgets` holds the last known state plus local spend. */
+export type BudgetStateFact = { available: boolean };
 
 export type PolicyInput = {
   request: {
@@ -55,9 +72,21 @@ export type PolicyInput = {
   identity: IdentityFact;
   tags: TagsFact;
   catalog: CatalogFact;
-  /** null when the use case has no budget. */
-  budget: BudgetFact | null;
-  estimate: { tokens: number; cost: number };
+  /** Every budget that applies (use case, BU, agent, session); empty when none does. */
+  budgets: BudgetFact[];
+  budget_state: BudgetStateFact;
+  /**
+   * The call's worst case: prompt estimate plus requested output. `output_tokens` is the output limit the
+   * request asked for (or the default); the unit costs let the policy clamp it to what a budget has left.
+   */
+  estimate: {
+    input_tokens: number;
+    output_tokens: number;
+    tokens: number;
+    cost: number;
+    input_cost: number;
+    output_cost_per_token: number;
+  };
   now: string;
 };
 
@@ -73,7 +102,19 @@ export type Decision = {
   notify: string[];
   /** The model to serve (the requested one, or a cheaper one at the soft cap). */
   model: string | null;
+  /** When set, the output limit the call must be clamped to so that no hard cap can be passed. */
+  max_output_tokens: number | null;
+  /**
+   * Each applicable budget (in input order) with its tier and ratio: (spent + reserved) / limit; for a session
+   * budget the larger of that and calls / max_calls, and a tier of hard_cap when it stops this call, else none.
+   * ratio is null when there is no positive limit to divide by (a limit <= 0 is at the hard cap).
+   */
+  budgets: { id: number; scope: BudgetScope; tier: BudgetTier; ratio: number | null }[];
   headers: Record<string, string>;
+  /**
+   * Every violation, highest precedence first; then notes that qualify the decision without denying it
+   * (today only budget_state_local: the budget state was unavailable and the use case failed open).
+   */
   reasons: { code: string; message: string }[];
 };
 

@@ -23,3 +23,14 @@ export function maxOutputTokensFor(specs: EndpointSpecs, endpoint: string, body:
   const field = fields?.find((name) => body[name] !== undefined && body[name] !== null);
   return positiveInt(field === undefined ? undefined : body[field], DEFAULT_MAX_OUTPUT_TOKENS);
 }
+
+/**
+ * The body with its output limit lowered to `limit` (a budget's clamp): the field the client used, or the
+ * provider's first one when it set none. Endpoints without output are returned unchanged.
+ */
+export function clampOutputFor(specs: EndpointSpecs, endpoint: string, body: Record<string, unknown>, limit: number): Record<string, unknown> {
+  const fields = specs[endpoint]?.maxOutputFields;
+  if (!fields || fields.length === 0) return body;
+  const field = fields.find((name) => body[name] !== undefined && body[name] !== null) ?? fields[0]!;
+  return { ...body, [field]: limit };
+}

@@ -59,4 +59,6 @@ export interface ProviderAdapter {
   errorBody(err: ErrorShape): unknown;
   /** Worst-case output tokens the request may produce (max_tokens or a default). */
   maxOutputTokens(endpoint: string, body: Record<string, unknown>): number;
+  /** The body with its output limit set to `limit` (used when a budget clamps the call). */
+  clampOutput(endpoint: string, body: Record<string, unknown>, limit: number): Record<string, unknown>;
 }

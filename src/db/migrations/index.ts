@@ -3,6 +3,10 @@ import * as catalog from './001_catalog.js';
 import * as identity from './002_identity.js';
 import * as ledger from './003_ledger.js';
 import * as budgets from './004_budgets.js';
+import * as budgetsV2 from './005_budgets_v2.js';
+import * as notifications from './006_notifications.js';
+import * as outcomes from './011_outcomes.js';
+import * as analytics from './010_analytics.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -12,6 +16,10 @@ const MIGRATIONS: ReadonlyArray<[string, Migration]> = [
   ['002_identity', identity],
   ['003_ledger', ledger],
   ['004_budgets', budgets],
+  ['005_budgets_v2', budgetsV2],
+  ['006_notifications', notifications],
+  ['010_analytics', analytics],
+  ['011_outcomes', outcomes],
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

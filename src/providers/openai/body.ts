@@ -1,4 +1,4 @@
-import { isStreamFor, maxOutputTokensFor, type EndpointSpecs } from '../endpoint-spec.js';
+import { clampOutputFor, isStreamFor, maxOutputTokensFor, type EndpointSpecs } from '../endpoint-spec.js';
 import { asObject } from '../json.js';
 
 export const ENDPOINTS: EndpointSpecs = {
@@ -13,6 +13,10 @@ export function isStream(endpoint: string, body: Record<string, unknown>): boole
 
 export function maxOutputTokens(endpoint: string, body: Record<string, unknown>): number {
   return maxOutputTokensFor(ENDPOINTS, endpoint, body);
+}
+
+export function clampOutput(endpoint: string, body: Record<string, unknown>, limit: number): Record<string, unknown> {
+  return clampOutputFor(ENDPOINTS, endpoint, body, limit);
 }
 
 /**

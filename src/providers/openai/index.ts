@@ -1,5 +1,5 @@
 import type { ProviderAdapter } from '../types.js';
-import { ENDPOINTS, isStream, maxOutputTokens, prepareBody } from './body.js';
+import { ENDPOINTS, clampOutput, isStream, maxOutputTokens, prepareBody } from './body.js';
 import { errorBody } from './errors.js';
 import { isInjectedUsageEvent, modelFromBody, streamReader, usageFromBody } from './usage.js';
 
@@ -16,4 +16,5 @@ export const openai: ProviderAdapter = Object.freeze({
   isInjectedUsageEvent,
   errorBody,
   maxOutputTokens,
+  clampOutput,
 });

@@ -6,7 +6,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TollgateError } from '../../../src/errors.js';
-import { PolicyEngine, type EngineOptions } from '../../../src/policy/engine.js';
+import { PolicyEngine, isDecision, type EngineOptions } from '../../../src/policy/engine.js';
 import { BUNDLE, fixtures, pack, recordingLog, unpack, variant } from './support.js';
 import type { PolicyInput } from '../../../src/policy/types.js';
 
@@ -16,11 +16,11 @@ const WAIT = { timeout: 10_000, interval: 20 };
 const COMMITTED = readFileSync(BUNDLE);
 const COMMITTED_REVISION = JSON.parse((await unpack(COMMITTED)).get('.manifest')!.toString()).revision as string;
 
-// Budget state unreadable: the committed bundle fails closed (503); the "open" variant allows the call.
-const BUDGET_AWAY = { ...structuredClone(fixtures.base), budget: { available: false } } as unknown as PolicyInput;
+// Budget state unavailable: the committed bundle fails closed (503); the "open" variant allows the call.
+const BUDGET_AWAY = { ...structuredClone(fixtures.base), budget_state: { available: false } } as unknown as PolicyInput;
 const failOpen = (revision: string) =>
   variant(revision, (data) => {
-    ((data.config as Record<string, Record<string, unknown>>).budget!).when_unavailable = 'open';
+    ((data.config as Record<string, Record<string, unknown>>).budget!).when_unavailable = { default: 'open', use_cases: {} };
   });
 
 let dir: string;
@@ -228,3 +228,29 @@ async function edited(name: string, content: string): Promise<Buffer> {
   files.set(name, Buffer.from(content));
   return pack(files);
 }
+
+describe('isDecision', () => {
+  const good = async () => {
+    copyFileSync(BUNDLE, path);
+    return (await start()).evaluate(fixtures.base as unknown as PolicyInput).decision;
+  };
+
+  it('accepts what the committed policy returns, clamp and budgets included', async () => {
+    const decision = await good();
+    expect(isDecision(decision)).toBe(true);
+    expect(isDecision({ ...decision, max_output_tokens: 305, budgets: [{ id: 1, scope: 'bu', tier: 'warning', ratio: 0.84 }] })).toBe(true);
+    expect(isDecision({ ...decision, budgets: [{ id: 1, scope: 'use_case', tier: 'hard_cap', ratio: null }] })).toBe(true);
+  });
+
+  it.each([
+    ['no max_output_tokens', { max_output_tokens: undefined }],
+    ['a clamp below one token', { max_output_tokens: 0 }],
+    ['a fractional clamp', { max_output_tokens: 10.5 }],
+    ['no budgets', { budgets: undefined }],
+    ['a budget of an unknown scope', { budgets: [{ id: 1, scope: 'team', tier: 'ok', ratio: 0.1 }] }],
+    ['a budget with an unknown tier', { budgets: [{ id: 1, scope: 'bu', tier: 'amber', ratio: 0.1 }] }],
+    ['a budget with a string ratio', { budgets: [{ id: 1, scope: 'bu', tier: 'ok', ratio: '0.1' }] }],
+  ])('refuses a decision with %s', async (_name, change) => {
+    expect(isDecision({ ...(await good()), ...change })).toBe(false);
+  });
+});

@@ -1,8 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
-import type { PolicyInput } from '../../../src/policy/types.js';
+import { PolicyEngine } from '../../../src/policy/engine.js';
+import type { Evaluation, PolicyInput } from '../../../src/policy/types.js';
 
 export const ROOT = new URL('../../../', import.meta.url).pathname;
 export const BUNDLE = `${ROOT}policies/bundle.tar.gz`;
@@ -11,7 +14,15 @@ export const POLICY_DIR = `${ROOT}policies/tollgate`;
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
 
-export type FixtureCase = { name: string; malformed?: boolean; patch?: JsonObject; unset?: string[]; expect: Record<string, Json> };
+export type FixtureCase = {
+  name: string;
+  malformed?: boolean;
+  /** Deep-merged into the bundle's data.config for this case only (e.g. a fail mode). */
+  data?: JsonObject;
+  patch?: JsonObject;
+  unset?: string[];
+  expect: Record<string, Json>;
+};
 export type Fixtures = { base: JsonObject; cases: FixtureCase[] };
 
 export const fixtures = JSON.parse(readFileSync(`${POLICY_DIR}/fixtures/cases.json`, 'utf8')) as Fixtures;
@@ -21,6 +32,34 @@ export function fixtureInput(c: FixtureCase): PolicyInput {
   const merged = union(fixtures.base, c.patch ?? {}) as JsonObject;
   for (const path of c.unset ?? []) remove(merged, path.split('/'));
   return merged as unknown as PolicyInput;
+}
+
+export type FixtureEngines = { evaluate(c: FixtureCase): Evaluation; close(): Promise<void> };
+
+/**
+ * The committed bundle, plus one variant of it per distinct `data` a case carries (its data.config deep-merged
+ * with that data), each loaded through PolicyEngine as the gateway loads a bundle.
+ */
+export async function openFixtureEngines(): Promise<FixtureEngines> {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-fixtures-'));
+  const engines = new Map<string, PolicyEngine>([['', await PolicyEngine.fromFile(BUNDLE)]]);
+  const keyOf = (c: FixtureCase) => (c.data ? JSON.stringify(c.data) : '');
+  for (const c of fixtures.cases) {
+    const key = keyOf(c);
+    if (engines.has(key)) continue;
+    const path = join(dir, `variant-${engines.size}.tar.gz`);
+    writeFileSync(path, await variant(`fixture-data-${engines.size}`, (data) => {
+      data.config = union(data.config as Json, c.data!);
+    }));
+    engines.set(key, await PolicyEngine.fromFile(path));
+  }
+  return {
+    evaluate: (c) => engines.get(keyOf(c))!.evaluate(fixtureInput(c)),
+    async close() {
+      await Promise.all([...engines.values()].map((e) => e.close()));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 function isObject(value: Json | undefined): value is JsonObject {

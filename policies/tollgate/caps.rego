@@ -1,0 +1,104 @@
+package tollgate
+
+# Caps: no call may take a budget past its cap. A use case, BU or agent budget is capped at its hard-cap
+# threshold times its limit; a session budget at its limit and at max_calls. A call whose worst case would
+# pass a cap has its output clamped to what fits; when not even one output token fits, it is rejected.
+# Every budget that stops the call is a reason; among reasons of one code the order is by message, so the
+# message names the budget deterministically. The clamp is priced at the requested model: a soft-cap
+# downgrade to a cheaper model only leaves more room.
+
+violations contains _violation("budget_exhausted", _cap_message(b)) if {
+	some b in _tiered
+	_no_room(b)
+}
+
+violations contains _violation("session_budget_exhausted", _session_message(b)) if {
+	some b in _budgets
+	b.scope == "session"
+	_no_room(b)
+}
+
+# METADATA
+# title: Output clamp
+# description: >-
+#   The output-token limit the call must be held to so that no cap can be passed: the least room over
+#   every budget the worst case would overrun. null when nothing needs clamping or the call is denied.
+max_output_tokens := n if {
+	_allowed
+	n := min({_room(b) | some b in _budgets})
+	n < _estimate.output_tokens
+} else := null
+
+_no_room(b) if _exhausted(b)
+
+_no_room(b) if _room(b) < 1
+
+_exhausted(b) if {
+	b.scope != "session"
+	_budget_tier(b) == "hard_cap"
+}
+
+_exhausted(b) if _calls_exhausted(b)
+
+_exhausted(b) if _session_spend_exhausted(b)
+
+_calls_exhausted(b) if {
+	b.scope == "session"
+	is_number(b.max_calls)
+	b.calls >= b.max_calls
+}
+
+_session_spend_exhausted(b) if {
+	b.scope == "session"
+	is_number(b.limit)
+	_used(b) >= b.limit
+}
+
+# The output tokens that still fit under the budget's cap, defined only when the worst case does not fit.
+_room(b) := _output_room(b.unit, _remaining(b)) if {
+	is_number(b.limit)
+	_worst[b.unit] > _remaining(b)
+}
+
+_remaining(b) := _cap_amount(b) - _used(b)
+
+_cap_amount(b) := b.limit if b.scope == "session"
+
+else := _thresholds.hard_cap * b.limit
+
+_worst := {"usd": _estimate.cost, "tokens": _estimate.tokens}
+
+_input_part := {"usd": _estimate.input_cost, "tokens": _estimate.input_tokens}
+
+_per_output_token := {"usd": _estimate.output_cost_per_token, "tokens": 1}
+
+_output_room(unit, remaining) := floor((remaining - _input_part[unit]) / _per_output_token[unit]) if {
+	_per_output_token[unit] > 0
+} else := 0 if {
+	# Free output (embeddings, count_tokens): no clamp can help, so the call fits whole or not at all.
+	_input_part[unit] > remaining
+}
+
+_cap_message(b) := sprintf("%v %v is at its hard cap (%v)", [b.scope, b.scope_id, _standing(b)]) if {
+	_exhausted(b)
+} else := sprintf("%v %v has no room under its hard cap for this call (%v)", [b.scope, b.scope_id, _standing(b)])
+
+_standing(b) := sprintf("limit %v %v %v", [b.limit, b.unit, _period_phrase(b)]) if {
+	b.limit <= 0
+} else := sprintf("%v%% of %v %v %v", [floor(_ratio(b) * 100), b.limit, b.unit, _period_phrase(b)])
+
+_session_message(b) := sprintf("session %v has made %v of its %v calls %v", [_session_label, b.calls, b.max_calls, _period_phrase(b)]) if {
+	_calls_exhausted(b)
+} else := sprintf("session %v is at its cap (%v of %v %v %v)", _session_spend(b)) if {
+	_session_spend_exhausted(b)
+} else := sprintf("session %v has no room under its cap for this call (%v of %v %v %v)", _session_spend(b))
+
+_session_spend(b) := [_session_label, _used(b), b.limit, b.unit, _period_phrase(b)]
+
+_session_label := _tags.session_id if _has_tag("session_id")
+
+else := "(untagged)"
+
+_period_phrase(b) := object.get(_period_phrases, object.get(b, "period", ""), "this period")
+
+_period_phrases := {"day": "today", "week": "this week", "month": "this month", "quarter": "this quarter"}

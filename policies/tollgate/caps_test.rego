@@ -1,0 +1,124 @@
+package tollgate
+
+# The base estimate: 1000 input tokens (0.0025 usd) and up to 1000 output tokens at 0.00001 usd each.
+
+test_hard_cap_rejects_with_no_retry if {
+	d := decision with input as _on([_uc({"spent": 1100})])
+	d.allowed == false
+	d.http_status == 429
+	d.headers == {"x-should-retry": "false"}
+	d.model == null
+	d.max_output_tokens == null
+	d.message == "use_case trade-promo is at its hard cap (110% of 1000 usd this month)"
+}
+
+test_hard_cap_messages_name_scope_id_and_period if {
+	every budget, want in {
+		_b("bu", {"limit": 0, "spent": 0}): "bu marketing is at its hard cap (limit 0 usd this month)",
+		_b("agent", {"unit": "tokens", "limit": 800, "spent": 1000, "period": "week"}): "agent promo-planner is at its hard cap (125% of 800 tokens this week)",
+		_uc({"spent": 1500, "period": "quarter"}): "use_case trade-promo is at its hard cap (150% of 1000 usd this quarter)",
+		_uc({"spent": 1500, "period": "fortnight"}): "use_case trade-promo is at its hard cap (150% of 1000 usd this period)",
+		json.remove(_uc({"spent": 1500}), ["period"]): "use_case trade-promo is at its hard cap (150% of 1000 usd this period)",
+	} {
+		v := violations with input as _on([budget])
+		v == {_violation("budget_exhausted", want)}
+	}
+}
+
+test_every_exhausted_budget_is_a_reason if {
+	v := violations with input as _on([_uc({"spent": 1200}), _b("bu", {"spent": 1100}), _b("agent", {})])
+	v == {
+		_violation("budget_exhausted", "use_case trade-promo is at its hard cap (120% of 1000 usd this month)"),
+		_violation("budget_exhausted", "bu marketing is at its hard cap (110% of 1000 usd this month)"),
+	}
+}
+
+test_session_call_cap if {
+	v := violations with input as _on([_b("session", {"calls": 50})])
+	v == {_violation("session_budget_exhausted", "session sess-42 has made 50 of its 50 calls today")}
+	_codes({"budgets": [_b("session", {"calls": 49})]}, []) == set()
+}
+
+test_session_cost_cap if {
+	v := violations with input as _on([_b("session", {"limit": 2, "spent": 1.5, "reserved": 0.5, "max_calls": null})])
+	v == {_violation("session_budget_exhausted", "session sess-42 is at its cap (2 of 2 usd today)")}
+}
+
+test_session_with_no_room_for_the_call if {
+	v := violations with input as _on([_b("session", {"limit": 2, "spent": 1.999})])
+	v == {_violation("session_budget_exhausted", "session sess-42 has no room under its cap for this call (1.999 of 2 usd today)")}
+}
+
+test_session_label_without_a_session_tag if {
+	v := violations with input as _with({"budgets": [_b("session", {"calls": 50})]}, ["tags/session_id"])
+	_violation("session_budget_exhausted", "session (untagged) has made 50 of its 50 calls today") in v
+}
+
+test_session_without_limits_never_stops if {
+	_codes({"budgets": [_b("session", {"max_calls": null, "calls": 9999, "spent": 9999})]}, []) == set()
+}
+
+test_clamp_in_usd if {
+	# 1000 + 99.994445 spent: 0.005555 left under the 1100 cap, 0.003055 after the input: 305 output tokens.
+	d := decision with input as _on([_uc({"spent": 1000, "reserved": 99.994445})])
+	d.allowed == true
+	d.max_output_tokens == 305
+}
+
+test_clamp_in_tokens if {
+	max_output_tokens == 500 with input as _on([_uc({"unit": "tokens", "limit": 100000, "spent": 108500})])
+}
+
+test_clamp_under_a_session_cap if {
+	max_output_tokens == 305 with input as _on([_b("session", {"limit": 5, "spent": 4.994445})])
+}
+
+test_the_smallest_clamp_wins if {
+	budgets := [
+		_b("agent", {"unit": "tokens", "limit": 100000, "spent": 108000}),
+		_uc({"unit": "tokens", "limit": 100000, "spent": 108500}),
+		_b("session", {"unit": "tokens", "limit": 2900, "max_calls": null}),
+	]
+	max_output_tokens == 500 with input as _on(budgets)
+}
+
+test_no_clamp_when_the_worst_case_fits if {
+	max_output_tokens == null with input as data.fixtures.base
+	max_output_tokens == null with input as _on([_uc({"spent": 1099})])
+	max_output_tokens == null with input as _on([_b("session", {"limit": 100})])
+}
+
+test_a_clamp_at_the_requested_output_is_no_clamp if {
+	# A total rounded above its parts overruns the 2000 tokens left, yet all 1000 output tokens still fit.
+	max_output_tokens == null with input as _with(
+		{
+			"budgets": [_uc({"unit": "tokens", "limit": 100000, "spent": 108000})],
+			"estimate": {"tokens": 2500},
+		},
+		[],
+	)
+}
+
+test_no_clamp_on_a_denied_call if {
+	max_output_tokens == null with input as _with({"budgets": [_uc({"spent": 1000, "reserved": 99.99})], "catalog": {"agent": null}}, [])
+}
+
+test_a_clamp_below_one_token_rejects if {
+	v := violations with input as _on([_uc({"unit": "tokens", "limit": 100000, "spent": 109000.5})])
+	v == {_violation("budget_exhausted", "use_case trade-promo has no room under its hard cap for this call (109% of 100000 tokens this month)")}
+}
+
+test_free_output_fits_whole_or_not_at_all if {
+	free := {"input_tokens": 1000, "output_tokens": 1000, "tokens": 2000, "input_cost": 0.0025, "output_cost_per_token": 0, "cost": 0.0125}
+	fits := _with({"budgets": [_uc({"spent": 1099.995})], "estimate": free}, [])
+	d := decision with input as fits
+	d.allowed == true
+	d.max_output_tokens == null
+	_codes({"budgets": [_uc({"spent": 1099.998})], "estimate": free}, []) == {"budget_exhausted"}
+}
+
+test_free_output_in_tokens_is_still_counted if {
+	free := {"input_tokens": 1000, "output_tokens": 0, "tokens": 1000, "input_cost": 0.00002, "output_cost_per_token": 0, "cost": 0.00002}
+	_codes({"budgets": [_uc({"unit": "tokens", "limit": 1000, "spent": 1000})], "estimate": free}, []) == {"budget_exhausted"}
+	_codes({"budgets": [_uc({"unit": "tokens", "limit": 1000, "spent": 100})], "estimate": free}, []) == set()
+}

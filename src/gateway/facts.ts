@@ -1,0 +1,71 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { IdentityFact, PolicyInput, TagsFact } from '../policy/types.js';
+import type { ProviderAdapter } from '../providers/types.js';
+import { costOf, type PriceRow } from '../metering/pricing.js';
+import { toNumber } from '../metering/money.js';
+import { estimateTokens } from './estimate.js';
+
+export type Facts = { input: PolicyInput; reserved: boolean };
+
+type Request = { request: FastifyRequest; adapter: ProviderAdapter; endpoint: string; body: Record<string, unknown>; ts: Date };
+
+/**
+ * Everything the policy needs for one call. Budget state comes with a reservation of the call's worst case,
+ * made only for calls that name a complete set of tags under a verified identity: for any other call the
+ * policy's answer does not depend on budgets, and an anonymous caller must not be able to hold budget.
+ */
+export async function gatherFacts(app: FastifyInstance, r: Request, tags: TagsFact, identity: IdentityFact, model: string | undefined): Promise<Facts> {
+  const { catalog, prices, budgetGate } = app.tollgate;
+  const tokens = estimateTokens(r.adapter, r.endpoint, r.body, Number(r.request.headers['content-length'] ?? 0));
+  const price = model ? prices.book.priceAt(model, r.ts) : null;
+  const estimate = estimateOf(tokens, price);
+  let budgets: PolicyInput['budgets'] = [];
+  let available = true;
+  let reserved = false;
+  if (identity.authenticated && tags.bu && tags.use_case && tags.session_id && identity.agent_id) {
+    const state = await budgetGate.reserve({
+      requestId: r.request.id, at: r.ts, bu: tags.bu, useCase: tags.use_case, agent: identity.agent_id, session: tags.session_id,
+      cost: estimate.exactCost, tokens: estimate.tokens,
+    });
+    ({ budgets, available, reserved } = state);
+  }
+  const { exactCost: _exact, ...estimateFact } = estimate;
+  return {
+    reserved,
+    input: {
+      request: { id: r.request.id, provider: r.adapter.name, endpoint: r.endpoint, model, stream: r.adapter.isStream(r.endpoint, r.body) },
+      identity,
+      tags,
+      catalog: catalog.facts(tags, identity.agent_id, model),
+      budgets,
+      budget_state: { available },
+      estimate: estimateFact,
+      now: r.ts.toISOString(),
+    },
+  };
+}
+
+/** The served worst case, when the decision made it smaller than what was reserved (clamp, cheaper model). */
+export function servedWorstCase(app: FastifyInstance, input: PolicyInput, servedModel: string, maxOutput: number | null, at: Date): { cost: string; tokens: number } | null {
+  const output = maxOutput ?? input.estimate.output_tokens;
+  if (output >= input.estimate.output_tokens && servedModel === input.request.model) return null;
+  const price = app.tollgate.prices.book.priceAt(servedModel, at);
+  if (!price) return null;
+  const none = { input_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0 };
+  return { cost: costOf({ ...none, input_tokens: input.estimate.input_tokens, output_tokens: output }, price), tokens: input.estimate.input_tokens + output };
+}
+
+function estimateOf(tokens: { input: number; output: number }, price: PriceRow | null) {
+  const none = { input_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0 };
+  const inputCost = price ? costOf({ ...none, input_tokens: tokens.input }, price) : '0';
+  const exactCost = price ? costOf({ ...none, input_tokens: tokens.input, output_tokens: tokens.output }, price) : '0';
+  return {
+    input_tokens: tokens.input,
+    output_tokens: tokens.output,
+    tokens: tokens.input + tokens.output,
+    cost: toNumber(exactCost),
+    input_cost: toNumber(inputCost),
+    output_cost_per_token: price ? toNumber(price.output_per_mtok) / 1e6 : 0,
+    exactCost,
+  };
+}

@@ -1,0 +1,280 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { seedDemo } from '../../src/catalog/seed.js';
+import { upsertBudget } from '../../src/db/budgets.js';
+import { insertAgentKey } from '../../src/db/agent-keys.js';
+import { createDb, migrateLatest, type Db } from '../../src/db/knex.js';
+import { generateAgentKey } from '../../src/identity/keys.js';
+import { startFakeUpstream, type FakeUpstream, type FakeUpstreamOptions } from '../../src/demo/fake-upstream.js';
+import { createTestDb, TEST_DB_KIND, type TestDb } from '../helpers/db.js';
+import { PROMO, UPSTREAM_ANTHROPIC_KEY, UPSTREAM_OPENAI_KEY } from '../helpers/gateway.js';
+import { createPgServer, PG_BIN, type PgServer } from '../helpers/pg-server.js';
+import { startTollgateProcess, type TollgateProcess } from '../helpers/tollgate-process.js';
+import { callOnce, fakeRecordsByCall, ledgerRows, reconcile, runAll, type CallResult, type CallSpec, type LedgerRow } from '../helpers/load.js';
+
+/**
+ * Issue 3, item 7: faults tested for real. A Postgres server stopped and started under load, a gateway
+ * killed with SIGKILL mid-load and restarted on its journal, an upstream that fails, hangs or cuts streams
+ * under concurrency. After each, the ledger equals what the fake upstream itself reported, call by call,
+ * with no call counted twice, and the budget counters equal the ledger with every reservation given back.
+ */
+
+const USE_CASE = PROMO.use_case;
+const TAGS = { bu: PROMO.bu, use_case: USE_CASE, agent_id: PROMO.agent_id };
+const SETTLE_MS = 30_000;
+
+const describePg = TEST_DB_KIND === 'postgres' ? describe : describe.skip;
+if (TEST_DB_KIND !== 'postgres') console.log('faults-postgres.test.ts: skipped (needs TOLLGATE_TEST_DB=postgres)');
+
+async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs = SETTLE_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** Seeds the catalog with one budget (large: every call reserves, none is capped) and returns an agent key. */
+async function prepare(db: Db): Promise<{ key: string; budgetId: number }> {
+  await seedDemo(db);
+  await db('budgets').delete();
+  const { after } = await upsertBudget(db, { scope: 'use_case', scopeId: USE_CASE, limit: '1000000', unit: 'usd', period: 'month' });
+  const k = generateAgentKey();
+  await insertAgentKey(db, { id: k.id, agentId: TAGS.agent_id, hash: k.hash, prefix: k.prefix });
+  return { key: k.key, budgetId: after.id };
+}
+
+function fakeUpstream(extra: Partial<FakeUpstreamOptions> = {}): Promise<FakeUpstream> {
+  return startFakeUpstream({ openaiKey: UPSTREAM_OPENAI_KEY, anthropicKey: UPSTREAM_ANTHROPIC_KEY, ...extra });
+}
+
+/** Calls through `gateway()` with `workers` in flight until `stop()` says so; call i gets its own session. */
+function loadLoop(o: { gateway: () => string; key: string; prefix: string; workers: number }) {
+  const results: CallResult[] = [];
+  let next = 0;
+  let stopped = false;
+  const done = Promise.all(Array.from({ length: o.workers }, async () => {
+    while (!stopped) {
+      const i = next++;
+      const spec: CallSpec = {
+        i, gateway: o.gateway(), key: o.key, tags: TAGS, sessionPrefix: o.prefix,
+        provider: i % 2 === 0 ? 'anthropic' : 'openai', stream: i % 3 !== 0, via: i % 5 === 0 ? 'sdk' : 'fetch',
+      };
+      const r = await callOnce(spec);
+      results.push(r);
+      if (r.status === 0) await sleep(20); // the gateway is down: do not spin
+    }
+  }));
+  return {
+    results,
+    async stop() {
+      stopped = true;
+      await done;
+      return results;
+    },
+  };
+}
+
+function outcomeOf(r: CallResult): string {
+  if (r.status === 0) return 'no answer';
+  if (r.status === 200) return r.complete ? '200' : '200 incomplete';
+  return `${r.status} ${r.code ?? ''}`.trim();
+}
+
+function countBy<T>(items: T[], key: (x: T) => string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const x of items) out[key(x)] = (out[key(x)] ?? 0) + 1;
+  return out;
+}
+
+async function counters(db: Db, budgetId: number): Promise<{ spent: string; reserved: string; calls: number }> {
+  const row = (await db('budget_counters').where({ budget_id: budgetId, key: '' })
+    .first(db.raw('coalesce(sum(spent), 0)::numeric(38, 12)::text as spent, coalesce(sum(reserved), 0)::numeric(38, 12)::text as reserved, coalesce(sum(calls), 0)::int as calls'))) as { spent: string; reserved: string; calls: number };
+  return { ...row, calls: Number(row.calls) };
+}
+
+async function ledgerSum(db: Db): Promise<string> {
+  const row = (await db('usage_events').where('use_case_id', USE_CASE).first(db.raw('coalesce(sum(cost), 0)::numeric(38, 12)::text as s'))) as { s: string };
+  return row.s;
+}
+
+const ZERO = '0.000000000000';
+
+/** Waits until the ledger holds a row for every call the fake served (or `expected` rows), then a little more. */
+async function settledRows(db: Db, prefix: string, expected: () => number): Promise<LedgerRow[]> {
+  await waitUntil(`the ledger to hold ${expected()} rows`, async () => (await ledgerRows(db, USE_CASE, prefix)).length >= expected());
+  await sleep(500);
+  return ledgerRows(db, USE_CASE, prefix);
+}
+
+describePg('fault: the Postgres server stops under load and starts again', () => {
+  let server: PgServer | undefined;
+  let upstream: FakeUpstream | undefined;
+  let proc: TollgateProcess | undefined;
+  let db: Db | undefined;
+
+  afterAll(async () => {
+    await proc?.close();
+    await upstream?.close();
+    await db?.destroy();
+    await server?.destroy();
+  }, 60_000);
+
+  it.skipIf(!PG_BIN)('fails closed while it is away, loses no usage event, counts none twice', async () => {
+    server = await createPgServer();
+    const setup = createDb({ kind: 'postgres', url: server.url() });
+    await migrateLatest(setup);
+    const { key, budgetId } = await prepare(setup);
+    await setup.destroy();
+    upstream = await fakeUpstream({ latencyMs: 20, chunkDelayMs: 10 });
+    // Agent-key lookups need Postgres too: once the key cache expires mid-outage every call is answered 500
+    // internal_error instead of the policy's fail mode (reported). A long cache keeps this test on budgets.
+    proc = await startTollgateProcess({
+      name: 'pg-outage', databaseUrl: server.url(), upstreamUrl: upstream.url,
+      env: { TOLLGATE_RESERVATION_SWEEP_MS: '200', TOLLGATE_KEY_CACHE_MS: '600000' },
+    });
+
+    const load = loadLoop({ gateway: () => proc!.url, key, prefix: 'pgo', workers: 8 });
+    await sleep(1500);
+    await server.stop();
+    const downAt = load.results.length;
+    await sleep(3000);
+    await server.start();
+    const upAt = load.results.length;
+    await sleep(3000);
+    const results = await load.stop();
+
+    const during = countBy(results.slice(downAt, upAt), outcomeOf);
+    const all = countBy(results, outcomeOf);
+    console.log('postgres outage: before', countBy(results.slice(0, downAt), outcomeOf), 'during', during, 'after', countBy(results.slice(upAt), outcomeOf));
+    // Default fail mode is closed: while Postgres is away, calls that need a reservation get 503 budget_unavailable.
+    expect(during['503 budget_unavailable'] ?? 0).toBeGreaterThan(0);
+    expect(Object.keys(all).sort()).toEqual(['200', '503 budget_unavailable']);
+    // And once it is back, calls are served again.
+    expect(results.slice(-8).every((r) => r.status === 200)).toBe(true);
+
+    db = createDb({ kind: 'postgres', url: server.url() });
+    const rows = await settledRows(db, 'pgo', () => upstream!.usageLog.length);
+    expect(reconcile(rows, fakeRecordsByCall(upstream))).toEqual({ unmatchedRows: [], duplicateCalls: [], mismatched: [], servedWithoutRow: [] });
+    expect(rows.length).toBe(upstream.usageLog.length);
+    expect(rows.length).toBe(all['200']);
+    // The denials were journaled too, and reached the decision log once each when Postgres came back.
+    const denied = await db('decision_log').where('code', 'budget_unavailable').count<{ n: string }[]>('* as n');
+    expect(Number(denied[0]!.n)).toBe(all['503 budget_unavailable']);
+
+    await waitUntil('reservations to be given back', async () => (await counters(db!, budgetId)).reserved === ZERO);
+    const c = await counters(db, budgetId);
+    expect(c.spent).toBe(await ledgerSum(db));
+    expect(c.calls).toBe(rows.length);
+  }, 120_000);
+});
+
+describePg('fault: a tollgate process is killed with SIGKILL mid-load and restarted on its journal', () => {
+  let t: TestDb | undefined;
+  let upstream: FakeUpstream | undefined;
+  let proc: TollgateProcess | undefined;
+
+  afterAll(async () => {
+    await proc?.close();
+    await upstream?.close();
+    await t?.drop();
+  }, 60_000);
+
+  it('replays what the killed process journaled, exactly once, and the sweep releases its orphaned reservations', async () => {
+    t = await createTestDb();
+    const { key, budgetId } = await prepare(t.db);
+    upstream = await fakeUpstream({ latencyMs: 20, chunkDelayMs: 15 });
+    // A slow flush keeps served calls in the journal only, so that the kill really leaves some to replay.
+    proc = await startTollgateProcess({
+      name: 'sigkill', databaseUrl: t.url!, upstreamUrl: upstream.url,
+      env: { TOLLGATE_FLUSH_INTERVAL_MS: '1500', TOLLGATE_RESERVATION_SWEEP_MS: '200' },
+    });
+
+    const load = loadLoop({ gateway: () => proc!.url, key, prefix: 'kill', workers: 12 });
+    await sleep(2000);
+    const exit = await proc.kill('SIGKILL');
+    const killedAt = load.results.length;
+    expect(exit).toEqual({ code: null, signal: 'SIGKILL' });
+    const servedBeforeKill = load.results.filter((r) => r.complete).map((r) => r.requestId!);
+    const inLedgerAtKill = (await ledgerRows(t.db, USE_CASE, 'kill')).length;
+    await proc.restart();
+    await sleep(1500);
+    const results = await load.stop();
+    console.log('sigkill: before', countBy(results.slice(0, killedAt), outcomeOf), 'after', countBy(results.slice(killedAt), outcomeOf));
+    console.log(`sigkill: ${servedBeforeKill.length} calls served before the kill, ${inLedgerAtKill} of them in Postgres at the kill, the rest only in the journal`);
+    expect(inLedgerAtKill).toBeLessThan(servedBeforeKill.length);
+
+    const rows = await settledRows(t.db, 'kill', () => results.filter((r) => r.complete).length);
+    const r = reconcile(rows, fakeRecordsByCall(upstream));
+    expect({ unmatchedRows: r.unmatchedRows, duplicateCalls: r.duplicateCalls, mismatched: r.mismatched }).toEqual({ unmatchedRows: [], duplicateCalls: [], mismatched: [] });
+    // Every call whose answer the client received in full is in the ledger, once.
+    const ids = new Set(rows.map((x) => x.request_id));
+    expect(results.filter((x) => x.complete && !ids.has(x.requestId!)).map((x) => x.i)).toEqual([]);
+    // The only calls the upstream served without a ledger row are those in flight when the process died:
+    // it never learned their usage (README states this gap). None of them reached its client in full.
+    const byIndex = new Map(results.map((x) => [x.i, x]));
+    console.log(`sigkill: ${r.servedWithoutRow.length} calls in flight at the kill reached the upstream and have no ledger row`);
+    expect(r.servedWithoutRow.length).toBeLessThanOrEqual(12);
+    expect(r.servedWithoutRow.filter((i) => byIndex.get(i)?.complete)).toEqual([]);
+
+    // Their reservations outlive the process until they expire. The TTL is derived from the upstream
+    // timeout (2 × timeout + 60 s) and cannot be set on its own, so the test moves their expiry into the
+    // past and lets the restarted process's sweeper release them.
+    const orphans = await t.db('budget_reservations').select('request_id', 'expires_at');
+    expect(orphans.length).toBeGreaterThan(0);
+    expect(orphans.filter((o: { request_id: string }) => ids.has(o.request_id))).toEqual([]);
+    expect(orphans.every((o: { expires_at: Date }) => new Date(o.expires_at).getTime() > Date.now())).toBe(true);
+    expect((await counters(t.db, budgetId)).reserved).not.toBe(ZERO);
+    await t.db('budget_reservations').update({ expires_at: t.db.raw(`now() - interval '1 second'`) });
+    await waitUntil('the sweeper to release the orphaned reservations', async () => (await counters(t!.db, budgetId)).reserved === ZERO, 10_000);
+    expect(await t.db('budget_reservations').count<{ n: string }[]>('* as n').then((x) => Number(x[0]!.n))).toBe(0);
+    expect((await counters(t.db, budgetId)).spent).toBe(await ledgerSum(t.db));
+  }, 120_000);
+});
+
+describePg('fault: the upstream fails, hangs and cuts streams under concurrency', () => {
+  let t: TestDb | undefined;
+  let upstream: FakeUpstream | undefined;
+  let proc: TollgateProcess | undefined;
+
+  afterEach(async () => {
+    await proc?.close();
+    await upstream?.close();
+    await t?.drop();
+  }, 60_000);
+
+  it('meters each call exactly once with what the upstream reported, and gives every reservation back', async () => {
+    t = await createTestDb();
+    const { key, budgetId } = await prepare(t.db);
+    upstream = await fakeUpstream({ latencyMs: 10, chunkDelayMs: 5 });
+    proc = await startTollgateProcess({ name: 'upstream-faults', databaseUrl: t.url!, upstreamUrl: upstream.url, env: { TOLLGATE_UPSTREAM_TIMEOUT_MS: '500' } });
+    upstream.script([
+      { fault: 'error', status: 500, times: 12 },
+      { fault: 'hang', times: 8 },
+      { fault: 'cut', afterEvents: 2, times: 12 },
+      { fault: 'stream-error', afterEvents: 3, times: 10 },
+      { fault: 'error', status: 429, times: 6 },
+    ]);
+    const specs: CallSpec[] = Array.from({ length: 160 }, (_, i) => ({
+      i, gateway: proc!.url, key, tags: TAGS, sessionPrefix: 'up',
+      provider: i % 2 === 0 ? 'anthropic' : 'openai', stream: i % 4 !== 0, via: i % 4 === 1 ? 'sdk' : 'fetch',
+    }));
+    const results = await runAll(specs);
+    console.log('upstream faults:', countBy(results, outcomeOf), 'upstream saw', countBy(upstream.usageLog, (u) => u.outcome));
+    const outcomes = new Set(upstream.usageLog.map((u) => u.outcome));
+    for (const o of ['ok', 'error', 'hung', 'cut', 'stream-error']) expect(outcomes, o).toContain(o);
+    expect(results.filter((r) => r.status === 504).length).toBeGreaterThan(0);
+
+    const rows = await settledRows(t.db, 'up', () => upstream!.usageLog.length);
+    expect(reconcile(rows, fakeRecordsByCall(upstream))).toEqual({ unmatchedRows: [], duplicateCalls: [], mismatched: [], servedWithoutRow: [] });
+    expect(rows.length).toBe(specs.length);
+    // A hung call is answered 504 and metered once, with no usage.
+    expect(rows.filter((x) => x.status === 504).length).toBe(upstream.usageLog.filter((u) => u.outcome === 'hung').length);
+
+    await waitUntil('reservations to be given back', async () => (await counters(t!.db, budgetId)).reserved === ZERO);
+    expect(await t.db('budget_reservations').count<{ n: string }[]>('* as n').then((x) => Number(x[0]!.n))).toBe(0);
+    const c = await counters(t.db, budgetId);
+    expect(c.spent).toBe(await ledgerSum(t.db));
+    expect(c.calls).toBe(specs.length);
+  }, 120_000);
+});
