@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import { createServices, type Services } from './services.js';
 import { opsRoutes } from './ops/routes.js';
 import { gatewayRoutes } from './gateway/plugin.js';
+import { analyticsApi } from './analytics/api.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -27,7 +28,8 @@ export const tollgate = fp(async function tollgate(app: FastifyInstance, opts: {
     reply.header('x-tollgate-request-id', request.id);
   });
   await app.register(opsRoutes);
-  await app.register(gatewayRoutes);
+  if (opts.config.role !== 'analytics') await app.register(gatewayRoutes);
+  if (opts.config.role !== 'gateway') await app.register(analyticsApi);
 }, { name: 'tollgate', fastify: '5.x' });
 
 /** Secrets and prompt text never reach the logs: credentials are redacted, bodies are not logged. */

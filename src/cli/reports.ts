@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { chargeback, type ChargebackRow } from '../db/ledger.js';
 import { monthRange } from '../budgets/period.js';
 import { withDb } from './db.js';
+import { focusCsv } from '../db/periods.js';
 
 const COLUMNS = ['bu_id', 'use_case_id', 'calls', 'input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'cost'] as const;
 
@@ -9,8 +10,9 @@ export function reportCommands(report: Command): void {
   report.command('chargeback')
     .description('spend per BU and use case for a month')
     .requiredOption('--period <YYYY-MM>', 'the month, UTC')
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'csv', 'json']).default('table'))
-    .action(async (opts: { period: string; format: 'table' | 'csv' | 'json' }) => {
+    .addOption(new Option('--format <format>', 'output format (focus: FinOps FOCUS CSV by accounting period)').choices(['table', 'csv', 'json', 'focus']).default('table'))
+    .action(async (opts: { period: string; format: 'table' | 'csv' | 'json' | 'focus' }) => {
+      if (opts.format === 'focus') return void process.stdout.write(await withDb((db) => focusCsv(db, opts.period)));
       const range = monthRange(opts.period);
       const rows = await withDb((db) => chargeback(db, range));
       process.stdout.write(formatChargeback(rows, opts.format, opts.period));

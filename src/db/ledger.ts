@@ -37,8 +37,10 @@ const ROWS_PER_STATEMENT = 5000;
 // Spend rows are upserted in key order so that concurrent writers (replicas) lock them in the same order.
 const INSERT_USAGE_SQL = `
 with ins as (
-  insert into usage_events (${names(USAGE_COLUMNS)})
-  select * from unnest(${arrayParams(USAGE_COLUMNS)})
+  insert into usage_events (${names(USAGE_COLUMNS)}, accounting_period)
+  select u.*, coalesce(c.carry_to, to_char(u.ts at time zone 'UTC', 'YYYY-MM'))
+  from unnest(${arrayParams(USAGE_COLUMNS)}) as u(${names(USAGE_COLUMNS)})
+  left join period_closes c on c.period = to_char(u.ts at time zone 'UTC', 'YYYY-MM')
   on conflict (request_id) do nothing
   returning request_id, use_case_id, ts, cost,
     input_tokens + cached_input_tokens + cache_write_tokens + output_tokens as tokens

@@ -5,8 +5,8 @@ import * as ledger from './003_ledger.js';
 import * as budgets from './004_budgets.js';
 import * as budgetsV2 from './005_budgets_v2.js';
 import * as notifications from './006_notifications.js';
-import * as outcomes from './011_outcomes.js';
 import * as analytics from './010_analytics.js';
+import * as outcomes from './011_outcomes.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 

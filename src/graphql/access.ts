@@ -1,0 +1,73 @@
+import type { ApiRole } from '../db/api-tokens.js';
+import { AnalyticsError } from './errors.js';
+
+/**
+ * Who may read what: the one table of access rules, and the checks every resolver runs through.
+ * A BU owner's scope is applied IN THE QUERY (resolvers pass `scope.buId` to SQL as `bu_id = ?`), never
+ * by filtering rows afterwards; naming another BU in a filter is FORBIDDEN rather than an empty answer.
+ */
+
+export type Caller = { tokenId: string; role: ApiRole; buId: string | null };
+
+export type Capability = 'catalog' | 'agents' | 'chargeback' | 'decisions';
+export type Dimension = 'BU' | 'USE_CASE' | 'AGENT' | 'MODEL' | 'PROVIDER' | 'DAY' | 'MONTH';
+export type FilterKey = 'bu' | 'useCase' | 'agent' | 'model' | 'provider';
+
+type Rule = {
+  /** 'all': every BU; 'own-bu': the token's BU only. */
+  scope: 'all' | 'own-bu';
+  can: readonly Capability[];
+  dimensions: readonly Dimension[];
+  filters: readonly FilterKey[];
+};
+
+const ALL_DIMENSIONS: readonly Dimension[] = ['BU', 'USE_CASE', 'AGENT', 'MODEL', 'PROVIDER', 'DAY', 'MONTH'];
+const ALL_FILTERS: readonly FilterKey[] = ['bu', 'useCase', 'agent', 'model', 'provider'];
+
+export const ACCESS_RULES: Readonly<Record<ApiRole, Rule>> = Object.freeze({
+  finance: { scope: 'all', can: ['catalog', 'agents', 'chargeback', 'decisions'], dimensions: ALL_DIMENSIONS, filters: ALL_FILTERS },
+  admin: { scope: 'all', can: ['catalog', 'agents', 'chargeback', 'decisions'], dimensions: ALL_DIMENSIONS, filters: ALL_FILTERS },
+  'bu-owner': { scope: 'own-bu', can: ['catalog', 'agents', 'chargeback', 'decisions'], dimensions: ALL_DIMENSIONS, filters: ALL_FILTERS },
+  // The council weighs BUs and use cases against each other (adjacency): aggregate spend over time, but
+  // nothing that identifies agents, sessions or single calls.
+  council: { scope: 'all', can: ['catalog', 'chargeback'], dimensions: ['BU', 'USE_CASE', 'DAY', 'MONTH'], filters: ['bu', 'useCase'] },
+});
+
+/** The BU a query must be limited to: the caller's own for a BU owner, else the one asked for (if any). */
+export type Scope = { buId: string | undefined };
+
+export function requireCaller(caller: Caller | null | undefined): Caller {
+  if (!caller) throw new AnalyticsError('UNAUTHENTICATED');
+  return caller;
+}
+
+export function authorize(caller: Caller | null | undefined, capability: Capability): Caller {
+  const c = requireCaller(caller);
+  if (!ACCESS_RULES[c.role].can.includes(capability)) throw new AnalyticsError('FORBIDDEN', `the ${c.role} role cannot read ${capability}`);
+  return c;
+}
+
+/** The BU scope of a query that may name a BU; a BU owner naming another BU is refused. */
+export function scopeFor(caller: Caller, requestedBu?: string | null): Scope {
+  if (ACCESS_RULES[caller.role].scope === 'all') return { buId: requestedBu ?? undefined };
+  if (requestedBu && requestedBu !== caller.buId) throw new AnalyticsError('FORBIDDEN', 'a BU owner can only read its own BU');
+  return { buId: caller.buId ?? impossible() };
+}
+
+export function checkChargeback(caller: Caller, groupBy: readonly Dimension[], filter: Partial<Record<FilterKey, unknown>>): void {
+  const rule = ACCESS_RULES[caller.role];
+  const dim = groupBy.find((d) => !rule.dimensions.includes(d));
+  if (dim) throw new AnalyticsError('FORBIDDEN', `the ${caller.role} role cannot group chargeback by ${dim}`);
+  const key = (Object.keys(filter) as FilterKey[]).find((k) => filter[k] != null && !rule.filters.includes(k));
+  if (key) throw new AnalyticsError('FORBIDDEN', `the ${caller.role} role cannot filter chargeback by ${key}`);
+}
+
+/** Whether relations to agents may be resolved for this caller (others resolve to null). */
+export function canSee(caller: Caller, capability: Capability): boolean {
+  return ACCESS_RULES[caller.role].can.includes(capability);
+}
+
+function impossible(): never {
+  // api_tokens has a check constraint: a bu-owner token always has a BU.
+  throw new AnalyticsError('FORBIDDEN', 'this BU-owner token has no BU');
+}

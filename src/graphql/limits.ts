@@ -1,0 +1,55 @@
+import { GraphQLError, Kind, type ASTVisitor, type DocumentNode, type FragmentDefinitionNode, type GraphQLSchema, type SelectionSetNode, type ValidationContext } from 'graphql';
+import { directiveEstimator, getComplexity, simpleEstimator } from 'graphql-query-complexity';
+import { AnalyticsError } from './errors.js';
+
+/**
+ * Limits that stop abusive queries before they run. Depth is a validation rule (it needs only the
+ * document, so mercurius caches the verdict with the parsed query). Complexity needs the variables
+ * (`first: $n`), so it runs before execution with graphql-query-complexity: fields declare their cost
+ * in the SDL with @complexity, other fields cost 1.
+ */
+
+export const LIMITS = Object.freeze({ maxDepth: 8, maxComplexity: 5000, timeoutMs: 5000 });
+
+/** A validation rule refusing operations whose data fields nest deeper than `max` (introspection excluded). */
+export function depthLimit(max: number) {
+  return (context: ValidationContext): ASTVisitor => {
+    const fragments = new Map<string, FragmentDefinitionNode>();
+    for (const def of context.getDocument().definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
+    const depthOf = (set: SelectionSetNode | undefined, seen: Set<string>): number => {
+      if (!set) return 0;
+      let deepest = 0;
+      for (const s of set.selections) {
+        if (s.kind === Kind.FIELD) {
+          if (!s.name.value.startsWith('__')) deepest = Math.max(deepest, 1 + depthOf(s.selectionSet, seen));
+        } else if (s.kind === Kind.INLINE_FRAGMENT) {
+          deepest = Math.max(deepest, depthOf(s.selectionSet, seen));
+        } else if (!seen.has(s.name.value)) {
+          deepest = Math.max(deepest, depthOf(fragments.get(s.name.value)?.selectionSet, new Set([...seen, s.name.value])));
+        }
+      }
+      return deepest;
+    };
+    return {
+      OperationDefinition(node) {
+        const depth = depthOf(node.selectionSet, new Set());
+        if (depth > max) {
+          context.reportError(new GraphQLError(`the query is ${depth} levels deep; the limit is ${max}`, { nodes: [node], extensions: { code: 'QUERY_TOO_DEEP', depth, max } }));
+        }
+      },
+    };
+  };
+}
+
+/** Throws QUERY_TOO_COMPLEX when the operation's estimated cost passes `max`. */
+export function assertComplexity(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, max: number): void {
+  let cost: number;
+  try {
+    cost = getComplexity({ schema, query: document, variables: variables ?? {}, estimators: [directiveEstimator(), simpleEstimator({ defaultComplexity: 1 })] });
+  } catch (err) {
+    // Bad variables: execution reports them properly.
+    if (err instanceof GraphQLError) return;
+    throw err;
+  }
+  if (cost > max) throw new AnalyticsError('QUERY_TOO_COMPLEX', `the query costs ${cost}; the limit is ${max}`, { cost, max });
+}

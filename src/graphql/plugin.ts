@@ -1,0 +1,50 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import mercurius from 'mercurius';
+import type { Knex } from 'knex';
+import { findActiveApiToken, hashApiToken, looksLikeApiToken } from '../db/api-tokens.js';
+import type { Caller } from './access.js';
+import type { GqlContext } from './context.js';
+import { AnalyticsError, formatErrors } from './errors.js';
+import { assertComplexity, depthLimit, LIMITS } from './limits.js';
+import { loaders, resolvers } from './resolvers/index.js';
+
+/** schema/ sits beside src/ and dist/, one level above this file's folder in both. */
+export const SCHEMA_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schema/tollgate.graphql');
+
+export type GraphqlOptions = { db: Knex; graphiql?: boolean; limits?: Partial<typeof LIMITS> };
+
+/** The caller an `Authorization: Bearer tga_…` header names, or null (missing, malformed, unknown, revoked). */
+export async function callerFrom(db: Knex, request: FastifyRequest): Promise<Caller | null> {
+  const m = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
+  if (!m || !looksLikeApiToken(m[1]!)) return null;
+  const row = await findActiveApiToken(db, hashApiToken(m[1]!));
+  return row ? { tokenId: row.id, role: row.role, buId: row.bu_id } : null;
+}
+
+/**
+ * mercurius on tollgate's Fastify, SDL from schema/. Registered in its own encapsulated context: mercurius
+ * sets an error handler that answers in GraphQL's shape, which must not reach the gateway's routes.
+ */
+export async function graphqlPlugin(app: FastifyInstance, opts: GraphqlOptions): Promise<void> {
+  const limits = { ...LIMITS, ...opts.limits };
+  await app.register(mercurius, {
+    schema: fs.readFileSync(SCHEMA_PATH, 'utf8'),
+    resolvers: resolvers as mercurius.IResolvers,
+    loaders: loaders as mercurius.MercuriusLoaders,
+    jit: 1,
+    graphiql: opts.graphiql ?? process.env.NODE_ENV !== 'production',
+    validationRules: [depthLimit(limits.maxDepth)],
+    errorFormatter: formatErrors,
+    context: async (request): Promise<Partial<GqlContext>> => ({ caller: await callerFrom(opts.db, request), db: opts.db, timeoutMs: limits.timeoutMs }),
+  });
+  // Before parsing: an anonymous caller learns nothing, not even whether its query is valid.
+  app.graphql.addHook('preParsing', async (_schema, _source, context) => {
+    if (!(context as GqlContext).caller) throw new AnalyticsError('UNAUTHENTICATED');
+  });
+  app.graphql.addHook('preExecution', async (schema, document, _context, variables) => {
+    assertComplexity(schema, document, variables as Record<string, unknown> | undefined, limits.maxComplexity);
+  });
+}

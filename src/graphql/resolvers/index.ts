@@ -1,0 +1,31 @@
+import { scalarResolvers } from '../scalars.js';
+import { catalogLoaders, catalogResolvers } from './catalog.js';
+import { chargebackLoaders, chargebackResolvers } from './chargeback.js';
+import { decisionLoaders, decisionResolvers } from './decisions.js';
+import { outcomeLoaders, outcomeResolvers } from './outcomes.js';
+import { sessionLoaders, sessionResolvers } from './sessions.js';
+
+/**
+ * Every feature's resolvers and loaders, merged by type. A feature adds its module to the two lists below
+ * (one line each); types it shares with others (Query, Mutation) are merged field by field.
+ */
+type ResolverMap = Record<string, Record<string, unknown>>;
+
+const RESOLVERS: ResolverMap[] = [catalogResolvers, chargebackResolvers, decisionResolvers, outcomeResolvers, sessionResolvers];
+const LOADERS: ResolverMap[] = [catalogLoaders, chargebackLoaders, decisionLoaders, outcomeLoaders, sessionLoaders];
+
+export const resolvers = { ...scalarResolvers, ...merge(RESOLVERS) };
+export const loaders = merge(LOADERS);
+
+function merge(maps: ResolverMap[]): ResolverMap {
+  const out: ResolverMap = {};
+  for (const m of maps) {
+    for (const [type, fields] of Object.entries(m)) {
+      for (const field of Object.keys(fields)) {
+        if (out[type]?.[field]) throw new Error(`two resolvers for ${type}.${field}`);
+      }
+      out[type] = { ...out[type], ...fields };
+    }
+  }
+  return out;
+}
