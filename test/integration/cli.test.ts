@@ -147,6 +147,27 @@ describe('tollgate CLI', { timeout: 90_000 }, () => {
     expect(fraction.stderr).toContain('a token budget must be a whole number');
   });
 
+  it('sets BU budgets and session caps with their periods, and refuses ambiguous scopes', async () => {
+    const bu = await cli('budget', 'set', '--bu', 'marketing', '--limit', '4000', '--period', 'week');
+    expect(bu).toMatchObject({ code: 0, stdout: 'budget for bu marketing: 4000 usd per week\n' });
+    const cap = await cli('budget', 'set', '--session-cap', '*', '--max-calls', '50', '--period', 'day');
+    expect(cap).toMatchObject({ code: 0, stdout: 'budget for each session of every use case: 50 calls per day\n' });
+    const [two, callsOnUseCase, badPeriod] = await Promise.all([
+      cli('budget', 'set', '--bu', 'marketing', '--use-case', 'trade-promo-automation', '--limit', '1'),
+      cli('budget', 'set', '--use-case', 'trade-promo-automation', '--limit', '1', '--max-calls', '3'),
+      cli('budget', 'set', '--bu', 'marketing', '--limit', '1', '--period', 'year'),
+    ]);
+    expect(two.stderr).toContain('give exactly one of --use-case, --bu, --agent, --session-cap');
+    expect(callsOnUseCase.stderr).toContain('--max-calls applies to session caps only');
+    expect(badPeriod.stderr).toMatch(/argument 'year' is invalid.*day, week, month, quarter/);
+    for (const r of [two, callsOnUseCase, badPeriod]) expect(r.code).not.toBe(0);
+    const rows = await withDirectDb((db) => db('budgets').select('*'));
+    expect(rows).toEqual(expect.arrayContaining([
+      expect.objectContaining({ scope: 'bu', scope_id: 'marketing', period: 'week', unit: 'usd' }),
+      expect.objectContaining({ scope: 'session', scope_id: '*', period: 'day', max_calls: 50, limit_amount: null }),
+    ]));
+  });
+
   it('reports chargeback for a month in csv, json and table, to the cent of the ledger', async () => {
     const march = Array.from({ length: 12 }, (_, i) => usageEvent(i, {
       ts: `2025-03-${String(1 + i).padStart(2, '0')}T08:00:00.000Z`,
