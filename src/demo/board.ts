@@ -36,6 +36,14 @@ export class Board {
     }
   }
 
+  /** Whether every use case named has shown a downgrade and a rejection (the demo's point). */
+  showed(useCases: readonly string[]): boolean {
+    return useCases.every((u) => {
+      const s = this.seen.get(u);
+      return s !== undefined && s.downgraded > 0 && s.rejected > 0;
+    });
+  }
+
   /** The per-use-case table, read from the ledger's spend and the budgets. */
   async table(db: Db): Promise<string> {
     const now = new Date();

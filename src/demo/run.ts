@@ -19,7 +19,8 @@ import { Board } from './board.js';
 /**
  * `npm run demo`: tollgate in front of a fake OpenAI and Anthropic, five agents of three BUs calling through
  * it with the official SDKs, and small budgets so that tiers, downgrades and rejections show within a
- * minute. DEMO_SECONDS (default 60) bounds the run; DEMO_SPEED (default 1) multiplies the agents' pace;
+ * minute. DEMO_SECONDS (default 60) bounds the run (DEMO_UNTIL_SHOWN=1 ends it once the marketing use cases
+ * were downgraded and stopped); DEMO_SPEED (default 1) multiplies the agents' pace;
  * DEMO_PORT or --port (default 8787) is where tollgate listens.
  */
 
@@ -99,7 +100,14 @@ async function main(): Promise<void> {
     const stop = new AbortController();
     const timer = setTimeout(() => stop.abort(), opts.seconds * 1000);
     process.once('SIGINT', () => stop.abort());
-    const loop = { intervalMs: CALL_EVERY_MS / opts.speed, backoffMs: BACKOFF_MS / opts.speed, signal: stop.signal, onCall: (o: Parameters<Board['onCall']>[0]) => board.onCall(o) };
+    // DEMO_UNTIL_SHOWN ends the run as soon as both marketing use cases have been downgraded and stopped:
+    // a slow or busy machine then takes longer instead of showing less.
+    const untilShown = process.env.DEMO_UNTIL_SHOWN === '1';
+    const onCall = (o: Parameters<Board['onCall']>[0]) => {
+      board.onCall(o);
+      if (untilShown && board.showed(['trade-promo-automation', 'digital-marketing'])) stop.abort();
+    };
+    const loop = { intervalMs: CALL_EVERY_MS / opts.speed, backoffMs: BACKOFF_MS / opts.speed, signal: stop.signal, onCall };
     const agents = Promise.all(DEMO_AGENTS.map((a) => runAgent(a, keys.get(a.agent)!, url, loop)));
     const ticker = setInterval(() => void board.table(app.tollgate.db).then(say), TABLE_EVERY_MS);
     await agents.finally(() => {

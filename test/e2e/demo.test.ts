@@ -8,13 +8,14 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
 
 describe('npm run demo', () => {
-  it('shows spend rising, a soft-cap downgrade, hard-cap rejections and the chargeback, then exits 0', { timeout: 120_000 }, async () => {
-    // DEMO_SPEED=3 runs the same budgets at three times the pace, so that 20 s reach the hard cap.
+  it('shows spend rising, a soft-cap downgrade, hard-cap rejections and the chargeback, then exits 0', { timeout: 240_000 }, async () => {
+    // DEMO_SPEED=3 runs the same budgets at three times the pace; DEMO_UNTIL_SHOWN ends it once both marketing
+    // use cases were downgraded and stopped (about 20 s on an idle machine), DEMO_SECONDS bounds a slow one.
     // DATABASE_URL is set to prove the demo ignores it (it runs on its own in-memory PGlite).
     const { stdout } = await promisify(execFile)(TSX, ['src/demo/run.ts', '--port', '0'], {
       cwd: ROOT,
-      env: { ...process.env, DEMO_SECONDS: '20', DEMO_SPEED: '3', DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' },
-      timeout: 90_000,
+      env: { ...process.env, DEMO_SECONDS: '150', DEMO_SPEED: '3', DEMO_UNTIL_SHOWN: '1', DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' },
+      timeout: 200_000,
     });
 
     const tables = stdout.split('\n').filter((l) => l.startsWith('trade-promo-automation '));

@@ -179,7 +179,7 @@ describe('tollgate CLI', { timeout: 90_000 }, () => {
     const expected = await withDirectDb(async (db) => {
       await writeBatch(db, [...march, april]);
       // What the previous test set (checked here to open the database once).
-      const budget = await db('budgets').where('use_case_id', 'trade-promo-automation').first();
+      const budget = await db('budgets').where({ scope: 'use_case', scope_id: 'trade-promo-automation' }).first();
       expect(budget).toMatchObject({ unit: 'usd', period: 'month' });
       expect(Number(budget.limit_amount)).toBe(100);
       return {
