@@ -4,6 +4,7 @@ import {
   insertOutbox, insertTierEvents, loadBudgetContacts,
   type BudgetContacts, type OutboxInsert, type TierEventInsert, type TierEventRow,
 } from '../db/notifications.js';
+import { notifyTierEvents } from '../db/tier-channel.js';
 import { buildPayload, recipientsFor, TIERS, type Recipient, type Tier } from './payload.js';
 
 /**
@@ -40,6 +41,8 @@ export async function recordTierEvents(trx: Knex.Transaction | Db, crossings: re
   const known = crossings.filter((c) => contacts.has(c.budget_id));
   const inserted = await insertTierEvents(trx, orderedUnique(known.map(toInsert)));
   await insertOutbox(trx, inserted.flatMap((e) => outboxRows(e, contacts.get(e.budget_id))));
+  // Delivered on commit to every replica's GraphQL subscribers (budgetTierEvents).
+  await notifyTierEvents(trx, inserted, contacts);
   return inserted;
 }
 

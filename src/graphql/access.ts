@@ -1,4 +1,5 @@
 import type { ApiRole } from '../db/api-tokens.js';
+import type { BudgetScope } from '../policy/types.js';
 import { AnalyticsError } from './errors.js';
 
 /**
@@ -9,7 +10,12 @@ import { AnalyticsError } from './errors.js';
 
 export type Caller = { tokenId: string; role: ApiRole; buId: string | null };
 
-export type Capability = 'catalog' | 'agents' | 'chargeback' | 'decisions';
+/**
+ * budgets: read budgets, their tiers, events and forecasts (and subscribe to tier events);
+ * budgets:deliveries: also the delivery state of their notifications (recipients, errors);
+ * budgets:write: setBudget, extendBudget.
+ */
+export type Capability = 'catalog' | 'agents' | 'chargeback' | 'decisions' | 'budgets' | 'budgets:deliveries' | 'budgets:write';
 export type Dimension = 'BU' | 'USE_CASE' | 'AGENT' | 'MODEL' | 'PROVIDER' | 'DAY' | 'MONTH';
 export type FilterKey = 'bu' | 'useCase' | 'agent' | 'model' | 'provider';
 
@@ -19,18 +25,24 @@ type Rule = {
   can: readonly Capability[];
   dimensions: readonly Dimension[];
   filters: readonly FilterKey[];
+  /** The budget scopes the role may read (with 'budgets'). */
+  budgetScopes: readonly BudgetScope[];
 };
 
 const ALL_DIMENSIONS: readonly Dimension[] = ['BU', 'USE_CASE', 'AGENT', 'MODEL', 'PROVIDER', 'DAY', 'MONTH'];
 const ALL_FILTERS: readonly FilterKey[] = ['bu', 'useCase', 'agent', 'model', 'provider'];
+const ALL_BUDGET_SCOPES: readonly BudgetScope[] = ['use_case', 'bu', 'agent', 'session'];
+const READ_BUDGETS: readonly Capability[] = ['budgets', 'budgets:deliveries'];
 
 export const ACCESS_RULES: Readonly<Record<ApiRole, Rule>> = Object.freeze({
-  finance: { scope: 'all', can: ['catalog', 'agents', 'chargeback', 'decisions'], dimensions: ALL_DIMENSIONS, filters: ALL_FILTERS },
-  admin: { scope: 'all', can: ['catalog', 'agents', 'chargeback', 'decisions'], dimensions: ALL_DIMENSIONS, filters: ALL_FILTERS },
-  'bu-owner': { scope: 'own-bu', can: ['catalog', 'agents', 'chargeback', 'decisions'], dimensions: ALL_DIMENSIONS, filters: ALL_FILTERS },
+  // Finance reads budgets but does not set them: "admin edits catalog and budgets" (DESIGN.md).
+  finance: { scope: 'all', can: ['catalog', 'agents', 'chargeback', 'decisions', ...READ_BUDGETS], dimensions: ALL_DIMENSIONS, filters: ALL_FILTERS, budgetScopes: ALL_BUDGET_SCOPES },
+  admin: { scope: 'all', can: ['catalog', 'agents', 'chargeback', 'decisions', ...READ_BUDGETS, 'budgets:write'], dimensions: ALL_DIMENSIONS, filters: ALL_FILTERS, budgetScopes: ALL_BUDGET_SCOPES },
+  'bu-owner': { scope: 'own-bu', can: ['catalog', 'agents', 'chargeback', 'decisions', ...READ_BUDGETS], dimensions: ALL_DIMENSIONS, filters: ALL_FILTERS, budgetScopes: ALL_BUDGET_SCOPES },
   // The council weighs BUs and use cases against each other (adjacency): aggregate spend over time, but
-  // nothing that identifies agents, sessions or single calls.
-  council: { scope: 'all', can: ['catalog', 'chargeback'], dimensions: ['BU', 'USE_CASE', 'DAY', 'MONTH'], filters: ['bu', 'useCase'] },
+  // nothing that identifies agents, sessions or single calls. Budgets: the use case and BU ones (their
+  // figures, tiers, events and forecasts are aggregates), without who was notified or how delivery went.
+  council: { scope: 'all', can: ['catalog', 'chargeback', 'budgets'], dimensions: ['BU', 'USE_CASE', 'DAY', 'MONTH'], filters: ['bu', 'useCase'], budgetScopes: ['use_case', 'bu'] },
 });
 
 /** The BU a query must be limited to: the caller's own for a BU owner, else the one asked for (if any). */

@@ -10,6 +10,7 @@ export const GQL_ERRORS = {
   UNAUTHENTICATED: { status: 401, message: 'Send an API token as Authorization: Bearer tga_… (tollgate token create).' },
   FORBIDDEN: { status: 403, message: 'Your API token does not allow this.' },
   BAD_USER_INPUT: { status: 400, message: 'An argument is not valid.' },
+  NOT_FOUND: { status: 404, message: 'No such item.' },
   QUERY_TOO_DEEP: { status: 400, message: 'The query is nested too deeply.' },
   QUERY_TOO_COMPLEX: { status: 400, message: 'The query would cost too much to run; ask for fewer items or fewer fields.' },
   PAGE_SIZE_EXCEEDED: { status: 400, message: 'The page size is larger than the cap.' },

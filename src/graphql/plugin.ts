@@ -10,6 +10,7 @@ import type { GqlContext } from './context.js';
 import { AnalyticsError, formatErrors } from './errors.js';
 import { assertComplexity, depthLimit, LIMITS } from './limits.js';
 import { loaders, resolvers } from './resolvers/index.js';
+import { startTierEventRelay, subscriptionOptions } from './subscriptions.js';
 
 /** schema/ sits beside src/ and dist/, one level above this file's folder in both. */
 export const SCHEMA_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schema/tollgate.graphql');
@@ -39,7 +40,9 @@ export async function graphqlPlugin(app: FastifyInstance, opts: GraphqlOptions):
     validationRules: [depthLimit(limits.maxDepth)],
     errorFormatter: formatErrors,
     context: async (request): Promise<Partial<GqlContext>> => ({ caller: await callerFrom(opts.db, request), db: opts.db, timeoutMs: limits.timeoutMs }),
+    subscription: subscriptionOptions(opts.db, limits.timeoutMs),
   });
+  await startTierEventRelay(app, opts.db);
   // Before parsing: an anonymous caller learns nothing, not even whether its query is valid.
   app.graphql.addHook('preParsing', async (_schema, _source, context) => {
     if (!(context as GqlContext).caller) throw new AnalyticsError('UNAUTHENTICATED');

@@ -25,7 +25,7 @@ export type EngineOptions = Partial<typeof DEFAULTS> & { log?: PolicyLog };
 
 export type ReloadResult = { ok: true; revision: string } | { ok: false; error: Error };
 
-type Active = { policy: LoadedPolicy; revision: string };
+type Active = { policy: LoadedPolicy; revision: string; data: unknown };
 
 const TIERS: ReadonlySet<BudgetTier> = new Set(['none', 'ok', 'notice', 'warning', 'soft_cap', 'hard_cap', 'unknown']);
 const SCOPES: ReadonlySet<BudgetScope> = new Set(['use_case', 'bu', 'agent', 'session']);
@@ -90,6 +90,11 @@ export class PolicyEngine {
 
   get revision(): string | null {
     return this.#active?.revision ?? null;
+  }
+
+  /** The active bundle's data (governance parameters such as budget tier thresholds), or null before one loads. */
+  get data(): unknown {
+    return this.#active?.data ?? null;
   }
 
   get ready(): boolean {
@@ -157,7 +162,7 @@ async function activate(path: string): Promise<Active> {
     throw new Error(`policy bundle ${path} (revision ${bundle.revision}) has a data.json that is not an object`);
   }
   policy.setData(bundle.data);
-  const active = { policy, revision: bundle.revision };
+  const active = { policy, revision: bundle.revision, data: bundle.data };
   evaluateWith(active, PROBE);
   return active;
 }

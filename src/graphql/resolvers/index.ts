@@ -1,4 +1,5 @@
 import { scalarResolvers } from '../scalars.js';
+import { budgetLoaders, budgetResolvers } from './budgets.js';
 import { catalogLoaders, catalogResolvers } from './catalog.js';
 import { chargebackLoaders, chargebackResolvers } from './chargeback.js';
 import { decisionLoaders, decisionResolvers } from './decisions.js';
@@ -11,8 +12,8 @@ import { sessionLoaders, sessionResolvers } from './sessions.js';
  */
 type ResolverMap = Record<string, Record<string, unknown>>;
 
-const RESOLVERS: ResolverMap[] = [catalogResolvers, chargebackResolvers, decisionResolvers, outcomeResolvers, sessionResolvers];
-const LOADERS: ResolverMap[] = [catalogLoaders, chargebackLoaders, decisionLoaders, outcomeLoaders, sessionLoaders];
+const RESOLVERS: ResolverMap[] = [budgetResolvers, catalogResolvers, chargebackResolvers, decisionResolvers, outcomeResolvers, sessionResolvers];
+const LOADERS: ResolverMap[] = [budgetLoaders, catalogLoaders, chargebackLoaders, decisionLoaders, outcomeLoaders, sessionLoaders];
 
 export const resolvers = { ...scalarResolvers, ...merge(RESOLVERS) };
 export const loaders = merge(LOADERS);
