@@ -162,40 +162,38 @@ export async function sweepExpiredReservations(db: Db): Promise<number> {
  * For usage rows the writer has just inserted (so exactly once per call): add their real spend to every
  * applicable budget's counter of their period, and give back their reservations. A call that had no
  * reservation (budget state was unavailable and the policy failed open) is counted in `calls` here.
+ *
+ * Written as CTEs over `source` (request_id, ts, bu_id, use_case_id, agent_id, session_id, cost, tokens) so
+ * that the ledger writer can chain them onto its insert's RETURNING in the same statement (src/db/ledger.ts).
+ * Whether a call had a reservation on a budget is a left join on (request_id, budget_id), the reservations'
+ * key: at most one match, and a hash join rather than a probe of the deleted rows per applied row.
  */
-const APPLY_SQL = `
-with ev as (
-  select request_id, ts, bu_id, use_case_id, agent_id, session_id, cost,
-    input_tokens + cached_input_tokens + cache_write_tokens + output_tokens as tokens
-  from usage_events where request_id = any(:ids)
-), rel as (
-  delete from budget_reservations r using ev where r.request_id = ev.request_id
+export function budgetCounterCtes(source: string): string {
+  return `bc_rel as (
+  delete from budget_reservations r using ${source} where r.request_id = ev.request_id
   returning r.request_id, r.budget_id, r.period_start, r.key, r.amount
-), applied as (
+), bc_applied as (
   select b.id as budget_id,
     date_trunc(b.period, ev.ts at time zone 'UTC') at time zone 'UTC' as period_start,
     case when b.scope = 'session' then ev.session_id else '' end as key,
     case when b.unit = 'usd' then ev.cost else ev.tokens end as actual,
     ev.request_id
-  from ev join budgets b on (b.scope = 'use_case' and b.scope_id = ev.use_case_id)
+  from ${source} join budgets b on (b.scope = 'use_case' and b.scope_id = ev.use_case_id)
     or (b.scope = 'bu' and b.scope_id = ev.bu_id) or (b.scope = 'agent' and b.scope_id = ev.agent_id)
     or (b.scope = 'session' and b.scope_id in (ev.use_case_id, '*'))
-), deltas as (
-  select budget_id, period_start, key, actual as spent, 0::numeric as reserved,
-    case when exists (select 1 from rel where rel.request_id = applied.request_id and rel.budget_id = applied.budget_id) then 0 else 1 end as calls
-  from applied
+), bc_deltas as (
+  select a.budget_id, a.period_start, a.key, a.actual as spent, 0::numeric as reserved,
+    case when rel.request_id is null then 1 else 0 end as calls
+  from bc_applied a left join bc_rel rel on rel.request_id = a.request_id and rel.budget_id = a.budget_id
   union all
-  select budget_id, period_start, key, 0, -amount, 0 from rel
-)
-insert into budget_counters as bc (budget_id, period_start, key, spent, reserved, calls)
-select budget_id, period_start, key, sum(spent), sum(reserved), sum(calls) from deltas
-group by 1, 2, 3 order by 1, 2, 3
-on conflict (budget_id, period_start, key) do update
-  set spent = bc.spent + excluded.spent, reserved = bc.reserved + excluded.reserved, calls = bc.calls + excluded.calls`;
-
-export async function applyBudgetCounters(trx: Db | Knex.Transaction, insertedRequestIds: readonly string[]): Promise<void> {
-  if (insertedRequestIds.length === 0) return;
-  await trx.raw(APPLY_SQL, { ids: insertedRequestIds as unknown as Knex.Value });
+  select budget_id, period_start, key, 0, -amount, 0 from bc_rel
+), bc_counters as (
+  insert into budget_counters as bc (budget_id, period_start, key, spent, reserved, calls)
+  select budget_id, period_start, key, sum(spent), sum(reserved), sum(calls) from bc_deltas
+  group by 1, 2, 3 order by 1, 2, 3
+  on conflict (budget_id, period_start, key) do update
+    set spent = bc.spent + excluded.spent, reserved = bc.reserved + excluded.reserved, calls = bc.calls + excluded.calls
+)`;
 }
 
 export type BudgetStatus = BudgetRow & { period_start: Date; spent: string; reserved: string; calls: number };

@@ -1,10 +1,11 @@
-import type { DecisionRecord, JournalRecord, TierRecord, UsageEvent } from '../metering/types.js';
-import { applyBudgetCounters } from './budgets.js';
+import type { DecisionRecord, JournalRecord, InflightRecord, TierRecord, UsageEvent } from '../metering/types.js';
+import { budgetCounterCtes } from './budgets.js';
 import { recordTierEvents } from '../budgets/events.js';
 import { toMoney } from '../metering/money.js';
+import { clearInflight, insertInflight } from './inflight.js';
 import type { Knex } from 'knex';
 import type { Db } from './knex.js';
-import { applyRollups } from './rollups.js';
+import { decisionRollupSql, usageRollupSql } from './rollups.js';
 
 /**
  * The usage ledger and the decision log. Batches are inserted with UNNEST over one array per column: the
@@ -33,8 +34,10 @@ const DECISION_COLUMNS: readonly Column<DecisionRecord>[] = [
 // Bounds the size of one statement; a batch of any size still commits in one transaction.
 const ROWS_PER_STATEMENT = 5000;
 
-// Only rows this statement actually inserted reach use_case_spend, so a replayed batch adds nothing.
-// Spend rows are upserted in key order so that concurrent writers (replicas) lock them in the same order.
+// Only rows this statement actually inserted reach use_case_spend, the budget counters and the hourly rollups,
+// so a replayed batch adds nothing: they all read the insert's RETURNING, in the same statement (one round
+// trip, and no second lookup of the rows by request_id). Spend rows are upserted in key order so that
+// concurrent writers (replicas) lock them in the same order (the counters and rollups do the same).
 const INSERT_USAGE_SQL = `
 with ins as (
   insert into usage_events (${names(USAGE_COLUMNS)}, accounting_period)
@@ -42,7 +45,8 @@ with ins as (
   from unnest(${arrayParams(USAGE_COLUMNS)}) as u(${names(USAGE_COLUMNS)})
   left join period_closes c on c.period = to_char(u.ts at time zone 'UTC', 'YYYY-MM')
   on conflict (request_id) do nothing
-  returning request_id, use_case_id, ts, cost,
+  returning request_id, ts, bu_id, use_case_id, agent_id, session_id, provider, model_served, input_tokens,
+    cached_input_tokens, cache_write_tokens, output_tokens, cost, partial, status,
     input_tokens + cached_input_tokens + cache_write_tokens + output_tokens as tokens
 ), spend as (
   insert into use_case_spend as s (use_case_id, period, period_start, cost, tokens, calls)
@@ -53,17 +57,19 @@ with ins as (
   order by 1, 3
   on conflict (use_case_id, period, period_start) do update
     set cost = s.cost + excluded.cost, tokens = s.tokens + excluded.tokens, calls = s.calls + excluded.calls
+), ${budgetCounterCtes('ins as ev')}, rollup as (${usageRollupSql('ins')}
 )
-select count(*)::int as inserted, coalesce(array_agg(request_id), '{}') as ids from ins`;
+select count(*)::int as inserted from ins`;
 
 const INSERT_DECISIONS_SQL = `
 with ins as (
   insert into decision_log (${names(DECISION_COLUMNS)})
   select * from unnest(${arrayParams(DECISION_COLUMNS)})
   on conflict (request_id) do nothing
-  returning request_id
+  returning ts, bu_id, use_case_id, agent_id, code
+), rollup as (${decisionRollupSql('ins')}
 )
-select count(*)::int as inserted, coalesce(array_agg(request_id), '{}') as ids from ins`;
+select count(*)::int as inserted from ins`;
 
 export type WriteResult = { usageInserted: number; decisionsInserted: number };
 
@@ -75,22 +81,17 @@ export async function writeBatch(db: Db, records: readonly JournalRecord[]): Pro
   return db.transaction(async (trx) => {
     let usageInserted = 0;
     let decisionsInserted = 0;
-    const insertedIds: string[] = [];
+    await insertInflight(trx, records.filter((r): r is InflightRecord => r.kind === 'inflight'));
     for (const chunk of chunks(usage.map(canonicalCost), ROWS_PER_STATEMENT)) {
-      const ids = await insertReturningIds(trx, INSERT_USAGE_SQL, columnArrays(USAGE_COLUMNS, chunk));
-      usageInserted += ids.length;
-      insertedIds.push(...ids);
+      usageInserted += await insertCounting(trx, INSERT_USAGE_SQL, columnArrays(USAGE_COLUMNS, chunk));
     }
-    await applyBudgetCounters(trx, insertedIds);
+    // Every call reported here is no longer in flight, whether its row is new or was already written.
+    await clearInflight(trx, usage.map((u) => u.request_id));
     const tiers = records.filter((r): r is TierRecord => r.kind === 'tier');
     if (tiers.length > 0) await recordTierEvents(trx, tiers);
-    const insertedDecisionIds: string[] = [];
     for (const chunk of chunks(decisions.map(jsonReasons), ROWS_PER_STATEMENT)) {
-      const ids = await insertReturningIds(trx, INSERT_DECISIONS_SQL, columnArrays(DECISION_COLUMNS, chunk));
-      decisionsInserted += ids.length;
-      insertedDecisionIds.push(...ids);
+      decisionsInserted += await insertCounting(trx, INSERT_DECISIONS_SQL, columnArrays(DECISION_COLUMNS, chunk));
     }
-    await applyRollups(trx, insertedIds, insertedDecisionIds);
     return { usageInserted, decisionsInserted };
   });
 }
@@ -169,9 +170,9 @@ export async function readSpend(db: Db, useCaseId?: string): Promise<SpendRow[]>
   return rows.map((r) => ({ ...r, cost: toMoney(r.cost) }));
 }
 
-async function insertReturningIds(trx: Db, sql: string, arrays: unknown[][]): Promise<string[]> {
-  const result = (await trx.raw(sql, arrays as unknown as Knex.RawBinding[])) as { rows: { ids: string[] }[] };
-  return result.rows[0]?.ids ?? [];
+async function insertCounting(trx: Db, sql: string, arrays: unknown[][]): Promise<number> {
+  const result = (await trx.raw(sql, arrays as unknown as Knex.RawBinding[])) as { rows: { inserted: number }[] };
+  return result.rows[0]?.inserted ?? 0;
 }
 
 function whereLedger<Q extends ReturnType<Db>>(q: Q, filter: LedgerFilter): Q {

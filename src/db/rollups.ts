@@ -1,5 +1,3 @@
-import type { Knex } from 'knex';
-
 /**
  * Hourly rollups of the ledger (usage_hourly) and of the decision log (decisions_hourly), kept by the
  * metering writer in the same transaction as the rows it inserts: only rows that statement actually
@@ -9,8 +7,9 @@ import type { Knex } from 'knex';
 
 const HOUR = `date_trunc('hour', ts at time zone 'UTC') at time zone 'UTC'`;
 
-// Upserted in key order so that concurrent writers (replicas) lock rollup rows in the same order.
-function usageRollupSql(source: string): string {
+// Upserted in key order so that concurrent writers (replicas) lock rollup rows in the same order. `source` is a
+// table, a subquery or a CTE (the ledger writer chains these onto its inserts' RETURNING: src/db/ledger.ts).
+export function usageRollupSql(source: string): string {
   return `
 insert into usage_hourly as h (hour, bu_id, use_case_id, agent_id, provider, model_served, calls, input_tokens,
   cached_input_tokens, cache_write_tokens, output_tokens, cost, partial_calls, error_calls)
@@ -31,7 +30,7 @@ on conflict (hour, bu_id, use_case_id, agent_id, provider, model_served) do upda
   error_calls = h.error_calls + excluded.error_calls`;
 }
 
-function decisionRollupSql(source: string): string {
+export function decisionRollupSql(source: string): string {
   return `
 insert into decisions_hourly as h (hour, bu_id, use_case_id, agent_id, code, calls)
 select ${HOUR}, coalesce(bu_id, ''), coalesce(use_case_id, ''), coalesce(agent_id, ''), code, count(*)
@@ -41,20 +40,7 @@ order by 1, 2, 3, 4, 5
 on conflict (hour, bu_id, use_case_id, agent_id, code) do update set calls = h.calls + excluded.calls`;
 }
 
-const INSERTED_USAGE = '(select * from usage_events where request_id = any(?::text[])) as r';
-const INSERTED_DECISIONS = '(select * from decision_log where request_id = any(?::text[])) as r';
-
 /** Backfill statements (migration 010): the same aggregation over the whole ledger. */
 export const USAGE_ROLLUP_FROM_LEDGER = usageRollupSql('usage_events');
 export const DECISION_ROLLUP_FROM_LOG = decisionRollupSql('decision_log');
 
-/**
- * Adds the rows a writeBatch transaction inserted (named by request_id, as its inserts return them) to the
- * hourly rollups: one statement per table. The rows are read back by their unique key inside the same
- * transaction, which is cheaper than shipping every column back and forth.
- */
-export async function applyRollups(trx: Knex | Knex.Transaction, usageRequestIds: readonly string[], decisionRequestIds: readonly string[]): Promise<void> {
-  // knex's RawBinding type has no arrays, but the drivers bind a JS array as a Postgres array.
-  if (usageRequestIds.length > 0) await trx.raw(usageRollupSql(INSERTED_USAGE), [usageRequestIds as unknown as Knex.RawBinding]);
-  if (decisionRequestIds.length > 0) await trx.raw(decisionRollupSql(INSERTED_DECISIONS), [decisionRequestIds as unknown as Knex.RawBinding]);
-}

@@ -1,0 +1,36 @@
+import crypto from 'node:crypto';
+import knexFactory from 'knex';
+import { createDb, migrateLatest, type Db } from '../../src/db/knex.js';
+import { seedDemo } from '../../src/catalog/seed.js';
+
+/** The Postgres server the database benches run on (a scratch database each, dropped at the end). */
+export const ADMIN_URL = process.env.BENCH_PG_URL ?? process.env.TOLLGATE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export type BenchDb = { db: Db; url: string; name: string; drop(): Promise<void> };
+
+/** A fresh `tollgate_bench_<rand>` database, migrated and seeded with the demo catalog. */
+export async function createBenchDb(opts: { budgets?: boolean } = {}): Promise<BenchDb> {
+  const name = `tollgate_bench_${crypto.randomBytes(5).toString('hex')}`;
+  const admin = knexFactory({ client: 'pg', connection: ADMIN_URL, pool: { min: 0, max: 1 } });
+  await admin.raw(`create database ${name}`);
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  const db = createDb({ kind: 'postgres', url: url.toString() });
+  const drop = async () => {
+    await db.destroy();
+    await admin.raw(`drop database if exists ${name} with (force)`);
+    await admin.destroy();
+  };
+  try {
+    await migrateLatest(db);
+    await seedDemo(db, { budgets: opts.budgets ?? false });
+  } catch (err) {
+    await drop();
+    throw err;
+  }
+  return { db, url: url.toString(), name, drop };
+}
+
+export const pct = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+export const ms = (v: number) => `${v.toFixed(2)} ms`;
+export const seconds = (from: bigint) => Number(process.hrtime.bigint() - from) / 1e9;

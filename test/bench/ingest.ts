@@ -1,0 +1,146 @@
+/**
+ * npm run bench (part 3): the metering writer's ingest rate into Postgres. writeBatch (src/db/ledger.ts) of
+ * realistic synthetic traffic (src/analytics/synthetic.ts: ~2% denials, sessions, several models) with the demo
+ * budgets in place and a reservation per call and budget (as the gateway leaves them), so that every batch
+ * inserts the ledger rows, updates use_case_spend and the budget counters, gives back the reservations and
+ * adds to the hourly rollups, in one transaction. Baseline in the same run: the same usage rows as a bare
+ * `insert … select from unnest(…)` into an index-less copy of usage_events (what moving the rows costs).
+ * Per batch size, the time is also split by statement (knex query events) to show where it goes.
+ * BENCH_INGEST_EVENTS (default 200,000 per batch size) and BENCH_INGEST_BATCHES (default 1000,5000,20000).
+ * Target (issue 4): ≥ 50,000 events/s.
+ */
+import os from 'node:os';
+import type { Knex } from 'knex';
+import { syntheticBatches } from '../../src/analytics/synthetic.js';
+import { syntheticCatalog } from '../../src/cli/synthetic.js';
+import { writeBatch } from '../../src/db/ledger.js';
+import type { Db } from '../../src/db/knex.js';
+import { loadPrices } from '../../src/db/prices.js';
+import { createPriceBook } from '../../src/metering/pricing.js';
+import type { JournalRecord, UsageEvent } from '../../src/metering/types.js';
+import { createBenchDb, seconds } from './bench-db.js';
+
+const EVENTS = Number(process.env.BENCH_INGEST_EVENTS ?? 200_000);
+const BATCHES = (process.env.BENCH_INGEST_BATCHES ?? '1000,5000,20000').split(',').map(Number);
+const TARGET = 50_000;
+
+// The reservations the gateway would have left for these calls: one per applicable budget, reserved 2× the cost.
+const RESERVE_SQL = `
+with ev as (select * from unnest(?::text[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::text[], ?::numeric[], ?::int8[])
+  as e(request_id, ts, bu_id, use_case_id, agent_id, session_id, cost, tokens))
+insert into budget_reservations (request_id, budget_id, period_start, key, amount, expires_at)
+select ev.request_id, b.id, date_trunc(b.period, ev.ts at time zone 'UTC') at time zone 'UTC',
+  case when b.scope = 'session' then ev.session_id else '' end,
+  case when b.unit = 'usd' then ev.cost * 2 else ev.tokens * 2 end, now() + interval '1 day'
+from ev join budgets b on (b.scope = 'use_case' and b.scope_id = ev.use_case_id) or (b.scope = 'bu' and b.scope_id = ev.bu_id)
+  or (b.scope = 'agent' and b.scope_id = ev.agent_id) or (b.scope = 'session' and b.scope_id in (ev.use_case_id, '*'))`;
+
+const BASELINE_COLUMNS = ['request_id', 'ts', 'bu_id', 'use_case_id', 'agent_id', 'session_id', 'parent_request_id', 'provider', 'endpoint',
+  'model_requested', 'model_served', 'input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'cost', 'currency',
+  'price_id', 'status', 'partial', 'latency_ms', 'decision_code', 'policy_revision', 'budget_tier'] as const;
+const BASELINE_TYPES = ['text', 'timestamptz', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'int8', 'int8', 'int8', 'int8',
+  'numeric', 'text', 'int4', 'int4', 'bool', 'int4', 'text', 'text', 'text'];
+const BASELINE_SQL = `insert into bench_scratch (${BASELINE_COLUMNS.join(', ')}, accounting_period)
+select u.*, to_char(u.ts at time zone 'UTC', 'YYYY-MM') from unnest(${BASELINE_TYPES.map((t) => `?::${t}[]`).join(', ')}) as u(${BASELINE_COLUMNS.join(', ')})`;
+
+function generate(db: Db, n: number, seed: number) {
+  return async () => {
+    const rows = await loadPrices(db);
+    const catalog = await syntheticCatalog(db, rows);
+    // The current month and the two before it: the budgets' periods are live ones.
+    const until = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth() + 1, 1));
+    const all: JournalRecord[] = [];
+    for (const b of syntheticBatches(catalog, createPriceBook(rows), { events: n, months: 3, seed, until }, 50_000)) all.push(...b);
+    return all;
+  };
+}
+
+async function reserve(db: Db, records: readonly JournalRecord[]): Promise<void> {
+  const usage = records.filter((r): r is UsageEvent => r.kind === 'usage');
+  for (let i = 0; i < usage.length; i += 20_000) {
+    const u = usage.slice(i, i + 20_000);
+    await db.raw(RESERVE_SQL, [
+      u.map((e) => e.request_id), u.map((e) => e.ts), u.map((e) => e.bu_id), u.map((e) => e.use_case_id), u.map((e) => e.agent_id),
+      u.map((e) => e.session_id), u.map((e) => e.cost), u.map((e) => e.input_tokens + e.cached_input_tokens + e.cache_write_tokens + e.output_tokens),
+    ] as unknown as Knex.RawBinding[]);
+  }
+}
+
+/** Milliseconds spent per kind of statement, from knex's query / query-response events. */
+function statementClock(db: Db) {
+  const started = new Map<string, bigint>();
+  const spent = new Map<string, number>();
+  const label = (sql: string) => {
+    const s = sql.replace(/\s+/g, ' ').trim().toLowerCase();
+    if (s.startsWith('begin') || s.startsWith('commit')) return s.split(' ')[0]!;
+    for (const [needle, name] of [['into usage_events', 'insert usage + spend'], ['into budget_counters', 'budget counters'], ['into decision_log', 'insert decisions'],
+      ['into usage_hourly', 'rollup usage_hourly'], ['into decisions_hourly', 'rollup decisions_hourly'], ['tier_events', 'tier events']] as const) {
+      if (s.includes(needle)) return name;
+    }
+    return s.slice(0, 30);
+  };
+  const onQuery = (q: { __knexQueryUid: string }) => started.set(q.__knexQueryUid, process.hrtime.bigint());
+  const onEnd = (_: unknown, q: { __knexQueryUid: string; sql: string }) => {
+    const t = started.get(q.__knexQueryUid);
+    if (t === undefined) return;
+    started.delete(q.__knexQueryUid);
+    const k = label(q.sql);
+    spent.set(k, (spent.get(k) ?? 0) + Number(process.hrtime.bigint() - t) / 1e6);
+  };
+  db.on('query', onQuery).on('query-response', onEnd);
+  return {
+    report(total: number) {
+      db.removeListener('query', onQuery).removeListener('query-response', onEnd);
+      return [...spent.entries()].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${((v / total) * 100).toFixed(0)}%`).join(', ');
+    },
+  };
+}
+
+async function timeWriter(db: Db, records: readonly JournalRecord[], batchSize: number) {
+  const clock = statementClock(db);
+  const t = process.hrtime.bigint();
+  for (let i = 0; i < records.length; i += batchSize) await writeBatch(db, records.slice(i, i + batchSize));
+  const s = seconds(t);
+  return { perSecond: records.length / s, breakdown: clock.report(s * 1000) };
+}
+
+async function timeBaseline(db: Db, records: readonly JournalRecord[], batchSize: number) {
+  await db.raw('truncate bench_scratch');
+  const usage = records.filter((r): r is UsageEvent => r.kind === 'usage') as unknown as Record<string, unknown>[];
+  const t = process.hrtime.bigint();
+  for (let i = 0; i < usage.length; i += batchSize) {
+    const chunk = usage.slice(i, i + batchSize);
+    await db.transaction((trx) => trx.raw(BASELINE_SQL, BASELINE_COLUMNS.map((c) => chunk.map((r) => r[c] ?? null)) as unknown as Knex.RawBinding[]));
+  }
+  return records.length / seconds(t);
+}
+
+async function main() {
+  console.log(`ingest bench: writeBatch into Postgres, ${EVENTS.toLocaleString('en')} records per batch size (${BATCHES.join(', ')}), demo budgets + reservations, node ${process.version}, ${os.cpus().length} cpus`);
+  const bench = await createBenchDb({ budgets: true });
+  try {
+    const { db } = bench;
+    await db.raw('create table bench_scratch (like usage_events including defaults)');
+    for (const [k, batchSize] of BATCHES.entries()) {
+      const records = await generate(db, EVENTS, k + 1)();
+      // Each size writes its own events (distinct request ids): nothing is a replay.
+      for (const r of records) r.request_id = `b${batchSize}-${r.request_id}`;
+      await reserve(db, records);
+      await db.raw('vacuum analyze');
+      const base = await timeBaseline(db, records, batchSize);
+      const writer = await timeWriter(db, records, batchSize);
+      const met = writer.perSecond >= TARGET ? 'met' : 'NOT met';
+      console.log(`batch ${String(batchSize).padStart(6)}  writeBatch ${writer.perSecond.toFixed(0).padStart(6)} events/s  baseline (bare UNNEST insert) ${base.toFixed(0).padStart(6)}/s  ratio ×${(writer.perSecond / base).toFixed(2)}  (target ≥ ${TARGET.toLocaleString('en')}/s: ${met})`);
+      console.log(`              time in: ${writer.breakdown}`);
+    }
+    const left = (await db('budget_reservations').count<{ n: string }[]>({ n: '*' }))[0]!.n;
+    console.log(`reservations left after the writer: ${left} (expected 0)`);
+  } finally {
+    await bench.drop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
