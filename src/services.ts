@@ -2,6 +2,7 @@ import type { Config } from './config.js';
 import type { Db } from './db/knex.js';
 import { openDatabase } from './db/bootstrap.js';
 import { createDb } from './db/knex.js';
+import { startOrphanSweeper } from './metering/orphans.js';
 import { Catalog } from './catalog/catalog.js';
 import { BudgetGate } from './budgets/gate.js';
 import { PolicyEngine } from './policy/engine.js';
@@ -47,6 +48,7 @@ export async function createServices(config: Config, log: Log): Promise<Services
   await Promise.all([catalog.refresh(), prices.refresh()]);
   catalog.start(config.refresh.catalogMs);
   budgetGate.startSweeper(config.refresh.reservationSweepMs);
+  const stopOrphanSweeper = startOrphanSweeper(db, log, config.refresh.reservationSweepMs);
   const priceTimer = setInterval(() => prices.refresh().catch((err: unknown) => log.warn({ err }, 'price refresh failed')), config.refresh.catalogMs);
   priceTimer.unref();
 
@@ -66,6 +68,7 @@ export async function createServices(config: Config, log: Log): Promise<Services
       clearInterval(priceTimer);
       catalog.stop();
       budgetGate.stop();
+      stopOrphanSweeper();
       await policy.close();
       await notifier.stop();
       await meter.close();

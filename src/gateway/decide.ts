@@ -8,6 +8,7 @@ import { gatherFacts, servedWorstCase } from './facts.js';
 import { sendProviderError } from './respond.js';
 import { readParentId, readTags } from './tags.js';
 import { recordTierCrossings } from './tiers.js';
+import { recordInFlight } from './meter-call.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -80,6 +81,7 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
       injectedUsage: prepared.injectedUsage,
       finished: false,
     };
+    recordInFlight(app, request.tollgateCall, adapter.isBilled(endpoint) ? input.estimate.input_tokens : 0);
     app.tollgate.metrics.calls.inc({ provider: adapter.name, code: decision.code, allowed: 'true' });
     app.tollgate.metrics.overheadSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
   };

@@ -3,13 +3,10 @@ import type { UsageEvent } from '../metering/types.js';
 import { costOf } from '../metering/pricing.js';
 import type { AllowedCall, CallOutcome } from './call.js';
 
-/** Turns a finished call into its one usage event: priced at the price in force when it was received. */
-export function meterCall(app: FastifyInstance, call: AllowedCall, outcome: CallOutcome): UsageEvent | undefined {
-  if (call.finished) return undefined;
-  call.finished = true;
-  const { prices, meter, budgetGate, metrics } = app.tollgate;
-  const price = prices.book.priceAt(call.modelServed, call.ts);
-  const event: UsageEvent = {
+/** A call's usage event, priced at the price in force when the call was received. */
+export function usageEventOf(app: FastifyInstance, call: AllowedCall, outcome: CallOutcome): UsageEvent {
+  const price = app.tollgate.prices.book.priceAt(call.modelServed, call.ts);
+  return {
     kind: 'usage',
     request_id: call.requestId,
     ts: call.ts.toISOString(),
@@ -33,6 +30,31 @@ export function meterCall(app: FastifyInstance, call: AllowedCall, outcome: Call
     policy_revision: call.revision,
     budget_tier: call.decision.tier,
   };
+}
+
+/**
+ * Written to the journal before a call is forwarded: should this process die before the call reports
+ * back, the call is still metered (partial, status 0, its estimated prompt) once its lease runs out.
+ */
+export function recordInFlight(app: FastifyInstance, call: AllowedCall, estimatedInputTokens: number): void {
+  const fallback = usageEventOf(app, call, {
+    status: 0, partial: true, usage: { input_tokens: estimatedInputTokens, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0 },
+  });
+  const expiresAt = new Date(call.ts.getTime() + app.tollgate.config.reservationTtlMs).toISOString();
+  try {
+    app.tollgate.meter.record({ kind: 'inflight', request_id: call.requestId, ts: fallback.ts, expires_at: expiresAt, fallback: { ...fallback, latency_ms: 0 } });
+  } catch (err) {
+    app.log.error({ err, request_id: call.requestId }, 'in-flight record could not be journaled');
+  }
+}
+
+/** Turns a finished call into its one usage event. */
+export function meterCall(app: FastifyInstance, call: AllowedCall, outcome: CallOutcome): UsageEvent | undefined {
+  if (call.finished) return undefined;
+  call.finished = true;
+  const { meter, budgetGate, metrics } = app.tollgate;
+  const event = usageEventOf(app, call, outcome);
+  const price = event.price_id !== null;
   try {
     meter.record(event);
   } catch (err) {

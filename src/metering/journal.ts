@@ -99,10 +99,13 @@ export function readSegment(file: string, log: JournalLog): JournalRecord[] {
   return records;
 }
 
+/** Every kind the metering writer knows; a line of any other kind is not a record (skipped with a warning). */
+const RECORD_KINDS: ReadonlySet<string> = new Set<JournalRecord['kind']>(['usage', 'decision', 'tier', 'inflight']);
+
 function parseRecord(line: string): JournalRecord | null {
   try {
     const value = JSON.parse(line) as Partial<JournalRecord> | null;
-    const ok = value !== null && typeof value === 'object' && (value.kind === 'usage' || value.kind === 'decision') && typeof value.request_id === 'string';
+    const ok = value !== null && typeof value === 'object' && RECORD_KINDS.has(String(value.kind)) && typeof value.request_id === 'string';
     return ok ? (value as JournalRecord) : null;
   } catch {
     return null;

@@ -69,4 +69,11 @@ export type TierRecord = {
   ts: string;
 };
 
-export type JournalRecord = UsageEvent | DecisionRecord | TierRecord;
+/**
+ * A call forwarded but not yet reported: kept (table inflight_calls) until its usage event is written. If
+ * the process dies first, the fallback event (partial, status 0, the prompt estimate) is written once the
+ * record expires, so a call that reached the provider is never missing from the ledger.
+ */
+export type InflightRecord = { kind: 'inflight'; request_id: string; ts: string; expires_at: string; fallback: UsageEvent };
+
+export type JournalRecord = UsageEvent | DecisionRecord | TierRecord | InflightRecord;

@@ -6,6 +6,8 @@ export type EndpointSpec = {
   streams: boolean;
   /** Body fields that bound the output, first present wins; null when the endpoint produces no output tokens. */
   maxOutputFields: readonly string[] | null;
+  /** false for endpoints the provider does not charge for (token counting). */
+  billed?: false;
 };
 
 export type EndpointSpecs = Readonly<Record<string, EndpointSpec>>;
@@ -33,4 +35,8 @@ export function clampOutputFor(specs: EndpointSpecs, endpoint: string, body: Rec
   if (!fields || fields.length === 0) return body;
   const field = fields.find((name) => body[name] !== undefined && body[name] !== null) ?? fields[0]!;
   return { ...body, [field]: limit };
+}
+
+export function isBilledFor(specs: EndpointSpecs, endpoint: string): boolean {
+  return specs[endpoint]?.billed !== false;
 }

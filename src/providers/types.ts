@@ -61,4 +61,6 @@ export interface ProviderAdapter {
   maxOutputTokens(endpoint: string, body: Record<string, unknown>): number;
   /** The body with its output limit set to `limit` (used when a budget clamps the call). */
   clampOutput(endpoint: string, body: Record<string, unknown>, limit: number): Record<string, unknown>;
+  /** Whether the provider charges for calls to this endpoint (token counting is free). */
+  isBilled(endpoint: string): boolean;
 }

@@ -10,7 +10,7 @@ import { createTestDb, TEST_DB_KIND, type TestDb } from '../helpers/db.js';
 import { PROMO, UPSTREAM_ANTHROPIC_KEY, UPSTREAM_OPENAI_KEY } from '../helpers/gateway.js';
 import { createPgServer, PG_BIN, type PgServer } from '../helpers/pg-server.js';
 import { startTollgateProcess, type TollgateProcess } from '../helpers/tollgate-process.js';
-import { callOnce, fakeRecordsByCall, ledgerRows, reconcile, runAll, type CallResult, type CallSpec, type LedgerRow } from '../helpers/load.js';
+import { callIndexOfSession, callOnce, fakeRecordsByCall, ledgerRows, reconcile, runAll, type CallResult, type CallSpec, type LedgerRow } from '../helpers/load.js';
 
 /**
  * Issue 3, item 7: faults tested for real. A Postgres server stopped and started under load, a gateway
@@ -228,6 +228,25 @@ describePg('fault: a tollgate process is killed with SIGKILL mid-load and restar
     await t.db('budget_reservations').update({ expires_at: t.db.raw(`now() - interval '1 second'`) });
     await waitUntil('the sweeper to release the orphaned reservations', async () => (await counters(t!.db, budgetId)).reserved === ZERO, 10_000);
     expect(await t.db('budget_reservations').count<{ n: string }[]>('* as n').then((x) => Number(x[0]!.n))).toBe(0);
+
+    // The calls in flight at the kill were journaled before they were forwarded; once their lease runs out
+    // (moved into the past here, like the reservations) the restarted process meters each from its
+    // fallback: partial, status 0, the prompt estimate. No call the upstream served is missing then.
+    const inflight = await t.db('inflight_calls').pluck('request_id');
+    expect(inflight.length).toBeGreaterThanOrEqual(r.servedWithoutRow.length);
+    await t.db('inflight_calls').update({ expires_at: t.db.raw(`now() - interval '1 second'`) });
+    await waitUntil('the sweeper to meter the calls cut by the kill', async () => Number((await t!.db('inflight_calls').count<{ n: string }[]>('* as n'))[0]!.n) === 0, 10_000);
+    const after = await ledgerRows(t.db, USE_CASE, 'kill');
+    const settled = reconcile(after, fakeRecordsByCall(upstream));
+    expect(settled.servedWithoutRow).toEqual([]);
+    expect(settled.duplicateCalls).toEqual([]);
+    const fallbacks = after.filter((x) => inflight.includes(x.request_id));
+    expect(fallbacks.length).toBe(inflight.length);
+    expect(fallbacks.every((x) => x.partial === true && x.status === 0 && Number(x.input_tokens) > 0 && Number(x.output_tokens) === 0)).toBe(true);
+    // Only those estimated rows differ from what the upstream reported; every other row equals it.
+    const estimated = new Set(fallbacks.map((x) => x.session_id));
+    expect(settled.mismatched.filter((m) => !fallbacks.some((f) => m.startsWith(`call ${callIndexOfSession(f.session_id)}:`)))).toEqual([]);
+    expect(settled.unmatchedRows.filter((s) => !estimated.has(s))).toEqual([]);
     expect((await counters(t.db, budgetId)).spent).toBe(await ledgerSum(t.db));
   }, 120_000);
 });

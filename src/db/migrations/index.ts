@@ -5,6 +5,7 @@ import * as ledger from './003_ledger.js';
 import * as budgets from './004_budgets.js';
 import * as budgetsV2 from './005_budgets_v2.js';
 import * as notifications from './006_notifications.js';
+import * as inflight from './007_inflight.js';
 import * as analytics from './010_analytics.js';
 import * as outcomes from './011_outcomes.js';
 
@@ -18,6 +19,7 @@ const MIGRATIONS: ReadonlyArray<[string, Migration]> = [
   ['004_budgets', budgets],
   ['005_budgets_v2', budgetsV2],
   ['006_notifications', notifications],
+  ['007_inflight', inflight],
   ['010_analytics', analytics],
   ['011_outcomes', outcomes],
 ];

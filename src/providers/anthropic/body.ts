@@ -1,8 +1,8 @@
-import { clampOutputFor, isStreamFor, maxOutputTokensFor, type EndpointSpecs } from '../endpoint-spec.js';
+import { clampOutputFor, isBilledFor, isStreamFor, maxOutputTokensFor, type EndpointSpecs } from '../endpoint-spec.js';
 
 export const ENDPOINTS: EndpointSpecs = {
   '/messages': { streams: true, maxOutputFields: ['max_tokens'] },
-  '/messages/count_tokens': { streams: false, maxOutputFields: null },
+  '/messages/count_tokens': { streams: false, maxOutputFields: null, billed: false },
 };
 
 export function isStream(endpoint: string, body: Record<string, unknown>): boolean {
@@ -24,4 +24,8 @@ export function prepareBody(
   servedModel: string,
 ): { body: Record<string, unknown>; injectedUsage: boolean } {
   return { body: { ...body, model: servedModel }, injectedUsage: false };
+}
+
+export function isBilled(endpoint: string): boolean {
+  return isBilledFor(ENDPOINTS, endpoint);
 }

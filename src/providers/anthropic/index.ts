@@ -1,5 +1,5 @@
 import type { ProviderAdapter } from '../types.js';
-import { ENDPOINTS, clampOutput, isStream, maxOutputTokens, prepareBody } from './body.js';
+import { ENDPOINTS, clampOutput, isBilled, isStream, maxOutputTokens, prepareBody } from './body.js';
 import { errorBody } from './errors.js';
 import { isInjectedUsageEvent, modelFromBody, streamReader, usageFromBody } from './usage.js';
 
@@ -17,4 +17,5 @@ export const anthropic: ProviderAdapter = Object.freeze({
   errorBody,
   maxOutputTokens,
   clampOutput,
+  isBilled,
 });

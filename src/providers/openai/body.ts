@@ -1,4 +1,4 @@
-import { clampOutputFor, isStreamFor, maxOutputTokensFor, type EndpointSpecs } from '../endpoint-spec.js';
+import { clampOutputFor, isBilledFor, isStreamFor, maxOutputTokensFor, type EndpointSpecs } from '../endpoint-spec.js';
 import { asObject } from '../json.js';
 
 export const ENDPOINTS: EndpointSpecs = {
@@ -35,4 +35,8 @@ export function prepareBody(
   if (streamOptions?.include_usage === true) return { body: prepared, injectedUsage: false };
   prepared.stream_options = { ...streamOptions, include_usage: true };
   return { body: prepared, injectedUsage: true };
+}
+
+export function isBilled(endpoint: string): boolean {
+  return isBilledFor(ENDPOINTS, endpoint);
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { JournalLockedError, openJournal, readSegment, type Journal } from '../../../src/metering/journal.js';
 import { decisionRecord, usageEvent } from '../../integration/fixtures/events.js';
+import type { JournalRecord } from '../../../src/metering/types.js';
 
 const log = () => ({ warn: vi.fn(), error: vi.fn() });
 
@@ -48,6 +49,14 @@ describe('journal', () => {
     j.discard(first);
     expect(j.pendingSegments()).toEqual([second]);
     expect(fs.existsSync(first)).toBe(false);
+  });
+
+  it('reads back every kind the writer knows: usage, decisions, tier crossings and calls in flight', () => {
+    const j = openAt();
+    const tier: JournalRecord = { kind: 'tier', budget_id: 1, period_start: '2026-11-01T00:00:00.000Z', key: '', tier: 'notice', ratio: 0.5, spent: 5, limit: 10, unit: 'usd', request_id: 'r-t', ts: '2026-11-02T00:00:00.000Z' };
+    const inflight: JournalRecord = { kind: 'inflight', request_id: 'r-i', ts: '2026-11-02T00:00:00.000Z', expires_at: '2026-11-02T00:21:00.000Z', fallback: usageEvent(9) };
+    for (const r of [usageEvent(1), decisionRecord(2), tier, inflight]) j.append(r);
+    expect(j.readSegment(j.roll()!)).toEqual([usageEvent(1), decisionRecord(2), tier, inflight]);
   });
 
   it('writes each append through to the file before returning', () => {

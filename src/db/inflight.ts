@@ -1,0 +1,34 @@
+import type { Knex } from 'knex';
+import type { Db } from './knex.js';
+import type { InflightRecord, UsageEvent } from '../metering/types.js';
+
+/**
+ * In-flight calls, written by the metering writer in the same transaction as the ledger: a call's row goes
+ * when its usage event is written; rows whose call never reported (its gateway died) expire, and their
+ * fallback events are then written like any other.
+ */
+export async function insertInflight(trx: Db | Knex.Transaction, records: readonly InflightRecord[]): Promise<void> {
+  if (records.length === 0) return;
+  // A call whose usage is already in the ledger (replayed journal) is not in flight any more.
+  await trx.raw(`
+    insert into inflight_calls (request_id, ts, expires_at, fallback)
+    select r.request_id, r.ts, r.expires_at, r.fallback
+    from unnest(?::text[], ?::timestamptz[], ?::timestamptz[], ?::jsonb[]) as r(request_id, ts, expires_at, fallback)
+    where not exists (select 1 from usage_events u where u.request_id = r.request_id)
+    on conflict (request_id) do nothing`,
+  [
+    records.map((r) => r.request_id), records.map((r) => r.ts), records.map((r) => r.expires_at),
+    records.map((r) => JSON.stringify(r.fallback)),
+  ] as unknown as Knex.RawBinding[]);
+}
+
+export async function clearInflight(trx: Db | Knex.Transaction, requestIds: readonly string[]): Promise<void> {
+  if (requestIds.length === 0) return;
+  await trx.raw('delete from inflight_calls where request_id = any(?)', [requestIds as unknown as Knex.RawBinding]);
+}
+
+/** Fallback events of calls whose lease ran out, oldest first. */
+export async function expiredInflight(db: Db, limit: number): Promise<UsageEvent[]> {
+  const rows = (await db('inflight_calls').where('expires_at', '<', db.fn.now()).orderBy('expires_at').limit(limit).select('fallback')) as { fallback: UsageEvent | string }[];
+  return rows.map((r) => (typeof r.fallback === 'string' ? (JSON.parse(r.fallback) as UsageEvent) : r.fallback));
+}
