@@ -40,6 +40,8 @@ export type FlushListener = (records: JournalRecord[], info: FlushInfo) => void;
 export type MeterStats = {
   /** Records this process recorded. */
   recorded: number;
+  /** The same, by kind (usage events, decisions, tier crossings, calls in flight). */
+  recordedByKind: Record<JournalRecord['kind'], number>;
   /** Records written to Postgres (including replayed ones and ones that were already there). */
   flushed: number;
   /** Rows newly inserted into usage_events and decision_log. */
@@ -90,6 +92,7 @@ export function createMeter(options: MeterOptions): Meter {
   let state: 'created' | 'started' | 'closed' = 'created';
   let released = false;
   const counts = { recorded: 0, flushed: 0, inserted: 0, failures: 0, consecutiveFailures: 0, rejected: 0 };
+  const byKind: Record<JournalRecord['kind'], number> = { usage: 0, decision: 0, tier: 0, inflight: 0 };
   let last: { ms: number; at: string } | null = null;
 
   const rollCurrent = () => {
@@ -227,6 +230,7 @@ export function createMeter(options: MeterOptions): Meter {
       }
       current.push(record);
       counts.recorded++;
+      byKind[record.kind]++;
       if (current.length >= batchSize && state === 'started' && counts.consecutiveFailures === 0 && !queued) {
         flush().catch(() => undefined);
       }
@@ -258,6 +262,7 @@ export function createMeter(options: MeterOptions): Meter {
       for (const { count } of ownSegments.values()) pending += count;
       return {
         ...counts,
+        recordedByKind: { ...byKind },
         pending,
         pendingSegments: journal.pendingSegments().length,
         lastFlushMs: last?.ms ?? null,

@@ -46,7 +46,7 @@ async function closedPort(): Promise<number> {
  */
 function ledger(gw: () => Gateway) {
   return async function oneRow(call: () => Promise<string>): Promise<Record<string, unknown>> {
-    const usageRecorded = () => gw().app.tollgate.meter.stats().recorded;
+    const usageRecorded = () => gw().app.tollgate.meter.stats().recordedByKind.usage;
     const before = usageRecorded();
     const totalBefore = await countRows(gw());
     const requestId = await call();

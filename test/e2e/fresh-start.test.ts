@@ -57,29 +57,30 @@ async function serve(extra: NodeJS.ProcessEnv = {}): Promise<Server> {
 
 /** Polls /readyz until it answers 200 (bounded); returns its body. */
 async function ready(server: Server): Promise<{ status: string; checks: Record<string, string> }> {
-  const deadline = Date.now() + 30_000;
+  // Opening PGlite, migrating and seeding take a few seconds alone, much longer on a busy machine.
+  const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
     if (server.child.exitCode !== null) throw new Error(`serve exited with ${server.child.exitCode}:\n${server.output()}`);
     const res = await fetch(`${server.url}/readyz`).catch(() => null);
     if (res?.status === 200) return (await res.json()) as { status: string; checks: Record<string, string> };
     await sleep(200);
   }
-  throw new Error(`no 200 from /readyz within 30 s:\n${server.output()}`);
+  throw new Error(`no 200 from /readyz within 120 s:\n${server.output()}`);
 }
 
 /** SIGTERM, then the exit code (bounded). */
 async function stop(server: Server): Promise<number | null> {
   const exited = new Promise<number | null>((resolve) => server.child.once('exit', (code) => resolve(code)));
   server.child.kill('SIGTERM');
-  const code = await Promise.race([exited, sleep(10_000).then(() => 'timeout' as const)]);
+  const code = await Promise.race([exited, sleep(30_000).then(() => 'timeout' as const)]);
   if (code === 'timeout') {
     server.child.kill('SIGKILL');
-    throw new Error(`serve did not exit within 10 s of SIGTERM:\n${server.output()}`);
+    throw new Error(`serve did not exit within 30 s of SIGTERM:\n${server.output()}`);
   }
   return code;
 }
 
-describe('fresh start', { timeout: 90_000 }, () => {
+describe('fresh start', { timeout: 240_000 }, () => {
   let key: string;
 
   it('answers /readyz from an empty directory with no database server, and stops cleanly on SIGTERM', async () => {
