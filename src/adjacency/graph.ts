@@ -9,7 +9,8 @@
  */
 import { UndirectedGraph } from 'graphology';
 import louvainModule from 'graphology-communities-louvain';
-import { computeSignals, mulberry32, SIGNAL_DEFAULTS, type SignalOptions } from './signals.js';
+import { computeSignals, SIGNAL_DEFAULTS, type SignalOptions } from './signals.js';
+import { mulberry32 } from '../analytics/random.js';
 import {
   AdjacencyOptionsError, resolveOptions, SIGNAL_NAMES,
   type AdjacencyEdge, type AdjacencyRows, type Community, type EdgeAttributes, type NodeAttributes, type PairSignals, type SignalWeights,

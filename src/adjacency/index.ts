@@ -21,5 +21,6 @@ export {
   buildAdjacency, combinedWeight, crossBuCommunities, edgeList, GRAPH_DEFAULTS, graphFromSignals,
   type Adjacency, type AdjacencyGraph, type AdjacencyOptions, type GraphOptions,
 } from './graph.js';
-export { computeSignals, couplingTable, leadLag, mulberry32, removeWeekdayMedians, SIGNAL_DEFAULTS, type SignalOptions } from './signals.js';
+export { computeSignals, couplingTable, leadLag, removeWeekdayMedians, SIGNAL_DEFAULTS, type SignalOptions } from './signals.js';
+export { mulberry32 } from '../analytics/random.js';
 export * from './types.js';

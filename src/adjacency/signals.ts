@@ -8,6 +8,7 @@
  * session or call chain) plus, per use case, the `screenTopK` partners whose binned spend correlates best in
  * a cheap screen (sums over `screenBinDays`-day bins, lags of −1, 0, +1 bins).
  */
+import { mulberry32 } from '../analytics/random.js';
 import { AdjacencyInputError, resolveOptions, type AdjacencyRows, type LeadLagEvidence, type PairEvidence, type PairSignals, type Period } from './types.js';
 
 export const SIGNAL_DEFAULTS = {
@@ -171,17 +172,6 @@ export function familyP(r: number, m: number, lags: number, family: number): num
   return Math.min(1, family * -Math.expm1(lags * Math.log1p(-single)));
 }
 
-/** mulberry32: small, fast, seedable; quality is ample for shuffles. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** FNV-1a of the pair: each pair gets its own stream, so results do not depend on row order. */
 function pairSeed(seed: number, a: string, b: string): number {

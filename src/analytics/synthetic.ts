@@ -1,3 +1,4 @@
+import { mulberry32 } from './random.js';
 import type { PriceBook } from '../metering/pricing.js';
 import { costOf } from '../metering/pricing.js';
 import { ZERO_MONEY } from '../metering/money.js';
@@ -166,14 +167,3 @@ function logNormal(rand: () => number, mu: number, sigma: number): number {
   return Math.exp(mu + sigma * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v));
 }
 
-/** A small, fast, seedable PRNG (Math.random cannot be seeded). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
