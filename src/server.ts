@@ -8,17 +8,17 @@ import { buildApp } from './app.js';
  * migrating) closes what was opened once it is ready, rather than killing the process mid-migration.
  */
 export async function startServer(config: Config): Promise<void> {
-  let app: FastifyInstance | undefined;
-  let signalled: string | undefined;
+  const state: { app?: FastifyInstance; signalled?: string } = {};
   const shutdown = (signal: string) => {
-    if (signalled) return;
-    signalled = signal;
-    if (app) close(app, signal);
+    if (state.signalled) return;
+    state.signalled = signal;
+    if (state.app) close(state.app, signal);
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
-  app = await buildApp(config);
-  if (signalled) return close(app, signalled);
+  const app = await buildApp(config);
+  state.app = app;
+  if (state.signalled) return close(app, state.signalled);
   await app.listen({ port: config.port, host: config.host });
   const where = { address: `http://${config.host}:${config.port}`, database: config.database.kind };
   if (app.tollgate.policy.ready) app.log.info({ ...where, policy_revision: app.tollgate.policy.revision }, 'tollgate is ready');
