@@ -55,9 +55,6 @@ export class Catalog {
     };
   }
 
-  modelProvider(modelId: string): string | undefined {
-    return this.index.models.get(modelId)?.provider_id;
-  }
 }
 
 function emptyIndex(): Index {

@@ -57,9 +57,6 @@ export async function upsertBudget(db: Db | Knex.Transaction, b: BudgetInput): P
   return { before, after: after! };
 }
 
-export async function listBudgets(db: Db): Promise<BudgetRow[]> {
-  return (await db('budgets').select('*').orderBy(['scope', 'scope_id'])) as BudgetRow[];
-}
 
 // Which budgets apply to a call: its use case, BU and agent, and the session caps of its use case ('*': all).
 const APPLICABLE = `(scope = 'use_case' and scope_id = :useCase) or (scope = 'bu' and scope_id = :bu)
