@@ -1,12 +1,11 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { seedDemo } from '../../src/catalog/seed.js';
 import { BudgetChangeError, extendBudget, listBudgetChanges, setBudgetAudited, type ExtendInput } from '../../src/db/budget-changes.js';
 import type { Db } from '../../src/db/knex.js';
+import { cliEnvironment, runCli } from '../helpers/cli.js';
 import { createTestDb, TEST_DB_KIND, type TestDb } from '../helpers/db.js';
 
 const PROMO = { scope: 'use_case', scopeId: 'trade-promo-automation' } as const;
@@ -117,28 +116,16 @@ describe(`audited budget set (${TEST_DB_KIND})`, () => {
 });
 
 // The CLI, each command a process of its own (as tollgate is run).
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const MAIN = path.join(ROOT, 'src/cli/main.ts');
-const TSX = pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 
 describe(`tollgate budget extend / history (${TEST_DB_KIND})`, { timeout: 120_000 }, () => {
   let dir: string;
   let pg: TestDb | undefined;
   let env: NodeJS.ProcessEnv;
-  const cli = (...args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(process.execPath, ['--import', TSX, MAIN, ...args], { cwd: dir, env, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr });
-    });
-  });
+  const cli = (...args: string[]) => runCli(dir, env, args);
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-extend-'));
-    env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(TOLLGATE_|DATABASE_URL$|PORT$)/.test(k)));
-    if (TEST_DB_KIND === 'postgres') {
-      pg = await createTestDb();
-      await pg.db.destroy();
-      env.DATABASE_URL = pg.url;
-    }
+    ({ env, pg } = await cliEnvironment());
   });
 
   afterAll(async () => {

@@ -1,52 +1,27 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDb, type Db } from '../../src/db/knex.js';
+import type { Db } from '../../src/db/knex.js';
 import { sumLedger, writeBatch } from '../../src/db/ledger.js';
 import { hashAgentKey } from '../../src/identity/keys.js';
-import { createTestDb, TEST_DB_KIND, type TestDb } from '../helpers/db.js';
+import { TEST_DB_KIND, type TestDb } from '../helpers/db.js';
+import { cliEnvironment, MAIN, runCli, TSX, withCliDb } from '../helpers/cli.js';
 import { usageEvent } from './fixtures/events.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const MAIN = path.join(ROOT, 'src/cli/main.ts');
-const TSX = pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 const KEY = /^tg_[A-Za-z0-9_-]{43}$/;
-
-type Run = { code: number; stdout: string; stderr: string };
 
 let dataDir: string;
 let pg: TestDb | undefined;
 let env: NodeJS.ProcessEnv;
 
-function cli(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', TSX, MAIN, ...args], { cwd: dataDir, env, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-/** The CLI's database, opened from the test while no CLI process holds it (PGlite allows one process). */
-async function withDirectDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
-  const db = pg ? createDb({ kind: 'postgres', url: pg.url! }) : createDb({ kind: 'pglite', dataDir: path.join(dataDir, '.tollgate/pgdata') });
-  try {
-    return await fn(db);
-  } finally {
-    await db.destroy();
-  }
-}
+const cli = (...args: string[]) => runCli(dataDir, env, args);
+const withDirectDb = <T>(fn: (db: Db) => Promise<T>) => withCliDb(pg, dataDir, fn);
 
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-cli-'));
-  env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(TOLLGATE_|DATABASE_URL$|PORT$)/.test(k)));
-  if (TEST_DB_KIND === 'postgres') {
-    pg = await createTestDb();
-    await pg.db.destroy();
-    env.DATABASE_URL = pg.url;
-  }
+  ({ env, pg } = await cliEnvironment());
 });
 
 afterAll(async () => {

@@ -1,49 +1,26 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { createDb, type Db } from '../../src/db/knex.js';
+import type { Db } from '../../src/db/knex.js';
 import { hashApiToken } from '../../src/db/api-tokens.js';
-import { createTestDb, TEST_DB_KIND, type TestDb } from '../helpers/db.js';
+import type { TestDb } from '../helpers/db.js';
+import { cliEnvironment, runCli, withCliDb } from '../helpers/cli.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const MAIN = path.join(ROOT, 'src/cli/main.ts');
-const TSX = pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 const TOKEN = /^tga_[A-Za-z0-9_-]{43}$/;
 
 let dataDir: string;
 let pg: TestDb | undefined;
 let env: NodeJS.ProcessEnv;
 
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', TSX, MAIN, ...args], { cwd: dataDir, env, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-async function withDirectDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
-  const db = pg ? createDb({ kind: 'postgres', url: pg.url! }) : createDb({ kind: 'pglite', dataDir: path.join(dataDir, '.tollgate/pgdata') });
-  try {
-    return await fn(db);
-  } finally {
-    await db.destroy();
-  }
-}
+const cli = (...args: string[]) => runCli(dataDir, env, args);
+const withDirectDb = <T>(fn: (db: Db) => Promise<T>) => withCliDb(pg, dataDir, fn);
 
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-tokens-'));
-  env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(TOLLGATE_|DATABASE_URL$|PORT$)/.test(k)));
-  if (TEST_DB_KIND === 'postgres') {
-    pg = await createTestDb();
-    await pg.db.destroy();
-    env.DATABASE_URL = pg.url;
-  }
+  ({ env, pg } = await cliEnvironment());
 });
 
 afterAll(async () => {
