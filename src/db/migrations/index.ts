@@ -8,6 +8,7 @@ import * as notifications from './006_notifications.js';
 import * as inflight from './007_inflight.js';
 import * as analytics from './010_analytics.js';
 import * as outcomes from './011_outcomes.js';
+import * as tools from './012_tools.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -22,6 +23,7 @@ const MIGRATIONS: ReadonlyArray<[string, Migration]> = [
   ['007_inflight', inflight],
   ['010_analytics', analytics],
   ['011_outcomes', outcomes],
+  ['012_tools', tools],
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
