@@ -5,7 +5,7 @@ import { toMoney } from '../metering/money.js';
 import { clearInflight, insertInflight } from './inflight.js';
 import type { Knex } from 'knex';
 import type { Db } from './knex.js';
-import { decisionRollupSql, usageRollupSql } from './rollups.js';
+import { decisionRollupSql, toolRollupSql, usageRollupSql } from './rollups.js';
 
 /**
  * The usage ledger and the decision log. Batches are inserted with UNNEST over one array per column: the
@@ -21,8 +21,15 @@ const USAGE_COLUMNS: readonly Column<UsageEvent>[] = [
   ['model_requested', 'text'], ['model_served', 'text'], ['input_tokens', 'int8'],
   ['cached_input_tokens', 'int8'], ['cache_write_tokens', 'int8'], ['output_tokens', 'int8'],
   ['cost', 'numeric'], ['currency', 'text'], ['price_id', 'int4'], ['status', 'int4'], ['partial', 'bool'],
-  ['latency_ms', 'int4'], ['decision_code', 'text'], ['policy_revision', 'text'], ['budget_tier', 'text'],
+  ['latency_ms', 'int4'], ['decision_code', 'text'], ['policy_revision', 'text'], ['budget_tier', 'text'], ['tools', 'text'],
 ];
+
+// tools travels as one space-joined text per row and becomes text[] in SQL: UNNEST of a 2-D array yields its
+// scalars, not one array per row, and a sanitized tool name (src/providers/tools.ts) never holds a space.
+const TOOL_SEPARATOR = ' ';
+const USAGE_SELECT = USAGE_COLUMNS
+  .map(([name]) => (name === 'tools' ? `string_to_array(u.tools, '${TOOL_SEPARATOR}')` : `u.${name}`))
+  .join(', ');
 
 const DECISION_COLUMNS: readonly Column<DecisionRecord>[] = [
   ['request_id', 'text'], ['ts', 'timestamptz'], ['provider', 'text'], ['endpoint', 'text'], ['bu_id', 'text'],
@@ -34,19 +41,19 @@ const DECISION_COLUMNS: readonly Column<DecisionRecord>[] = [
 // Bounds the size of one statement; a batch of any size still commits in one transaction.
 const ROWS_PER_STATEMENT = 5000;
 
-// Only rows this statement actually inserted reach use_case_spend, the budget counters and the hourly rollups,
-// so a replayed batch adds nothing: they all read the insert's RETURNING, in the same statement (one round
-// trip, and no second lookup of the rows by request_id). Spend rows are upserted in key order so that
+// Only rows this statement actually inserted reach use_case_spend, the budget counters, the hourly rollups and
+// tool_usage_daily, so a replayed batch adds nothing: they all read the insert's RETURNING, in the same
+// statement (one round trip, and no second lookup of the rows by request_id). Spend rows are upserted in key order so that
 // concurrent writers (replicas) lock them in the same order (the counters and rollups do the same).
 const INSERT_USAGE_SQL = `
 with ins as (
   insert into usage_events (${names(USAGE_COLUMNS)}, accounting_period)
-  select u.*, coalesce(c.carry_to, to_char(u.ts at time zone 'UTC', 'YYYY-MM'))
+  select ${USAGE_SELECT}, coalesce(c.carry_to, to_char(u.ts at time zone 'UTC', 'YYYY-MM'))
   from unnest(${arrayParams(USAGE_COLUMNS)}) as u(${names(USAGE_COLUMNS)})
   left join period_closes c on c.period = to_char(u.ts at time zone 'UTC', 'YYYY-MM')
   on conflict (request_id) do nothing
-  returning request_id, ts, bu_id, use_case_id, agent_id, session_id, provider, model_served, input_tokens,
-    cached_input_tokens, cache_write_tokens, output_tokens, cost, partial, status,
+  returning request_id, ts, bu_id, use_case_id, agent_id, session_id, provider, model_served, accounting_period, input_tokens,
+    cached_input_tokens, cache_write_tokens, output_tokens, cost, partial, status, tools,
     input_tokens + cached_input_tokens + cache_write_tokens + output_tokens as tokens
 ), spend as (
   insert into use_case_spend as s (use_case_id, period, period_start, cost, tokens, calls)
@@ -58,6 +65,7 @@ with ins as (
   on conflict (use_case_id, period, period_start) do update
     set cost = s.cost + excluded.cost, tokens = s.tokens + excluded.tokens, calls = s.calls + excluded.calls
 ), ${budgetCounterCtes('ins as ev')}, rollup as (${usageRollupSql('ins')}
+), tool_days as (${toolRollupSql('ins')}
 )
 select count(*)::int as inserted from ins`;
 
@@ -82,7 +90,7 @@ export async function writeBatch(db: Db, records: readonly JournalRecord[]): Pro
     let usageInserted = 0;
     let decisionsInserted = 0;
     await insertInflight(trx, records.filter((r): r is InflightRecord => r.kind === 'inflight'));
-    for (const chunk of chunks(usage.map(canonicalCost), ROWS_PER_STATEMENT)) {
+    for (const chunk of chunks(usage.map(ledgerRow), ROWS_PER_STATEMENT)) {
       usageInserted += await insertCounting(trx, INSERT_USAGE_SQL, columnArrays(USAGE_COLUMNS, chunk));
     }
     // Every call reported here is no longer in flight, whether its row is new or was already written.
@@ -194,8 +202,8 @@ function totals(row: LedgerTotals): LedgerTotals {
   };
 }
 
-function canonicalCost(e: UsageEvent): UsageEvent {
-  return { ...e, cost: toMoney(e.cost) };
+function ledgerRow(e: UsageEvent): Omit<UsageEvent, 'tools'> & { tools: string | null } {
+  return { ...e, cost: toMoney(e.cost), tools: e.tools !== undefined && e.tools.length > 0 ? e.tools.join(TOOL_SEPARATOR) : null };
 }
 
 function jsonReasons(d: DecisionRecord): Omit<DecisionRecord, 'reasons'> & { reasons: string } {

@@ -1,5 +1,6 @@
 /**
- * Hourly rollups of the ledger (usage_hourly) and of the decision log (decisions_hourly), kept by the
+ * Hourly rollups of the ledger (usage_hourly) and of the decision log (decisions_hourly), and the daily count
+ * of calls per tool (tool_usage_daily), kept by the
  * metering writer in the same transaction as the rows it inserts: only rows that statement actually
  * inserted are added, so a replayed batch adds nothing, and the rollups never drift from the ledger.
  * Every report reads these tables; none scans usage_events.
@@ -38,6 +39,20 @@ from ${source}
 group by 1, 2, 3, 4, 5
 order by 1, 2, 3, 4, 5
 on conflict (hour, bu_id, use_case_id, agent_id, code) do update set calls = h.calls + excluded.calls`;
+}
+
+/**
+ * Calls per UTC day, BU, use case and tool: a call counts once for each tool it declared or called (its
+ * `tools` are distinct); calls without tools add nothing. Upserted in primary-key order, as above.
+ */
+export function toolRollupSql(source: string): string {
+  return `
+insert into tool_usage_daily as d (day, use_case_id, tool, bu_id, calls)
+select (e.ts at time zone 'UTC')::date, e.use_case_id, t.tool, e.bu_id, count(*)
+from ${source} e cross join lateral unnest(e.tools) as t(tool)
+group by 1, 2, 3, 4
+order by 1, 2, 3, 4
+on conflict (day, use_case_id, tool, bu_id) do update set calls = d.calls + excluded.calls`;
 }
 
 /** Backfill statements (migration 010): the same aggregation over the whole ledger. */

@@ -17,12 +17,17 @@ export type AllowedCall = {
   modelRequested: string;
   modelServed: string;
   body: Record<string, unknown>;
+  /** Names of the tools the request declares (metered with the names its answer calls). */
+  requestTools: string[];
   injectedUsage: boolean;
   finished: boolean;
   /** The upstream's status, once it answered. */
   upstreamStatus?: number;
   /** Usage read so far from the upstream's answer, once it started. */
-  progress?: () => { usage: NormalizedUsage; complete: boolean };
+  progress?: () => CallProgress;
 };
 
-export type CallOutcome = { status: number; usage: NormalizedUsage; partial: boolean };
+export type CallProgress = { usage: NormalizedUsage; complete: boolean; tools?: string[] };
+
+/** How a call ended; `tools` are the names its answer called, as far as it was read. */
+export type CallOutcome = { status: number; usage: NormalizedUsage; partial: boolean; tools?: string[] };

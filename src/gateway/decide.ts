@@ -78,6 +78,7 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
       modelRequested: model!,
       modelServed: served,
       body: prepared.body,
+      requestTools: adapter.requestTools(endpoint, body),
       injectedUsage: prepared.injectedUsage,
       finished: false,
     };

@@ -1,9 +1,9 @@
 import { pipeline, Transform } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ZERO_USAGE, type NormalizedUsage } from '../providers/types.js';
+import { ZERO_USAGE } from '../providers/types.js';
 import { createSseTap } from '../providers/sse.js';
-import type { AllowedCall } from './call.js';
+import type { AllowedCall, CallProgress } from './call.js';
 import { meterCall } from './meter-call.js';
 import { sendProviderError } from './respond.js';
 import { CREDENTIAL_HEADERS } from '../identity/authenticate.js';
@@ -53,7 +53,7 @@ function relay(app: FastifyInstance, call: AllowedCall, reply: FastifyReply, sta
   const finish = (cut: boolean) => {
     const r = result();
     // An error answer that arrived whole carries no usage because nothing was billed: that is not partial.
-    meterCall(app, call, { status, usage: r.usage, partial: cut || (!r.complete && status < 400) });
+    meterCall(app, call, { status, usage: r.usage, tools: r.tools, partial: cut || (!r.complete && status < 400) });
   };
   tap.once('end', () => finish(false));
   pipeline(upstream, tap, (err) => {
@@ -65,10 +65,10 @@ function relay(app: FastifyInstance, call: AllowedCall, reply: FastifyReply, sta
 function clientGone(app: FastifyInstance, call: AllowedCall, responseFinished: boolean) {
   const seen = call.progress?.() ?? { usage: { ...ZERO_USAGE }, complete: false };
   // 499: the client closed the connection before the upstream answered (nginx's convention).
-  meterCall(app, call, { status: call.upstreamStatus ?? 499, usage: seen.usage, partial: !(responseFinished && seen.complete) });
+  meterCall(app, call, { status: call.upstreamStatus ?? 499, usage: seen.usage, tools: seen.tools, partial: !(responseFinished && seen.complete) });
 }
 
-type Tap = { tap: Transform; result: () => { usage: NormalizedUsage; complete: boolean } };
+type Tap = { tap: Transform; result: () => CallProgress };
 
 function sseTap(call: AllowedCall): Tap {
   const reader = call.adapter.streamReader(call.endpoint);
@@ -76,7 +76,7 @@ function sseTap(call: AllowedCall): Tap {
     onEvent: (event, data) => reader.push(event, data),
     drop: call.injectedUsage ? (event, data) => call.adapter.isInjectedUsageEvent(event, data) : undefined,
   });
-  return { tap, result: () => reader.result() };
+  return { tap, result: () => ({ ...reader.result(), tools: reader.tools() }) };
 }
 
 function jsonTap(call: AllowedCall): Tap {
@@ -95,7 +95,7 @@ function jsonTap(call: AllowedCall): Tap {
       try {
         const body: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
         const usage = call.adapter.usageFromBody(call.endpoint, body);
-        return { usage: usage ?? { ...ZERO_USAGE }, complete: usage !== null };
+        return { usage: usage ?? { ...ZERO_USAGE }, complete: usage !== null, tools: call.adapter.toolsFromBody(call.endpoint, body) };
       } catch {
         return { usage: { ...ZERO_USAGE }, complete: false };
       }

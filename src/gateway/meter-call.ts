@@ -1,11 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { UsageEvent } from '../metering/types.js';
 import { costOf } from '../metering/pricing.js';
+import { mergeToolNames } from '../providers/tools.js';
 import type { AllowedCall, CallOutcome } from './call.js';
 
 /** A call's usage event, priced at the price in force when the call was received. */
 export function usageEventOf(app: FastifyInstance, call: AllowedCall, outcome: CallOutcome): UsageEvent {
   const price = app.tollgate.prices.book.priceAt(call.modelServed, call.ts);
+  const tools = mergeToolNames(call.requestTools, outcome.tools);
   return {
     kind: 'usage',
     request_id: call.requestId,
@@ -29,12 +31,14 @@ export function usageEventOf(app: FastifyInstance, call: AllowedCall, outcome: C
     decision_code: call.decision.code,
     policy_revision: call.revision,
     budget_tier: call.decision.tier,
+    ...(tools.length > 0 ? { tools } : {}),
   };
 }
 
 /**
  * Written to the journal before a call is forwarded: should this process die before the call reports
- * back, the call is still metered (partial, status 0, its estimated prompt) once its lease runs out.
+ * back, the call is still metered (partial, status 0, its estimated prompt, the tools it declared) once its
+ * lease runs out.
  */
 export function recordInFlight(app: FastifyInstance, call: AllowedCall, estimatedInputTokens: number): void {
   const fallback = usageEventOf(app, call, {

@@ -29,6 +29,11 @@ export type UsageEvent = NormalizedUsage & {
   decision_code: string;
   policy_revision: string;
   budget_tier: string;
+  /**
+   * Names of the tools the call declared or its answer called: sanitized, distinct, sorted, at most 64; absent
+   * when none (and in records journaled before tools were metered). Names only, never arguments or text.
+   */
+  tools?: string[];
 };
 
 /** One row of the decision log: a call the policy (or the gateway before it) denied. */

@@ -17,12 +17,14 @@ export const ZERO_USAGE: Readonly<NormalizedUsage> = Object.freeze({
   output_tokens: 0,
 });
 
-/** Reads usage from an SSE stream, event by event, as it passes through. */
+/** Reads usage (and the names of the tools called) from an SSE stream, event by event, as it passes through. */
 export interface StreamUsageReader {
   /** Feed one parsed SSE event (its `event:` name, if any, and its `data:` payload). */
   push(event: string | undefined, data: string): void;
   /** The usage seen so far; `complete` is false until the provider's final usage report arrived. */
   result(): { usage: NormalizedUsage; complete: boolean; servedModel?: string };
+  /** Names of the tools the answer called so far: sanitized, distinct, sorted (src/providers/tools.ts). */
+  tools(): string[];
 }
 
 export type ErrorShape = { status: number; code: string; message: string; type?: string };
@@ -47,6 +49,10 @@ export interface ProviderAdapter {
   isStream(endpoint: string, body: Record<string, unknown>): boolean;
   /** Usage from a non-streamed JSON response body. */
   usageFromBody(endpoint: string, body: unknown): NormalizedUsage | null;
+  /** Names of the tools the request declares (never their descriptions or schemas): sanitized, distinct, sorted. */
+  requestTools(endpoint: string, body: Record<string, unknown>): string[];
+  /** Names of the tools a non-streamed JSON response body called: sanitized, distinct, sorted. */
+  toolsFromBody(endpoint: string, body: unknown): string[];
   /** The model the upstream says served the call, from a JSON response body. */
   modelFromBody(body: unknown): string | undefined;
   streamReader(endpoint: string): StreamUsageReader;

@@ -1,6 +1,52 @@
-import { promptTokens, replyWords, sse, usage, type PromptTokens, type Renderer, type Reply, type SseOut } from './wire.js';
+import { promptTokens, replyWords, sse, toolArguments, usage, type PromptTokens, type Renderer, type Reply, type SseOut } from './wire.js';
 
-/** Anthropic's wire formats: https://docs.anthropic.com/en/api/messages, .../messages-streaming, .../messages-count-tokens */
+/**
+ * Anthropic's wire formats: https://docs.anthropic.com/en/api/messages, .../messages-streaming, .../messages-count-tokens.
+ * A request that declares client tools (tool_choice not none) is answered with a tool_use block calling the tool
+ * tool_choice names, else the first client tool declared (server tools such as web_search run at Anthropic).
+ */
+
+type Json = Record<string, unknown>;
+const record = (value: unknown): Json | undefined => (typeof value === 'object' && value !== null ? (value as Json) : undefined);
+
+/** Client tools have no type, or type 'custom'; server tools have a versioned type (web_search_20250305…). */
+function clientToolName(tool: Json | undefined): string | undefined {
+  const client = tool !== undefined && (tool.type === undefined || tool.type === null || tool.type === 'custom');
+  return client && typeof tool.name === 'string' ? tool.name : undefined;
+}
+
+export function toolToCall(body: Json): string | undefined {
+  const choice = record(body.tool_choice);
+  if (choice?.type === 'none' || !Array.isArray(body.tools)) return undefined;
+  if (choice?.type === 'tool' && typeof choice.name === 'string') return choice.name;
+  for (const tool of body.tools as unknown[]) {
+    const name = clientToolName(record(tool));
+    if (name !== undefined) return name;
+  }
+  return undefined;
+}
+
+type Block = { content: Json; start: Json; deltas: Json[]; stopReason: string };
+
+function textBlock(words: string[], truncated: boolean): Block {
+  return {
+    content: { type: 'text', text: words.join('') },
+    start: { type: 'text', text: '' },
+    deltas: words.map((text) => ({ type: 'text_delta', text })),
+    stopReason: truncated ? 'max_tokens' : 'end_turn',
+  };
+}
+
+function toolUseBlock(name: string, id: string, words: string[], truncated: boolean): Block {
+  const args = toolArguments(words);
+  const opening = { type: 'tool_use', id: `toolu_${id}`, name, input: {} };
+  return {
+    content: { ...opening, input: JSON.parse(args.json) as unknown },
+    start: opening,
+    deltas: args.pieces.map((partial_json) => ({ type: 'input_json_delta', partial_json })),
+    stopReason: truncated ? 'max_tokens' : 'tool_use',
+  };
+}
 
 function wireUsage(prompt: PromptTokens, output: number) {
   return {
@@ -23,11 +69,13 @@ export const messages: Renderer = (body, { id }): Reply => {
   }
   const prompt = promptTokens(body, { cacheWrites: true });
   const { words, truncated } = replyWords(body.max_tokens);
-  const stopReason = truncated ? 'max_tokens' : 'end_turn';
+  const tool = toolToCall(body);
+  const block = tool === undefined ? textBlock(words, truncated) : toolUseBlock(tool, id, words, truncated);
+  const stopReason = block.stopReason;
   const reportedAt = (output: number) => usage(prompt.fresh, prompt.cacheRead, prompt.cacheWrite, output);
   const message = { id: `msg_${id}`, type: 'message', role: 'assistant', model: String(body.model) };
   if (body.stream !== true) {
-    const content = [{ type: 'text', text: words.join('') }];
+    const content = [block.content];
     const json = { ...message, content, stop_reason: stopReason, stop_sequence: null, usage: wireUsage(prompt, words.length) };
     return { status: 200, json, usage: reportedAt(words.length) };
   }
@@ -36,9 +84,9 @@ export const messages: Renderer = (body, { id }): Reply => {
   const start = { ...message, content: [], stop_reason: null, stop_sequence: null, usage: wireUsage(prompt, 1) };
   const events: SseOut[] = [
     event('message_start', { message: start }, { usage: reportedAt(1) }),
-    event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+    event('content_block_start', { index: 0, content_block: block.start }),
     event('ping', {}),
-    ...words.map((text) => event('content_block_delta', { index: 0, delta: { type: 'text_delta', text } })),
+    ...block.deltas.map((delta) => event('content_block_delta', { index: 0, delta })),
     event('content_block_stop', { index: 0 }),
     event(
       'message_delta',

@@ -1,6 +1,31 @@
-import { promptTokens, replyWords, sse, usage, type Renderer, type Reply, type SseOut } from './wire.js';
+import { promptTokens, replyWords, sse, toolArguments, usage, type Renderer, type Reply, type SseOut } from './wire.js';
 
-/** OpenAI's wire formats: https://platform.openai.com/docs/api-reference (chat, responses, embeddings). */
+/**
+ * OpenAI's wire formats: https://platform.openai.com/docs/api-reference (chat, responses, embeddings). A request
+ * that declares function tools (tool_choice not 'none') is answered with a call of the one tool_choice names, else
+ * of the first declared; https://platform.openai.com/docs/guides/function-calling.
+ */
+
+type Json = Record<string, unknown>;
+const record = (value: unknown): Json | undefined => (typeof value === 'object' && value !== null ? (value as Json) : undefined);
+
+/** Chat tools nest the name under `function`; Responses tools carry it themselves. */
+function functionName(tool: Json | undefined): string | undefined {
+  if (tool?.type !== 'function') return undefined;
+  const name = tool.name ?? record(tool.function)?.name;
+  return typeof name === 'string' ? name : undefined;
+}
+
+export function toolToCall(body: Json): string | undefined {
+  if (body.tool_choice === 'none' || !Array.isArray(body.tools)) return undefined;
+  const chosen = functionName(record(body.tool_choice));
+  if (chosen !== undefined) return chosen;
+  for (const tool of body.tools as unknown[]) {
+    const name = functionName(record(tool));
+    if (name !== undefined) return name;
+  }
+  return undefined;
+}
 
 const EMBEDDING_DIMENSIONS = 8;
 
@@ -14,17 +39,41 @@ function chatUsage(prompt: number, cached: number, completion: number) {
   };
 }
 
+type ChatAnswer = { message: Json; finish: string; deltas: Json[] };
+
+function chatText(words: string[], truncated: boolean): ChatAnswer {
+  return {
+    message: { role: 'assistant', content: words.join(''), refusal: null, annotations: [] },
+    finish: truncated ? 'length' : 'stop',
+    deltas: [{ role: 'assistant', content: '', refusal: null }, ...words.map((word) => ({ content: word }))],
+  };
+}
+
+function chatToolCall(name: string, id: string, words: string[], truncated: boolean): ChatAnswer {
+  const args = toolArguments(words);
+  const call = { id: `call_${id}`, type: 'function', function: { name, arguments: args.json } };
+  const opening = { index: 0, id: call.id, type: 'function', function: { name, arguments: '' } };
+  return {
+    message: { role: 'assistant', content: null, refusal: null, annotations: [], tool_calls: [call] },
+    finish: truncated ? 'length' : 'tool_calls',
+    deltas: [
+      { role: 'assistant', content: null, refusal: null, tool_calls: [opening] },
+      ...args.pieces.map((piece) => ({ tool_calls: [{ index: 0, function: { arguments: piece } }] })),
+    ],
+  };
+}
+
 export const chatCompletions: Renderer = (body, { id, created }): Reply => {
   const prompt = promptTokens(body, { cacheWrites: false });
   const { words, truncated } = replyWords(body.max_completion_tokens ?? body.max_tokens);
-  const finishReason = truncated ? 'length' : 'stop';
+  const tool = toolToCall(body);
+  const answer = tool === undefined ? chatText(words, truncated) : chatToolCall(tool, id, words, truncated);
   const model = String(body.model);
   const reported = usage(prompt.total - prompt.cacheRead, prompt.cacheRead, 0, words.length);
   const wireUsage = chatUsage(prompt.total, prompt.cacheRead, words.length);
   const base = { id: `chatcmpl-${id}`, created, model, system_fingerprint: 'fp_fake', service_tier: 'default' };
   if (body.stream !== true) {
-    const message = { role: 'assistant', content: words.join(''), refusal: null, annotations: [] };
-    const choice = { index: 0, message, logprobs: null, finish_reason: finishReason };
+    const choice = { index: 0, message: answer.message, logprobs: null, finish_reason: answer.finish };
     return { status: 200, json: { ...base, object: 'chat.completion', choices: [choice], usage: wireUsage }, usage: reported };
   }
   const includeUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
@@ -35,9 +84,8 @@ export const chatCompletions: Renderer = (body, { id, created }): Reply => {
     ...(includeUsage ? { usage: null } : {}),
   });
   const events: SseOut[] = [
-    sse(undefined, chunk({ role: 'assistant', content: '', refusal: null }, null)),
-    ...words.map((word) => sse(undefined, chunk({ content: word }, null))),
-    sse(undefined, chunk({}, finishReason)),
+    ...answer.deltas.map((delta) => sse(undefined, chunk(delta, null))),
+    sse(undefined, chunk({}, answer.finish)),
   ];
   if (includeUsage) {
     const usageChunk = { ...base, object: 'chat.completion.chunk', choices: [], usage: wireUsage };
@@ -76,8 +124,8 @@ function responseObject(body: Record<string, unknown>, id: string, created: numb
     store: true,
     temperature: 1,
     text: { format: { type: 'text' } },
-    tool_choice: 'auto',
-    tools: [],
+    tool_choice: body.tool_choice ?? 'auto',
+    tools: Array.isArray(body.tools) ? body.tools : [],
     top_p: 1,
     truncation: 'disabled',
     usage: null as unknown,
@@ -86,30 +134,60 @@ function responseObject(body: Record<string, unknown>, id: string, created: numb
   };
 }
 
-export const responses: Renderer = (body, { id, created }): Reply => {
-  const prompt = promptTokens(body, { cacheWrites: false });
-  const { words } = replyWords(body.max_output_tokens);
-  const reported = usage(prompt.total - prompt.cacheRead, prompt.cacheRead, 0, words.length);
+type Emit = (type: string, fields: object) => SseOut;
+/** The one output item of a response, and the events that stream it between response.in_progress and response.completed. */
+type ResponseItem = { item: Json; stream: (event: Emit) => SseOut[] };
+
+function responseMessage(id: string, words: string[]): ResponseItem {
   const text = words.join('');
   const itemId = `msg_${id}`;
   const part = { type: 'output_text', annotations: [], logprobs: [], text };
   const item = { id: itemId, type: 'message', status: 'completed', role: 'assistant', content: [part] };
+  const at = { item_id: itemId, output_index: 0, content_index: 0 };
+  return {
+    item,
+    stream: (event) => [
+      event('response.output_item.added', { output_index: 0, item: { ...item, status: 'in_progress', content: [] } }),
+      event('response.content_part.added', { ...at, part: { ...part, text: '' } }),
+      ...words.map((delta) => event('response.output_text.delta', { ...at, delta, logprobs: [] })),
+      event('response.output_text.done', { ...at, text, logprobs: [] }),
+      event('response.content_part.done', { ...at, part }),
+      event('response.output_item.done', { output_index: 0, item }),
+    ],
+  };
+}
+
+function responseFunctionCall(name: string, id: string, words: string[]): ResponseItem {
+  const args = toolArguments(words);
+  const item = { id: `fc_${id}`, type: 'function_call', status: 'completed', arguments: args.json, call_id: `call_${id}`, name };
+  const at = { item_id: item.id, output_index: 0 };
+  return {
+    item,
+    stream: (event) => [
+      event('response.output_item.added', { output_index: 0, item: { ...item, status: 'in_progress', arguments: '' } }),
+      ...args.pieces.map((delta) => event('response.function_call_arguments.delta', { ...at, delta })),
+      event('response.function_call_arguments.done', { ...at, arguments: args.json }),
+      event('response.output_item.done', { output_index: 0, item }),
+    ],
+  };
+}
+
+export const responses: Renderer = (body, { id, created }): Reply => {
+  const prompt = promptTokens(body, { cacheWrites: false });
+  const { words } = replyWords(body.max_output_tokens);
+  const reported = usage(prompt.total - prompt.cacheRead, prompt.cacheRead, 0, words.length);
+  const tool = toolToCall(body);
+  const output = tool === undefined ? responseMessage(id, words) : responseFunctionCall(tool, id, words);
   const started = responseObject(body, id, created);
-  const completed = { ...started, status: 'completed', output: [item], usage: responsesUsage(prompt.total, prompt.cacheRead, words.length) };
+  const completed = { ...started, status: 'completed', output: [output.item], usage: responsesUsage(prompt.total, prompt.cacheRead, words.length) };
   if (body.stream !== true) return { status: 200, json: completed, usage: reported };
   let sequence = 0;
   const event = (type: string, fields: object, report?: Pick<SseOut, 'usage' | 'final'>) =>
     sse(type, { type, sequence_number: sequence++, ...fields }, report);
-  const at = { item_id: itemId, output_index: 0, content_index: 0 };
   const events: SseOut[] = [
     event('response.created', { response: started }),
     event('response.in_progress', { response: started }),
-    event('response.output_item.added', { output_index: 0, item: { ...item, status: 'in_progress', content: [] } }),
-    event('response.content_part.added', { ...at, part: { ...part, text: '' } }),
-    ...words.map((delta) => event('response.output_text.delta', { ...at, delta, logprobs: [] })),
-    event('response.output_text.done', { ...at, text, logprobs: [] }),
-    event('response.content_part.done', { ...at, part }),
-    event('response.output_item.done', { output_index: 0, item }),
+    ...output.stream(event),
     event('response.completed', { response: completed }, { usage: reported, final: true }),
   ];
   return { status: 200, events };

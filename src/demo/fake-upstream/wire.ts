@@ -68,3 +68,14 @@ export function sse(event: string | undefined, payload: unknown, report?: Pick<S
   const data = typeof payload === 'string' ? payload : JSON.stringify(payload);
   return { ...(event === undefined ? {} : { event }), data, ...report };
 }
+
+/**
+ * A tool call's arguments as a JSON text, and the pieces it streams in: one piece per reply word (so a tool call
+ * bills the same output tokens as a text reply), the JSON punctuation in the first and last.
+ */
+export function toolArguments(words: readonly string[]): { json: string; pieces: string[] } {
+  const json = JSON.stringify({ query: words.join('') });
+  const inner = words.map((word) => JSON.stringify(word).slice(1, -1));
+  const pieces = ['{"query":"', ...inner, '"}'];
+  return { json, pieces: pieces.filter((p) => p !== '') };
+}

@@ -1,6 +1,7 @@
 import type { ProviderAdapter } from '../types.js';
 import { ENDPOINTS, clampOutput, isBilled, isStream, maxOutputTokens, prepareBody } from './body.js';
 import { errorBody } from './errors.js';
+import { requestTools, toolsFromBody } from './tools.js';
 import { isInjectedUsageEvent, modelFromBody, streamReader, usageFromBody } from './usage.js';
 
 export const anthropic: ProviderAdapter = Object.freeze({
@@ -11,6 +12,8 @@ export const anthropic: ProviderAdapter = Object.freeze({
   prepareBody,
   isStream,
   usageFromBody,
+  requestTools,
+  toolsFromBody,
   modelFromBody,
   streamReader,
   isInjectedUsageEvent,

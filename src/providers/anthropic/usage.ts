@@ -1,5 +1,7 @@
 import { asObject, parseJson, stringField, tokenCount } from '../json.js';
 import { ZERO_USAGE, type NormalizedUsage, type StreamUsageReader } from '../types.js';
+import { ToolNames } from '../tools.js';
+import { addCallBlock } from './tools.js';
 
 /** Anthropic reports the cache reads and writes beside input_tokens, not inside it. */
 const USAGE_FIELDS = {
@@ -44,17 +46,25 @@ export function modelFromBody(body: unknown): string | undefined {
 /**
  * message_start carries the input and cache counts (output is usually 1); message_delta carries the
  * cumulative output count and, in newer API versions, repeats the others. Counts are cumulative, so the
- * latest non-null value of each wins, as in the SDK's own MessageStream.
+ * latest non-null value of each wins, as in the SDK's own MessageStream. A tool call opens its block with
+ * content_block_start, which carries the tool's name (its input follows in input_json_delta events, never read).
  */
+const READ_EVENTS = new Set(['message_start', 'message_delta', 'content_block_start']);
+
 export function streamReader(_endpoint: string): StreamUsageReader {
   const usage: NormalizedUsage = { ...ZERO_USAGE };
   let complete = false;
   let servedModel: string | undefined;
+  const tools = new ToolNames();
   return {
     push(event, data) {
-      if (event !== undefined && event !== 'message_start' && event !== 'message_delta') return;
+      if (event !== undefined && !READ_EVENTS.has(event)) return;
+      // Text and thinking blocks open with content_block_start too; only tool blocks name anything.
+      if (event === 'content_block_start' && !data.includes('tool_use"')) return;
       const payload = asObject(parseJson(data));
-      if (payload?.type === 'message_start') {
+      if (payload?.type === 'content_block_start') {
+        addCallBlock(tools, payload.content_block);
+      } else if (payload?.type === 'message_start') {
         const message = asObject(payload.message);
         servedModel = stringField(message, 'model') ?? servedModel;
         mergeUsage(usage, message?.usage);
@@ -63,6 +73,7 @@ export function streamReader(_endpoint: string): StreamUsageReader {
       }
     },
     result: () => ({ usage: { ...usage }, complete, servedModel }),
+    tools: () => tools.sorted(),
   };
 }
 

@@ -1,5 +1,7 @@
 import { asObject, parseJson, stringField, tokenCount } from '../json.js';
 import { ZERO_USAGE, type NormalizedUsage, type StreamUsageReader } from '../types.js';
+import { ToolNames } from '../tools.js';
+import { addChatCalls, addResponseOutput, addResponsesItem } from './tools.js';
 
 /**
  * Where each endpoint keeps its counts. OpenAI counts cache reads inside the input count
@@ -13,6 +15,8 @@ const USAGE_FIELDS: Record<string, { input: string; details: string; output: str
 
 /** Responses stream events whose `response` carries the final usage. */
 const RESPONSE_FINAL_EVENTS = new Set(['response.completed', 'response.incomplete', 'response.failed']);
+/** Responses stream events that carry one output item (a function_call names its tool). */
+const RESPONSE_ITEM_EVENTS = new Set(['response.output_item.added', 'response.output_item.done']);
 
 export function normalizeUsage(endpoint: string, usage: unknown): NormalizedUsage | null {
   const fields = USAGE_FIELDS[endpoint];
@@ -39,38 +43,65 @@ export function modelFromBody(body: unknown): string | undefined {
 }
 
 type ReaderState = { usage: NormalizedUsage; complete: boolean; servedModel?: string };
+type ReadEvent = (state: ReaderState, tools: ToolNames, event: string | undefined, data: string) => void;
 
-function reader(onData: (state: ReaderState, event: string | undefined, data: string) => void): StreamUsageReader {
+function reader(onData: ReadEvent): StreamUsageReader {
   const state: ReaderState = { usage: { ...ZERO_USAGE }, complete: false };
+  const tools = new ToolNames();
   return {
-    push: (event, data) => onData(state, event, data),
+    push: (event, data) => onData(state, tools, event, data),
     result: () => ({ ...state, usage: { ...state.usage } }),
+    tools: () => tools.sorted(),
   };
 }
 
+/**
+ * A chunk may name a tool when it has a tool call with a "name" key (only each call's first delta does; inside
+ * a JSON string, as in streamed arguments, the quotes are escaped and do not match).
+ */
+function mayNameTool(data: string): boolean {
+  return data.includes('"name"') && (data.includes('"tool_calls"') || data.includes('"function_call"'));
+}
+
 /** Chat chunks: the model is on every chunk, the usage only on the last one (when include_usage). */
-function readChatChunk(state: ReaderState, _event: string | undefined, data: string): void {
+function readChatChunk(state: ReaderState, tools: ToolNames, _event: string | undefined, data: string): void {
   // Every chunk is JSON; parse only the ones that can tell us something new.
   const mayHaveUsage = data.includes('"usage"') && !data.includes('"usage":null');
-  if (state.servedModel !== undefined && !mayHaveUsage) return;
+  const mayHaveTool = mayNameTool(data);
+  if (state.servedModel !== undefined && !mayHaveUsage && !mayHaveTool) return;
   const chunk = asObject(parseJson(data));
   if (chunk === undefined) return;
   state.servedModel ??= stringField(chunk, 'model');
+  if (mayHaveTool) addChatCalls(tools, chunk.choices, 'delta');
   const usage = normalizeUsage('/chat/completions', chunk.usage);
   if (usage !== null) Object.assign(state, { usage, complete: true });
 }
 
-function readResponsesEvent(state: ReaderState, event: string | undefined, data: string): void {
-  if (event !== undefined && event !== 'response.created' && !RESPONSE_FINAL_EVENTS.has(event)) return;
-  const payload = asObject(parseJson(data));
-  const response = asObject(payload?.response);
-  if (payload === undefined || response === undefined) return;
-  state.servedModel = stringField(response, 'model') ?? state.servedModel;
-  const usage = normalizeUsage('/responses', response.usage);
-  if (usage !== null && RESPONSE_FINAL_EVENTS.has(String(payload.type))) Object.assign(state, { usage, complete: true });
+/** Output items that may call a tool; a message item's .done event carries its whole text, not worth a parse. */
+function mayCallTool(data: string): boolean {
+  return data.includes('"function_call"') || data.includes('"custom_tool_call"');
 }
 
-const STREAM_READERS: Record<string, (state: ReaderState, event: string | undefined, data: string) => void> = {
+function readResponsesEvent(state: ReaderState, tools: ToolNames, event: string | undefined, data: string): void {
+  if (event !== undefined && RESPONSE_ITEM_EVENTS.has(event)) {
+    if (mayCallTool(data)) addResponsesItem(tools, asObject(parseJson(data)) ?? {});
+    return;
+  }
+  if (event !== undefined && event !== 'response.created' && !RESPONSE_FINAL_EVENTS.has(event)) return;
+  const payload = asObject(parseJson(data));
+  if (payload === undefined) return;
+  if (RESPONSE_ITEM_EVENTS.has(String(payload.type))) return addResponsesItem(tools, payload);
+  const response = asObject(payload.response);
+  if (response === undefined) return;
+  state.servedModel = stringField(response, 'model') ?? state.servedModel;
+  const usage = normalizeUsage('/responses', response.usage);
+  if (usage !== null && RESPONSE_FINAL_EVENTS.has(String(payload.type))) {
+    Object.assign(state, { usage, complete: true });
+    addResponseOutput(tools, response.output);
+  }
+}
+
+const STREAM_READERS: Record<string, ReadEvent> = {
   '/chat/completions': readChatChunk,
   '/responses': readResponsesEvent,
 };

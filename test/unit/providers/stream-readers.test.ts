@@ -36,7 +36,7 @@ async function throughTap(provider: string, endpoint: string, clientBody: Record
   const forwarded: Buffer[] = [];
   tap.on('data', (chunk: Buffer) => forwarded.push(chunk));
   const error = await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), tap).catch((e: unknown) => e);
-  return { result: reader.result(), forwarded: Buffer.concat(forwarded).toString('utf8'), injectedUsage, error };
+  return { result: reader.result(), tools: reader.tools(), forwarded: Buffer.concat(forwarded).toString('utf8'), injectedUsage, error };
 }
 
 describe('stream readers over the fake upstream', () => {
@@ -73,5 +73,23 @@ describe('stream readers over the fake upstream', () => {
     expect(up.usageLog[0]).toMatchObject({ outcome: 'cut', complete: false });
     expect(result).toMatchObject({ usage: up.usageLog[0]?.usage, complete: false });
     expect(result.usage).toMatchObject({ input_tokens: 2, output_tokens: 1 });
+  });
+
+  it('read the name of the tool the answer calls, streamed by each provider, and usage as without tools', async () => {
+    const fn = { type: 'function', function: { name: 'inventory_lookup', parameters: {} } };
+    // tool_choice names a tool the request did not declare: what the reader reports comes from the answer.
+    const chat = await throughTap('openai', '/chat/completions', {
+      model: 'm', stream: true, messages: [{ role: 'user', content: 'stock?' }], tools: [fn], tool_choice: { type: 'function', function: { name: 'sales_history' } },
+    });
+    expect(chat.tools).toEqual(['sales_history']);
+    expect(chat.result).toMatchObject({ usage: up.usageLog[0]?.usage, complete: true });
+    const responses = await throughTap('openai', '/responses', { model: 'm', stream: true, input: 'stock?', tools: [{ type: 'function', name: 'promo_calendar' }] });
+    expect(responses.tools).toEqual(['promo_calendar']);
+    const messages = await throughTap('anthropic', '/messages', {
+      model: 'm', stream: true, max_tokens: 12, messages: [{ role: 'user', content: 'stock?' }], tools: [{ name: 'weather_outlook', input_schema: {} }],
+    });
+    expect(messages.tools).toEqual(['weather_outlook']);
+    expect(messages.result).toMatchObject({ usage: up.usageLog[2]?.usage, complete: true });
+    expect(messages.result.usage.output_tokens).toBe(12);
   });
 });
