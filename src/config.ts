@@ -42,6 +42,10 @@ const EnvSchema = Type.Object({
   TOLLGATE_RESERVATION_SWEEP_MS: Type.Integer({ default: 10_000, minimum: 50 }),
   TOLLGATE_KEY_CACHE_MS: Type.Integer({ default: 5000, minimum: 0 }),
   TOLLGATE_ROLE: Type.Union([Type.Literal('gateway'), Type.Literal('analytics'), Type.Literal('all')], { default: 'all' }),
+  TOLLGATE_ADJACENCY_INTERVAL_MS: Type.Integer({ default: 3_600_000, minimum: 0 }),
+  TOLLGATE_ADJACENCY_MIN_WEIGHT: Type.Number({ default: 0.5, minimum: 0, maximum: 1 }),
+  TOLLGATE_ADJACENCY_SPEND_PERCENTILE: Type.Number({ default: 75, minimum: 0, maximum: 100 }),
+  TOLLGATE_ADJACENCY_BUDGET_SHARE: Type.Number({ default: 0.8, minimum: 0, maximum: 100 }),
 });
 
 type Env = Static<typeof EnvSchema>;
@@ -69,6 +73,8 @@ export type Config = Readonly<{
   /** What this process serves: the gateway routes, the analytics API (GraphQL, reports), or both. */
   role: 'gateway' | 'analytics' | 'all';
   refresh: Readonly<{ catalogMs: number; reservationSweepMs: number; keyCacheMs: number }>;
+  /** The council's adjacency analysis: how often the analytics role runs it (0: never) and when it alerts. */
+  adjacency: Readonly<{ intervalMs: number; alerts: Readonly<{ minWeight: number; spendPercentile: number; budgetShare: number }> }>;
 }>;
 
 /** Anything set here wins over the environment (tests and the demo use it). */
@@ -113,6 +119,10 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       catalogMs: e.TOLLGATE_CATALOG_REFRESH_MS,
       reservationSweepMs: e.TOLLGATE_RESERVATION_SWEEP_MS,
       keyCacheMs: e.TOLLGATE_KEY_CACHE_MS,
+    },
+    adjacency: {
+      intervalMs: e.TOLLGATE_ADJACENCY_INTERVAL_MS,
+      alerts: { minWeight: e.TOLLGATE_ADJACENCY_MIN_WEIGHT, spendPercentile: e.TOLLGATE_ADJACENCY_SPEND_PERCENTILE, budgetShare: e.TOLLGATE_ADJACENCY_BUDGET_SHARE },
     },
   } satisfies Config);
 }

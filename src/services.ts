@@ -13,6 +13,7 @@ import { createAuthenticator, type Authenticator } from './identity/authenticate
 import { createJwtVerifier } from './identity/jwt.js';
 import { createMetrics, registerMeterGauges, type Metrics } from './ops/metrics.js';
 import { createNotifier, type Notifier } from './budgets/notifier.js';
+import { analysisOptionsFrom, createAdjacencySchedule, type AdjacencySchedule } from './adjacency/schedule.js';
 
 type Log = { info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void };
 
@@ -29,6 +30,8 @@ export type Services = {
   metrics: Metrics;
   /** Delivers tier notifications from the outbox, on its own timer. */
   notifier: Notifier;
+  /** Runs the adjacency analysis of the current month on a timer (analytics role; one replica at a time). */
+  adjacency: AdjacencySchedule;
   close(): Promise<void>;
 };
 
@@ -57,12 +60,16 @@ export async function createServices(config: Config, log: Log): Promise<Services
   await meter.start();
   const notifier = createNotifier({ db, log });
   notifier.start();
+  const adjacency = createAdjacencySchedule({
+    db, log, intervalMs: config.role === 'gateway' ? 0 : config.adjacency.intervalMs, options: analysisOptionsFrom(config.adjacency),
+  });
+  adjacency.start();
 
   const metrics = createMetrics();
   registerMeterGauges(metrics, () => meter.stats());
 
   return {
-    config, db, catalog, budgetGate, prices, policy, meter, metrics, notifier,
+    config, db, catalog, budgetGate, prices, policy, meter, metrics, notifier, adjacency,
     authenticate: createAuthenticator({ db, verifyJwt: createJwtVerifier(config.jwt), cacheMs: config.refresh.keyCacheMs }),
     async close() {
       clearInterval(priceTimer);
@@ -70,6 +77,7 @@ export async function createServices(config: Config, log: Log): Promise<Services
       budgetGate.stop();
       stopOrphanSweeper();
       await policy.close();
+      await adjacency.stop();
       await notifier.stop();
       await meter.close();
       if (reservationDb !== db) await reservationDb.destroy();

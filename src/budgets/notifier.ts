@@ -2,9 +2,10 @@ import type { Db } from '../db/knex.js';
 import { claimDueNotifications, markAttemptFailed, markDelivered, type ClaimedRow } from '../db/notifications.js';
 
 /**
- * The outbox worker: delivers tier notifications by webhook, on its own timer, so a slow or dead receiver
- * never holds a call. Delivery is at least once (a replica that dies after the POST and before recording
- * it sends again when its lease ends); every request carries an Idempotency-Key for receivers that care.
+ * The outbox worker: delivers tier notifications (and the council's adjacency alerts, same outbox) by
+ * webhook, on its own timer, so a slow or dead receiver never holds a call. Delivery is at least once (a
+ * replica that dies after the POST and before recording it sends again when its lease ends); every request
+ * carries an Idempotency-Key for receivers that care.
  */
 
 type Log = { info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void };

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Db } from '../db/knex.js';
 import { upsertBudget, type BudgetPeriod } from '../db/budgets.js';
+import { replaceClassCouplings, upsertCouncil } from '../db/catalog.js';
 import type { BudgetScope } from '../policy/types.js';
 
 /** seeds/ ships beside src/ and dist/, so resolve it from this file rather than the working directory. */
@@ -16,6 +17,8 @@ type SeedCatalog = {
   prices: (Record<string, unknown> & { model_id: string; effective_from: string })[];
   downgrade_ladder: { model_id: string; cheaper_model_id: string }[];
   agents: { id: string; bu_id: string; name: string; use_cases: string[]; models: string[] }[];
+  class_couplings?: { from: string; to: string; weight?: number }[];
+  council?: { name: string; email: string; webhook_url?: string | null };
 };
 type SeedBudgets = { budgets: { scope: BudgetScope; scope_id: string; limit: string | null; unit: 'usd' | 'tokens'; period?: BudgetPeriod; max_calls?: number }[] };
 
@@ -40,6 +43,8 @@ export async function seedDemo(db: Db, opts: { budgets?: boolean } = {}): Promis
       await trx('agent_use_cases').insert(a.use_cases.map((u) => ({ agent_id: a.id, use_case_id: u })));
       await trx('agent_models').insert(a.models.map((m) => ({ agent_id: a.id, model_id: m })));
     }
+    if (c.class_couplings) await replaceClassCouplings(trx, c.class_couplings);
+    if (c.council) await upsertCouncil(trx, c.council);
   });
   if (opts.budgets !== false) {
     const b = await readJson<SeedBudgets>('budgets.json');

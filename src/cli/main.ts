@@ -13,6 +13,7 @@ import { withDb } from './db.js';
 import { syntheticCommand, type SyntheticCliOptions } from './synthetic.js';
 import { outcomeCommands } from './outcomes.js';
 import { periodCommands } from './periods.js';
+import { adjacencyCommands } from './adjacency.js';
 
 const program = new Command('tollgate')
   .description('Policy-enforcing egress gateway for agentic-AI spend')
@@ -53,6 +54,7 @@ budgetExtendCommands(budget);
 reportCommands(program.command('report').description('reports for finance'));
 outcomeCommands(program.command('outcome').description('business outcome metrics (cost per outcome)'));
 periodCommands(program.command('period').description('accounting periods: close a month'));
+adjacencyCommands(program.command('adjacency').description("the council's adjacency analysis: run it, list and act on its alerts"));
 tokenCommands(program.command('token').description('API tokens for the analytics API (GraphQL, reports)'));
 
 program.parseAsync().catch((err: unknown) => {

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Db } from './knex.js';
 
 export type BusinessUnitRow = {
@@ -11,6 +12,10 @@ export type UseCaseRow = {
 export type ModelRow = { id: string; provider_id: string; family: string; display_name: string };
 export type AgentRow = { id: string; bu_id: string; name: string; status: string };
 export type LadderRow = { model_id: string; cheaper_model_id: string };
+/** Two use-case classes the catalog declares coupled (undirected), weight in (0, 1]. */
+export type ClassCoupling = { from: string; to: string; weight: number };
+/** The governance council's contact, configured like a BU's owner or finance partner. */
+export type CouncilContact = { name: string; email: string; webhook_url: string | null };
 
 export type CatalogSnapshot = {
   businessUnits: BusinessUnitRow[];
@@ -18,10 +23,12 @@ export type CatalogSnapshot = {
   models: ModelRow[];
   agents: (AgentRow & { use_cases: string[]; models: string[] })[];
   ladder: LadderRow[];
+  classCouplings: ClassCoupling[];
+  council: CouncilContact | null;
 };
 
 export async function loadCatalog(db: Db): Promise<CatalogSnapshot> {
-  const [businessUnits, useCases, models, agents, agentUseCases, agentModels, ladder] = await Promise.all([
+  const [businessUnits, useCases, models, agents, agentUseCases, agentModels, ladder, classCouplings, council] = await Promise.all([
     db<BusinessUnitRow>('business_units').select('*').orderBy('id'),
     db<UseCaseRow>('use_cases').select('*').orderBy('id'),
     db<ModelRow>('models').select('*').orderBy('id'),
@@ -29,6 +36,8 @@ export async function loadCatalog(db: Db): Promise<CatalogSnapshot> {
     db('agent_use_cases').select('agent_id', 'use_case_id'),
     db('agent_models').select('agent_id', 'model_id'),
     db<LadderRow>('downgrade_ladder').select('model_id', 'cheaper_model_id'),
+    loadClassCouplings(db),
+    loadCouncil(db),
   ]);
   const grouped = (rows: Record<string, string>[], key: string) => {
     const m = new Map<string, string[]>();
@@ -43,7 +52,32 @@ export async function loadCatalog(db: Db): Promise<CatalogSnapshot> {
     models,
     agents: agents.map((a) => ({ ...a, use_cases: ucByAgent.get(a.id) ?? [], models: modelsByAgent.get(a.id) ?? [] })),
     ladder,
+    classCouplings,
+    council,
   };
+}
+
+export async function loadClassCouplings(db: Db | Knex.Transaction): Promise<ClassCoupling[]> {
+  const rows = (await db('class_couplings').select('from_class', 'to_class', db.raw('weight::float8 as weight')).orderBy(['from_class', 'to_class'])) as
+    { from_class: string; to_class: string; weight: number }[];
+  return rows.map((r) => ({ from: r.from_class, to: r.to_class, weight: Number(r.weight) }));
+}
+
+export async function loadCouncil(db: Db | Knex.Transaction): Promise<CouncilContact | null> {
+  const row = (await db('council').first('name', 'email', 'webhook_url')) as CouncilContact | undefined;
+  return row ? { name: row.name, email: row.email, webhook_url: row.webhook_url ?? null } : null;
+}
+
+/** The catalog's couplings become exactly `couplings` (a seed is the whole list, not a patch). */
+export async function replaceClassCouplings(trx: Knex.Transaction, couplings: readonly { from: string; to: string; weight?: number }[]): Promise<void> {
+  await trx('class_couplings').delete();
+  if (couplings.length === 0) return;
+  const rows = new Map(couplings.map((c) => [[c.from, c.to].sort().join('\u0000'), { from_class: c.from, to_class: c.to, weight: c.weight ?? 1 }]));
+  await trx('class_couplings').insert([...rows.values()]);
+}
+
+export async function upsertCouncil(db: Db | Knex.Transaction, c: { name: string; email: string; webhook_url?: string | null }): Promise<void> {
+  await db('council').insert({ id: 'council', name: c.name, email: c.email, webhook_url: c.webhook_url ?? null }).onConflict('id').merge();
 }
 
 export async function isCatalogEmpty(db: Db): Promise<boolean> {

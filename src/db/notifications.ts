@@ -25,6 +25,8 @@ export type TierEventRow = Omit<TierEventInsert, 'period_start' | 'crossed_at'> 
 };
 
 export type OutboxStatus = 'pending' | 'delivered' | 'failed' | 'no_target';
+/** Tier notifications go to a budget's owner and finance; adjacency alerts to the council. */
+export type OutboxRecipient = Recipient | 'council';
 
 export type OutboxInsert = {
   event_id: number;
@@ -128,15 +130,18 @@ where o.id in (
   limit ?
   for update skip locked
 )
-returning o.id, o.event_id, o.recipient, o.target_url, o.payload, o.attempts`;
+returning o.id, o.event_id, o.alert_id, o.recipient, o.target_url, o.payload, o.attempts`;
 
-export type ClaimedRow = { id: number; event_id: number; recipient: Recipient; target_url: string; payload: NotificationPayload; attempts: number };
+/** A due row of either kind: a tier event's (event_id) or an adjacency alert's (alert_id); the worker only POSTs the payload. */
+export type ClaimedRow = {
+  id: number; event_id: number | null; alert_id: number | null; recipient: OutboxRecipient; target_url: string; payload: NotificationPayload | object; attempts: number;
+};
 
 export async function claimDueNotifications(db: Db, opts: { limit: number; leaseMs: number }): Promise<ClaimedRow[]> {
   return db.transaction(async (trx) => {
     const result = (await trx.raw(CLAIM_SQL, [opts.leaseMs, opts.limit])) as { rows: ClaimedRow[] };
     return result.rows
-      .map((r) => ({ ...r, id: Number(r.id), event_id: Number(r.event_id), payload: parseJson(r.payload) }))
+      .map((r) => ({ ...r, id: Number(r.id), event_id: nullableId(r.event_id), alert_id: nullableId(r.alert_id), payload: parseJson(r.payload) }))
       .sort((a, b) => a.id - b.id);
   });
 }
@@ -212,6 +217,39 @@ export async function listTierEvents(db: Db, filter: TierEventFilter = {}): Prom
   if (filter.key !== undefined) q.where('key', filter.key);
   const rows = (await q) as TierEventRow[];
   return rows.map((r) => ({ ...r, id: Number(r.id), budget_id: Number(r.budget_id) }));
+}
+
+/** An adjacency alert's webhook to the council, written in the run's transaction (delivery never blocks it). */
+export type AlertOutboxInsert = {
+  alert_id: number;
+  target_url: string | null;
+  email: string | null;
+  payload: object;
+};
+
+export async function insertAlertOutbox(trx: Knex.Transaction | Db, rows: readonly AlertOutboxInsert[]): Promise<void> {
+  if (rows.length === 0) return;
+  await trx('notification_outbox')
+    .insert(rows.map((r) => ({ ...r, recipient: 'council', status: r.target_url ? 'pending' : 'no_target', payload: JSON.stringify(r.payload) })))
+    .onConflict(['alert_id', 'recipient'])
+    .ignore();
+}
+
+export type AlertDelivery = Pick<OutboxRow, 'status' | 'attempts' | 'last_error' | 'last_status' | 'delivered_at' | 'created_at'> & {
+  id: number; alert_id: number; recipient: OutboxRecipient; target_url: string | null; payload: object;
+};
+
+/** The council deliveries of these alerts, oldest first. */
+export async function listAlertDeliveries(db: Knex.Transaction | Db, alertIds: readonly number[]): Promise<AlertDelivery[]> {
+  if (alertIds.length === 0) return [];
+  const rows = (await db('notification_outbox').whereIn('alert_id', alertIds)
+    .select('id', 'alert_id', 'recipient', 'target_url', 'payload', 'status', 'attempts', 'last_error', 'last_status', 'delivered_at', 'created_at')
+    .orderBy('id')) as AlertDelivery[];
+  return rows.map((r) => ({ ...r, id: Number(r.id), alert_id: Number(r.alert_id), payload: parseJson(r.payload) }));
+}
+
+function nullableId(v: number | string | null): number | null {
+  return v === null ? null : Number(v);
 }
 
 // pg parses jsonb; knex-pglite may hand it back as text.

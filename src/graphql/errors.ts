@@ -11,6 +11,7 @@ export const GQL_ERRORS = {
   FORBIDDEN: { status: 403, message: 'Your API token does not allow this.' },
   BAD_USER_INPUT: { status: 400, message: 'An argument is not valid.' },
   NOT_FOUND: { status: 404, message: 'No such item.' },
+  INVALID_TRANSITION: { status: 409, message: 'The item is not in a state that allows this change.' },
   QUERY_TOO_DEEP: { status: 400, message: 'The query is nested too deeply.' },
   QUERY_TOO_COMPLEX: { status: 400, message: 'The query would cost too much to run; ask for fewer items or fewer fields.' },
   PAGE_SIZE_EXCEEDED: { status: 400, message: 'The page size is larger than the cap.' },

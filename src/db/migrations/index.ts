@@ -9,6 +9,7 @@ import * as inflight from './007_inflight.js';
 import * as analytics from './010_analytics.js';
 import * as outcomes from './011_outcomes.js';
 import * as tools from './012_tools.js';
+import * as adjacency from './013_adjacency.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -24,6 +25,7 @@ const MIGRATIONS: ReadonlyArray<[string, Migration]> = [
   ['010_analytics', analytics],
   ['011_outcomes', outcomes],
   ['012_tools', tools],
+  ['013_adjacency', adjacency],
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -1,4 +1,5 @@
 import { scalarResolvers } from '../scalars.js';
+import { adjacencyLoaders, adjacencyResolvers } from './adjacency.js';
 import { budgetLoaders, budgetResolvers } from './budgets.js';
 import { catalogLoaders, catalogResolvers } from './catalog.js';
 import { chargebackLoaders, chargebackResolvers } from './chargeback.js';
@@ -12,8 +13,8 @@ import { sessionLoaders, sessionResolvers } from './sessions.js';
  */
 type ResolverMap = Record<string, Record<string, unknown>>;
 
-const RESOLVERS: ResolverMap[] = [budgetResolvers, catalogResolvers, chargebackResolvers, decisionResolvers, outcomeResolvers, sessionResolvers];
-const LOADERS: ResolverMap[] = [budgetLoaders, catalogLoaders, chargebackLoaders, decisionLoaders, outcomeLoaders, sessionLoaders];
+const RESOLVERS: ResolverMap[] = [adjacencyResolvers, budgetResolvers, catalogResolvers, chargebackResolvers, decisionResolvers, outcomeResolvers, sessionResolvers];
+const LOADERS: ResolverMap[] = [adjacencyLoaders, budgetLoaders, catalogLoaders, chargebackLoaders, decisionLoaders, outcomeLoaders, sessionLoaders];
 
 export const resolvers = { ...scalarResolvers, ...merge(RESOLVERS) };
 export const loaders = merge(LOADERS);
