@@ -7,6 +7,7 @@ import { createServices, type Services } from './services.js';
 import { opsRoutes } from './ops/routes.js';
 import { gatewayRoutes } from './gateway/plugin.js';
 import { analyticsApi } from './analytics/api.js';
+import { councilPage } from './council/plugin.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -30,6 +31,8 @@ export const tollgate = fp(async function tollgate(app: FastifyInstance, opts: {
   await app.register(opsRoutes);
   if (opts.config.role !== 'analytics') await app.register(gatewayRoutes);
   if (opts.config.role !== 'gateway') await app.register(analyticsApi);
+  // The council's review page reads the GraphQL API, so it is served wherever that is.
+  if (opts.config.role !== 'gateway') await app.register(councilPage);
 }, { name: 'tollgate', fastify: '5.x' });
 
 /** Secrets and prompt text never reach the logs: credentials are redacted, bodies are not logged. */
