@@ -29,4 +29,13 @@ describe('prices repository', () => {
     expect(costOf(usage, book.priceAt('claude-sonnet', new Date('2025-05-31T23:59:59Z'))!)).toBe('5.432676000000');
     expect(book.priceAt('claude-sonnet', new Date('2025-06-01T00:00:00Z'))!.id).toBe(rows[1]!.id);
   });
+
+  it('refuses to delete or truncate prices: ledger rows keep pointing at the price they were charged', async () => {
+    await expect(t.db('prices').where({ model_id: 'claude-sonnet' }).del()).rejects.toThrow(/prices are effective-dated and never deleted/);
+    await expect(t.db.raw('truncate prices cascade')).rejects.toThrow(/never deleted/);
+    expect(await loadPrices(t.db)).toHaveLength(2);
+    // A new version is how a price changes.
+    await t.db('prices').insert({ model_id: 'claude-sonnet', effective_from: '2026-01-01T00:00:00Z', input_per_mtok: '2', cached_input_per_mtok: '0.2', cache_write_per_mtok: '2.5', output_per_mtok: '10' });
+    expect(await loadPrices(t.db)).toHaveLength(3);
+  });
 });
