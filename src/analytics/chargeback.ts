@@ -15,6 +15,11 @@ export type ChargebackFilter = { bu?: string | null; useCase?: string | null; ag
 export type ChargebackSpec = {
   from: Date;
   to: Date;
+  /**
+   * A month asked for by name (YYYY-MM) is a billing period: the usage it bills, as the FOCUS export counts it.
+   * That is [from, to) except for events that arrived after a month was closed (billed in the next open one).
+   */
+  period?: string;
   groupBy: readonly ChargebackDimension[];
   filter: ChargebackFilter;
   /** The BU the caller is limited to (a BU owner), applied in SQL on top of the filter. */
@@ -44,7 +49,8 @@ const KEY_SQL: Record<ChargebackDimension, [keyof ChargebackKey, string]> = {
   MODEL: ['model', 'model_served'],
   PROVIDER: ['provider', 'provider'],
   DAY: ['day', `to_char(hour at time zone 'UTC', 'YYYY-MM-DD')`],
-  MONTH: ['month', `to_char(hour at time zone 'UTC', 'YYYY-MM')`],
+  // The month that bills the usage (FOCUS BillingPeriod): the usage's own month unless that month was closed first.
+  MONTH: ['month', 'accounting_period'],
 };
 
 const FILTER_COLUMN: Record<keyof ChargebackFilter, string> = { bu: 'bu_id', useCase: 'use_case_id', agent: 'agent_id', model: 'model_served', provider: 'provider' };
@@ -61,11 +67,11 @@ const SUMS = [
 export class ChargebackInputError extends Error {}
 
 /** `period` (YYYY-MM) or from/to, in UTC; rollups are hourly, so from/to must fall on whole hours. */
-export function resolvePeriod(args: { period?: string | null; from?: Date | null; to?: Date | null }): { from: Date; to: Date } {
+export function resolvePeriod(args: { period?: string | null; from?: Date | null; to?: Date | null }): { from: Date; to: Date; period?: string } {
   if (args.period) {
     if (args.from || args.to) throw new ChargebackInputError('give either period or from/to, not both');
     try {
-      return monthRange(args.period);
+      return { ...monthRange(args.period), period: args.period };
     } catch (err) {
       throw new ChargebackInputError((err as Error).message);
     }
@@ -110,7 +116,9 @@ export async function runChargeback(db: Knex, spec: ChargebackSpec): Promise<Cha
 }
 
 function usageScope(db: Knex, spec: ChargebackSpec): Knex.QueryBuilder {
-  const q = db('usage_hourly').where('hour', '>=', spec.from).andWhere('hour', '<', spec.to);
+  const q = spec.period !== undefined
+    ? db('usage_hourly').where('accounting_period', spec.period)
+    : db('usage_hourly').where('hour', '>=', spec.from).andWhere('hour', '<', spec.to);
   for (const [k, column] of Object.entries(FILTER_COLUMN) as [keyof ChargebackFilter, string][]) {
     const v = spec.filter[k];
     if (v != null) q.andWhere(column, v);

@@ -10,17 +10,19 @@ const HOUR = `date_trunc('hour', ts at time zone 'UTC') at time zone 'UTC'`;
 
 // Upserted in key order so that concurrent writers (replicas) lock rollup rows in the same order. `source` is a
 // table, a subquery or a CTE (the ledger writer chains these onto its inserts' RETURNING: src/db/ledger.ts).
+// The accounting (billing) period is part of the key: it differs from the hour's month only for events that
+// arrived after their month was closed, which the month's chargeback bills where FOCUS does (migration 016).
 export function usageRollupSql(source: string): string {
   return `
-insert into usage_hourly as h (hour, bu_id, use_case_id, agent_id, provider, model_served, calls, input_tokens,
-  cached_input_tokens, cache_write_tokens, output_tokens, cost, partial_calls, error_calls)
-select ${HOUR}, bu_id, use_case_id, agent_id, provider, model_served, count(*), sum(input_tokens),
+insert into usage_hourly as h (hour, bu_id, use_case_id, agent_id, provider, model_served, accounting_period, calls,
+  input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, cost, partial_calls, error_calls)
+select ${HOUR}, bu_id, use_case_id, agent_id, provider, model_served, accounting_period, count(*), sum(input_tokens),
   sum(cached_input_tokens), sum(cache_write_tokens), sum(output_tokens), sum(cost),
   count(*) filter (where partial), count(*) filter (where status >= 400)
 from ${source}
-group by 1, 2, 3, 4, 5, 6
-order by 1, 2, 3, 4, 5, 6
-on conflict (hour, bu_id, use_case_id, agent_id, provider, model_served) do update set
+group by 1, 2, 3, 4, 5, 6, 7
+order by 1, 2, 3, 4, 5, 6, 7
+on conflict (hour, bu_id, use_case_id, agent_id, provider, model_served, accounting_period) do update set
   calls = h.calls + excluded.calls,
   input_tokens = h.input_tokens + excluded.input_tokens,
   cached_input_tokens = h.cached_input_tokens + excluded.cached_input_tokens,

@@ -4,6 +4,7 @@ import { writeBatch, sumLedger } from '../../src/db/ledger.js';
 import { closePeriod, focusGroups, periodTotals, PeriodClosedError } from '../../src/db/periods.js';
 import { loadPrices } from '../../src/db/prices.js';
 import { focusRows, toCsv } from '../../src/analytics/focus.js';
+import { resolvePeriod, runChargeback } from '../../src/analytics/chargeback.js';
 import { monthRange } from '../../src/budgets/period.js';
 import { costOf, createPriceBook } from '../../src/metering/pricing.js';
 import { costPerMillion, sum, toMoney } from '../../src/metering/money.js';
@@ -64,6 +65,19 @@ describe('FOCUS export and period close', () => {
     expect(rows[0]!.ChargePeriodStart).toBe('2025-11-20T00:00:00Z');
     expect(rows[0]!.BillingPeriodStart).toBe('2025-12-01T00:00:00Z');
     expect(billedSum(rows)).toBe(late.cost);
+
+    // The month's chargeback bills what FOCUS bills: November's figures stay, December carries the late event.
+    const chargeback = async (period: string) => (await runChargeback(t.db, { ...resolvePeriod({ period }), groupBy: ['MONTH', 'DAY'], filter: {} }));
+    const nov = await chargeback('2025-11');
+    expect(nov.totals.cost).toBe(toMoney(closed.totals.cost));
+    expect(nov.totals.calls).toBe(String(closed.totals.calls));
+    const decChargeback = await chargeback('2025-12');
+    const decFocus = focusRows(await focusGroups(t.db, '2025-12'), monthRange('2025-12'));
+    expect(decChargeback.totals.cost).toBe(billedSum(decFocus));
+    expect(decChargeback.rows).toContainEqual(expect.objectContaining({ key: expect.objectContaining({ month: '2025-12', day: '2025-11-20' }), cost: late.cost }));
+    // Asked by time instead, the late event is where it happened.
+    const byTime = await runChargeback(t.db, { ...monthRange('2025-11'), groupBy: [], filter: {} });
+    expect(byTime.totals.cost).toBe(toMoney(sum([toMoney(closed.totals.cost), late.cost])));
   });
 
   it('skips every closed month in a row', async () => {

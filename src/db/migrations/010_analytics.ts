@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { USAGE_ROLLUP_FROM_LEDGER, DECISION_ROLLUP_FROM_LOG } from '../rollups.js';
+import { DECISION_ROLLUP_FROM_LOG } from '../rollups.js';
 
 /**
  * API tokens for people and tools (finance, admin, council, BU owners), and the hourly rollups that every
@@ -44,7 +44,7 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw('create index decision_log_bu_ts_id_idx on decision_log (bu_id, ts desc, id desc)');
 
   // Backfill from whatever the ledger holds already (a no-op on a fresh database).
-  await knex.raw(USAGE_ROLLUP_FROM_LEDGER);
+  await knex.raw(USAGE_ROLLUP_V1);
   await knex.raw(DECISION_ROLLUP_FROM_LOG);
 }
 
@@ -55,3 +55,14 @@ export async function down(knex: Knex): Promise<void> {
   await knex.schema.dropTableIfExists('usage_hourly');
   await knex.schema.dropTableIfExists('api_tokens');
 }
+
+// The backfill as this migration first shipped it (usage_hourly's key gained accounting_period in 016, which
+// rebuilds the table from the ledger again): frozen here so the migration means the same on every database.
+const USAGE_ROLLUP_V1 = `
+insert into usage_hourly (hour, bu_id, use_case_id, agent_id, provider, model_served, calls, input_tokens,
+  cached_input_tokens, cache_write_tokens, output_tokens, cost, partial_calls, error_calls)
+select date_trunc('hour', ts at time zone 'UTC') at time zone 'UTC', bu_id, use_case_id, agent_id, provider, model_served,
+  count(*), sum(input_tokens), sum(cached_input_tokens), sum(cache_write_tokens), sum(output_tokens), sum(cost),
+  count(*) filter (where partial), count(*) filter (where status >= 400)
+from usage_events
+group by 1, 2, 3, 4, 5, 6`;

@@ -3,7 +3,7 @@ import { ChargebackInputError, resolvePeriod, share } from '../../../src/analyti
 
 describe('resolvePeriod', () => {
   it('reads a month in UTC', () => {
-    expect(resolvePeriod({ period: '2026-12' })).toEqual({ from: new Date('2026-12-01T00:00:00Z'), to: new Date('2027-01-01T00:00:00Z') });
+    expect(resolvePeriod({ period: '2026-12' })).toEqual({ from: new Date('2026-12-01T00:00:00Z'), to: new Date('2027-01-01T00:00:00Z'), period: '2026-12' });
   });
 
   it('takes whole-hour from/to and refuses the rest', () => {
