@@ -59,22 +59,24 @@ export async function upsertBudget(db: Db | Knex.Transaction, b: BudgetInput): P
 
 
 // Which budgets apply to a call: its use case, BU and agent, and the session caps of its use case ('*': all).
-const APPLICABLE = `(scope = 'use_case' and scope_id = :useCase) or (scope = 'bu' and scope_id = :bu)
-  or (scope = 'agent' and scope_id = :agent) or (scope = 'session' and scope_id in (:useCase, '*'))`;
+// The statements the hot path runs take positional parameters ($n): they are prepared by name (see `run`).
+const APPLICABLE = `(scope = 'use_case' and scope_id = $3) or (scope = 'bu' and scope_id = $2)
+  or (scope = 'agent' and scope_id = $4) or (scope = 'session' and scope_id in ($3, '*'))`;
 
 // date_trunc's fields are the period names; UTC boundaries whatever the server's time zone.
-const PERIOD_START = `(date_trunc(period, :at::timestamptz at time zone 'UTC') at time zone 'UTC')`;
+const periodStart = (period: string, at: string) => `(date_trunc(${period}, ${at}::timestamptz at time zone 'UTC') at time zone 'UTC')`;
 
 /**
  * Reserves the call's worst case against every applicable budget, atomically (one statement; the counter
- * rows are the lock). Returns each budget with its counters as they were before this reservation, which is
- * what the policy judges; calls that race serialize on the counter rows, so each sees the others.
+ * rows are the lock), and records it as one row for the call (parallel arrays in budget-id order). Returns
+ * each budget with its counters as they were before this reservation, which is what the policy judges;
+ * calls that race serialize on the counter rows, so each sees the others.
  */
 const RESERVE_SQL = `
 with b as (
-  select id, scope, scope_id, unit, period, limit_amount, max_calls, ${PERIOD_START} as period_start,
-    case when scope = 'session' then :session::text else '' end as key,
-    case when unit = 'usd' then :cost::numeric else :tokens::numeric end as amount
+  select id, scope, scope_id, unit, period, limit_amount, max_calls, ${periodStart('period', '$1')} as period_start,
+    case when scope = 'session' then $5::text else '' end as key,
+    case when unit = 'usd' then $6::numeric else $7::numeric end as amount
   from budgets where ${APPLICABLE}
   order by id
 ), c as (
@@ -84,8 +86,10 @@ with b as (
     set reserved = bc.reserved + excluded.reserved, calls = bc.calls + 1
   returning budget_id, spent, reserved, calls
 ), r as (
-  insert into budget_reservations (request_id, budget_id, period_start, key, amount, expires_at)
-  select :requestId, id, period_start, key, amount, :expiresAt::timestamptz from b
+  insert into budget_reservations (request_id, budget_ids, period_starts, keys, amounts, expires_at)
+  select $8::text, array_agg(id order by id), array_agg(period_start order by id), array_agg(key order by id),
+    array_agg(amount order by id), $9::timestamptz
+  from b having count(*) > 0
 )
 select b.id, b.scope, b.scope_id, b.unit, b.period, b.limit_amount, b.max_calls, b.period_start, b.key, b.amount,
   c.spent, c.reserved - b.amount as reserved_before, c.calls - 1 as calls_before
@@ -93,34 +97,38 @@ from b join c on c.budget_id = b.id
 order by b.id`;
 
 export async function reserveBudgets(db: Db, s: ReservationSubject): Promise<ReservedBudget[]> {
-  const result = await db.raw(RESERVE_SQL, {
-    requestId: s.requestId, at: s.at.toISOString(), bu: s.bu, useCase: s.useCase, agent: s.agent, session: s.session,
-    cost: s.cost, tokens: s.tokens, expiresAt: s.expiresAt.toISOString(),
-  });
-  return (result.rows as ReservedBudget[]).map((r) => ({ ...r, calls_before: Number(r.calls_before), spent: String(r.spent), reserved_before: String(r.reserved_before), amount: String(r.amount), limit_amount: r.limit_amount === null ? null : String(r.limit_amount) }));
+  const { rows } = await run<ReservedBudget>(db, 'tollgate_reserve_budgets', RESERVE_SQL, [
+    s.at.toISOString(), s.bu, s.useCase, s.agent, s.session, s.cost, s.tokens, s.requestId, s.expiresAt.toISOString(),
+  ]);
+  return rows.map((r) => ({ ...r, calls_before: Number(r.calls_before), spent: String(r.spent), reserved_before: String(r.reserved_before), amount: String(r.amount), limit_amount: r.limit_amount === null ? null : String(r.limit_amount) }));
 }
+
+// A reservation row's entries, one per budget, in budget-id order (`ord`).
+const ENTRIES = (r: string) => `unnest(${r}.budget_ids, ${r}.period_starts, ${r}.keys, ${r}.amounts)
+  with ordinality as u(budget_id, period_start, key, amount, ord)`;
 
 /**
  * Lowers a call's reservation to its served worst case (a clamped output limit, a cheaper model), so that
  * calls near a cap are not refused for room this one will never use. Never raises one.
  */
 const SHRINK_SQL = `
-with old as (
-  select r.budget_id, r.period_start, r.key, r.amount,
-    least(r.amount, case when b.unit = 'usd' then :cost::numeric else :tokens::numeric end) as new_amount
-  from budget_reservations r join budgets b on b.id = r.budget_id
-  where r.request_id = :requestId
-  for update of r
+with r as (
+  select * from budget_reservations where request_id = $1 for update
+), old as (
+  select u.budget_id, u.period_start, u.key, u.amount, u.ord,
+    least(u.amount, case when b.unit = 'usd' then $2::numeric when b.unit = 'tokens' then $3::numeric end) as new_amount
+  from r cross join lateral ${ENTRIES('r')}
+  left join budgets b on b.id = u.budget_id
 ), upd as (
-  update budget_reservations r set amount = old.new_amount from old
-  where r.request_id = :requestId and r.budget_id = old.budget_id and old.new_amount < old.amount
+  update budget_reservations set amounts = (select array_agg(new_amount order by ord) from old)
+  where request_id = $1 and exists (select 1 from old where new_amount < amount)
 )
 update budget_counters bc set reserved = bc.reserved - (old.amount - old.new_amount)
 from old where old.new_amount < old.amount
   and bc.budget_id = old.budget_id and bc.period_start = old.period_start and bc.key = old.key`;
 
 export async function shrinkReservation(db: Db, requestId: string, worst: { cost: string; tokens: number }): Promise<void> {
-  await db.raw(SHRINK_SQL, { requestId, cost: worst.cost, tokens: worst.tokens });
+  await run(db, 'tollgate_shrink_reservation', SHRINK_SQL, [requestId, worst.cost, worst.tokens]);
 }
 
 /**
@@ -129,30 +137,33 @@ export async function shrinkReservation(db: Db, requestId: string, worst: { cost
  */
 const RELEASE_DENIED_SQL = `
 with rel as (
-  delete from budget_reservations where request_id = :requestId
-  returning budget_id, period_start, key, amount
+  delete from budget_reservations where request_id = $1
+  returning budget_ids, period_starts, keys, amounts
+), u as (
+  select u.* from rel cross join lateral ${ENTRIES('rel')}
 )
-update budget_counters bc set reserved = bc.reserved - rel.amount, calls = bc.calls - 1
-from rel where bc.budget_id = rel.budget_id and bc.period_start = rel.period_start and bc.key = rel.key`;
+update budget_counters bc set reserved = bc.reserved - u.amount, calls = bc.calls - 1
+from u where bc.budget_id = u.budget_id and bc.period_start = u.period_start and bc.key = u.key`;
 
 export async function releaseDenied(db: Db, requestId: string): Promise<void> {
-  await db.raw(RELEASE_DENIED_SQL, { requestId });
+  await run(db, 'tollgate_release_denied', RELEASE_DENIED_SQL, [requestId]);
 }
 
 /** Reservations whose replica died (or whose call outlived every timeout) are given back. */
 const SWEEP_SQL = `
 with rel as (
   delete from budget_reservations where expires_at < now()
-  returning budget_id, period_start, key, amount
+  returning budget_ids, period_starts, keys, amounts
 ), agg as (
-  select budget_id, period_start, key, sum(amount) as amount from rel group by 1, 2, 3
+  select u.budget_id, u.period_start, u.key, sum(u.amount) as amount
+  from rel cross join lateral ${ENTRIES('rel')}
+  group by 1, 2, 3
 )
 update budget_counters bc set reserved = bc.reserved - agg.amount
 from agg where bc.budget_id = agg.budget_id and bc.period_start = agg.period_start and bc.key = agg.key`;
 
 export async function sweepExpiredReservations(db: Db): Promise<number> {
-  const result = await db.raw(SWEEP_SQL);
-  return Number(result.rowCount ?? 0);
+  return (await run(db, 'tollgate_sweep_reservations', SWEEP_SQL, [])).rowCount;
 }
 
 /**
@@ -162,13 +173,18 @@ export async function sweepExpiredReservations(db: Db): Promise<number> {
  *
  * Written as CTEs over `source` (request_id, ts, bu_id, use_case_id, agent_id, session_id, cost, tokens) so
  * that the ledger writer can chain them onto its insert's RETURNING in the same statement (src/db/ledger.ts).
- * Whether a call had a reservation on a budget is a left join on (request_id, budget_id), the reservations'
- * key: at most one match, and a hash join rather than a probe of the deleted rows per applied row.
+ * Whether a call had a reservation on a budget is a left join on (request_id, budget_id): at most one match,
+ * and a hash join rather than a probe of the deleted rows per applied row. A deleted budget's entries are
+ * skipped: its counters went with it, and an upsert would recreate them against a missing budget.
  */
 export function budgetCounterCtes(source: string): string {
-  return `bc_rel as (
+  return `bc_rel_calls as (
   delete from budget_reservations r using ${source} where r.request_id = ev.request_id
-  returning r.request_id, r.budget_id, r.period_start, r.key, r.amount
+  returning r.request_id, r.budget_ids, r.period_starts, r.keys, r.amounts
+), bc_rel as (
+  select rel.request_id, u.budget_id, u.period_start, u.key, u.amount
+  from bc_rel_calls rel cross join lateral ${ENTRIES('rel')}
+  where exists (select 1 from budgets b where b.id = u.budget_id)
 ), bc_applied as (
   select b.id as budget_id,
     date_trunc(b.period, ev.ts at time zone 'UTC') at time zone 'UTC' as period_start,
@@ -193,16 +209,42 @@ export function budgetCounterCtes(source: string): string {
 )`;
 }
 
+type Connection = {
+  query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[]; rowCount: number | null }>;
+  query(text: string, values: unknown[]): Promise<{ rows: unknown[]; affectedRows?: number }>;
+};
+
+/**
+ * Runs one of the hot path's statements on a connection of `db`'s pool, past knex's query builder. On
+ * Postgres the statement is prepared by name once per connection: planning the reservation's CTEs was most
+ * of its cost (about 0.5 ms of 0.9), and knex's formatting of a long statement cost as much as a round trip.
+ * PGlite plans in process and takes the same statement unnamed.
+ */
+async function run<R>(db: Db, name: string, text: string, values: unknown[]): Promise<{ rows: R[]; rowCount: number }> {
+  const client = db.client as { config: { client: unknown }; acquireConnection(): Promise<Connection>; releaseConnection(c: Connection): Promise<void> };
+  const conn = await client.acquireConnection();
+  try {
+    if (client.config.client === 'pg') {
+      const res = await conn.query({ name, text, values });
+      return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
+    }
+    const res = await conn.query(text, values);
+    return { rows: res.rows as R[], rowCount: res.affectedRows ?? 0 };
+  } finally {
+    await client.releaseConnection(conn);
+  }
+}
+
 export type BudgetStatus = BudgetRow & { period_start: Date; spent: string; reserved: string; calls: number };
 
 /** Every non-session budget with its counters in the period containing `at` (sessions: see the ledger). */
 export async function budgetStatus(db: Db, at: Date): Promise<BudgetStatus[]> {
   const result = await db.raw(`
-    select b.*, ${PERIOD_START.replace(/period/g, 'b.period')} as period_start,
+    select b.*, ${periodStart('b.period', ':at')} as period_start,
       coalesce(c.spent, 0) as spent, coalesce(c.reserved, 0) as reserved, coalesce(c.calls, 0) as calls
     from budgets b
     left join budget_counters c on c.budget_id = b.id and c.key = ''
-      and c.period_start = ${PERIOD_START.replace(/period/g, 'b.period')}
+      and c.period_start = ${periodStart('b.period', ':at')}
     where b.scope <> 'session'
     order by b.scope, b.scope_id`, { at: at.toISOString() });
   return (result.rows as BudgetStatus[]).map((r) => ({ ...r, spent: String(r.spent), reserved: String(r.reserved), calls: Number(r.calls) }));

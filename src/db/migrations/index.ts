@@ -10,6 +10,7 @@ import * as analytics from './010_analytics.js';
 import * as outcomes from './011_outcomes.js';
 import * as tools from './012_tools.js';
 import * as adjacency from './013_adjacency.js';
+import * as reservations from './014_reservations.js';
 import * as ledgerIngest from './015_ledger_ingest.js';
 import * as rollupBillingPeriod from './016_rollup_billing_period.js';
 
@@ -28,6 +29,7 @@ const MIGRATIONS: ReadonlyArray<[string, Migration]> = [
   ['011_outcomes', outcomes],
   ['012_tools', tools],
   ['013_adjacency', adjacency],
+  ['014_reservations', reservations],
   ['015_ledger_ingest', ledgerIngest],
   ['016_rollup_billing_period', rollupBillingPeriod],
 ];
