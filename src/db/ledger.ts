@@ -90,15 +90,17 @@ export async function writeBatch(db: Db, records: readonly JournalRecord[]): Pro
     let usageInserted = 0;
     let decisionsInserted = 0;
     await insertInflight(trx, records.filter((r): r is InflightRecord => r.kind === 'inflight'));
-    for (const chunk of chunks(usage.map(ledgerRow), ROWS_PER_STATEMENT)) {
-      usageInserted += await insertCounting(trx, INSERT_USAGE_SQL, columnArrays(USAGE_COLUMNS, chunk));
-    }
     // Every call reported here is no longer in flight, whether its row is new or was already written.
     await clearInflight(trx, usage.map((u) => u.request_id));
     const tiers = records.filter((r): r is TierRecord => r.kind === 'tier');
     if (tiers.length > 0) await recordTierEvents(trx, tiers);
     for (const chunk of chunks(decisions.map(jsonReasons), ROWS_PER_STATEMENT)) {
       decisionsInserted += await insertCounting(trx, INSERT_DECISIONS_SQL, columnArrays(DECISION_COLUMNS, chunk));
+    }
+    // The usage insert goes last: it updates the budget counters, whose row locks the gateways' reservations
+    // wait on until this transaction commits, so nothing else should run while they are held.
+    for (const chunk of chunks(usage.map(ledgerRow), ROWS_PER_STATEMENT)) {
+      usageInserted += await insertCounting(trx, INSERT_USAGE_SQL, columnArrays(USAGE_COLUMNS, chunk));
     }
     return { usageInserted, decisionsInserted };
   });
