@@ -2,8 +2,8 @@
  * npm run bench (part 3): the metering writer's ingest rate into Postgres. writeBatch (src/db/ledger.ts) of
  * realistic synthetic traffic (src/analytics/synthetic.ts: ~2% denials, sessions, several models) with the demo
  * budgets in place and a reservation per call and budget (as the gateway leaves them), so that every batch
- * inserts the ledger rows, updates use_case_spend and the budget counters, gives back the reservations and
- * adds to the hourly rollups, in one transaction. Baseline in the same run: the same usage rows as a bare
+ * inserts the ledger rows (two thirds of them with tool names), updates use_case_spend and the budget counters,
+ * gives back the reservations and adds to the hourly and tool rollups, in one transaction. Baseline in the same run: the same usage rows as a bare
  * `insert … select from unnest(…)` into an index-less copy of usage_events (what moving the rows costs).
  * Per batch size, the time is also split by statement (knex query events) to show where it goes.
  * BENCH_INGEST_EVENTS (default 200,000 per batch size) and BENCH_INGEST_BATCHES (default 1000,5000,20000).
@@ -24,16 +24,33 @@ const EVENTS = Number(process.env.BENCH_INGEST_EVENTS ?? 200_000);
 const BATCHES = (process.env.BENCH_INGEST_BATCHES ?? '1000,5000,20000').split(',').map(Number);
 const TARGET = 50_000;
 
-// The reservations the gateway would have left for these calls: one per applicable budget, reserved 2× the cost.
+// The reservations the gateway would have left for these calls: one row per call listing every applicable
+// budget (src/db/budgets.ts), each reserved at 2× the cost.
 const RESERVE_SQL = `
 with ev as (select * from unnest(?::text[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::text[], ?::numeric[], ?::int8[])
-  as e(request_id, ts, bu_id, use_case_id, agent_id, session_id, cost, tokens))
-insert into budget_reservations (request_id, budget_id, period_start, key, amount, expires_at)
-select ev.request_id, b.id, date_trunc(b.period, ev.ts at time zone 'UTC') at time zone 'UTC',
-  case when b.scope = 'session' then ev.session_id else '' end,
-  case when b.unit = 'usd' then ev.cost * 2 else ev.tokens * 2 end, now() + interval '1 day'
-from ev join budgets b on (b.scope = 'use_case' and b.scope_id = ev.use_case_id) or (b.scope = 'bu' and b.scope_id = ev.bu_id)
-  or (b.scope = 'agent' and b.scope_id = ev.agent_id) or (b.scope = 'session' and b.scope_id in (ev.use_case_id, '*'))`;
+  as e(request_id, ts, bu_id, use_case_id, agent_id, session_id, cost, tokens)),
+e as (
+  select ev.request_id, b.id, date_trunc(b.period, ev.ts at time zone 'UTC') at time zone 'UTC' as period_start,
+    case when b.scope = 'session' then ev.session_id else '' end as key,
+    case when b.unit = 'usd' then ev.cost * 2 else ev.tokens * 2 end as amount
+  from ev join budgets b on (b.scope = 'use_case' and b.scope_id = ev.use_case_id) or (b.scope = 'bu' and b.scope_id = ev.bu_id)
+    or (b.scope = 'agent' and b.scope_id = ev.agent_id) or (b.scope = 'session' and b.scope_id in (ev.use_case_id, '*')))
+insert into budget_reservations (request_id, budget_ids, period_starts, keys, amounts, expires_at)
+select request_id, array_agg(id order by id), array_agg(period_start order by id), array_agg(key order by id),
+  array_agg(amount order by id), now() + interval '1 day'
+from e group by request_id`;
+
+// Tool names as agents declare them (src/providers/*/tools.ts): the synthetic generator has none, so two thirds
+// of the calls here get one to three of a use case's tools, which the writer counts into tool_usage_daily.
+const TOOLS = ['inventory_lookup', 'sales_history', 'promo_calendar', 'web_search', 'policy_lookup', 'crm_search'];
+function withTools(records: JournalRecord[]): void {
+  let i = 0;
+  for (const r of records) {
+    if (r.kind !== 'usage' || i++ % 3 === 2) continue;
+    const first = (r.use_case_id.length + i) % TOOLS.length;
+    r.tools = TOOLS.slice(first, first + 1 + (i % 3)).sort();
+  }
+}
 
 const BASELINE_COLUMNS = ['request_id', 'ts', 'bu_id', 'use_case_id', 'agent_id', 'session_id', 'parent_request_id', 'provider', 'endpoint',
   'model_requested', 'model_served', 'input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'cost', 'currency',
@@ -74,7 +91,7 @@ function statementClock(db: Db) {
     const s = sql.replace(/\s+/g, ' ').trim().toLowerCase();
     if (s.startsWith('begin') || s.startsWith('commit')) return s.split(' ')[0]!;
     for (const [needle, name] of [['into usage_events', 'insert usage + spend'], ['into budget_counters', 'budget counters'], ['into decision_log', 'insert decisions'],
-      ['into usage_hourly', 'rollup usage_hourly'], ['into decisions_hourly', 'rollup decisions_hourly'], ['tier_events', 'tier events']] as const) {
+      ['into usage_hourly', 'rollup usage_hourly'], ['into decisions_hourly', 'rollup decisions_hourly'], ['tier_events', 'tier events'], ['into tool_usage_daily', 'rollup tool_usage_daily']] as const) {
       if (s.includes(needle)) return name;
     }
     return s.slice(0, 30);
@@ -125,6 +142,7 @@ async function main() {
       const records = await generate(db, EVENTS, k + 1)();
       // Each size writes its own events (distinct request ids): nothing is a replay.
       for (const r of records) r.request_id = `b${batchSize}-${r.request_id}`;
+      withTools(records);
       await reserve(db, records);
       await db.raw('vacuum analyze');
       const base = await timeBaseline(db, records, batchSize);
