@@ -1,5 +1,6 @@
 import type { Db } from '../db/knex.js';
 import { claimDueNotifications, markAttemptFailed, markDelivered, type ClaimedRow } from '../db/notifications.js';
+import { rounds } from '../ops/rounds.js';
 
 /**
  * The outbox worker: delivers tier notifications (and the council's adjacency alerts, same outbox) by
@@ -59,10 +60,6 @@ export function createNotifier(options: NotifierOptions): Notifier {
     backoff: options.backoff ?? NOTIFIER_DEFAULTS.backoff,
     fetch: options.fetch ?? globalThis.fetch,
   };
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> | undefined;
-  let stopped = true;
-
   async function runOnce(): Promise<RunResult> {
     const rows = await claimDueNotifications(o.db, { limit: o.batchSize, leaseMs: o.timeoutMs + LEASE_MARGIN_MS });
     const outcomes = await Promise.all(rows.map(deliver));
@@ -99,29 +96,8 @@ export function createNotifier(options: NotifierOptions): Notifier {
     }
   }
 
-  function schedule(): void {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      running = runOnce()
-        .catch((err: unknown) => o.log.warn({ err }, 'notification round failed; retrying on the next one'))
-        .finally(schedule);
-    }, o.intervalMs);
-    timer.unref();
-  }
-
-  return {
-    start() {
-      if (!stopped) return;
-      stopped = false;
-      schedule();
-    },
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-    runOnce,
-  };
+  const loop = rounds({ intervalMs: o.intervalMs, run: runOnce, onError: (err) => o.log.warn({ err }, 'notification round failed; retrying on the next one') });
+  return { start: loop.start, stop: loop.stop, runOnce };
 }
 
 function describe(err: unknown): string {
