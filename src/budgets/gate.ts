@@ -1,15 +1,11 @@
 import type { Db } from '../db/knex.js';
-import { releaseDenied, reserveBudgetsInOrder, shrinkReservation, sweepExpiredReservations, type ReservationSubject, type ReservedBudget } from '../db/budgets.js';
+import { releaseDenied, reserveBudgets, shrinkReservation, sweepExpiredReservations, type ReservationSubject, type ReservedBudget } from '../db/budgets.js';
 import type { BudgetFact } from '../policy/types.js';
 import type { UsageEvent } from '../metering/types.js';
-import { KeyedGroupQueue } from './group.js';
 
 type Log = { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
 
 export type BudgetState = { budgets: BudgetFact[]; available: boolean; reserved: boolean };
-
-// A group's statement stays short (one row per call and budget) while catching a whole burst of one replica.
-const MAX_GROUP = 64;
 
 type Known = { fact: BudgetFact; useCase: string; bu: string; agent: string; session: string };
 
@@ -25,16 +21,13 @@ export class BudgetGate {
   private localSince = new Map<number, { cost: number; tokens: number; calls: number }>();
   private degraded = false;
   private sweepTimer?: NodeJS.Timeout;
-  readonly reservations: KeyedGroupQueue<ReservationSubject, ReservedBudget[]>;
 
-  constructor(private readonly db: Db, private readonly log: Log, private readonly reservationTtlMs: number) {
-    this.reservations = new KeyedGroupQueue((calls) => reserveBudgetsInOrder(db, calls), MAX_GROUP);
-  }
+  constructor(private readonly db: Db, private readonly log: Log, private readonly reservationTtlMs: number) {}
 
   async reserve(subject: Omit<ReservationSubject, 'expiresAt'>): Promise<BudgetState> {
     const s: ReservationSubject = { ...subject, expiresAt: new Date(subject.at.getTime() + this.reservationTtlMs) };
     try {
-      const rows = await this.reservations.push(s.useCase, s);
+      const rows = await reserveBudgets(this.db, s);
       if (this.degraded) {
         this.degraded = false;
         this.localSince.clear();

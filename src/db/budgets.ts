@@ -60,24 +60,24 @@ export async function upsertBudget(db: Db | Knex.Transaction, b: BudgetInput): P
 
 // Which budgets apply to a call: its use case, BU and agent, and the session caps of its use case ('*': all).
 // The statements the hot path runs take positional parameters ($n): they are prepared by name (see `run`).
-type Call = { bu: string; useCase: string; agent: string };
-const APPLICABLE = (c: Call) => `(bud.scope = 'use_case' and bud.scope_id = ${c.useCase}) or (bud.scope = 'bu' and bud.scope_id = ${c.bu})
-  or (bud.scope = 'agent' and bud.scope_id = ${c.agent}) or (bud.scope = 'session' and bud.scope_id in (${c.useCase}, '*'))`;
+const APPLICABLE = `(scope = 'use_case' and scope_id = $3) or (scope = 'bu' and scope_id = $2)
+  or (scope = 'agent' and scope_id = $4) or (scope = 'session' and scope_id in ($3, '*'))`;
 
 // date_trunc's fields are the period names; UTC boundaries whatever the server's time zone.
 const periodStart = (period: string, at: string) => `(date_trunc(${period}, ${at}::timestamptz at time zone 'UTC') at time zone 'UTC')`;
 
 /**
- * Reserves a call's worst case against every applicable budget, atomically (one statement; the counter rows
- * are the lock), and records it as one row for the call (parallel arrays in budget-id order). Returns each
- * budget with its counters as they were before this reservation, which is what the policy judges.
+ * Reserves the call's worst case against every applicable budget, atomically (one statement; the counter
+ * rows are the lock), and records it as one row for the call (parallel arrays in budget-id order). Returns
+ * each budget with its counters as they were before this reservation, which is what the policy judges;
+ * calls that race serialize on the counter rows, so each sees the others.
  */
-const RESERVE_ONE_SQL = `
+const RESERVE_SQL = `
 with b as (
   select id, scope, scope_id, unit, period, limit_amount, max_calls, ${periodStart('period', '$1')} as period_start,
     case when scope = 'session' then $5::text else '' end as key,
-    (case when unit = 'usd' then $6::numeric else $7::numeric end)::numeric(24, 12) as amount
-  from budgets bud where ${APPLICABLE({ bu: '$2', useCase: '$3', agent: '$4' })}
+    case when unit = 'usd' then $6::numeric else $7::numeric end as amount
+  from budgets where ${APPLICABLE}
   order by id
 ), c as (
   insert into budget_counters as bc (budget_id, period_start, key, reserved, calls)
@@ -96,70 +96,11 @@ select b.id, b.scope, b.scope_id, b.unit, b.period, b.limit_amount, b.max_calls,
 from b join c on c.budget_id = b.id
 order by b.id`;
 
-/**
- * The same for a group of calls (parameters are parallel arrays, one entry per call, `ord` their order), in one
- * statement, so the counter rows are locked once per group, in key order. Each call gets one reservation row (parallel arrays in budget-id order) and
- * each of its budgets with the counters as they were before its own reservation: the group's result minus
- * its own and later calls' amounts (window `w`), exactly what running the calls one after another would give.
- * Groups that race, from this replica or others, serialize on the counter rows, so each sees the others.
- */
-const RESERVE_GROUP_SQL = `
-with calls as (
-  select * from unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[],
-    $8::numeric[], $9::timestamptz[]) with ordinality as c(request_id, at, bu, use_case, agent, session, cost, tokens, expires_at, ord)
-), b as (
-  select c.ord, c.request_id, c.expires_at, bud.id, bud.scope, bud.scope_id, bud.unit, bud.period, bud.limit_amount, bud.max_calls,
-    ${periodStart('bud.period', 'c.at')} as period_start,
-    case when bud.scope = 'session' then c.session else '' end as key,
-    (case when bud.unit = 'usd' then c.cost else c.tokens end)::numeric(24, 12) as amount
-  from calls c join budgets bud on ${APPLICABLE({ bu: 'c.bu', useCase: 'c.use_case', agent: 'c.agent' })}
-), cnt as (
-  insert into budget_counters as bc (budget_id, period_start, key, reserved, calls)
-  select id, period_start, key, sum(amount), count(*) from b group by 1, 2, 3 order by 1, 2, 3
-  on conflict (budget_id, period_start, key) do update
-    set reserved = bc.reserved + excluded.reserved, calls = bc.calls + excluded.calls
-  returning budget_id, period_start, key, spent, reserved, calls
-), r as (
-  insert into budget_reservations (request_id, budget_ids, period_starts, keys, amounts, expires_at)
-  select request_id, array_agg(id order by id), array_agg(period_start order by id), array_agg(key order by id),
-    array_agg(amount order by id), expires_at
-  from b group by ord, request_id, expires_at
-)
-select b.ord, b.id, b.scope, b.scope_id, b.unit, b.period, b.limit_amount, b.max_calls, b.period_start, b.key, b.amount,
-  cnt.spent, cnt.reserved - sum(b.amount) over w as reserved_before, cnt.calls - count(*) over w as calls_before
-from b join cnt on cnt.budget_id = b.id and cnt.period_start = b.period_start and cnt.key = b.key
-window w as (partition by b.id, b.period_start, b.key order by b.ord desc rows between unbounded preceding and current row)
-order by b.ord, b.id`;
-
 export async function reserveBudgets(db: Db, s: ReservationSubject): Promise<ReservedBudget[]> {
-  const { rows } = await run<ReservedBudget>(db, 'tollgate_reserve_budgets', RESERVE_ONE_SQL, [
+  const { rows } = await run<ReservedBudget>(db, 'tollgate_reserve_budgets', RESERVE_SQL, [
     s.at.toISOString(), s.bu, s.useCase, s.agent, s.session, s.cost, s.tokens, s.requestId, s.expiresAt.toISOString(),
   ]);
-  return rows.map(toReserved);
-}
-
-/**
- * Reserves calls as if one after another, in one statement; one list of budgets per call, in the calls' order.
- * A lone call takes the single-call statement: for one call it runs in about two thirds of the group's time.
- */
-export async function reserveBudgetsInOrder(db: Db, calls: readonly ReservationSubject[]): Promise<ReservedBudget[][]> {
-  if (calls.length === 1) return [await reserveBudgets(db, calls[0]!)];
-  const column = <T>(f: (s: ReservationSubject) => T) => calls.map(f);
-  const { rows } = await run<ReservedBudget & { ord: string | number }>(db, 'tollgate_reserve_budget_group', RESERVE_GROUP_SQL, [
-    column((s) => s.requestId), column((s) => s.at.toISOString()), column((s) => s.bu), column((s) => s.useCase),
-    column((s) => s.agent), column((s) => s.session), column((s) => s.cost), column((s) => s.tokens),
-    column((s) => s.expiresAt.toISOString()),
-  ]);
-  const out = calls.map((): ReservedBudget[] => []);
-  for (const { ord, ...r } of rows) out[Number(ord) - 1]!.push(toReserved(r));
-  return out;
-}
-
-function toReserved(r: ReservedBudget): ReservedBudget {
-  return {
-    ...r, calls_before: Number(r.calls_before), spent: String(r.spent), reserved_before: String(r.reserved_before),
-    amount: String(r.amount), limit_amount: r.limit_amount === null ? null : String(r.limit_amount),
-  };
+  return rows.map((r) => ({ ...r, calls_before: Number(r.calls_before), spent: String(r.spent), reserved_before: String(r.reserved_before), amount: String(r.amount), limit_amount: r.limit_amount === null ? null : String(r.limit_amount) }));
 }
 
 // A reservation row's entries, one per budget, in budget-id order (`ord`).
