@@ -1,8 +1,8 @@
-/** The months the adjacency analysis runs over: UTC calendar months named YYYY-MM. */
+import { monthRange } from '../budgets/period.js';
+
+/** The months the adjacency analysis runs over: UTC calendar months named YYYY-MM (monthRange's months). */
 
 export type Month = { period: string; from: Date; to: Date; days: { from: string; to: string } };
-
-const MONTH = /^(\d{4})-(0[1-9]|1[0-2])$/;
 
 export class PeriodError extends Error {
   readonly code = 'invalid_period';
@@ -14,11 +14,13 @@ export class PeriodError extends Error {
 }
 
 export function parseMonth(value: string): Month {
-  const m = MONTH.exec(value);
-  if (!m) throw new PeriodError(value);
-  const from = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, 1));
-  const to = new Date(Date.UTC(Number(m[1]), Number(m[2]), 1));
-  return { period: value, from, to, days: { from: isoDay(from), to: isoDay(to) } };
+  let range: { from: Date; to: Date };
+  try {
+    range = monthRange(value);
+  } catch {
+    throw new PeriodError(value);
+  }
+  return { period: value, ...range, days: { from: isoDay(range.from), to: isoDay(range.to) } };
 }
 
 export function monthOf(at: Date): Month {

@@ -58,7 +58,7 @@ export function meterCall(app: FastifyInstance, call: AllowedCall, outcome: Call
   call.finished = true;
   const { meter, budgetGate, metrics } = app.tollgate;
   const event = usageEventOf(app, call, outcome);
-  const price = event.price_id !== null;
+  const priced = event.price_id !== null;
   try {
     meter.record(event);
   } catch (err) {
@@ -71,6 +71,6 @@ export function meterCall(app: FastifyInstance, call: AllowedCall, outcome: Call
     if (event[kind] > 0) metrics.tokens.inc({ provider: event.provider, model: event.model_served, kind: kind.replace('_tokens', '') }, event[kind]);
   }
   metrics.cost.inc({ provider: event.provider, model: event.model_served, currency: event.currency }, Number(event.cost));
-  if (!price) app.log.warn({ model: call.modelServed, request_id: call.requestId }, 'no price in force for the served model; metered at cost 0');
+  if (!priced) app.log.warn({ model: call.modelServed, request_id: call.requestId }, 'no price in force for the served model; metered at cost 0');
   return event;
 }
