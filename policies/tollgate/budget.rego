@@ -23,7 +23,7 @@ tier := "unknown" if {
 	_state_available
 } else := "unknown" if {
 	count(_tiered) == 0
-} else := _tier_order[max({_tier_rank[_effective_tier(b)] | some b in _tiered})]
+} else := _tier_order[max({_tier_rank[_tier_of[i]] | some i, b in _budgets; b.scope != "session"})]
 
 # METADATA
 # title: Roles to notify
@@ -79,31 +79,53 @@ _tier_at(ratio) := "hard_cap" if {
 	ratio >= _thresholds.notice
 } else := "ok"
 
-# Each budget as the decision reports it. A session budget's tier is hard_cap when it stops this call,
-# none otherwise. ratio is null when there is no positive limit to divide by.
-_budget_report := [{"id": b.id, "scope": b.scope, "tier": _report_tier(b), "ratio": _ratio(b)} | some b in _budgets]
+# Each budget as the decision reports it. ratio is null when there is no positive limit to divide by.
+_budget_report := [{"id": b.id, "scope": b.scope, "tier": _tier_of[i], "ratio": _ratio(b)} | some i, b in _budgets]
 
-_report_tier(b) := _effective_tier(b) if b.scope != "session"
+# What the tier, the report, the violations and the clamp read of each budget (by its index in _budgets) is
+# computed once per decision: a rule's value is kept for the evaluation, a function runs at every use.
+_tier_of[i] := _tier_for(i) if some i, _ in _budgets
 
-else := "hard_cap" if _no_room(b)
+_room_of[i] := _room(b) if some i, b in _budgets
 
-else := "none"
+_base_tier_of[i] := _budget_tier(b) if {
+	some i, b in _budgets
+	b.scope != "session"
+}
+
+_no_room_of contains i if {
+	some i, tier in _base_tier_of
+	tier == "hard_cap"
+}
+
+_no_room_of contains i if {
+	some i, b in _budgets
+	_session_exhausted(b)
+}
+
+_no_room_of contains i if {
+	some i, room in _room_of
+	room < 1
+}
 
 # A budget with no room left for this call has reached its hard cap for this call, even a little below
 # 110%: its tier says so, so that the event and the notification of the cap are not lost to the clamp.
-_effective_tier(b) := "hard_cap" if _no_room(b)
+# A session budget has no tiers: hard_cap when it stops this call, none otherwise.
+_tier_for(i) := "hard_cap" if i in _no_room_of
 
-else := _budget_tier(b)
+else := tier if tier := _base_tier_of[i]
 
-# A session's ratio is the larger of calls / max_calls and (spent + reserved) / limit.
-_ratio(b) := max(shares) if {
-	shares := {share | some [used, cap] in _measures(b); is_number(cap); cap > 0; share := used / cap}
+else := "none"
+
+# (spent + reserved) / limit; for a session, the larger of that and calls / max_calls.
+_ratio(b) := _used(b) / b.limit if {
+	b.scope != "session"
+	b.limit > 0
+} else := max(shares) if {
+	b.scope == "session"
+	shares := {share | some [used, cap] in [[b.calls, b.max_calls], [_used(b), b.limit]]; is_number(cap); cap > 0; share := used / cap}
 	count(shares) > 0
 } else := null
-
-_measures(b) := [[_used(b), b.limit]] if b.scope != "session"
-
-else := [[b.calls, b.max_calls], [_used(b), b.limit]]
 
 _budgets_readable if {
 	is_array(input.budgets)

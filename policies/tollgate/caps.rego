@@ -8,14 +8,15 @@ package tollgate
 # downgrade to a cheaper model only leaves more room.
 
 violations contains _violation("budget_exhausted", _cap_message(b)) if {
-	some b in _tiered
-	_no_room(b)
+	some i in _no_room_of
+	b := _budgets[i]
+	b.scope != "session"
 }
 
 violations contains _violation("session_budget_exhausted", _session_message(b)) if {
-	some b in _budgets
+	some i in _no_room_of
+	b := _budgets[i]
 	b.scope == "session"
-	_no_room(b)
 }
 
 # METADATA
@@ -25,22 +26,20 @@ violations contains _violation("session_budget_exhausted", _session_message(b)) 
 #   every budget the worst case would overrun. null when nothing needs clamping or the call is denied.
 max_output_tokens := n if {
 	_allowed
-	n := min({_room(b) | some b in _budgets})
+	n := min({room | some room in _room_of})
 	n < _estimate.output_tokens
 } else := null
-
-_no_room(b) if _exhausted(b)
-
-_no_room(b) if _room(b) < 1
 
 _exhausted(b) if {
 	b.scope != "session"
 	_budget_tier(b) == "hard_cap"
 }
 
-_exhausted(b) if _calls_exhausted(b)
+_exhausted(b) if _session_exhausted(b)
 
-_exhausted(b) if _session_spend_exhausted(b)
+_session_exhausted(b) if _calls_exhausted(b)
+
+_session_exhausted(b) if _session_spend_exhausted(b)
 
 _calls_exhausted(b) if {
 	b.scope == "session"

@@ -6,7 +6,7 @@
  *   - the budget reservation alone (BudgetGate.reserve: one prepared statement that updates 3 counters and
  *     inserts the call's reservation row) against a `select 1` round trip through knex: the µs a call pays;
  *   - throughput with budget enforcement off (no budget applies) vs on (use case + BU + session cap: three
- *     counters per call): BENCH_ROUNDS rounds (default 8) of BENCH_CALLS / 2 calls each way, alternated off/on,
+ *     counters per call): BENCH_ROUNDS rounds (default 12) of BENCH_CALLS / 2 calls each way, alternated off/on,
  *     on/off, …; the figure is the median of the rounds' on/off throughput ratios. Target on Postgres: on costs
  *     ≤ 15% of throughput.
  * BENCH_CALLS (default 2000) and BENCH_CONCURRENCY (default 16) size it; DATABASE_URL runs it on Postgres (its
@@ -129,7 +129,7 @@ function policyMicrobench(app: Awaited<ReturnType<typeof buildApp>>) {
 }
 
 const RESERVE_LOOPS = 2000;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 12);
 
 /** µs per call of the reservation statement, against a `select 1` round trip on the same pool. */
 async function reservationMicrobench(app: Awaited<ReturnType<typeof buildApp>>) {
@@ -170,13 +170,18 @@ async function setEnforcement(app: Awaited<ReturnType<typeof buildApp>>, on: boo
 
 async function enforcementBench(app: Awaited<ReturnType<typeof buildApp>>, fn: (worker: number) => Promise<void>) {
   const runs: Record<'off' | 'on', Stats[]> = { off: [], on: [] };
+  const cpu: Record<'off' | 'on', { gateway: number[]; postgres: number[] }> = { off: { gateway: [], postgres: [] }, on: { gateway: [], postgres: [] } };
   const calls = Math.max(100, Math.round(CALLS / 2));
   for (let round = 0; round < ROUNDS; round++) {
     // off, on, then on, off: a drift in the machine's load over the run weighs on both sides alike.
     for (const mode of round % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
       await setEnforcement(app, mode === 'on');
       await run(fn, 100);
+      const [process0, postgres0] = [process.cpuUsage(), postgresCpuMicros()];
       runs[mode].push(await run(fn, calls));
+      const used = process.cpuUsage(process0);
+      cpu[mode].gateway.push((used.user + used.system) / calls);
+      cpu[mode].postgres.push((postgresCpuMicros() - postgres0) / calls);
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -193,7 +198,30 @@ async function enforcementBench(app: Awaited<ReturnType<typeof buildApp>>, fn: (
   console.log(`budgets off  p50 ${ms(off.p50)} p99 ${ms(off.p99)} ${off.perSecond.toFixed(0)}/s  (no budget applies; median of ${ROUNDS} runs of ${calls} calls, alternated with on)`);
   console.log(`budgets on   p50 ${ms(on.p50)} p99 ${ms(on.p99)} ${on.perSecond.toFixed(0)}/s  (use case + BU + session cap: 3 counters per call, ${CONCURRENCY} concurrent sessions)`);
   console.log(`enforcement  throughput ×${ratio.toFixed(2)} (median of the rounds' on/off ratios, range ×${ratios[0]!.toFixed(2)}–×${ratios.at(-1)!.toFixed(2)}; costs ${(cost * 100).toFixed(1)}% of throughput; target ≤ 15% on Postgres: ${cost <= 0.15 ? 'met' : 'NOT met'})  p50 +${ms(on.p50 - off.p50)}`);
+  // Where the difference goes: CPU per call of this process (gateway, client and fake upstream) and of the
+  // machine's postgres processes (read from /proc; 0 where there is none), medians of the rounds.
+  const perCall = (mode: 'off' | 'on', k: 'gateway' | 'postgres') => median(cpu[mode][k]).toFixed(0);
+  console.log(`cpu per call  this process off ${perCall('off', 'gateway')} µs, on ${perCall('on', 'gateway')} µs; postgres off ${perCall('off', 'postgres')} µs, on ${perCall('on', 'postgres')} µs`);
   await setEnforcement(app, false);
+}
+
+/** CPU time (µs) of every postgres process on this machine so far, from /proc (0 where /proc is absent). */
+function postgresCpuMicros(): number {
+  if (!fs.existsSync('/proc/self/stat')) return 0;
+  const ticksPerSecond = 100; // USER_HZ on Linux
+  let ticks = 0;
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // ended meanwhile
+    }
+    if (!stat.includes('(postgres)')) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+  }
+  return (ticks * 1e6) / ticksPerSecond;
 }
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
