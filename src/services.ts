@@ -39,8 +39,12 @@ export async function createServices(config: Config, log: Log): Promise<Services
   const database = await openDatabase(config, { log });
   const { db } = database;
   const catalog = new Catalog(db, log);
-  // Reservations get a pool of their own on Postgres, committing without waiting for the WAL flush.
-  const reservationDb = config.database.kind === 'postgres' ? createDb(config.database, { asyncCommit: true }) : db;
+  // Reservations get a pool of their own on Postgres, committing without waiting for the WAL flush. It is
+  // small: calls of one use case all update its counter rows, so more connections only queue more backends
+  // on the same row locks (Postgres CPU per call grows with them); the rest wait in the pool instead.
+  const reservationDb = config.database.kind === 'postgres'
+    ? createDb(config.database, { asyncCommit: true, poolMax: config.reservationPool })
+    : db;
   const budgetGate = new BudgetGate(reservationDb, log, config.reservationTtlMs);
   const prices = {
     book: createPriceBook([]),

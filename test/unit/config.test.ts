@@ -9,6 +9,7 @@ describe('config', () => {
     expect(c.database).toEqual({ kind: 'pglite', dataDir: path.resolve('.tollgate/pgdata') });
     expect(c.policy.bundlePath).toBe(path.resolve(import.meta.dirname, '../../policies/bundle.tar.gz'));
     expect(Object.isFrozen(c) && Object.isFrozen(c.providers.openai)).toBe(true);
+    expect(c.reservationPool).toBe(4);
   });
 
   it('switches to Postgres with DATABASE_URL', () => {
@@ -19,6 +20,7 @@ describe('config', () => {
     expect(() => loadConfig({}, { PORT: 'eighty' })).toThrow(/PORT/);
     expect(() => loadConfig({}, { TOLLGATE_OPENAI_BASE_URL: 'ftp://x' })).toThrow(/TOLLGATE_OPENAI_BASE_URL/);
     expect(() => loadConfig({}, { TOLLGATE_SEED: 'sometimes' })).toThrow(/TOLLGATE_SEED/);
+    expect(() => loadConfig({}, { TOLLGATE_RESERVATION_POOL: '0' })).toThrow(/TOLLGATE_RESERVATION_POOL/);
   });
 
   it('refuses a JWKS without issuer and audience', () => {
