@@ -13,6 +13,7 @@ import * as adjacency from './013_adjacency.js';
 import * as reservations from './014_reservations.js';
 import * as ledgerIngest from './015_ledger_ingest.js';
 import * as rollupBillingPeriod from './016_rollup_billing_period.js';
+import * as ledgerBrin from './017_ledger_brin.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -32,6 +33,7 @@ const MIGRATIONS: ReadonlyArray<[string, Migration]> = [
   ['014_reservations', reservations],
   ['015_ledger_ingest', ledgerIngest],
   ['016_rollup_billing_period', rollupBillingPeriod],
+  ['017_ledger_brin', ledgerBrin],
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
