@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { monthRange } from '../budgets/period.js';
-import { parseDecimal, toMoney } from '../metering/money.js';
+import { parseDecimal, sum, toMoney } from '../metering/money.js';
 
 /**
  * Chargeback over the hourly rollups (usage_hourly, decisions_hourly): never the ledger. Sums are done by
@@ -64,6 +64,16 @@ const SUMS = [
   'coalesce(sum(cost), 0)::text as "cost"',
 ];
 
+const OUTCOME_SUMS = ['coalesce(sum(partial_calls), 0)::text as "partialCalls"', 'coalesce(sum(error_calls), 0)::text as "errorCalls"'];
+
+const COUNTS = ['calls', 'inputTokens', 'cachedInputTokens', 'cacheWriteTokens', 'outputTokens', 'partialCalls', 'errorCalls'] as const;
+
+/** The rows' exact sums: counts as BigInt, money as a decimal. */
+function totalsOf(rows: readonly Record<string, string | null>[]): ChargebackReport['totals'] {
+  const counts = Object.fromEntries(COUNTS.map((k) => [k, rows.reduce((n, r) => n + BigInt(r[k] ?? 0), 0n).toString()])) as Record<(typeof COUNTS)[number], string>;
+  return { ...counts, cost: toMoney(sum(rows.map((r) => r.cost ?? '0'))) };
+}
+
 export class ChargebackInputError extends Error {}
 
 /** `period` (YYYY-MM) or from/to, in UTC; rollups are hourly, so from/to must fall on whole hours. */
@@ -95,16 +105,18 @@ export function share(part: string, total: string, scale = SHARE_SCALE): string 
   return formatUnits(divHalfEven(num, den), scale);
 }
 
-/** Rows, totals and denials for the spec: three statements over the rollups. */
+/**
+ * Rows and denials for the spec: two statements over the rollups. The totals are the rows' exact sums (the
+ * rows partition the same scope), so the period's rollup rows are read once.
+ */
 export async function runChargeback(db: Knex, spec: ChargebackSpec): Promise<ChargebackReport> {
   const dims = DIMENSIONS.filter((d) => spec.groupBy.includes(d));
   const keys = dims.map((d) => KEY_SQL[d]);
-  const rowsQ = usageScope(db, spec).select([...keys.map(([alias, sql]) => db.raw(`${sql} as "${alias}"`)), db.raw(SUMS.join(', '))]);
+  const rowsQ = usageScope(db, spec).select([...keys.map(([alias, sql]) => db.raw(`${sql} as "${alias}"`)), db.raw([...SUMS, ...OUTCOME_SUMS].join(', '))]);
   if (keys.length > 0) rowsQ.groupByRaw(keys.map((_, i) => String(i + 1)).join(', ')).orderByRaw(keys.map((_, i) => String(i + 1)).join(', '));
-  const totalsQ = usageScope(db, spec).first(db.raw([...SUMS, 'coalesce(sum(partial_calls), 0)::text as "partialCalls"', 'coalesce(sum(error_calls), 0)::text as "errorCalls"'].join(', ')));
   const deniedQ = decisionScope(db, spec).select('code', db.raw('sum(calls)::text as calls')).groupBy('code').orderBy('code');
-  const [rows, totals, denied] = await Promise.all([rowsQ, totalsQ, deniedQ]) as [Record<string, string | null>[], ChargebackReport['totals'], { code: string; calls: string }[]];
-  const total = { ...totals, cost: toMoney(totals.cost) };
+  const [rows, denied] = await Promise.all([rowsQ, deniedQ]) as [Record<string, string | null>[], { code: string; calls: string }[]];
+  const total = totalsOf(rows);
   return {
     currency: CURRENCY,
     from: spec.from,
