@@ -3,9 +3,10 @@ import { monthRange } from '../budgets/period.js';
 import { parseDecimal, sum, toMoney } from '../metering/money.js';
 
 /**
- * Chargeback over the hourly rollups (usage_hourly, decisions_hourly): never the ledger. Sums are done by
- * Postgres on numeric and come back as text, so money and counts stay exact end to end. The pieces that
- * need no database (periods, shares) are pure and unit-tested on their own.
+ * Chargeback over the rollups (usage_monthly for a billing month not split by day, else usage_hourly, and
+ * decisions_hourly): never the ledger. Sums are done by Postgres on numeric and come back as text, so money
+ * and counts stay exact end to end. The pieces that need no database (periods, shares) are pure and
+ * unit-tested on their own.
  */
 
 export const DIMENSIONS = ['BU', 'USE_CASE', 'AGENT', 'MODEL', 'PROVIDER', 'DAY', 'MONTH'] as const;
@@ -127,10 +128,11 @@ export async function runChargeback(db: Knex, spec: ChargebackSpec): Promise<Cha
   };
 }
 
+// A billing month not split by day is read from the monthly rollup (hundreds of rows, not a month of hours).
 function usageScope(db: Knex, spec: ChargebackSpec): Knex.QueryBuilder {
-  const q = spec.period !== undefined
-    ? db('usage_hourly').where('accounting_period', spec.period)
-    : db('usage_hourly').where('hour', '>=', spec.from).andWhere('hour', '<', spec.to);
+  const q = spec.period === undefined
+    ? db('usage_hourly').where('hour', '>=', spec.from).andWhere('hour', '<', spec.to)
+    : db(spec.groupBy.includes('DAY') ? 'usage_hourly' : 'usage_monthly').where('accounting_period', spec.period);
   for (const [k, column] of Object.entries(FILTER_COLUMN) as [keyof ChargebackFilter, string][]) {
     const v = spec.filter[k];
     if (v != null) q.andWhere(column, v);

@@ -5,7 +5,7 @@ import { toMoney } from '../metering/money.js';
 import { clearInflight, insertInflight } from './inflight.js';
 import type { Knex } from 'knex';
 import type { Db } from './knex.js';
-import { decisionRollupSql, toolRollupSql, usageRollupSql } from './rollups.js';
+import { decisionRollupSql, monthlyRollupSql, toolRollupSql, usageRollupSql } from './rollups.js';
 
 /**
  * The usage ledger and the decision log. Batches are inserted with UNNEST over one array per column: the
@@ -41,7 +41,7 @@ const DECISION_COLUMNS: readonly Column<DecisionRecord>[] = [
 // Bounds the size of one statement; a batch of any size still commits in one transaction.
 const ROWS_PER_STATEMENT = 5000;
 
-// Only rows this statement actually inserted reach use_case_spend, the budget counters, the hourly rollups and
+// Only rows this statement actually inserted reach use_case_spend, the budget counters, the hourly and monthly rollups and
 // tool_usage_daily, so a replayed batch adds nothing: they all read the insert's RETURNING, in the same
 // statement (one round trip, and no second lookup of the rows by request_id). Spend rows are upserted in key order so that
 // concurrent writers (replicas) lock them in the same order (the counters and rollups do the same).
@@ -65,6 +65,7 @@ with ins as (
   on conflict (use_case_id, period, period_start) do update
     set cost = s.cost + excluded.cost, tokens = s.tokens + excluded.tokens, calls = s.calls + excluded.calls
 ), ${budgetCounterCtes('ins as ev')}, rollup as (${usageRollupSql('ins')}
+), monthly as (${monthlyRollupSql('ins')}
 ), tool_days as (${toolRollupSql('ins')}
 )
 select count(*)::int as inserted from ins`;

@@ -1,5 +1,5 @@
 /**
- * Hourly rollups of the ledger (usage_hourly) and of the decision log (decisions_hourly), and the daily count
+ * Hourly and monthly rollups of the ledger (usage_hourly, usage_monthly) and of the decision log (decisions_hourly), and the daily count
  * of calls per tool (tool_usage_daily), kept by the
  * metering writer in the same transaction as the rows it inserts: only rows that statement actually
  * inserted are added, so a replayed batch adds nothing, and the rollups never drift from the ledger.
@@ -33,6 +33,27 @@ on conflict (hour, bu_id, use_case_id, agent_id, provider, model_served, account
   error_calls = h.error_calls + excluded.error_calls`;
 }
 
+const SUMMED = ['calls', 'input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'cost', 'partial_calls', 'error_calls'];
+
+/**
+ * The same usage per billing month (usage_monthly), which a month's chargeback reads when it does not group
+ * by day. From the ledger's rows (`fromLedger`) or from usage_hourly rows (the migration's backfill).
+ */
+export function monthlyRollupSql(source: string, fromLedger = true): string {
+  const sums = fromLedger
+    ? `count(*), sum(input_tokens), sum(cached_input_tokens), sum(cache_write_tokens), sum(output_tokens), sum(cost),
+  count(*) filter (where partial), count(*) filter (where status >= 400)`
+    : SUMMED.map((c) => `sum(${c})`).join(', ');
+  return `
+insert into usage_monthly as m (accounting_period, bu_id, use_case_id, agent_id, provider, model_served, ${SUMMED.join(', ')})
+select accounting_period, bu_id, use_case_id, agent_id, provider, model_served, ${sums}
+from ${source}
+group by 1, 2, 3, 4, 5, 6
+order by 1, 2, 3, 4, 5, 6
+on conflict (accounting_period, bu_id, use_case_id, agent_id, provider, model_served) do update set
+  ${SUMMED.map((c) => `${c} = m.${c} + excluded.${c}`).join(',\n  ')}`;
+}
+
 export function decisionRollupSql(source: string): string {
   return `
 insert into decisions_hourly as h (hour, bu_id, use_case_id, agent_id, code, calls)
@@ -59,5 +80,7 @@ on conflict (day, use_case_id, tool, bu_id) do update set calls = d.calls + excl
 
 /** Backfill statements (migration 010): the same aggregation over the whole ledger. */
 export const USAGE_ROLLUP_FROM_LEDGER = usageRollupSql('usage_events');
+export const USAGE_MONTHLY_FROM_LEDGER = monthlyRollupSql('usage_events');
+export const USAGE_MONTHLY_FROM_HOURLY = monthlyRollupSql('usage_hourly', false);
 export const DECISION_ROLLUP_FROM_LOG = decisionRollupSql('decision_log');
 

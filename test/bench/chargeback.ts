@@ -17,7 +17,7 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { generateApiToken, insertApiToken } from '../../src/db/api-tokens.js';
 import type { Db } from '../../src/db/knex.js';
-import { DECISION_ROLLUP_FROM_LOG, USAGE_ROLLUP_FROM_LEDGER } from '../../src/db/rollups.js';
+import { DECISION_ROLLUP_FROM_LOG, USAGE_MONTHLY_FROM_HOURLY, USAGE_ROLLUP_FROM_LEDGER } from '../../src/db/rollups.js';
 import { createBenchDb, ms, pct, seconds } from './bench-db.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
@@ -115,9 +115,11 @@ async function fill(db: Db, n: number): Promise<void> {
 async function buildRollups(db: Db): Promise<void> {
   await db.raw('set work_mem = \'256MB\'');
   await db.raw(USAGE_ROLLUP_FROM_LEDGER);
+  await db.raw(USAGE_MONTHLY_FROM_HOURLY);
   await db.raw(DECISION_ROLLUP_FROM_LOG);
   await db.raw('vacuum analyze usage_events');
   await db.raw('vacuum analyze usage_hourly');
+  await db.raw('vacuum analyze usage_monthly');
   await db.raw('vacuum analyze decisions_hourly');
 }
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { USAGE_MONTHLY_FROM_HOURLY } from '../../src/db/rollups.js';
 import { sumLedger } from '../../src/db/ledger.js';
 import { normalizeDecimal } from '../helpers/expect-cost.js';
 import { startAnalytics, syntheticDecisions, syntheticUsage, type AnalyticsHarness } from './fixtures/analytics.js';
@@ -59,6 +60,34 @@ describe('rollups', () => {
     expect(norm(fromRollup.rows)).toEqual(norm(fromLedger.rows));
     const ledgerCount = await h.db('usage_events').count<{ n: string }[]>({ n: '*' });
     expect(Number(ledgerCount[0]!.n)).toBe(usage.length);
+    const monthlyFromLedger = await h.db.raw(`
+      select accounting_period, bu_id, use_case_id, agent_id, provider, model_served, count(*)::text as calls,
+        sum(input_tokens)::text as i, sum(cached_input_tokens)::text as c, sum(cache_write_tokens)::text as w,
+        sum(output_tokens)::text as o, sum(cost)::text as cost,
+        (count(*) filter (where partial))::text as p, (count(*) filter (where status >= 400))::text as e
+      from usage_events group by 1, 2, 3, 4, 5, 6 order by 1, 2, 3, 4, 5, 6`);
+    const monthly = await h.db.raw(`
+      select accounting_period, bu_id, use_case_id, agent_id, provider, model_served, calls::text as calls, input_tokens::text as i,
+        cached_input_tokens::text as c, cache_write_tokens::text as w, output_tokens::text as o, cost::text as cost,
+        partial_calls::text as p, error_calls::text as e
+      from usage_monthly order by 1, 2, 3, 4, 5, 6`);
+    const normCost = (rows: Record<string, unknown>[]) => rows.map((r) => ({ ...r, cost: normalizeDecimal(r.cost as string) }));
+    expect(monthly.rows.length).toBeGreaterThan(10);
+    expect(normCost(monthly.rows)).toEqual(normCost(monthlyFromLedger.rows));
+    // The migration's backfill (from usage_hourly) gives the same rows; rolled back afterwards.
+    const trx = await h.db.transaction();
+    try {
+      await trx('usage_monthly').delete();
+      await trx.raw(USAGE_MONTHLY_FROM_HOURLY);
+      const backfilled = await trx.raw(`
+        select accounting_period, bu_id, use_case_id, agent_id, provider, model_served, calls::text as calls, input_tokens::text as i,
+          cached_input_tokens::text as c, cache_write_tokens::text as w, output_tokens::text as o, cost::text as cost,
+          partial_calls::text as p, error_calls::text as e
+        from usage_monthly order by 1, 2, 3, 4, 5, 6`);
+      expect(normCost(backfilled.rows)).toEqual(normCost(monthlyFromLedger.rows));
+    } finally {
+      await trx.rollback();
+    }
     const denied = await h.db.raw(`select coalesce(bu_id, '') as bu_id, code, count(*)::int as n from decision_log group by 1, 2 order by 1, 2`);
     const deniedRollup = await h.db.raw(`select bu_id, code, sum(calls)::int as n from decisions_hourly group by 1, 2 order by 1, 2`);
     expect(deniedRollup.rows).toEqual(denied.rows);

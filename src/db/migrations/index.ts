@@ -14,6 +14,7 @@ import * as reservations from './014_reservations.js';
 import * as ledgerIngest from './015_ledger_ingest.js';
 import * as rollupBillingPeriod from './016_rollup_billing_period.js';
 import * as ledgerBrin from './017_ledger_brin.js';
+import * as usageMonthly from './018_usage_monthly.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -34,6 +35,7 @@ const MIGRATIONS: ReadonlyArray<[string, Migration]> = [
   ['015_ledger_ingest', ledgerIngest],
   ['016_rollup_billing_period', rollupBillingPeriod],
   ['017_ledger_brin', ledgerBrin],
+  ['018_usage_monthly', usageMonthly],
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
