@@ -65,7 +65,7 @@ const SUMS = [
   'coalesce(sum(cost), 0)::text as "cost"',
 ];
 
-const OUTCOME_SUMS = ['coalesce(sum(partial_calls), 0)::text as "partialCalls"', 'coalesce(sum(error_calls), 0)::text as "errorCalls"'];
+const PARTIAL_AND_ERROR_SUMS = ['coalesce(sum(partial_calls), 0)::text as "partialCalls"', 'coalesce(sum(error_calls), 0)::text as "errorCalls"'];
 
 const COUNTS = ['calls', 'inputTokens', 'cachedInputTokens', 'cacheWriteTokens', 'outputTokens', 'partialCalls', 'errorCalls'] as const;
 
@@ -113,7 +113,7 @@ export function share(part: string, total: string, scale = SHARE_SCALE): string 
 export async function runChargeback(db: Knex, spec: ChargebackSpec): Promise<ChargebackReport> {
   const dims = DIMENSIONS.filter((d) => spec.groupBy.includes(d));
   const keys = dims.map((d) => KEY_SQL[d]);
-  const rowsQ = usageScope(db, spec).select([...keys.map(([alias, sql]) => db.raw(`${sql} as "${alias}"`)), db.raw([...SUMS, ...OUTCOME_SUMS].join(', '))]);
+  const rowsQ = usageScope(db, spec).select([...keys.map(([alias, sql]) => db.raw(`${sql} as "${alias}"`)), db.raw([...SUMS, ...PARTIAL_AND_ERROR_SUMS].join(', '))]);
   if (keys.length > 0) rowsQ.groupByRaw(keys.map((_, i) => String(i + 1)).join(', ')).orderByRaw(keys.map((_, i) => String(i + 1)).join(', '));
   const deniedQ = decisionScope(db, spec).select('code', db.raw('sum(calls)::text as calls')).groupBy('code').orderBy('code');
   const [rows, denied] = await Promise.all([rowsQ, deniedQ]) as [Record<string, string | null>[], { code: string; calls: string }[]];

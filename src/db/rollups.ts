@@ -1,57 +1,50 @@
 /**
- * Hourly and monthly rollups of the ledger (usage_hourly, usage_monthly) and of the decision log (decisions_hourly), and the daily count
- * of calls per tool (tool_usage_daily), kept by the
- * metering writer in the same transaction as the rows it inserts: only rows that statement actually
- * inserted are added, so a replayed batch adds nothing, and the rollups never drift from the ledger.
+ * Hourly and monthly rollups of the ledger (usage_hourly, usage_monthly) and of the decision log
+ * (decisions_hourly), and the daily count of calls per tool (tool_usage_daily), kept by the metering writer
+ * in the same transaction as the rows it inserts: only rows that statement actually inserted are added, so
+ * a replayed batch adds nothing, and the rollups never drift from the ledger.
  * Every report reads these tables; none scans usage_events.
  */
 
 const HOUR = `date_trunc('hour', ts at time zone 'UTC') at time zone 'UTC'`;
 
+// The usage rollups' measures in column order, and what a group of ledger rows, or of rollup rows, adds to them.
+const MEASURES = ['calls', 'input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'cost', 'partial_calls', 'error_calls'];
+const FROM_LEDGER = `count(*), sum(input_tokens), sum(cached_input_tokens), sum(cache_write_tokens), sum(output_tokens), sum(cost),
+  count(*) filter (where partial), count(*) filter (where status >= 400)`;
+const FROM_ROLLUP = MEASURES.map((m) => `sum(${m})`).join(', ');
+
+const USAGE_KEYS: [column: string, expr: string][] = [
+  ['bu_id', 'bu_id'], ['use_case_id', 'use_case_id'], ['agent_id', 'agent_id'], ['provider', 'provider'],
+  ['model_served', 'model_served'], ['accounting_period', 'accounting_period'],
+];
+
 // Upserted in key order so that concurrent writers (replicas) lock rollup rows in the same order. `source` is a
 // table, a subquery or a CTE (the ledger writer chains these onto its inserts' RETURNING: src/db/ledger.ts).
+function usageUpsertSql(table: string, keys: readonly [string, string][], source: string, sums: string): string {
+  const positions = keys.map((_, i) => i + 1).join(', ');
+  return `
+insert into ${table} as r (${keys.map(([c]) => c).join(', ')}, ${MEASURES.join(', ')})
+select ${keys.map(([, e]) => e).join(', ')}, ${sums}
+from ${source}
+group by ${positions}
+order by ${positions}
+on conflict (${keys.map(([c]) => c).join(', ')}) do update set
+  ${MEASURES.map((m) => `${m} = r.${m} + excluded.${m}`).join(',\n  ')}`;
+}
+
 // The accounting (billing) period is part of the key: it differs from the hour's month only for events that
 // arrived after their month was closed, which the month's chargeback bills where FOCUS does (migration 016).
 export function usageRollupSql(source: string): string {
-  return `
-insert into usage_hourly as h (hour, bu_id, use_case_id, agent_id, provider, model_served, accounting_period, calls,
-  input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, cost, partial_calls, error_calls)
-select ${HOUR}, bu_id, use_case_id, agent_id, provider, model_served, accounting_period, count(*), sum(input_tokens),
-  sum(cached_input_tokens), sum(cache_write_tokens), sum(output_tokens), sum(cost),
-  count(*) filter (where partial), count(*) filter (where status >= 400)
-from ${source}
-group by 1, 2, 3, 4, 5, 6, 7
-order by 1, 2, 3, 4, 5, 6, 7
-on conflict (hour, bu_id, use_case_id, agent_id, provider, model_served, accounting_period) do update set
-  calls = h.calls + excluded.calls,
-  input_tokens = h.input_tokens + excluded.input_tokens,
-  cached_input_tokens = h.cached_input_tokens + excluded.cached_input_tokens,
-  cache_write_tokens = h.cache_write_tokens + excluded.cache_write_tokens,
-  output_tokens = h.output_tokens + excluded.output_tokens,
-  cost = h.cost + excluded.cost,
-  partial_calls = h.partial_calls + excluded.partial_calls,
-  error_calls = h.error_calls + excluded.error_calls`;
+  return usageUpsertSql('usage_hourly', [['hour', HOUR], ...USAGE_KEYS], source, FROM_LEDGER);
 }
-
-const SUMMED = ['calls', 'input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'cost', 'partial_calls', 'error_calls'];
 
 /**
  * The same usage per billing month (usage_monthly), which a month's chargeback reads when it does not group
- * by day. From the ledger's rows (`fromLedger`) or from usage_hourly rows (the migration's backfill).
+ * by day. From the ledger's rows, or from usage_hourly's (`fromHourly`: the migration's backfill).
  */
-export function monthlyRollupSql(source: string, fromLedger = true): string {
-  const sums = fromLedger
-    ? `count(*), sum(input_tokens), sum(cached_input_tokens), sum(cache_write_tokens), sum(output_tokens), sum(cost),
-  count(*) filter (where partial), count(*) filter (where status >= 400)`
-    : SUMMED.map((c) => `sum(${c})`).join(', ');
-  return `
-insert into usage_monthly as m (accounting_period, bu_id, use_case_id, agent_id, provider, model_served, ${SUMMED.join(', ')})
-select accounting_period, bu_id, use_case_id, agent_id, provider, model_served, ${sums}
-from ${source}
-group by 1, 2, 3, 4, 5, 6
-order by 1, 2, 3, 4, 5, 6
-on conflict (accounting_period, bu_id, use_case_id, agent_id, provider, model_served) do update set
-  ${SUMMED.map((c) => `${c} = m.${c} + excluded.${c}`).join(',\n  ')}`;
+export function monthlyRollupSql(source: string, fromHourly = false): string {
+  return usageUpsertSql('usage_monthly', USAGE_KEYS, source, fromHourly ? FROM_ROLLUP : FROM_LEDGER);
 }
 
 export function decisionRollupSql(source: string): string {
@@ -80,7 +73,6 @@ on conflict (day, use_case_id, tool, bu_id) do update set calls = d.calls + excl
 
 /** Backfill statements (migration 010): the same aggregation over the whole ledger. */
 export const USAGE_ROLLUP_FROM_LEDGER = usageRollupSql('usage_events');
-export const USAGE_MONTHLY_FROM_LEDGER = monthlyRollupSql('usage_events');
-export const USAGE_MONTHLY_FROM_HOURLY = monthlyRollupSql('usage_hourly', false);
+export const USAGE_MONTHLY_FROM_HOURLY = monthlyRollupSql('usage_hourly', true);
 export const DECISION_ROLLUP_FROM_LOG = decisionRollupSql('decision_log');
 

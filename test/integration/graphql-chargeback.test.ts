@@ -44,6 +44,12 @@ async function ledgerSum(from: string, to: string, buId?: string) {
   return { calls: String(t.calls), inputTokens: String(t.input_tokens), cachedInputTokens: String(t.cached_input_tokens), cacheWriteTokens: String(t.cache_write_tokens), outputTokens: String(t.output_tokens), cost: t.cost };
 }
 
+const MONTHLY_ROWS = `
+  select accounting_period, bu_id, use_case_id, agent_id, provider, model_served, calls::text as calls, input_tokens::text as i,
+    cached_input_tokens::text as c, cache_write_tokens::text as w, output_tokens::text as o, cost::text as cost,
+    partial_calls::text as p, error_calls::text as e
+  from usage_monthly order by 1, 2, 3, 4, 5, 6`;
+
 describe('rollups', () => {
   it('equal a GROUP BY of the ledger after several batches and a replayed one', async () => {
     const fromLedger = await h.db.raw(`
@@ -66,11 +72,7 @@ describe('rollups', () => {
         sum(output_tokens)::text as o, sum(cost)::text as cost,
         (count(*) filter (where partial))::text as p, (count(*) filter (where status >= 400))::text as e
       from usage_events group by 1, 2, 3, 4, 5, 6 order by 1, 2, 3, 4, 5, 6`);
-    const monthly = await h.db.raw(`
-      select accounting_period, bu_id, use_case_id, agent_id, provider, model_served, calls::text as calls, input_tokens::text as i,
-        cached_input_tokens::text as c, cache_write_tokens::text as w, output_tokens::text as o, cost::text as cost,
-        partial_calls::text as p, error_calls::text as e
-      from usage_monthly order by 1, 2, 3, 4, 5, 6`);
+    const monthly = await h.db.raw(MONTHLY_ROWS);
     const normCost = (rows: Record<string, unknown>[]) => rows.map((r) => ({ ...r, cost: normalizeDecimal(r.cost as string) }));
     expect(monthly.rows.length).toBeGreaterThan(10);
     expect(normCost(monthly.rows)).toEqual(normCost(monthlyFromLedger.rows));
@@ -79,11 +81,7 @@ describe('rollups', () => {
     try {
       await trx('usage_monthly').delete();
       await trx.raw(USAGE_MONTHLY_FROM_HOURLY);
-      const backfilled = await trx.raw(`
-        select accounting_period, bu_id, use_case_id, agent_id, provider, model_served, calls::text as calls, input_tokens::text as i,
-          cached_input_tokens::text as c, cache_write_tokens::text as w, output_tokens::text as o, cost::text as cost,
-          partial_calls::text as p, error_calls::text as e
-        from usage_monthly order by 1, 2, 3, 4, 5, 6`);
+      const backfilled = await trx.raw(MONTHLY_ROWS);
       expect(normCost(backfilled.rows)).toEqual(normCost(monthlyFromLedger.rows));
     } finally {
       await trx.rollback();
