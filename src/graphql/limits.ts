@@ -1,4 +1,4 @@
-import { GraphQLError, Kind, type ASTVisitor, type DocumentNode, type FragmentDefinitionNode, type GraphQLSchema, type SelectionSetNode, type ValidationContext } from 'graphql';
+import { GraphQLError, Kind, specifiedRules, validate, type ASTVisitor, type DocumentNode, type FragmentDefinitionNode, type GraphQLSchema, type SelectionSetNode, type ValidationContext } from 'graphql';
 import { directiveEstimator, getComplexity, simpleEstimator } from 'graphql-query-complexity';
 import { AnalyticsError } from './errors.js';
 
@@ -52,4 +52,21 @@ export function assertComplexity(schema: GraphQLSchema, document: DocumentNode, 
     throw err;
   }
   if (cost > max) throw new AnalyticsError('QUERY_TOO_COMPLEX', `the query costs ${cost}; the limit is ${max}`, { cost, max });
+}
+
+/**
+ * A subscription document's checks. mercurius validates what arrives over HTTP (with `validationRules`) but
+ * executes a WebSocket subscription without validating it: an unknown field would be dropped silently and
+ * no limit would apply. So the GraphQL rules, the depth limit and the complexity limit run here; the first
+ * error goes back with its code (a limit's own, else GRAPHQL_VALIDATION_FAILED with every message).
+ */
+export function assertValidSubscription(schema: GraphQLSchema, document: DocumentNode, limits: { maxDepth: number; maxComplexity: number }): void {
+  const errors = validate(schema, document, [...specifiedRules, depthLimit(limits.maxDepth)]);
+  if (errors.length > 0) {
+    const limit = errors.find((e) => typeof e.extensions.code === 'string');
+    if (limit) throw limit;
+    throw new AnalyticsError('GRAPHQL_VALIDATION_FAILED', errors.map((e) => e.message).join('; '));
+  }
+  // Subscription hooks are not given the variables; a variable-sized argument is counted at its default.
+  assertComplexity(schema, document, undefined, limits.maxComplexity);
 }

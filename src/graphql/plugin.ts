@@ -8,7 +8,7 @@ import { findActiveApiToken, hashApiToken, looksLikeApiToken } from '../db/api-t
 import type { Caller } from './access.js';
 import type { GqlContext } from './context.js';
 import { AnalyticsError, formatErrors } from './errors.js';
-import { assertComplexity, depthLimit, LIMITS } from './limits.js';
+import { assertComplexity, assertValidSubscription, depthLimit, LIMITS } from './limits.js';
 import { loaders, resolvers } from './resolvers/index.js';
 import { startTierEventRelay, subscriptionOptions } from './subscriptions.js';
 
@@ -49,5 +49,8 @@ export async function graphqlPlugin(app: FastifyInstance, opts: GraphqlOptions):
   });
   app.graphql.addHook('preExecution', async (schema, document, _context, variables) => {
     assertComplexity(schema, document, variables as Record<string, unknown> | undefined, limits.maxComplexity);
+  });
+  app.graphql.addHook('preSubscriptionExecution', async (schema, document) => {
+    assertValidSubscription(schema, document, limits);
   });
 }

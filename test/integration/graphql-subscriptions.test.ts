@@ -128,6 +128,24 @@ describe('budgetTierEvents', () => {
     const err = await c.next('error');
     expect(JSON.stringify(err.payload)).toContain('FORBIDDEN');
   });
+  it('checks a subscription as the HTTP endpoint checks a query: schema, depth and cost, each with its code', async () => {
+    const admin = await h.token('admin');
+    const errorCode = async (query: string) => {
+      const c = await subscribed(admin, query);
+      const err = await c.next('error');
+      return (err.payload as { extensions?: { code?: string } }[])[0]?.extensions?.code;
+    };
+    // Without the check, mercurius would drop the unknown field and subscribe anyway.
+    expect(await errorCode('subscription { budgetTierEvents { id nope } }')).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(await errorCode('subscription { budgetTierEvents(filter: { team: "x" }) { id } }')).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(await errorCode('subscription { budgetTierEvents { deliveries { a { b { c { d { e { f { g } } } } } } } } }')).toBe('QUERY_TOO_DEEP');
+    const aliases = Array.from({ length: 5001 }, (_, i) => `a${i}: id`).join(' ');
+    expect(await errorCode(`subscription { budgetTierEvents { ${aliases} } }`)).toBe('QUERY_TOO_COMPLEX');
+    // A valid one on a refused one's heels is served.
+    const ok = await subscribed(admin, 'subscription { budgetTierEvents { id tier } }');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(ok.messages.filter((m) => m.type === 'error')).toEqual([]);
+  });
 });
 
 type Event = { tier: string; ratio: string; deliveries: unknown };
