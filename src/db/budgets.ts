@@ -168,42 +168,40 @@ export async function sweepExpiredReservations(db: Db): Promise<number> {
 
 /**
  * For usage rows the writer has just inserted (so exactly once per call): add their real spend to every
- * applicable budget's counter of their period, and give back their reservations. A call that had no
- * reservation (budget state was unavailable and the policy failed open) is counted in `calls` here.
+ * applicable budget's counter of their period, and give back their reservations.
  *
  * Written as CTEs over `source` (request_id, ts, bu_id, use_case_id, agent_id, session_id, cost, tokens) so
  * that the ledger writer can chain them onto its insert's RETURNING in the same statement (src/db/ledger.ts).
- * Whether a call had a reservation on a budget is a left join on (request_id, budget_id): at most one match,
- * and a hash join rather than a probe of the deleted rows per applied row. A deleted budget's entries are
- * skipped: its counters went with it, and an upsert would recreate them against a missing budget.
+ * Calls: a reservation counted its call when it was made; the writer counts every call once in the period of
+ * its usage and takes one back for every reservation entry it releases. A reserved call therefore ends up
+ * counted once, in the period its spend is in, and a call that had no reservation (budget state was
+ * unavailable and the policy failed open) is counted here. No join of the two sides, only one sum.
+ * A deleted budget's entries are skipped (after the sum, per counter row): its counters went with it, and
+ * an upsert would recreate them against a missing budget.
  */
 export function budgetCounterCtes(source: string): string {
   return `bc_rel_calls as (
   delete from budget_reservations r using ${source} where r.request_id = ev.request_id
-  returning r.request_id, r.budget_ids, r.period_starts, r.keys, r.amounts
-), bc_rel as (
-  select rel.request_id, u.budget_id, u.period_start, u.key, u.amount
-  from bc_rel_calls rel cross join lateral ${ENTRIES('rel')}
-  where exists (select 1 from budgets b where b.id = u.budget_id)
-), bc_applied as (
+  returning r.budget_ids, r.period_starts, r.keys, r.amounts
+), bc_deltas as (
   select b.id as budget_id,
     date_trunc(b.period, ev.ts at time zone 'UTC') at time zone 'UTC' as period_start,
     case when b.scope = 'session' then ev.session_id else '' end as key,
-    case when b.unit = 'usd' then ev.cost else ev.tokens end as actual,
-    ev.request_id
+    case when b.unit = 'usd' then ev.cost else ev.tokens end as spent, 0::numeric as reserved, 1 as calls
   from ${source} join budgets b on (b.scope = 'use_case' and b.scope_id = ev.use_case_id)
     or (b.scope = 'bu' and b.scope_id = ev.bu_id) or (b.scope = 'agent' and b.scope_id = ev.agent_id)
     or (b.scope = 'session' and b.scope_id in (ev.use_case_id, '*'))
-), bc_deltas as (
-  select a.budget_id, a.period_start, a.key, a.actual as spent, 0::numeric as reserved,
-    case when rel.request_id is null then 1 else 0 end as calls
-  from bc_applied a left join bc_rel rel on rel.request_id = a.request_id and rel.budget_id = a.budget_id
   union all
-  select budget_id, period_start, key, 0, -amount, 0 from bc_rel
+  select u.budget_id, u.period_start, u.key, 0, -u.amount, -1
+  from bc_rel_calls rel cross join lateral ${ENTRIES('rel')}
+), bc_sums as (
+  select budget_id, period_start, key, sum(spent) as spent, sum(reserved) as reserved, sum(calls) as calls
+  from bc_deltas group by 1, 2, 3
 ), bc_counters as (
   insert into budget_counters as bc (budget_id, period_start, key, spent, reserved, calls)
-  select budget_id, period_start, key, sum(spent), sum(reserved), sum(calls) from bc_deltas
-  group by 1, 2, 3 order by 1, 2, 3
+  select budget_id, period_start, key, spent, reserved, calls from bc_sums
+  where exists (select 1 from budgets b where b.id = bc_sums.budget_id)
+  order by 1, 2, 3
   on conflict (budget_id, period_start, key) do update
     set spent = bc.spent + excluded.spent, reserved = bc.reserved + excluded.reserved, calls = bc.calls + excluded.calls
 )`;

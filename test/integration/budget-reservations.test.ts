@@ -115,6 +115,22 @@ describe('budget reservations: one row per call', () => {
     expect([...c.values()].map((x) => [pico(x.spent), pico(x.reserved), x.calls])).toEqual([[pico(ev.cost), 0n, 1], [pico(ev.cost), 0n, 1]]);
   });
 
+  it('counts a call that ends in the next period once, there: the period it was reserved in gives its call back', async () => {
+    await reserveBudgets(t.db, subject('req-1', { at: new Date('2025-03-31T23:59:59.500Z'), cost: '0.9', tokens: 5000 }));
+    const ev = usageEvent(1, { ts: '2025-04-01T00:00:00.200Z', session_id: 's-1' });
+
+    await writeBatch(t.db, [ev]);
+
+    expect(await reservations(t.db)).toEqual([]);
+    const rows = (await t.db('budget_counters').orderBy(['budget_id', 'period_start'])) as Counter[];
+    const tokens = ev.input_tokens + ev.cached_input_tokens + ev.cache_write_tokens + ev.output_tokens;
+    expect(rows.map((r) => [r.budget_id, new Date(r.period_start).toISOString().slice(0, 10), pico(r.spent), pico(r.reserved), Number(r.calls)])).toEqual([
+      [ids.useCase, '2025-03-01', 0n, 0n, 0], [ids.useCase, '2025-04-01', pico(ev.cost), 0n, 1],
+      [ids.bu, '2025-03-01', 0n, 0n, 0], [ids.bu, '2025-04-01', pico(String(tokens)), 0n, 1],
+      [ids.session, '2025-03-31', 0n, 0n, 0], [ids.session, '2025-04-01', pico(ev.cost), 0n, 1],
+    ].sort((a, b) => Number(a[0]) - Number(b[0])));
+  });
+
   it('sweeps the reservations that expired, and only those', async () => {
     const past = new Date(Date.now() - 1000);
     const future = new Date(Date.now() + 3_600_000);
