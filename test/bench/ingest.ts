@@ -3,8 +3,11 @@
  * realistic synthetic traffic (src/analytics/synthetic.ts: ~2% denials, sessions, several models) with the demo
  * budgets in place and a reservation per call and budget (as the gateway leaves them), so that every batch
  * inserts the ledger rows (two thirds of them with tool names), updates use_case_spend and the budget counters,
- * gives back the reservations and adds to the hourly and tool rollups, in one transaction. Baseline in the same run: the same usage rows as a bare
- * `insert … select from unnest(…)` into an index-less copy of usage_events (what moving the rows costs).
+ * gives back the reservations and adds to the hourly and tool rollups, in one transaction. Two baselines in the same run, the same
+ * usage rows each time: a bare `insert … select from unnest(…)` into an index-less copy of usage_events (what moving the rows
+ * costs), and the ledger alone: the same insert into a copy with all of usage_events' indexes and constraints, idempotent on
+ * request_id as the writer is, without budget counters, reservations or rollups (the ceiling of any writer that keeps an
+ * idempotent, indexed ledger, on this machine).
  * Per batch size, the time is also split by statement (knex query events) to show where it goes.
  * Two orders of the same traffic (BENCH_INGEST_ORDER, default both): live, as a writer meets it in production
  * (timestamps a few seconds apart, the gateway's random UUID request ids), and backfill, the generator's order
@@ -64,8 +67,10 @@ const BASELINE_COLUMNS = ['request_id', 'ts', 'bu_id', 'use_case_id', 'agent_id'
   'price_id', 'status', 'partial', 'latency_ms', 'decision_code', 'policy_revision', 'budget_tier'] as const;
 const BASELINE_TYPES = ['text', 'timestamptz', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'int8', 'int8', 'int8', 'int8',
   'numeric', 'text', 'int4', 'int4', 'bool', 'int4', 'text', 'text', 'text'];
-const BASELINE_SQL = `insert into bench_scratch (${BASELINE_COLUMNS.join(', ')}, accounting_period)
-select u.*, to_char(u.ts at time zone 'UTC', 'YYYY-MM') from unnest(${BASELINE_TYPES.map((t) => `?::${t}[]`).join(', ')}) as u(${BASELINE_COLUMNS.join(', ')})`;
+const baselineSql = (table: string, tail = '') => `insert into ${table} (${BASELINE_COLUMNS.join(', ')}, accounting_period)
+select u.*, to_char(u.ts at time zone 'UTC', 'YYYY-MM') from unnest(${BASELINE_TYPES.map((t) => `?::${t}[]`).join(', ')}) as u(${BASELINE_COLUMNS.join(', ')})${tail}`;
+const BARE = { table: 'bench_scratch', sql: baselineSql('bench_scratch') };
+const LEDGER_ALONE = { table: 'bench_ledger', sql: baselineSql('bench_ledger', ' on conflict (request_id) do nothing') };
 
 /** Restamps the records as a live stream: one every 1/TARGET s ending now, each with a fresh random request id. */
 function live(records: JournalRecord[]): void {
@@ -138,13 +143,13 @@ async function timeWriter(db: Db, records: readonly JournalRecord[], batchSize: 
   return { perSecond: records.length / s, breakdown: clock.report(s * 1000) };
 }
 
-async function timeBaseline(db: Db, records: readonly JournalRecord[], batchSize: number) {
-  await db.raw('truncate bench_scratch');
+async function timeBaseline(db: Db, records: readonly JournalRecord[], batchSize: number, into: { table: string; sql: string }) {
+  await db.raw(`truncate ${into.table}`);
   const usage = records.filter((r): r is UsageEvent => r.kind === 'usage') as unknown as Record<string, unknown>[];
   const t = process.hrtime.bigint();
   for (let i = 0; i < usage.length; i += batchSize) {
     const chunk = usage.slice(i, i + batchSize);
-    await db.transaction((trx) => trx.raw(BASELINE_SQL, BASELINE_COLUMNS.map((c) => chunk.map((r) => r[c] ?? null)) as unknown as Knex.RawBinding[]));
+    await db.transaction((trx) => trx.raw(into.sql, BASELINE_COLUMNS.map((c) => chunk.map((r) => r[c] ?? null)) as unknown as Knex.RawBinding[]));
   }
   return records.length / seconds(t);
 }
@@ -155,6 +160,7 @@ async function main() {
   try {
     const { db } = bench;
     await db.raw('create table bench_scratch (like usage_events including defaults)');
+    await db.raw('create table bench_ledger (like usage_events including all)');
     for (const order of ORDERS) for (const [k, batchSize] of BATCHES.entries()) {
       const records = await generate(db, EVENTS, k + 1)();
       // Each size writes its own events (distinct request ids): nothing is a replay.
@@ -163,10 +169,12 @@ async function main() {
       withTools(records);
       await reserve(db, records);
       await db.raw('vacuum analyze');
-      const base = await timeBaseline(db, records, batchSize);
+      const base = await timeBaseline(db, records, batchSize, BARE);
+      const ledger = await timeBaseline(db, records, batchSize, LEDGER_ALONE);
       const writer = await timeWriter(db, records, batchSize);
       const met = writer.perSecond >= TARGET ? 'met' : 'NOT met';
       console.log(`${order.padEnd(8)} batch ${String(batchSize).padStart(6)}  writeBatch ${writer.perSecond.toFixed(0).padStart(6)} events/s  baseline (bare UNNEST insert) ${base.toFixed(0).padStart(6)}/s  ratio ×${(writer.perSecond / base).toFixed(2)}  (target ≥ ${TARGET.toLocaleString('en')}/s: ${met})`);
+      console.log(`              ledger alone (indexed, idempotent; no budgets or rollups) ${ledger.toFixed(0)}/s, writeBatch ×${(writer.perSecond / ledger).toFixed(2)} of it`);
       console.log(`              time in: ${writer.breakdown}`);
     }
     const left = (await db('budget_reservations').count<{ n: string }[]>({ n: '*' }))[0]!.n;
