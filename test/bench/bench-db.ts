@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import knexFactory from 'knex';
 import { createDb, migrateLatest, type Db } from '../../src/db/knex.js';
 import { seedDemo } from '../../src/catalog/seed.js';
@@ -34,3 +35,22 @@ export async function createBenchDb(opts: { budgets?: boolean } = {}): Promise<B
 export const pct = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 export const ms = (v: number) => `${v.toFixed(2)} ms`;
 export const seconds = (from: bigint) => Number(process.hrtime.bigint() - from) / 1e9;
+
+/** CPU time (µs) of every postgres process on this machine so far, from /proc (0 where /proc is absent). */
+export function postgresCpuMicros(): number {
+  if (!fs.existsSync('/proc/self/stat')) return 0;
+  const ticksPerSecond = 100; // USER_HZ on Linux
+  let ticks = 0;
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // ended meanwhile
+    }
+    if (!stat.includes('(postgres)')) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+  }
+  return (ticks * 1e6) / ticksPerSecond;
+}

@@ -25,7 +25,7 @@ import type { Db } from '../../src/db/knex.js';
 import { loadPrices } from '../../src/db/prices.js';
 import { createPriceBook } from '../../src/metering/pricing.js';
 import type { JournalRecord, UsageEvent } from '../../src/metering/types.js';
-import { createBenchDb, seconds } from './bench-db.js';
+import { createBenchDb, postgresCpuMicros, seconds } from './bench-db.js';
 
 const EVENTS = Number(process.env.BENCH_INGEST_EVENTS ?? 200_000);
 const BATCHES = (process.env.BENCH_INGEST_BATCHES ?? '1000,5000,20000').split(',').map(Number);
@@ -137,10 +137,13 @@ function statementClock(db: Db) {
 
 async function timeWriter(db: Db, records: readonly JournalRecord[], batchSize: number) {
   const clock = statementClock(db);
+  const [cpu0, postgres0] = [process.cpuUsage(), postgresCpuMicros()];
   const t = process.hrtime.bigint();
   for (let i = 0; i < records.length; i += batchSize) await writeBatch(db, records.slice(i, i + batchSize));
   const s = seconds(t);
-  return { perSecond: records.length / s, breakdown: clock.report(s * 1000) };
+  const cpu = process.cpuUsage(cpu0);
+  const cpuPerEvent = { bench: (cpu.user + cpu.system) / records.length, postgres: (postgresCpuMicros() - postgres0) / records.length };
+  return { perSecond: records.length / s, breakdown: clock.report(s * 1000), cpuPerEvent };
 }
 
 async function timeBaseline(db: Db, records: readonly JournalRecord[], batchSize: number, into: { table: string; sql: string }) {
@@ -175,6 +178,10 @@ async function main() {
       const met = writer.perSecond >= TARGET ? 'met' : 'NOT met';
       console.log(`${order.padEnd(8)} batch ${String(batchSize).padStart(6)}  writeBatch ${writer.perSecond.toFixed(0).padStart(6)} events/s  baseline (bare UNNEST insert) ${base.toFixed(0).padStart(6)}/s  ratio ×${(writer.perSecond / base).toFixed(2)}  (target ≥ ${TARGET.toLocaleString('en')}/s: ${met})`);
       console.log(`              ledger alone (indexed, idempotent; no budgets or rollups) ${ledger.toFixed(0)}/s, writeBatch ×${(writer.perSecond / ledger).toFixed(2)} of it`);
+      // What the target asks of the machine at this CPU cost, however the work were spread over its cores.
+      const { bench: cpuBench, postgres: cpuPg } = writer.cpuPerEvent;
+      const cores = ((cpuBench + cpuPg) * TARGET) / 1e6;
+      console.log(`              cpu per event: this process ${cpuBench.toFixed(1)} µs, postgres ${cpuPg.toFixed(1)} µs; ${TARGET.toLocaleString('en')}/s at that cost keeps ${cores.toFixed(1)} cores busy (this machine: ${os.cpus().length})`);
       console.log(`              time in: ${writer.breakdown}`);
     }
     const left = (await db('budget_reservations').count<{ n: string }[]>({ n: '*' }))[0]!.n;

@@ -23,6 +23,7 @@ import { startFakeUpstream } from '../../src/demo/fake-upstream.js';
 import { generateAgentKey } from '../../src/identity/keys.js';
 import { insertAgentKey } from '../../src/db/agent-keys.js';
 import { upsertBudget } from '../../src/db/budgets.js';
+import { postgresCpuMicros } from './bench-db.js';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -203,25 +204,6 @@ async function enforcementBench(app: Awaited<ReturnType<typeof buildApp>>, fn: (
   const perCall = (mode: 'off' | 'on', k: 'gateway' | 'postgres') => median(cpu[mode][k]).toFixed(0);
   console.log(`cpu per call  this process off ${perCall('off', 'gateway')} µs, on ${perCall('on', 'gateway')} µs; postgres off ${perCall('off', 'postgres')} µs, on ${perCall('on', 'postgres')} µs`);
   await setEnforcement(app, false);
-}
-
-/** CPU time (µs) of every postgres process on this machine so far, from /proc (0 where /proc is absent). */
-function postgresCpuMicros(): number {
-  if (!fs.existsSync('/proc/self/stat')) return 0;
-  const ticksPerSecond = 100; // USER_HZ on Linux
-  let ticks = 0;
-  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    } catch {
-      continue; // ended meanwhile
-    }
-    if (!stat.includes('(postgres)')) continue;
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
-  }
-  return (ticks * 1e6) / ticksPerSecond;
 }
 
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
