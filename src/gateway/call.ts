@@ -20,6 +20,8 @@ export type AllowedCall = {
   /** Names of the tools the request declares (metered with the names its answer calls). */
   requestTools: string[];
   injectedUsage: boolean;
+  /** The prompt's token estimate (the reservation's): metered when the provider never reports the usage. */
+  estimatedInputTokens: number;
   finished: boolean;
   /** The upstream's status, once it answered. */
   upstreamStatus?: number;
@@ -27,7 +29,7 @@ export type AllowedCall = {
   progress?: () => CallProgress;
 };
 
-export type CallProgress = { usage: NormalizedUsage; complete: boolean; tools?: string[] };
+export type CallProgress = { usage: NormalizedUsage; complete: boolean; tools?: string[]; deltas?: number };
 
 /** How a call ended; `tools` are the names its answer called, as far as it was read. */
 export type CallOutcome = { status: number; usage: NormalizedUsage; partial: boolean; tools?: string[] };

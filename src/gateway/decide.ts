@@ -80,9 +80,10 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
       body: prepared.body,
       requestTools: adapter.requestTools(endpoint, body),
       injectedUsage: prepared.injectedUsage,
+      estimatedInputTokens: adapter.isBilled(endpoint) ? input.estimate.input_tokens : 0,
       finished: false,
     };
-    recordInFlight(app, request.tollgateCall, adapter.isBilled(endpoint) ? input.estimate.input_tokens : 0);
+    recordInFlight(app, request.tollgateCall);
     app.tollgate.metrics.calls.inc({ provider: adapter.name, code: decision.code, allowed: 'true' });
     app.tollgate.metrics.overheadSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
   };

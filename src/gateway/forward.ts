@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ZERO_USAGE } from '../providers/types.js';
 import { createSseTap } from '../providers/sse.js';
 import type { AllowedCall, CallProgress } from './call.js';
-import { meterCall } from './meter-call.js';
+import { meterCall, usageToMeter } from './meter-call.js';
 import { sendProviderError } from './respond.js';
 import { CREDENTIAL_HEADERS } from '../identity/authenticate.js';
 import { ERRORS } from '../errors.js';
@@ -53,7 +53,8 @@ function relay(app: FastifyInstance, call: AllowedCall, reply: FastifyReply, sta
   const finish = (cut: boolean) => {
     const r = result();
     // An error answer that arrived whole carries no usage because nothing was billed: that is not partial.
-    meterCall(app, call, { status, usage: r.usage, tools: r.tools, partial: cut || (!r.complete && status < 400) });
+    const partial = cut || (!r.complete && status < 400);
+    meterCall(app, call, { status, usage: partial ? usageToMeter(call, r, status) : r.usage, tools: r.tools, partial });
   };
   tap.once('end', () => finish(false));
   pipeline(upstream, tap, (err) => {
@@ -65,7 +66,9 @@ function relay(app: FastifyInstance, call: AllowedCall, reply: FastifyReply, sta
 function clientGone(app: FastifyInstance, call: AllowedCall, responseFinished: boolean) {
   const seen = call.progress?.() ?? { usage: { ...ZERO_USAGE }, complete: false };
   // 499: the client closed the connection before the upstream answered (nginx's convention).
-  meterCall(app, call, { status: call.upstreamStatus ?? 499, usage: seen.usage, tools: seen.tools, partial: !(responseFinished && seen.complete) });
+  const status = call.upstreamStatus ?? 499;
+  const partial = !(responseFinished && seen.complete);
+  meterCall(app, call, { status, usage: partial ? usageToMeter(call, seen, call.upstreamStatus ?? 0) : seen.usage, tools: seen.tools, partial });
 }
 
 type Tap = { tap: Transform; result: () => CallProgress };

@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { UsageEvent } from '../metering/types.js';
 import { costOf } from '../metering/pricing.js';
 import { mergeToolNames } from '../providers/tools.js';
-import type { AllowedCall, CallOutcome } from './call.js';
+import type { NormalizedUsage } from '../providers/types.js';
+import type { AllowedCall, CallOutcome, CallProgress } from './call.js';
 
 /** A call's usage event, priced at the price in force when the call was received. */
 export function usageEventOf(app: FastifyInstance, call: AllowedCall, outcome: CallOutcome): UsageEvent {
@@ -40,9 +41,9 @@ export function usageEventOf(app: FastifyInstance, call: AllowedCall, outcome: C
  * back, the call is still metered (partial, status 0, its estimated prompt, the tools it declared) once its
  * lease runs out.
  */
-export function recordInFlight(app: FastifyInstance, call: AllowedCall, estimatedInputTokens: number): void {
+export function recordInFlight(app: FastifyInstance, call: AllowedCall): void {
   const fallback = usageEventOf(app, call, {
-    status: 0, partial: true, usage: { input_tokens: estimatedInputTokens, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0 },
+    status: 0, partial: true, usage: { input_tokens: call.estimatedInputTokens, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0 },
   });
   const expiresAt = new Date(call.ts.getTime() + app.tollgate.config.reservationTtlMs).toISOString();
   try {
@@ -73,4 +74,23 @@ export function meterCall(app: FastifyInstance, call: AllowedCall, outcome: Call
   metrics.cost.inc({ provider: event.provider, model: event.model_served, currency: event.currency }, Number(event.cost));
   if (!priced) app.log.warn({ model: call.modelServed, request_id: call.requestId }, 'no price in force for the served model; metered at cost 0');
   return event;
+}
+
+/**
+ * What to meter for a call whose answer ended before the provider's usage report (a stream cut or left by
+ * its client, an answer that never came): the usage reported so far, with the prompt at tollgate's estimate
+ * when none was reported (as the in-flight fallback does) and at least one output token per output delta
+ * sent. The provider bills at least that much; metering zero would let a client that drops its streams
+ * before their last event spend without limit. A whole answer, and an error answer (not billed), are
+ * metered as reported.
+ */
+export function usageToMeter(call: AllowedCall, progress: CallProgress, status: number): NormalizedUsage {
+  const u = progress.usage;
+  if (progress.complete || status >= 400) return u;
+  const prompt = u.input_tokens + u.cached_input_tokens + u.cache_write_tokens;
+  return {
+    ...u,
+    input_tokens: prompt === 0 ? call.estimatedInputTokens : u.input_tokens,
+    output_tokens: Math.max(u.output_tokens, progress.deltas ?? 0),
+  };
 }

@@ -21,8 +21,11 @@ export const ZERO_USAGE: Readonly<NormalizedUsage> = Object.freeze({
 export interface StreamUsageReader {
   /** Feed one parsed SSE event (its `event:` name, if any, and its `data:` payload). */
   push(event: string | undefined, data: string): void;
-  /** The usage seen so far; `complete` is false until the provider's final usage report arrived. */
-  result(): { usage: NormalizedUsage; complete: boolean; servedModel?: string };
+  /**
+   * The usage seen so far; `complete` is false until the provider's final usage report arrived. `deltas`:
+   * the output delta events seen (a token or a few each), what an answer cut before its report did produce.
+   */
+  result(): { usage: NormalizedUsage; complete: boolean; servedModel?: string; deltas: number };
   /** Names of the tools the answer called so far: sanitized, distinct, sorted (src/providers/tools.ts). */
   tools(): string[];
 }

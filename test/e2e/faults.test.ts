@@ -158,19 +158,24 @@ describe('upstream faults', () => {
     expect(tokensOf(row)).toEqual(wire.usage);
   });
 
-  it('meters an OpenAI stream cut mid-way as partial, with the usage seen (none: it comes last)', async () => {
-    gw.upstream.script({ fault: 'cut', afterEvents: 2 });
+  it('meters an OpenAI stream cut before its usage chunk as partial: the prompt at its estimate, a token per delta sent', async () => {
+    gw.upstream.script({ fault: 'cut', afterEvents: 3 });
+    const params = { model: 'gpt-4.1-mini', stream: true as const, messages: [{ role: 'user' as const, content: LONG_PROMPT }] };
+    let texts = 0;
     const row = await oneRow(async () => {
-      const { data, response } = await gw.openai(writerKey, WRITER).chat.completions
-        .create({ model: 'gpt-4.1-mini', stream: true, messages: [{ role: 'user', content: LONG_PROMPT }] })
-        .withResponse();
-      const err = await rejection((async () => { for await (const _chunk of data); })());
+      const { data, response } = await gw.openai(writerKey, WRITER).chat.completions.create(params).withResponse();
+      const err = await rejection((async () => { for await (const chunk of data) if (chunk.choices[0]?.delta.content) texts++; })());
       expect(err).toBeInstanceOf(Error);
       return response.headers.get('x-tollgate-request-id')!;
     });
-    expect(lastRecord()).toMatchObject({ outcome: 'cut', complete: false });
+    // The upstream reported nothing (its usage comes last); billing zero would let a client that drops its
+    // streams spend without limit. The prompt is metered at the reservation's estimate (a token per 4 bytes
+    // of the request body), the output at one token per text delta that went through.
+    expect(lastRecord()).toMatchObject({ outcome: 'cut', complete: false, usage: ZERO });
+    expect(texts).toBeGreaterThan(0);
     expect(row).toMatchObject({ status: 200, partial: true });
-    expect(tokensOf(row)).toEqual(lastRecord().usage);
+    expect(tokensOf(row)).toEqual({ ...ZERO, input_tokens: Math.ceil(Buffer.byteLength(JSON.stringify(params)) / 4), output_tokens: texts });
+    expect(Number(row.cost)).toBeGreaterThan(0);
   });
 
   it('meters an Anthropic stream that ends in an error event as partial', async () => {
@@ -189,7 +194,7 @@ describe('upstream faults', () => {
     expect(row.input_tokens).not.toBe(0);
   });
 
-  it('meters an Anthropic stream the client aborts: partial, status 200, the usage on the wire, upstream closed', async () => {
+  it('meters an Anthropic stream the client aborts: partial, status 200, the prompt as reported, a token per delta sent', async () => {
     gw.upstream.script({ fault: 'slow', chunkDelayMs: 60 });
     const row = await oneRow(async () => {
       const controller = new AbortController();
@@ -210,23 +215,55 @@ describe('upstream faults', () => {
     expect(wire.complete).toBe(false);
     expect(wire.usage.input_tokens).toBeGreaterThan(0);
     expect(row).toMatchObject({ status: 200, partial: true });
-    expect(tokensOf(row)).toEqual(wire.usage);
+    // message_start reported the prompt (and 1 output token); the deltas that went through are the output:
+    // the two the client read, and at most the one in flight when it left.
+    const metered = tokensOf(row);
+    expect({ ...metered, output_tokens: 0 }).toEqual({ ...wire.usage, output_tokens: 0 });
+    expect(metered.output_tokens).toBeGreaterThanOrEqual(2);
+    expect(metered.output_tokens).toBeLessThanOrEqual(3);
   });
 
-  it('meters an OpenAI stream the client aborts the same way', async () => {
+  it('meters a call whose client left before the upstream answered: 499, partial, the prompt at its estimate', async () => {
+    gw.upstream.script({ fault: 'slow', chunkDelayMs: 0, latencyMs: 400 });
+    const tags = { ...WRITER, session_id: 'sess-left-before-answer' };
+    const params = { model: 'gpt-4.1-mini', messages: [{ role: 'user' as const, content: LONG_PROMPT }] };
+    const db = gw.app.tollgate.db;
+    const err = await rejection(gw.openai(writerKey, tags).chat.completions.create(params, { signal: AbortSignal.timeout(100), maxRetries: 0 }));
+    expect(err).toBeInstanceOf(OpenAI.APIUserAbortError);
+    const row = await waitFor('the call to be metered', async () => {
+      await gw.flush();
+      return (await db('usage_events').where({ session_id: tags.session_id }).first()) as Record<string, unknown> | undefined;
+    });
+    // The provider had the prompt; nothing came back to say what it billed.
+    expect(row).toMatchObject({ status: 499, partial: true });
+    expect(tokensOf(row)).toEqual({ ...ZERO, input_tokens: Math.ceil(Buffer.byteLength(JSON.stringify(params)) / 4) });
+    // The answer the upstream sends after that does not meter the call a second time.
+    await sleep(500);
+    await gw.flush();
+    expect(Number((await db('usage_events').where({ session_id: tags.session_id }).count<{ n: string }[]>('* as n'))[0]!.n)).toBe(1);
+  });
+
+  it('meters an OpenAI stream the client aborts the same way, its prompt at the estimate', async () => {
     gw.upstream.script({ fault: 'slow', chunkDelayMs: 60 });
+    const params = { model: 'gpt-4.1-mini', stream: true as const, messages: [{ role: 'user' as const, content: LONG_PROMPT }] };
+    let texts = 0;
     const row = await oneRow(async () => {
-      const { data, response } = await gw.openai(writerKey, WRITER).chat.completions
-        .create({ model: 'gpt-4.1-mini', stream: true, messages: [{ role: 'user', content: LONG_PROMPT }] })
-        .withResponse();
+      const { data, response } = await gw.openai(writerKey, WRITER).chat.completions.create(params).withResponse();
       let chunks = 0;
-      for await (const _chunk of data) if (++chunks === 3) data.controller.abort();
+      for await (const chunk of data) {
+        if (chunk.choices[0]?.delta.content) texts++;
+        if (++chunks === 3) data.controller.abort();
+      }
       expect(chunks).toBe(3);
       return response.headers.get('x-tollgate-request-id')!;
     });
     const wire = await waitFor('the upstream to see the connection closed', () => (lastRecord().outcome === 'client-closed' ? lastRecord() : undefined));
+    expect(wire.usage).toEqual(ZERO);
     expect(row).toMatchObject({ status: 200, partial: true });
-    expect(tokensOf(row)).toEqual(wire.usage);
+    const metered = tokensOf(row);
+    expect({ ...metered, output_tokens: 0 }).toEqual({ ...ZERO, input_tokens: Math.ceil(Buffer.byteLength(JSON.stringify(params)) / 4) });
+    expect(metered.output_tokens).toBeGreaterThanOrEqual(texts);
+    expect(metered.output_tokens).toBeLessThanOrEqual(texts + 1);
   });
 });
 

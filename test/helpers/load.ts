@@ -182,12 +182,26 @@ export function fakeRecordsByCall(upstream: FakeUpstream): Map<number, FakeRecor
     const m = /#call-(\d+)#/.exec(JSON.stringify(upstream.requests[k]?.body ?? null));
     if (!m) return;
     const i = Number(m[1]);
-    out.set(i, [...(out.get(i) ?? []), { usage: record.usage, outcome: record.outcome, status: record.status, model: record.model }]);
+    out.set(i, [...(out.get(i) ?? []), { usage: record.usage, complete: record.complete, outcome: record.outcome, status: record.status, model: record.model }]);
   });
   return out;
 }
 
-export type FakeRecord = { usage: NormalizedUsage; outcome: string; status: number; model: string | undefined };
+export type FakeRecord = { usage: NormalizedUsage; complete: boolean; outcome: string; status: number; model: string | undefined };
+
+/**
+ * A partial row of a successful answer that ended before its usage report, metered as the gateway fills it in
+ * (src/gateway/meter-call.ts, usageToMeter): the prompt as reported or, when none was, estimated (input only);
+ * the output at least what was reported (a token per delta that went through).
+ */
+export function isFilledIn(row: LedgerRow, record: FakeRecord): boolean {
+  if (!row.partial || record.complete || (record.status !== 0 && record.status >= 400)) return false;
+  const u = record.usage;
+  const prompt = u.input_tokens === 0 && u.cached_input_tokens === 0 && u.cache_write_tokens === 0
+    ? row.input_tokens > 0 && row.cached_input_tokens === 0 && row.cache_write_tokens === 0
+    : row.input_tokens === u.input_tokens && row.cached_input_tokens === u.cached_input_tokens && row.cache_write_tokens === u.cache_write_tokens;
+  return prompt && row.output_tokens >= u.output_tokens;
+}
 
 export function usageOf(u: NormalizedUsage): NormalizedUsage {
   return { input_tokens: u.input_tokens, cached_input_tokens: u.cached_input_tokens, cache_write_tokens: u.cache_write_tokens, output_tokens: u.output_tokens };
@@ -209,7 +223,11 @@ export function sumUsage(list: NormalizedUsage[]): NormalizedUsage {
  * exactly one fake record of the same call with the same usage, and no call has two rows or two records.
  * Returns the call indexes the fake served that have no ledger row (the caller decides if that is allowed).
  */
-export function reconcile(rows: LedgerRow[], fake: Map<number, FakeRecord[]>): { unmatchedRows: string[]; duplicateCalls: number[]; mismatched: string[]; servedWithoutRow: number[] } {
+/**
+ * Ledger rows against the fake's records, call by call. `filledIn`: calls cut before their usage report may be
+ * metered above what the upstream reported, as isFilledIn allows (counted apart, not as mismatches).
+ */
+export function reconcile(rows: LedgerRow[], fake: Map<number, FakeRecord[]>, opts: { filledIn?: number[] } = {}): { unmatchedRows: string[]; duplicateCalls: number[]; mismatched: string[]; servedWithoutRow: number[] } {
   const byCall = new Map<number, LedgerRow[]>();
   for (const r of rows) {
     const i = callIndexOfSession(r.session_id);
@@ -227,7 +245,9 @@ export function reconcile(rows: LedgerRow[], fake: Map<number, FakeRecord[]>): {
     }
     const want = JSON.stringify(usageOf(records[0]!.usage));
     const got = JSON.stringify(usageOf(list[0]!));
-    if (want !== got) mismatched.push(`call ${i}: ledger ${got} vs upstream ${want} (${records[0]!.outcome})`);
+    if (want === got) continue;
+    if (opts.filledIn && isFilledIn(list[0]!, records[0]!)) opts.filledIn.push(i);
+    else mismatched.push(`call ${i}: ledger ${got} vs upstream ${want} (${records[0]!.outcome})`);
   }
   const servedWithoutRow = [...fake.keys()].filter((i) => !byCall.has(i)).sort((a, b) => a - b);
   return { unmatchedRows, duplicateCalls, mismatched, servedWithoutRow };

@@ -55,9 +55,14 @@ export function streamReader(_endpoint: string): StreamUsageReader {
   const usage: NormalizedUsage = { ...ZERO_USAGE };
   let complete = false;
   let servedModel: string | undefined;
+  let deltas = 0;
   const tools = new ToolNames();
   return {
     push(event, data) {
+      if (event === 'content_block_delta' || (event === undefined && data.includes('"content_block_delta"'))) {
+        deltas++;
+        return;
+      }
       if (event !== undefined && !READ_EVENTS.has(event)) return;
       // Text and thinking blocks open with content_block_start too; only tool blocks name anything.
       if (event === 'content_block_start' && !data.includes('tool_use"')) return;
@@ -72,7 +77,7 @@ export function streamReader(_endpoint: string): StreamUsageReader {
         complete = true;
       }
     },
-    result: () => ({ usage: { ...usage }, complete, servedModel }),
+    result: () => ({ usage: { ...usage }, complete, servedModel, deltas }),
     tools: () => tools.sorted(),
   };
 }

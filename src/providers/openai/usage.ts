@@ -42,11 +42,11 @@ export function modelFromBody(body: unknown): string | undefined {
   return stringField(body, 'model');
 }
 
-type ReaderState = { usage: NormalizedUsage; complete: boolean; servedModel?: string };
+type ReaderState = { usage: NormalizedUsage; complete: boolean; servedModel?: string; deltas: number };
 type ReadEvent = (state: ReaderState, tools: ToolNames, event: string | undefined, data: string) => void;
 
 function reader(onData: ReadEvent): StreamUsageReader {
-  const state: ReaderState = { usage: { ...ZERO_USAGE }, complete: false };
+  const state: ReaderState = { usage: { ...ZERO_USAGE }, complete: false, deltas: 0 };
   const tools = new ToolNames();
   return {
     push: (event, data) => onData(state, tools, event, data),
@@ -63,8 +63,12 @@ function mayNameTool(data: string): boolean {
   return data.includes('"name"') && (data.includes('"tool_calls"') || data.includes('"function_call"'));
 }
 
+// A chat chunk whose delta carries text, a refusal or tool arguments (about a token); the role, finish and usage chunks carry none.
+const OUTPUT_DELTA = /"(?:content|refusal|arguments)":\s*"(?!")/;
+
 /** Chat chunks: the model is on every chunk, the usage only on the last one (when include_usage). */
 function readChatChunk(state: ReaderState, tools: ToolNames, _event: string | undefined, data: string): void {
+  if (OUTPUT_DELTA.test(data)) state.deltas++;
   // Every chunk is JSON; parse only the ones that can tell us something new.
   const mayHaveUsage = data.includes('"usage"') && !data.includes('"usage":null');
   const mayHaveTool = mayNameTool(data);
@@ -82,7 +86,14 @@ function mayCallTool(data: string): boolean {
   return data.includes('"function_call"') || data.includes('"custom_tool_call"');
 }
 
+// response.output_text.delta, response.function_call_arguments.delta, response.refusal.delta, …
+const DELTA_TYPE = /"type":\s*"response\.[a-z_.]+\.delta"/;
+
 function readResponsesEvent(state: ReaderState, tools: ToolNames, event: string | undefined, data: string): void {
+  if (event !== undefined ? event.endsWith('.delta') : DELTA_TYPE.test(data)) {
+    state.deltas++;
+    return;
+  }
   if (event !== undefined && RESPONSE_ITEM_EVENTS.has(event)) {
     if (mayCallTool(data)) addResponsesItem(tools, asObject(parseJson(data)) ?? {});
     return;

@@ -44,7 +44,8 @@ describe('stream readers over the fake upstream', () => {
     const prompt = { model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: '[cache] twelve chars' }] };
     const { result, forwarded, injectedUsage } = await throughTap('openai', '/chat/completions', prompt);
     expect(injectedUsage).toBe(true);
-    expect(result).toEqual({ usage: up.usageLog[0]?.usage, complete: true, servedModel: 'served-model' });
+    // The fake streams one token per chunk, as the providers mostly do: one delta per output token.
+    expect(result).toEqual({ usage: up.usageLog[0]?.usage, complete: true, servedModel: 'served-model', deltas: up.usageLog[0]?.usage.output_tokens });
     expect(result.usage.cached_input_tokens).toBeGreaterThan(0);
     expect(forwarded).not.toContain('"choices":[]');
     expect(forwarded).toContain('"usage":null');
@@ -60,7 +61,7 @@ describe('stream readers over the fake upstream', () => {
   it('anthropic messages: usage from message_start and message_delta', async () => {
     const body = { model: 'm', stream: true, max_tokens: 12, messages: [{ role: 'user', content: '[cache-write] [cache] x' }] };
     const { result } = await throughTap('anthropic', '/messages', body);
-    expect(result).toEqual({ usage: up.usageLog[0]?.usage, complete: true, servedModel: 'served-model' });
+    expect(result).toEqual({ usage: up.usageLog[0]?.usage, complete: true, servedModel: 'served-model', deltas: 12 });
     expect(result.usage).toMatchObject({ output_tokens: 12 });
     expect(result.usage.cache_write_tokens).toBeGreaterThan(0);
   });

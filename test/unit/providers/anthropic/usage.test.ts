@@ -56,6 +56,7 @@ describe('anthropic usage from streams', () => {
       usage: { input_tokens: 25, cached_input_tokens: 3000, cache_write_tokens: 1200, output_tokens: 15 },
       complete: true,
       servedModel: 'claude-sonnet-4-5-20250929',
+      deltas: 1,
     });
   });
 
@@ -70,6 +71,7 @@ describe('anthropic usage from streams', () => {
       usage: { input_tokens: 25, cached_input_tokens: 3000, cache_write_tokens: 1200, output_tokens: 1 },
       complete: false,
       servedModel: 'claude-sonnet-4-5-20250929',
+      deltas: 0,
     });
   });
 

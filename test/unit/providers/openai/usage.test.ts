@@ -78,7 +78,8 @@ describe('openai usage from JSON bodies', () => {
 
 describe('openai usage from streams', () => {
   it('chat: usage and model from the include_usage stream, complete', () => {
-    expect(readStream('/chat/completions', CHAT_STREAM)).toEqual({ usage: CHAT_NORMALIZED, complete: true, servedModel: 'gpt-4o-2024-08-06' });
+    // deltas: the one chunk with text ('Hi'); the role, finish and usage chunks carry none.
+    expect(readStream('/chat/completions', CHAT_STREAM)).toEqual({ usage: CHAT_NORMALIZED, complete: true, servedModel: 'gpt-4o-2024-08-06', deltas: 1 });
   });
 
   it('chat: a stream cut before the usage chunk is incomplete and reports nothing', () => {
@@ -87,6 +88,24 @@ describe('openai usage from streams', () => {
     expect(result.complete).toBe(false);
     expect(result.usage).toEqual({ input_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0 });
     expect(result.servedModel).toBe('gpt-4o-2024-08-06');
+    expect(result.deltas).toBe(1);
+  });
+
+  it('chat: counts the chunks that carry output (text, refusal, tool arguments), not the role or finish ones', () => {
+    const text = [
+      chunk({ choices: [{ index: 0, delta: { role: 'assistant', content: null, tool_calls: [{ index: 0, id: 'c1', type: 'function', function: { name: 'lookup', arguments: '' } }] } }], usage: null }),
+      chunk({ choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '{"sku":' } }] } }], usage: null }),
+      chunk({ choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '"A1"}' } }] } }], usage: null }),
+      chunk({ choices: [{ index: 0, delta: { refusal: 'No.' } }], usage: null }),
+      chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }], usage: null }),
+    ].map((data) => `data: ${data}\n\n`).join('');
+    expect(readStream('/chat/completions', text)).toMatchObject({ complete: false, deltas: 3 });
+  });
+
+  it('responses: a stream cut before response.completed counts its output deltas, with or without event: lines', () => {
+    const cut = RESPONSES_STREAM.slice(0, RESPONSES_STREAM.indexOf('event: response.completed'));
+    expect(readStream('/responses', cut)).toMatchObject({ complete: false, deltas: 1 });
+    expect(readStream('/responses', cut.replace(/^event: .*\n/gm, ''))).toMatchObject({ complete: false, deltas: 1 });
   });
 
   it('responses: usage from response.completed', () => {
@@ -94,6 +113,7 @@ describe('openai usage from streams', () => {
       usage: { input_tokens: 904, cached_input_tokens: 4096, cache_write_tokens: 0, output_tokens: 120 },
       complete: true,
       servedModel: 'o4-mini-2025-04-16',
+      deltas: 1,
     });
   });
 
