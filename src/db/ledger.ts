@@ -3,7 +3,6 @@ import { budgetCounterCtes } from './budgets.js';
 import { recordTierEvents } from '../budgets/events.js';
 import { toMoney } from '../metering/money.js';
 import { clearInflight, insertInflight } from './inflight.js';
-import type { Knex } from 'knex';
 import type { Db } from './knex.js';
 import { decisionRollupSql, monthlyRollupSql, toolRollupSql, usageRollupSql } from './rollups.js';
 
@@ -181,8 +180,8 @@ export async function readSpend(db: Db, useCaseId?: string): Promise<SpendRow[]>
   return rows.map((r) => ({ ...r, cost: toMoney(r.cost) }));
 }
 
-async function insertCounting(trx: Db, sql: string, arrays: unknown[][]): Promise<number> {
-  const result = (await trx.raw(sql, arrays as unknown as Knex.RawBinding[])) as { rows: { inserted: number }[] };
+async function insertCounting(trx: Db, sql: string, arrays: string[]): Promise<number> {
+  const result = (await trx.raw(sql, arrays)) as { rows: { inserted: number }[] };
   return result.rows[0]?.inserted ?? 0;
 }
 
@@ -213,8 +212,28 @@ function jsonReasons(d: DecisionRecord): Omit<DecisionRecord, 'reasons'> & { rea
   return { ...d, reasons: JSON.stringify(d.reasons) };
 }
 
-function columnArrays<T>(columns: readonly Column<T>[], rows: readonly Record<string, unknown>[]): unknown[][] {
-  return columns.map(([name]) => rows.map((row) => row[name] ?? null));
+/**
+ * One Postgres array literal per column (`{"a","b",NULL}`), bound as text and cast in SQL (`?::int8[]`). The
+ * driver would build the same text from a JS array, escaping every element with two regular expressions;
+ * here an element is escaped only when it holds a quote or a backslash. Metering runs in the gateway's
+ * process, so its CPU is taken from the proxying.
+ */
+function columnArrays<T>(columns: readonly Column<T>[], rows: readonly Record<string, unknown>[]): string[] {
+  return columns.map(([name]) => arrayLiteral(rows, name));
+}
+
+export function arrayLiteral(rows: readonly Record<string, unknown>[], name: string): string {
+  const parts = new Array<string>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const v = rows[i]![name];
+    if (v === null || v === undefined) parts[i] = 'NULL';
+    else if (typeof v === 'number' || typeof v === 'boolean') parts[i] = String(v);
+    else {
+      const text = v instanceof Date ? v.toISOString() : String(v);
+      parts[i] = text.includes('"') || text.includes('\\') ? `"${text.replace(/["\\]/g, '\\$&')}"` : `"${text}"`;
+    }
+  }
+  return `{${parts.join(',')}}`;
 }
 
 function names<T>(columns: readonly Column<T>[]): string {

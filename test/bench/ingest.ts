@@ -20,7 +20,7 @@ import os from 'node:os';
 import type { Knex } from 'knex';
 import { syntheticBatches } from '../../src/analytics/synthetic.js';
 import { syntheticCatalog } from '../../src/cli/synthetic.js';
-import { writeBatch } from '../../src/db/ledger.js';
+import { arrayLiteral, writeBatch } from '../../src/db/ledger.js';
 import type { Db } from '../../src/db/knex.js';
 import { loadPrices } from '../../src/db/prices.js';
 import { createPriceBook } from '../../src/metering/pricing.js';
@@ -152,7 +152,8 @@ async function timeBaseline(db: Db, records: readonly JournalRecord[], batchSize
   const t = process.hrtime.bigint();
   for (let i = 0; i < usage.length; i += batchSize) {
     const chunk = usage.slice(i, i + batchSize);
-    await db.transaction((trx) => trx.raw(into.sql, BASELINE_COLUMNS.map((c) => chunk.map((r) => r[c] ?? null)) as unknown as Knex.RawBinding[]));
+    // The rows travel as the writer sends them: one array literal per column (src/db/ledger.ts).
+    await db.transaction((trx) => trx.raw(into.sql, BASELINE_COLUMNS.map((c) => arrayLiteral(chunk, c))));
   }
   return records.length / seconds(t);
 }

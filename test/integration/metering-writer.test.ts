@@ -91,6 +91,21 @@ describe('metering writer', () => {
     expect(meter.stats()).toMatchObject({ recorded: 200, flushed: 200, inserted: 200, pending: 0, pendingSegments: 0, failures: 0 });
   });
 
+  it('writes text as it was recorded, whatever characters it holds', async () => {
+    const tricky = ['a "quoted", {braced} value', 'back\\slash \\"', 'NULL', '', '  spaced  ', 'comma,semi;colon', 'ünï — 日本 ✓'];
+    const meter = meterOn(t.db);
+    await meter.start();
+    const usage = tricky.map((text, i) => usageEvent(i, { session_id: text, parent_request_id: i % 2 === 0 ? null : text, policy_revision: text, tools: [`t${i}`] }, 'chars'));
+    const denied = tricky.map((text, i) => decisionRecord(i, { message: text, agent_id: text, reasons: [{ code: 'x', message: text }] }, 'chars-denied'));
+    [...usage, ...denied].forEach((r) => meter.record(r));
+    await meter.flush();
+    for (const [i, text] of tricky.entries()) {
+      expect(await usageByRequestId(t.db, `chars-${i}`)).toMatchObject({ session_id: text, parent_request_id: i % 2 === 0 ? null : text, policy_revision: text, tools: [`t${i}`] });
+      const d = (await t.db('decision_log').where({ request_id: `chars-denied-${i}` }).first()) as { message: string; agent_id: string; reasons: unknown };
+      expect(d).toMatchObject({ message: text, agent_id: text, reasons: [{ code: 'x', message: text }] });
+    }
+  });
+
   it('does not count the same events twice when they are written again', async () => {
     const records = batch(120);
     const first = meterOn(t.db);

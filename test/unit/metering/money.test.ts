@@ -57,6 +57,17 @@ describe('money', () => {
     expect(toMoney('7')).toBe('7.000000000000');
   });
 
+  it('gives back a money string as it is, and only one in the exact form it would make', () => {
+    const money = '12.345678901234';
+    expect(toMoney(money)).toBe(money);
+    expect(toMoney('-0.000000000001')).toBe('-0.000000000001');
+    expect(toMoney('-0.000000000000')).toBe(ZERO_MONEY);
+    expect(toMoney('007.000000000000')).toBe('7.000000000000');
+    expect(toMoney('+1.000000000000')).toBe('1.000000000000');
+    expect(toMoney(' 1.000000000000')).toBe('1.000000000000');
+    expect(() => toMoney('1.00000000000x')).toThrow(TypeError);
+  });
+
   it('compares across scales and converts to a number for ratios', () => {
     expect(compare('1.10', '1.1')).toBe(0);
     expect(compare('1.000000000001', '1')).toBe(1);
