@@ -36,21 +36,36 @@ export const pct = (sorted: readonly number[], p: number) => sorted[Math.min(sor
 export const ms = (v: number) => `${v.toFixed(2)} ms`;
 export const seconds = (from: bigint) => Number(process.hrtime.bigint() - from) / 1e9;
 
-/** CPU time (µs) of every postgres process on this machine so far, from /proc (0 where /proc is absent). */
-export function postgresCpuMicros(): number {
-  if (!fs.existsSync('/proc/self/stat')) return 0;
-  const ticksPerSecond = 100; // USER_HZ on Linux
-  let ticks = 0;
-  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    } catch {
-      continue; // ended meanwhile
+/**
+ * CPU time of this machine's postgres processes, from /proc: `postgresCpu()` samples it, `since(sample)` is
+ * the µs they used after the sample. A process that started meanwhile counts whole; one that ended meanwhile
+ * is left out (its ticks are gone with it), so the figure is a lower bound rather than a negative number.
+ * 0 where there is no /proc.
+ */
+export type PostgresCpu = { since(before: PostgresCpu): number; ticks: ReadonlyMap<string, number> };
+
+export function postgresCpu(): PostgresCpu {
+  const ticks = new Map<string, number>();
+  if (fs.existsSync('/proc/self/stat')) {
+    for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      let stat: string;
+      try {
+        stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      } catch {
+        continue; // ended meanwhile
+      }
+      if (!stat.includes('(postgres)')) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks.set(pid, Number(fields[11]) + Number(fields[12])); // utime, stime
     }
-    if (!stat.includes('(postgres)')) continue;
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
   }
-  return (ticks * 1e6) / ticksPerSecond;
+  const ticksPerSecond = 100; // USER_HZ on Linux
+  return {
+    ticks,
+    since(before) {
+      let used = 0;
+      for (const [pid, t] of ticks) used += Math.max(0, t - (before.ticks.get(pid) ?? 0));
+      return (used * 1e6) / ticksPerSecond;
+    },
+  };
 }

@@ -25,7 +25,7 @@ import type { Db } from '../../src/db/knex.js';
 import { loadPrices } from '../../src/db/prices.js';
 import { createPriceBook } from '../../src/metering/pricing.js';
 import type { JournalRecord, UsageEvent } from '../../src/metering/types.js';
-import { createBenchDb, postgresCpuMicros, seconds } from './bench-db.js';
+import { createBenchDb, postgresCpu, seconds } from './bench-db.js';
 
 const EVENTS = Number(process.env.BENCH_INGEST_EVENTS ?? 200_000);
 const BATCHES = (process.env.BENCH_INGEST_BATCHES ?? '1000,5000,20000').split(',').map(Number);
@@ -137,12 +137,12 @@ function statementClock(db: Db) {
 
 async function timeWriter(db: Db, records: readonly JournalRecord[], batchSize: number) {
   const clock = statementClock(db);
-  const [cpu0, postgres0] = [process.cpuUsage(), postgresCpuMicros()];
+  const [cpu0, postgres0] = [process.cpuUsage(), postgresCpu()];
   const t = process.hrtime.bigint();
   for (let i = 0; i < records.length; i += batchSize) await writeBatch(db, records.slice(i, i + batchSize));
   const s = seconds(t);
   const cpu = process.cpuUsage(cpu0);
-  const cpuPerEvent = { bench: (cpu.user + cpu.system) / records.length, postgres: (postgresCpuMicros() - postgres0) / records.length };
+  const cpuPerEvent = { bench: (cpu.user + cpu.system) / records.length, postgres: postgresCpu().since(postgres0) / records.length };
   return { perSecond: records.length / s, breakdown: clock.report(s * 1000), cpuPerEvent };
 }
 

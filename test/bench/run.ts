@@ -23,7 +23,7 @@ import { startFakeUpstream } from '../../src/demo/fake-upstream.js';
 import { generateAgentKey } from '../../src/identity/keys.js';
 import { insertAgentKey } from '../../src/db/agent-keys.js';
 import { upsertBudget } from '../../src/db/budgets.js';
-import { postgresCpuMicros } from './bench-db.js';
+import { postgresCpu } from './bench-db.js';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -178,11 +178,11 @@ async function enforcementBench(app: Awaited<ReturnType<typeof buildApp>>, fn: (
     for (const mode of round % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
       await setEnforcement(app, mode === 'on');
       await run(fn, 100);
-      const [process0, postgres0] = [process.cpuUsage(), postgresCpuMicros()];
+      const [process0, postgres0] = [process.cpuUsage(), postgresCpu()];
       runs[mode].push(await run(fn, calls));
       const used = process.cpuUsage(process0);
       cpu[mode].gateway.push((used.user + used.system) / calls);
-      cpu[mode].postgres.push((postgresCpuMicros() - postgres0) / calls);
+      cpu[mode].postgres.push(postgresCpu().since(postgres0) / calls);
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
