@@ -53,8 +53,7 @@ function relay(app: FastifyInstance, call: AllowedCall, reply: FastifyReply, sta
   const finish = (cut: boolean) => {
     const r = result();
     // An error answer that arrived whole carries no usage because nothing was billed: that is not partial.
-    const partial = cut || (!r.complete && status < 400);
-    meterCall(app, call, { status, usage: partial ? usageToMeter(call, r, status) : r.usage, tools: r.tools, partial });
+    meterCall(app, call, { status, usage: usageToMeter(call, r, status), tools: r.tools, partial: cut || (!r.complete && status < 400) });
   };
   tap.once('end', () => finish(false));
   pipeline(upstream, tap, (err) => {
@@ -66,9 +65,9 @@ function relay(app: FastifyInstance, call: AllowedCall, reply: FastifyReply, sta
 function clientGone(app: FastifyInstance, call: AllowedCall, responseFinished: boolean) {
   const seen = call.progress?.() ?? { usage: { ...ZERO_USAGE }, complete: false };
   // 499: the client closed the connection before the upstream answered (nginx's convention).
-  const status = call.upstreamStatus ?? 499;
-  const partial = !(responseFinished && seen.complete);
-  meterCall(app, call, { status, usage: partial ? usageToMeter(call, seen, call.upstreamStatus ?? 0) : seen.usage, tools: seen.tools, partial });
+  meterCall(app, call, {
+    status: call.upstreamStatus ?? 499, usage: usageToMeter(call, seen, call.upstreamStatus), tools: seen.tools, partial: !(responseFinished && seen.complete),
+  });
 }
 
 type Tap = { tap: Transform; result: () => CallProgress };

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { UsageEvent } from '../metering/types.js';
 import { costOf } from '../metering/pricing.js';
 import { mergeToolNames } from '../providers/tools.js';
-import type { NormalizedUsage } from '../providers/types.js';
+import { ZERO_USAGE, type NormalizedUsage } from '../providers/types.js';
 import type { AllowedCall, CallOutcome, CallProgress } from './call.js';
 
 /** A call's usage event, priced at the price in force when the call was received. */
@@ -42,9 +42,7 @@ export function usageEventOf(app: FastifyInstance, call: AllowedCall, outcome: C
  * lease runs out.
  */
 export function recordInFlight(app: FastifyInstance, call: AllowedCall): void {
-  const fallback = usageEventOf(app, call, {
-    status: 0, partial: true, usage: { input_tokens: call.estimatedInputTokens, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0 },
-  });
+  const fallback = usageEventOf(app, call, { status: 0, partial: true, usage: usageToMeter(call, { usage: ZERO_USAGE, complete: false }) });
   const expiresAt = new Date(call.ts.getTime() + app.tollgate.config.reservationTtlMs).toISOString();
   try {
     app.tollgate.meter.record({ kind: 'inflight', request_id: call.requestId, ts: fallback.ts, expires_at: expiresAt, fallback: { ...fallback, latency_ms: 0 } });
@@ -77,16 +75,15 @@ export function meterCall(app: FastifyInstance, call: AllowedCall, outcome: Call
 }
 
 /**
- * What to meter for a call whose answer ended before the provider's usage report (a stream cut or left by
- * its client, an answer that never came): the usage reported so far, with the prompt at tollgate's estimate
- * when none was reported (as the in-flight fallback does) and at least one output token per output delta
- * sent. The provider bills at least that much; metering zero would let a client that drops its streams
- * before their last event spend without limit. A whole answer, and an error answer (not billed), are
- * metered as reported.
+ * What to meter for a call: a whole answer, and an error answer (`upstreamStatus` ≥ 400, not billed), as
+ * reported. One that ended before the provider's usage report (a stream cut or left by its client, an answer
+ * that never came, a gateway that died mid-call) with what was reported so far, the prompt at tollgate's
+ * estimate when none was reported, and at least one output token per output delta sent: the provider bills
+ * at least that much, and metering zero would let a client that drops its streams spend without limit.
  */
-export function usageToMeter(call: AllowedCall, progress: CallProgress, status: number): NormalizedUsage {
+export function usageToMeter(call: AllowedCall, progress: CallProgress, upstreamStatus?: number): NormalizedUsage {
   const u = progress.usage;
-  if (progress.complete || status >= 400) return u;
+  if (progress.complete || (upstreamStatus ?? 0) >= 400) return u;
   const prompt = u.input_tokens + u.cached_input_tokens + u.cache_write_tokens;
   return {
     ...u,

@@ -74,10 +74,10 @@ export function toNumber(x: DecimalInput): number {
   return Number(formatDecimal(toDecimal(x)));
 }
 
-/** The canonical money string: MONEY_SCALE decimals, rounded half-even if the value has more. */
 // Already what toMoney returns: MONEY_SCALE decimals, no leading zeros, no negative zero.
 const MONEY_TEXT = /^(?!-0\.0{12}$)-?(?:0|[1-9]\d*)\.\d{12}$/;
 
+/** The canonical money string: MONEY_SCALE decimals, rounded half-even if the value has more. */
 export function toMoney(x: DecimalInput): string {
   // The metering writer passes every cost through here, and costOf already made most of them.
   if (typeof x === 'string' && MONEY_TEXT.test(x)) return x;
