@@ -14,7 +14,7 @@ import { decisionRollupSql, monthlyRollupSql, toolRollupSql, usageRollupSql } fr
 
 type Column<T> = readonly [name: keyof T & string, pgType: string];
 
-const USAGE_COLUMNS: readonly Column<UsageEvent>[] = [
+export const USAGE_COLUMNS: readonly Column<UsageEvent>[] = [
   ['request_id', 'text'], ['ts', 'timestamptz'], ['bu_id', 'text'], ['use_case_id', 'text'],
   ['agent_id', 'text'], ['session_id', 'text'], ['parent_request_id', 'text'], ['provider', 'text'], ['endpoint', 'text'],
   ['model_requested', 'text'], ['model_served', 'text'], ['input_tokens', 'int8'],

@@ -20,7 +20,7 @@ import os from 'node:os';
 import type { Knex } from 'knex';
 import { syntheticBatches } from '../../src/analytics/synthetic.js';
 import { syntheticCatalog } from '../../src/cli/synthetic.js';
-import { arrayLiteral, writeBatch } from '../../src/db/ledger.js';
+import { arrayLiteral, USAGE_COLUMNS, writeBatch } from '../../src/db/ledger.js';
 import type { Db } from '../../src/db/knex.js';
 import { loadPrices } from '../../src/db/prices.js';
 import { createPriceBook } from '../../src/metering/pricing.js';
@@ -62,11 +62,10 @@ function withTools(records: JournalRecord[]): void {
   }
 }
 
-const BASELINE_COLUMNS = ['request_id', 'ts', 'bu_id', 'use_case_id', 'agent_id', 'session_id', 'parent_request_id', 'provider', 'endpoint',
-  'model_requested', 'model_served', 'input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'cost', 'currency',
-  'price_id', 'status', 'partial', 'latency_ms', 'decision_code', 'policy_revision', 'budget_tier'] as const;
-const BASELINE_TYPES = ['text', 'timestamptz', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'int8', 'int8', 'int8', 'int8',
-  'numeric', 'text', 'int4', 'int4', 'bool', 'int4', 'text', 'text', 'text'];
+// The writer's ledger columns without tools (a text[] the writer builds in SQL from one joined string).
+const BASELINE = USAGE_COLUMNS.filter(([name]) => name !== 'tools');
+const BASELINE_COLUMNS = BASELINE.map(([name]) => name);
+const BASELINE_TYPES = BASELINE.map(([, type]) => type);
 const baselineSql = (table: string, tail = '') => `insert into ${table} (${BASELINE_COLUMNS.join(', ')}, accounting_period)
 select u.*, to_char(u.ts at time zone 'UTC', 'YYYY-MM') from unnest(${BASELINE_TYPES.map((t) => `?::${t}[]`).join(', ')}) as u(${BASELINE_COLUMNS.join(', ')})${tail}`;
 const BARE = { table: 'bench_scratch', sql: baselineSql('bench_scratch') };
