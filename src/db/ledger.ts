@@ -94,13 +94,16 @@ export async function writeBatch(db: Db, records: readonly JournalRecord[]): Pro
     await clearInflight(trx, usage.map((u) => u.request_id));
     const tiers = records.filter((r): r is TierRecord => r.kind === 'tier');
     if (tiers.length > 0) await recordTierEvents(trx, tiers);
-    for (const chunk of chunks(decisions.map(jsonReasons), ROWS_PER_STATEMENT)) {
-      decisionsInserted += await insertCounting(trx, INSERT_DECISIONS_SQL, columnArrays(DECISION_COLUMNS, chunk));
-    }
-    // The usage insert goes last: it updates the budget counters, whose row locks the gateways' reservations
-    // wait on until this transaction commits, so nothing else should run while they are held.
+    // The statements that lock shared rows go last, the usage insert before the decisions': each locks rows that
+    // every writer touches (budget counters, which the gateways' reservations also wait on, and the rollups of the
+    // current hour) until this transaction commits, after inserting its own ledger rows. Taken any earlier, the
+    // locks would make another replica's writer wait before its ledger insert rather than after it, and
+    // concurrent writers would run one at a time (ingest bench: two writers ×1.5 of one this way, ×1 before).
     for (const chunk of chunks(usage.map(ledgerRow), ROWS_PER_STATEMENT)) {
       usageInserted += await insertCounting(trx, INSERT_USAGE_SQL, columnArrays(USAGE_COLUMNS, chunk));
+    }
+    for (const chunk of chunks(decisions.map(jsonReasons), ROWS_PER_STATEMENT)) {
+      decisionsInserted += await insertCounting(trx, INSERT_DECISIONS_SQL, columnArrays(DECISION_COLUMNS, chunk));
     }
     return { usageInserted, decisionsInserted };
   });

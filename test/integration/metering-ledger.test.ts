@@ -9,7 +9,7 @@ import {
 } from '../../src/db/ledger.js';
 import { sum, toMoney } from '../../src/metering/money.js';
 import type { UsageEvent } from '../../src/metering/types.js';
-import { createTestDb, type TestDb } from '../helpers/db.js';
+import { createTestDb, TEST_DB_KIND, type TestDb } from '../helpers/db.js';
 import { decisionRecord, usageEvent } from './fixtures/events.js';
 
 const tokens = (e: UsageEvent) => e.input_tokens + e.cached_input_tokens + e.cache_write_tokens + e.output_tokens;
@@ -109,6 +109,42 @@ describe('ledger repository', () => {
     expect(await sumLedger(t.db, { useCaseId: 'none' })).toEqual({
       calls: 0, input_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0, cost: '0.000000000000',
     });
+  });
+
+  // Two gateway replicas flush at once: both batches touch the same rollup rows (same hour, use case, denial
+  // code), which each writer locks until it commits. A writer takes those locks last, so a second writer
+  // inserts its own ledger rows meanwhile and waits only for the shared rows (PGlite has one connection).
+  it.skipIf(TEST_DB_KIND === 'pglite')('lets a second writer insert its rows while the first holds the rollup rows', async () => {
+    const batch = (prefix: string) => [...Array.from({ length: 50 }, (_, i) => usageEvent(i, {}, prefix)), decisionRecord(1, {}, `${prefix}-denied`)];
+    let commitFirst!: () => void;
+    const firstHolds = new Promise<void>((resolve) => {
+      void t.db.transaction(async (trx) => {
+        await writeBatch(trx, batch('a'));
+        resolve();
+        await new Promise<void>((r) => (commitFirst = r));
+      });
+    });
+    await firstHolds;
+    const second = writeBatch(t.db, batch('b'));
+    const waiting = async () => {
+      for (;;) {
+        const { rows } = await t.db.raw(`select query from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
+        if (rows.length > 0) return (rows as { query: string }[])[0]!.query;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    let waitedIn: string;
+    try {
+      waitedIn = await waiting();
+    } finally {
+      commitFirst();
+    }
+    // The second writer waits in its usage statement, after its insert: not before it, in the decisions'.
+    expect(waitedIn).toContain('insert into usage_events');
+    expect(await second).toEqual({ usageInserted: 50, decisionsInserted: 1 });
+    expect(await sumLedger(t.db)).toMatchObject({ calls: 100 });
+    expect(await countDecisions(t.db)).toBe(2);
+    expect(await readSpend(t.db)).toMatchObject([{ calls: 100 }]);
   });
 
   it('writes nothing for an empty batch', async () => {
