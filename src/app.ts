@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import Fastify from 'fastify';
@@ -8,6 +7,7 @@ import { opsRoutes } from './ops/routes.js';
 import { gatewayRoutes } from './gateway/plugin.js';
 import { analyticsApi } from './analytics/api.js';
 import { councilPage } from './council/plugin.js';
+import { requestId } from './gateway/request-id.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -42,7 +42,7 @@ export function serverOptions(config: Config, logger: FastifyServerOptions['logg
   return {
     logger,
     bodyLimit: config.bodyLimit,
-    genReqId: () => crypto.randomUUID(),
+    genReqId: () => requestId(),
     // Streams can run for minutes; tollgate's own upstream timeout bounds them instead.
     requestTimeout: 0,
     return503OnClosing: true,

@@ -40,6 +40,9 @@ describe('OpenAI SDK through tollgate', () => {
       .withResponse();
     expect(data.choices[0]?.message.content).toBeTruthy();
     const requestId = response.headers.get('x-tollgate-request-id')!;
+    // A UUIDv7 of this call's time (src/gateway/request-id.ts).
+    expect(requestId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(Math.abs(parseInt(requestId.slice(0, 8) + requestId.slice(9, 13), 16) - Date.now())).toBeLessThan(60_000);
     expect(response.headers.get('x-tollgate-budget-tier')).toBe('ok');
     const usage = lastUpstreamUsage();
     expect(usage.cached_input_tokens).toBeGreaterThan(0);
