@@ -10,17 +10,19 @@
  * idempotent, indexed ledger, on this machine).
  * Per batch size, the time is also split by statement (knex query events) to show where it goes.
  * Two orders of the same traffic (BENCH_INGEST_ORDER, default both): live, as a writer meets it in production
- * (timestamps a few seconds apart, the gateway's random UUID request ids), and backfill, the generator's order
+ * (timestamps a few seconds apart, the gateway's UUIDv7 request ids), and backfill, the generator's order
  * (sessions spread over three months, sequential ids), which spreads every batch over many rollup rows.
- * BENCH_INGEST_EVENTS (default 200,000 per batch size) and BENCH_INGEST_BATCHES (default 1000,5000,20000).
+ * Each with one writer and with two at once (BENCH_INGEST_WRITERS, default 1,2): two gateway replicas, each
+ * flushing its batches on its own connection, as a deployment scales the writer out.
+ * BENCH_INGEST_EVENTS (default 200,000 per batch size and writer count) and BENCH_INGEST_BATCHES (default 1000,5000,20000).
  * Target (issue 4): ≥ 50,000 events/s.
  */
-import crypto from 'node:crypto';
 import os from 'node:os';
 import type { Knex } from 'knex';
 import { syntheticBatches } from '../../src/analytics/synthetic.js';
 import { syntheticCatalog } from '../../src/cli/synthetic.js';
 import { arrayLiteral, USAGE_COLUMNS, writeBatch } from '../../src/db/ledger.js';
+import { requestId } from '../../src/gateway/request-id.js';
 import type { Db } from '../../src/db/knex.js';
 import { loadPrices } from '../../src/db/prices.js';
 import { createPriceBook } from '../../src/metering/pricing.js';
@@ -33,9 +35,11 @@ const TARGET = 50_000;
 // live: the order and timestamps a writer sees in production (calls arrive now, at the target rate, with the
 // gateway's random UUID request ids); backfill: the generator's own order (sessions spread over three months).
 const ORDERS = (process.env.BENCH_INGEST_ORDER ?? 'live,backfill').split(',') as ('live' | 'backfill')[];
+// Writers at once, as that many gateway replicas each flushing its own batches on its own connection.
+const WRITERS = (process.env.BENCH_INGEST_WRITERS ?? '1,2').split(',').map(Number);
 
 // The reservations the gateway would have left for these calls: one row per call listing every applicable
-// budget (src/db/budgets.ts), each reserved at 2× the cost.
+// budget, each reserved at 2× the cost, and counted in the budget counters as reserved (src/db/budgets.ts).
 const RESERVE_SQL = `
 with ev as (select * from unnest(?::text[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::text[], ?::numeric[], ?::int8[])
   as e(request_id, ts, bu_id, use_case_id, agent_id, session_id, cost, tokens)),
@@ -44,7 +48,11 @@ e as (
     case when b.scope = 'session' then ev.session_id else '' end as key,
     case when b.unit = 'usd' then ev.cost * 2 else ev.tokens * 2 end as amount
   from ev join budgets b on (b.scope = 'use_case' and b.scope_id = ev.use_case_id) or (b.scope = 'bu' and b.scope_id = ev.bu_id)
-    or (b.scope = 'agent' and b.scope_id = ev.agent_id) or (b.scope = 'session' and b.scope_id in (ev.use_case_id, '*')))
+    or (b.scope = 'agent' and b.scope_id = ev.agent_id) or (b.scope = 'session' and b.scope_id in (ev.use_case_id, '*'))),
+c as (
+  insert into budget_counters as bc (budget_id, period_start, key, reserved, calls)
+  select id, period_start, key, sum(amount), count(*) from e group by 1, 2, 3
+  on conflict (budget_id, period_start, key) do update set reserved = bc.reserved + excluded.reserved, calls = bc.calls + excluded.calls)
 insert into budget_reservations (request_id, budget_ids, period_starts, keys, amounts, expires_at)
 select request_id, array_agg(id order by id), array_agg(period_start order by id), array_agg(key order by id),
   array_agg(amount order by id), now() + interval '1 day'
@@ -71,13 +79,14 @@ select u.*, to_char(u.ts at time zone 'UTC', 'YYYY-MM') from unnest(${BASELINE_T
 const BARE = { table: 'bench_scratch', sql: baselineSql('bench_scratch') };
 const LEDGER_ALONE = { table: 'bench_ledger', sql: baselineSql('bench_ledger', ' on conflict (request_id) do nothing') };
 
-/** Restamps the records as a live stream: one every 1/TARGET s ending now, each with a fresh random request id. */
+/** Restamps the records as a live stream: one every 1/TARGET s ending now, each with its request id as the gateway makes it. */
 function live(records: JournalRecord[]): void {
   const end = Date.now();
   const start = end - (records.length / TARGET) * 1000;
   records.forEach((r, i) => {
-    r.request_id = crypto.randomUUID();
-    r.ts = new Date(start + (i / TARGET) * 1000).toISOString();
+    const at = start + (i / TARGET) * 1000;
+    r.request_id = requestId(Math.floor(at));
+    r.ts = new Date(at).toISOString();
   });
 }
 
@@ -129,16 +138,23 @@ function statementClock(db: Db) {
   return {
     report(total: number) {
       db.removeListener('query', onQuery).removeListener('query-response', onEnd);
+      // With several writers the shares add up over them (two writers busy all the time: 200%).
       return [...spent.entries()].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${((v / total) * 100).toFixed(0)}%`).join(', ');
     },
   };
 }
 
-async function timeWriter(db: Db, records: readonly JournalRecord[], batchSize: number) {
+/** `writers` writers at once (as many gateway replicas, a connection each), taking the batches in turn. */
+async function timeWriter(db: Db, records: readonly JournalRecord[], batchSize: number, writers: number) {
+  const batches: JournalRecord[][] = [];
+  for (let i = 0; i < records.length; i += batchSize) batches.push(records.slice(i, i + batchSize));
   const clock = statementClock(db);
   const [cpu0, postgres0] = [process.cpuUsage(), postgresCpu()];
   const t = process.hrtime.bigint();
-  for (let i = 0; i < records.length; i += batchSize) await writeBatch(db, records.slice(i, i + batchSize));
+  let next = 0;
+  await Promise.all(Array.from({ length: writers }, async () => {
+    while (next < batches.length) await writeBatch(db, batches[next++]!);
+  }));
   const s = seconds(t);
   const cpu = process.cpuUsage(cpu0);
   const cpuPerEvent = { bench: (cpu.user + cpu.system) / records.length, postgres: postgresCpu().since(postgres0) / records.length };
@@ -158,34 +174,46 @@ async function timeBaseline(db: Db, records: readonly JournalRecord[], batchSize
 }
 
 async function main() {
-  console.log(`ingest bench: writeBatch into Postgres, ${EVENTS.toLocaleString('en')} records per batch size (${BATCHES.join(', ')}), demo budgets + reservations, node ${process.version}, ${os.cpus().length} cpus`);
+  console.log(`ingest bench: writeBatch into Postgres, ${EVENTS.toLocaleString('en')} records per batch size (${BATCHES.join(', ')}) and writer count (${WRITERS.join(', ')}), demo budgets + reservations, node ${process.version}, ${os.cpus().length} cpus`);
   const bench = await createBenchDb({ budgets: true });
   try {
     const { db } = bench;
     await db.raw('create table bench_scratch (like usage_events including defaults)');
     await db.raw('create table bench_ledger (like usage_events including all)');
+    let baselines: { base: number; ledger: number } | undefined;
     for (const order of ORDERS) for (const [k, batchSize] of BATCHES.entries()) {
-      const records = await generate(db, EVENTS, k + 1)();
-      // Each size writes its own events (distinct request ids): nothing is a replay.
-      if (order === 'live') live(records);
-      else for (const r of records) r.request_id = `b${batchSize}-${r.request_id}`;
-      withTools(records);
-      await reserve(db, records);
-      await db.raw('vacuum analyze');
-      const base = await timeBaseline(db, records, batchSize, BARE);
-      const ledger = await timeBaseline(db, records, batchSize, LEDGER_ALONE);
-      const writer = await timeWriter(db, records, batchSize);
-      const met = writer.perSecond >= TARGET ? 'met' : 'NOT met';
-      console.log(`${order.padEnd(8)} batch ${String(batchSize).padStart(6)}  writeBatch ${writer.perSecond.toFixed(0).padStart(6)} events/s  baseline (bare UNNEST insert) ${base.toFixed(0).padStart(6)}/s  ratio ×${(writer.perSecond / base).toFixed(2)}  (target ≥ ${TARGET.toLocaleString('en')}/s: ${met})`);
-      console.log(`              ledger alone (indexed, idempotent; no budgets or rollups) ${ledger.toFixed(0)}/s, writeBatch ×${(writer.perSecond / ledger).toFixed(2)} of it`);
-      // What the target asks of the machine at this CPU cost, however the work were spread over its cores.
-      const { bench: cpuBench, postgres: cpuPg } = writer.cpuPerEvent;
-      const cores = ((cpuBench + cpuPg) * TARGET) / 1e6;
-      console.log(`              cpu per event: this process ${cpuBench.toFixed(1)} µs, postgres ${cpuPg.toFixed(1)} µs; ${TARGET.toLocaleString('en')}/s at that cost keeps ${cores.toFixed(1)} cores busy (this machine: ${os.cpus().length})`);
-      console.log(`              time in: ${writer.breakdown}`);
+      // The same traffic for every writer count, under request ids of its own (nothing is a replay).
+      const prepare = async (writers: number) => {
+        const records = await generate(db, EVENTS, k + 1)();
+        if (order === 'live') live(records);
+        else for (const r of records) r.request_id = `b${batchSize}w${writers}-${r.request_id}`;
+        withTools(records);
+        await reserve(db, records);
+        await db.raw('vacuum analyze');
+        return records;
+      };
+      for (const [n, writers] of WRITERS.entries()) {
+        const records = await prepare(writers);
+        if (n === 0) {
+          const base = await timeBaseline(db, records, batchSize, BARE);
+          const ledger = await timeBaseline(db, records, batchSize, LEDGER_ALONE);
+          baselines = { base, ledger };
+          console.log(`${order.padEnd(8)} batch ${String(batchSize).padStart(6)}  baselines: bare UNNEST insert ${base.toFixed(0)}/s, ledger alone (indexed, idempotent; no budgets or rollups) ${ledger.toFixed(0)}/s`);
+        }
+        const writer = await timeWriter(db, records, batchSize, writers);
+        const met = writer.perSecond >= TARGET ? 'met' : 'NOT met';
+        const { base, ledger } = baselines!;
+        console.log(`  ${writers} writer${writers === 1 ? ' ' : 's'}  writeBatch ${writer.perSecond.toFixed(0).padStart(6)} events/s  ×${(writer.perSecond / base).toFixed(2)} of bare, ×${(writer.perSecond / ledger).toFixed(2)} of ledger alone  (target ≥ ${TARGET.toLocaleString('en')}/s: ${met})`);
+        // What the target asks of the machine at this CPU cost, however the work were spread over its cores.
+        const { bench: cpuBench, postgres: cpuPg } = writer.cpuPerEvent;
+        const cores = ((cpuBench + cpuPg) * TARGET) / 1e6;
+        console.log(`              cpu per event: this process ${cpuBench.toFixed(1)} µs, postgres ${cpuPg.toFixed(1)} µs; ${TARGET.toLocaleString('en')}/s at that cost keeps ${cores.toFixed(1)} cores busy (this machine: ${os.cpus().length})`);
+        console.log(`              time in: ${writer.breakdown}`);
+      }
     }
     const left = (await db('budget_reservations').count<{ n: string }[]>({ n: '*' }))[0]!.n;
-    console.log(`reservations left after the writer: ${left} (expected 0)`);
+    const reserved = (await db('budget_counters').sum<{ r: string | null }[]>({ r: 'reserved' }))[0]!.r;
+    console.log(`reservations left after the writers: ${left}, reserved in the budget counters: ${Number(reserved ?? 0)} (expected 0 and 0)`);
   } finally {
     await bench.drop();
   }
