@@ -12,20 +12,22 @@ import { decisionRollupSql, monthlyRollupSql, toolRollupSql, usageRollupSql } fr
  * plan), and it runs the same on Postgres and PGlite.
  */
 
-type Column<T> = readonly [name: keyof T & string, pgType: string];
+/** A column: its name, its Postgres type and, when the record's field is not sent as it is, what is sent. */
+export type Column<T> = readonly [name: keyof T & string, pgType: string, value?: (record: T) => unknown];
+
+// tools travels as one space-joined text per row and becomes text[] in SQL: UNNEST of a 2-D array yields its
+// scalars, not one array per row, and a sanitized tool name (src/providers/tools.ts) never holds a space.
+const TOOL_SEPARATOR = ' ';
 
 export const USAGE_COLUMNS: readonly Column<UsageEvent>[] = [
   ['request_id', 'text'], ['ts', 'timestamptz'], ['bu_id', 'text'], ['use_case_id', 'text'],
   ['agent_id', 'text'], ['session_id', 'text'], ['parent_request_id', 'text'], ['provider', 'text'], ['endpoint', 'text'],
   ['model_requested', 'text'], ['model_served', 'text'], ['input_tokens', 'int8'],
   ['cached_input_tokens', 'int8'], ['cache_write_tokens', 'int8'], ['output_tokens', 'int8'],
-  ['cost', 'numeric'], ['currency', 'text'], ['price_id', 'int4'], ['status', 'int4'], ['partial', 'bool'],
-  ['latency_ms', 'int4'], ['decision_code', 'text'], ['policy_revision', 'text'], ['budget_tier', 'text'], ['tools', 'text'],
+  ['cost', 'numeric', (e) => toMoney(e.cost)], ['currency', 'text'], ['price_id', 'int4'], ['status', 'int4'], ['partial', 'bool'],
+  ['latency_ms', 'int4'], ['decision_code', 'text'], ['policy_revision', 'text'], ['budget_tier', 'text'],
+  ['tools', 'text', (e) => (e.tools !== undefined && e.tools.length > 0 ? e.tools.join(TOOL_SEPARATOR) : null)],
 ];
-
-// tools travels as one space-joined text per row and becomes text[] in SQL: UNNEST of a 2-D array yields its
-// scalars, not one array per row, and a sanitized tool name (src/providers/tools.ts) never holds a space.
-const TOOL_SEPARATOR = ' ';
 const USAGE_SELECT = USAGE_COLUMNS
   .map(([name]) => (name === 'tools' ? `string_to_array(u.tools, '${TOOL_SEPARATOR}')` : `u.${name}`))
   .join(', ');
@@ -33,7 +35,7 @@ const USAGE_SELECT = USAGE_COLUMNS
 const DECISION_COLUMNS: readonly Column<DecisionRecord>[] = [
   ['request_id', 'text'], ['ts', 'timestamptz'], ['provider', 'text'], ['endpoint', 'text'], ['bu_id', 'text'],
   ['use_case_id', 'text'], ['agent_id', 'text'], ['session_id', 'text'], ['model', 'text'],
-  ['allowed', 'bool'], ['http_status', 'int4'], ['code', 'text'], ['message', 'text'], ['reasons', 'jsonb'],
+  ['allowed', 'bool'], ['http_status', 'int4'], ['code', 'text'], ['message', 'text'], ['reasons', 'jsonb', (d) => JSON.stringify(d.reasons)],
   ['policy_revision', 'text'], ['budget_tier', 'text'],
 ];
 
@@ -99,10 +101,10 @@ export async function writeBatch(db: Db, records: readonly JournalRecord[]): Pro
     // current hour) until this transaction commits, after inserting its own ledger rows. Taken any earlier, the
     // locks would make another replica's writer wait before its ledger insert rather than after it, and
     // concurrent writers would run one at a time (ingest bench: two writers ×1.5 of one this way, ×1 before).
-    for (const chunk of chunks(usage.map(ledgerRow), ROWS_PER_STATEMENT)) {
+    for (const chunk of chunks(usage, ROWS_PER_STATEMENT)) {
       usageInserted += await insertCounting(trx, INSERT_USAGE_SQL, columnArrays(USAGE_COLUMNS, chunk));
     }
-    for (const chunk of chunks(decisions.map(jsonReasons), ROWS_PER_STATEMENT)) {
+    for (const chunk of chunks(decisions, ROWS_PER_STATEMENT)) {
       decisionsInserted += await insertCounting(trx, INSERT_DECISIONS_SQL, columnArrays(DECISION_COLUMNS, chunk));
     }
     return { usageInserted, decisionsInserted };
@@ -207,33 +209,32 @@ function totals(row: LedgerTotals): LedgerTotals {
   };
 }
 
-function ledgerRow(e: UsageEvent): Omit<UsageEvent, 'tools'> & { tools: string | null } {
-  return { ...e, cost: toMoney(e.cost), tools: e.tools !== undefined && e.tools.length > 0 ? e.tools.join(TOOL_SEPARATOR) : null };
-}
-
-function jsonReasons(d: DecisionRecord): Omit<DecisionRecord, 'reasons'> & { reasons: string } {
-  return { ...d, reasons: JSON.stringify(d.reasons) };
+/**
+ * One Postgres array literal per column (`{"a","b",null}`), bound as text and cast in SQL (`?::int8[]`). The
+ * driver would build the same text from a JS array, escaping every element with two regular expressions.
+ * Metering runs in the gateway's process, so its CPU is taken from the proxying.
+ */
+export function columnArrays<T>(columns: readonly Column<T>[], records: readonly T[]): string[] {
+  return columns.map(([name, , value]) => arrayLiteral(records.map(value ?? ((r) => r[name]))));
 }
 
 /**
- * One Postgres array literal per column (`{"a","b",NULL}`), bound as text and cast in SQL (`?::int8[]`). The
- * driver would build the same text from a JS array, escaping every element with two regular expressions;
- * here an element is escaped only when it holds a quote or a backslash. Metering runs in the gateway's
- * process, so its CPU is taken from the proxying.
+ * An array literal of strings, numbers, booleans, Dates and nulls. JSON writes one in the same syntax (a string
+ * quoted, `"` and `\` escaped by a backslash, `null` unquoted) and in native code: it takes a third of the
+ * time of escaping each element here. JSON differs where it escapes a control character (`\n`, `\u0001`) or
+ * a lone surrogate, which an array literal would read as a plain letter: those arrays are written element by element.
  */
-function columnArrays<T>(columns: readonly Column<T>[], rows: readonly Record<string, unknown>[]): string[] {
-  return columns.map(([name]) => arrayLiteral(rows, name));
-}
-
-export function arrayLiteral(rows: readonly Record<string, unknown>[], name: string): string {
-  const parts = new Array<string>(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const v = rows[i]![name];
+export function arrayLiteral(values: readonly unknown[]): string {
+  const json = JSON.stringify(values);
+  if (!/\\[^"\\]/.test(json)) return `{${json.slice(1, -1)}}`;
+  const parts = new Array<string>(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
     if (v === null || v === undefined) parts[i] = 'NULL';
     else if (typeof v === 'number' || typeof v === 'boolean') parts[i] = String(v);
     else {
       const text = v instanceof Date ? v.toISOString() : String(v);
-      parts[i] = text.includes('"') || text.includes('\\') ? `"${text.replace(/["\\]/g, '\\$&')}"` : `"${text}"`;
+      parts[i] = `"${text.replace(/["\\]/g, '\\$&')}"`;
     }
   }
   return `{${parts.join(',')}}`;

@@ -21,7 +21,7 @@ import os from 'node:os';
 import type { Knex } from 'knex';
 import { syntheticBatches } from '../../src/analytics/synthetic.js';
 import { syntheticCatalog } from '../../src/cli/synthetic.js';
-import { arrayLiteral, USAGE_COLUMNS, writeBatch } from '../../src/db/ledger.js';
+import { columnArrays, USAGE_COLUMNS, writeBatch } from '../../src/db/ledger.js';
 import { requestId } from '../../src/gateway/request-id.js';
 import type { Db } from '../../src/db/knex.js';
 import { loadPrices } from '../../src/db/prices.js';
@@ -163,12 +163,12 @@ async function timeWriter(db: Db, records: readonly JournalRecord[], batchSize: 
 
 async function timeBaseline(db: Db, records: readonly JournalRecord[], batchSize: number, into: { table: string; sql: string }) {
   await db.raw(`truncate ${into.table}`);
-  const usage = records.filter((r): r is UsageEvent => r.kind === 'usage') as unknown as Record<string, unknown>[];
+  const usage = records.filter((r): r is UsageEvent => r.kind === 'usage');
   const t = process.hrtime.bigint();
   for (let i = 0; i < usage.length; i += batchSize) {
     const chunk = usage.slice(i, i + batchSize);
     // The rows travel as the writer sends them: one array literal per column (src/db/ledger.ts).
-    await db.transaction((trx) => trx.raw(into.sql, BASELINE_COLUMNS.map((c) => arrayLiteral(chunk, c))));
+    await db.transaction((trx) => trx.raw(into.sql, columnArrays(BASELINE, chunk)));
   }
   return records.length / seconds(t);
 }

@@ -41,6 +41,21 @@ describe('ledger repository', () => {
     expect(await usageByRequestId(t.db, 'nope')).toBeNull();
   });
 
+  it('stores text with quotes, backslashes, braces and commas as given, with or without control characters', async () => {
+    // Each column is sent as one array literal; one whose texts hold a control character is escaped element by element.
+    const plain = `quote " backslash \\ \\" brace {a,b} , NULL null ünïcode 💸 \u2028`;
+    const events = [
+      usageEvent(1, { session_id: plain, agent_id: 'tab\there', model_requested: 'null', parent_request_id: null }),
+      usageEvent(2, { session_id: `${plain} 2`, agent_id: 'bell\u0007 and \\n', model_requested: '', parent_request_id: 'req-1' }),
+    ];
+    await writeBatch(t.db, events);
+    for (const e of events) {
+      expect(await usageByRequestId(t.db, e.request_id)).toMatchObject({
+        session_id: e.session_id, agent_id: e.agent_id, model_requested: e.model_requested, parent_request_id: e.parent_request_id,
+      });
+    }
+  });
+
   it('stores decision records with their reasons as JSON', async () => {
     const d = decisionRecord(1, { bu_id: null, model: null, message: 'a "quoted" \\ message {x}' });
     const result = await writeBatch(t.db, [d, decisionRecord(2, { code: 'unknown_model', http_status: 400 })]);
