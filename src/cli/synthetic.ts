@@ -11,8 +11,8 @@ import { createProgress } from './progress.js';
 
 export type SyntheticRun = { records: number; usage: number; decisions: number; seconds: number; perSecond: number };
 
-// One writeBatch per batch: one transaction, UNNEST statements of 5,000 rows, rollups and budget counters
-// kept by the same transaction (COPY would skip them). Batches this size amortize the commit.
+// One writeBatch per batch: transactions of 5,000 records, each keeping the rollups and budget counters of
+// the rows it inserts (COPY would skip them).
 export const SYNTHETIC_BATCH = 20_000;
 
 /** Generates and writes synthetic traffic; seeds the demo catalog first if the database has none. */

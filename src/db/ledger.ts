@@ -39,8 +39,9 @@ const DECISION_COLUMNS: readonly Column<DecisionRecord>[] = [
   ['policy_revision', 'text'], ['budget_tier', 'text'],
 ];
 
-// Bounds the size of one statement; a batch of any size still commits in one transaction.
-const ROWS_PER_STATEMENT = 5000;
+// Records per transaction, and so per statement: each transaction has one usage statement (and at most one of
+// decisions), see writeBatch.
+const RECORDS_PER_TRANSACTION = 5000;
 
 // Only rows this statement actually inserted reach use_case_spend, the budget counters, the hourly and monthly rollups and
 // tool_usage_daily, so a replayed batch adds nothing: they all read the insert's RETURNING, in the same
@@ -83,30 +84,41 @@ select count(*)::int as inserted from ins`;
 
 export type WriteResult = { usageInserted: number; decisionsInserted: number };
 
-/** Writes a batch in one transaction; idempotent on request_id (replays insert and count nothing twice). */
+/**
+ * Writes a batch, in transactions of up to RECORDS_PER_TRANSACTION records; idempotent on request_id (replays
+ * insert and count nothing twice), so a batch that failed part way is written whole by its retry.
+ *
+ * One transaction, one usage statement: that statement takes every lock on rows all writers share (budget
+ * counters, which the gateways' reservations also take, rollups of the current hour) in key order. A second
+ * usage statement in the same transaction would take another set after it, out of that order, and two writers,
+ * or a writer and a reservation, could each hold a row the other waits for (two writers with batches of 20,000
+ * in four statements deadlocked in the ingest bench).
+ */
 export async function writeBatch(db: Db, records: readonly JournalRecord[]): Promise<WriteResult> {
+  const total: WriteResult = { usageInserted: 0, decisionsInserted: 0 };
+  for (const slice of chunks(records, RECORDS_PER_TRANSACTION)) {
+    const r = await writeTransaction(db, slice);
+    total.usageInserted += r.usageInserted;
+    total.decisionsInserted += r.decisionsInserted;
+  }
+  return total;
+}
+
+async function writeTransaction(db: Db, records: readonly JournalRecord[]): Promise<WriteResult> {
   const usage = records.filter((r): r is UsageEvent => r.kind === 'usage');
   const decisions = records.filter((r): r is DecisionRecord => r.kind === 'decision');
-  if (records.length === 0) return { usageInserted: 0, decisionsInserted: 0 };
   return db.transaction(async (trx) => {
-    let usageInserted = 0;
-    let decisionsInserted = 0;
     await insertInflight(trx, records.filter((r): r is InflightRecord => r.kind === 'inflight'));
     // Every call reported here is no longer in flight, whether its row is new or was already written.
     await clearInflight(trx, usage.map((u) => u.request_id));
     const tiers = records.filter((r): r is TierRecord => r.kind === 'tier');
     if (tiers.length > 0) await recordTierEvents(trx, tiers);
-    // The statements that lock shared rows go last, the usage insert before the decisions': each locks rows that
-    // every writer touches (budget counters, which the gateways' reservations also wait on, and the rollups of the
-    // current hour) until this transaction commits, after inserting its own ledger rows. Taken any earlier, the
-    // locks would make another replica's writer wait before its ledger insert rather than after it, and
-    // concurrent writers would run one at a time (ingest bench: two writers ×1.5 of one this way, ×1 before).
-    for (const chunk of chunks(usage, ROWS_PER_STATEMENT)) {
-      usageInserted += await insertCounting(trx, INSERT_USAGE_SQL, columnArrays(USAGE_COLUMNS, chunk));
-    }
-    for (const chunk of chunks(decisions, ROWS_PER_STATEMENT)) {
-      decisionsInserted += await insertCounting(trx, INSERT_DECISIONS_SQL, columnArrays(DECISION_COLUMNS, chunk));
-    }
+    // The statements that lock shared rows go last, the usage insert before the decisions': each holds those
+    // locks until this transaction commits, after inserting its own ledger rows. Taken any earlier, the locks
+    // would make another replica's writer wait before its ledger insert rather than after it, and concurrent
+    // writers would run one at a time (ingest bench: two writers ×1.5 of one this way, ×1 before).
+    const usageInserted = usage.length > 0 ? await insertCounting(trx, INSERT_USAGE_SQL, columnArrays(USAGE_COLUMNS, usage)) : 0;
+    const decisionsInserted = decisions.length > 0 ? await insertCounting(trx, INSERT_DECISIONS_SQL, columnArrays(DECISION_COLUMNS, decisions)) : 0;
     return { usageInserted, decisionsInserted };
   });
 }

@@ -9,7 +9,7 @@ import type { JournalRecord } from './types.js';
 /**
  * The meter: record() is the hot path (a synchronous journal append plus an in-memory batch, no I/O
  * wait on Postgres); a writer flushes closed journal segments to the ledger every flushIntervalMs, or
- * sooner when a batch is full. A segment is deleted only after its transaction committed, and writes are
+ * sooner when a batch is full. A segment is deleted only after its transactions committed, and writes are
  * idempotent on request_id, so a crash or a failed write at any point loses nothing and counts nothing
  * twice: whatever is still in the journal directory is written (again) by the next flush or start().
  */
