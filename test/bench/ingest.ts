@@ -144,10 +144,18 @@ function statementClock(db: Db) {
   };
 }
 
+/** The server's WAL position (and bytes written since `from`) and its checkpoints so far. */
+async function walState(db: Db, from?: string) {
+  const { rows } = await db.raw(`select pg_current_wal_lsn()::text as lsn, pg_wal_lsn_diff(pg_current_wal_lsn(), coalesce(?::pg_lsn, pg_current_wal_lsn()))::float8 as bytes,
+    (select checkpoints_timed + checkpoints_req from pg_stat_bgwriter)::int as checkpoints`, [from ?? null]);
+  return rows[0] as { lsn: string; bytes: number; checkpoints: number };
+}
+
 /** `writers` writers at once (as many gateway replicas, a connection each), taking the batches in turn. */
 async function timeWriter(db: Db, records: readonly JournalRecord[], batchSize: number, writers: number) {
   const batches: JournalRecord[][] = [];
   for (let i = 0; i < records.length; i += batchSize) batches.push(records.slice(i, i + batchSize));
+  const wal0 = await walState(db);
   const clock = statementClock(db);
   const [cpu0, postgres0] = [process.cpuUsage(), postgresCpu()];
   const t = process.hrtime.bigint();
@@ -158,7 +166,10 @@ async function timeWriter(db: Db, records: readonly JournalRecord[], batchSize: 
   const s = seconds(t);
   const cpu = process.cpuUsage(cpu0);
   const cpuPerEvent = { bench: (cpu.user + cpu.system) / records.length, postgres: postgresCpu().since(postgres0) / records.length };
-  return { perSecond: records.length / s, breakdown: clock.report(s * 1000), cpuPerEvent };
+  const breakdown = clock.report(s * 1000);
+  const wal1 = await walState(db, wal0.lsn);
+  const wal = { bytesPerEvent: wal1.bytes / records.length, checkpoints: wal1.checkpoints - wal0.checkpoints };
+  return { perSecond: records.length / s, breakdown, cpuPerEvent, wal };
 }
 
 async function timeBaseline(db: Db, records: readonly JournalRecord[], batchSize: number, into: { table: string; sql: string }) {
@@ -208,7 +219,7 @@ async function main() {
         const { bench: cpuBench, postgres: cpuPg } = writer.cpuPerEvent;
         const cores = ((cpuBench + cpuPg) * TARGET) / 1e6;
         console.log(`              cpu per event: this process ${cpuBench.toFixed(1)} µs, postgres ${cpuPg.toFixed(1)} µs; ${TARGET.toLocaleString('en')}/s at that cost keeps ${cores.toFixed(1)} cores busy (this machine: ${os.cpus().length})`);
-        console.log(`              time in: ${writer.breakdown}`);
+        console.log(`              WAL per event ${(writer.wal.bytesPerEvent / 1024).toFixed(1)} KiB, checkpoints during the run ${writer.wal.checkpoints}; time in: ${writer.breakdown}`);
       }
     }
     const left = (await db('budget_reservations').count<{ n: string }[]>({ n: '*' }))[0]!.n;
