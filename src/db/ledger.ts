@@ -87,6 +87,9 @@ export type WriteResult = { usageInserted: number; decisionsInserted: number };
 /**
  * Writes a batch, in transactions of up to RECORDS_PER_TRANSACTION records; idempotent on request_id (replays
  * insert and count nothing twice), so a batch that failed part way is written whole by its retry.
+ * `onCommitted` hears what each transaction inserted, and how many of the batch's records it wrote (the first
+ * ones, in order), once it committed: also when a later one then fails (a retry finds those rows written and
+ * counts them as nothing).
  *
  * One transaction, one usage statement: that statement takes every lock on rows all writers share (budget
  * counters, which the gateways' reservations also take, rollups of the current hour) in key order. A second
@@ -94,10 +97,15 @@ export type WriteResult = { usageInserted: number; decisionsInserted: number };
  * or a writer and a reservation, could each hold a row the other waits for (two writers with batches of 20,000
  * in four statements deadlocked in the ingest bench).
  */
-export async function writeBatch(db: Db, records: readonly JournalRecord[]): Promise<WriteResult> {
+export async function writeBatch(
+  db: Db,
+  records: readonly JournalRecord[],
+  onCommitted?: (r: WriteResult, records: number) => void,
+): Promise<WriteResult> {
   const total: WriteResult = { usageInserted: 0, decisionsInserted: 0 };
   for (const slice of chunks(records, RECORDS_PER_TRANSACTION)) {
     const r = await writeTransaction(db, slice);
+    onCommitted?.(r, slice.length);
     total.usageInserted += r.usageInserted;
     total.decisionsInserted += r.decisionsInserted;
   }

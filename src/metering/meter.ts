@@ -128,12 +128,23 @@ export function createMeter(options: MeterOptions): Meter {
     if (group) yield group;
   }
 
+  // Rows inserted count as soon as their transaction commits: a batch of several transactions can fail after
+  // some committed, and its retry then finds their rows written.
+  const committed = (r: WriteResult) => {
+    counts.inserted += r.usageInserted + r.decisionsInserted;
+  };
+
   const write = async (records: JournalRecord[]): Promise<WriteResult> => {
+    let written = 0;
     try {
-      return await writeBatch(db, records);
+      return await writeBatch(db, records, (r, n) => {
+        committed(r);
+        written += n;
+      });
     } catch (err) {
       if (!isBadData(err)) throw err;
-      return writeOneByOne(records);
+      // The records of the transactions that committed are in; the bad one is among the rest.
+      return writeOneByOne(records.slice(written));
     }
   };
 
@@ -143,7 +154,7 @@ export function createMeter(options: MeterOptions): Meter {
     const total: WriteResult = { usageInserted: 0, decisionsInserted: 0 };
     for (const record of records) {
       try {
-        const r = await writeBatch(db, [record]);
+        const r = await writeBatch(db, [record], committed);
         total.usageInserted += r.usageInserted;
         total.decisionsInserted += r.decisionsInserted;
       } catch (err) {
@@ -174,7 +185,6 @@ export function createMeter(options: MeterOptions): Meter {
         const result = await write(records);
         files.forEach(forget);
         counts.flushed += records.length;
-        counts.inserted += result.usageInserted + result.decisionsInserted;
         notify(records, { ...result, replayed });
       }
     } catch (err) {

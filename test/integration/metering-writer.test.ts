@@ -217,6 +217,18 @@ describe('metering writer', () => {
     expect(meter.stats()).toMatchObject({ rejected: 2, pendingSegments: 0 });
   });
 
+  it('counts the rows of a batch part that committed before a refused record, once', async () => {
+    // A group of 6,001 records goes in two transactions; the refused record is in the second, whose records
+    // are then written one by one (the first's are in).
+    const meter = meterOn(t.db, { batchSize: 10_000 });
+    const good = batch(6000);
+    const refused = usageEvent(98, { status: null as unknown as number });
+    [...good, refused].forEach((r) => meter.record(r));
+    await meter.flush();
+    await expectLedgerHolds(good);
+    expect(meter.stats()).toMatchObject({ inserted: 6000, flushed: 6001, rejected: 1, pendingSegments: 0 });
+  }, 60_000);
+
   it('never runs two flushes at once, and a flush called during another writes what came after', async () => {
     let inFlight = 0;
     let maxInFlight = 0;
