@@ -135,16 +135,19 @@ export function createMeter(options: MeterOptions): Meter {
   };
 
   const write = async (records: JournalRecord[]): Promise<WriteResult> => {
-    let written = 0;
+    const before: WriteResult & { records: number } = { usageInserted: 0, decisionsInserted: 0, records: 0 };
     try {
       return await writeBatch(db, records, (r, n) => {
         committed(r);
-        written += n;
+        before.usageInserted += r.usageInserted;
+        before.decisionsInserted += r.decisionsInserted;
+        before.records += n;
       });
     } catch (err) {
       if (!isBadData(err)) throw err;
       // The records of the transactions that committed are in; the bad one is among the rest.
-      return writeOneByOne(records.slice(written));
+      const rest = await writeOneByOne(records.slice(before.records));
+      return { usageInserted: before.usageInserted + rest.usageInserted, decisionsInserted: before.decisionsInserted + rest.decisionsInserted };
     }
   };
 

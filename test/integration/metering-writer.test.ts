@@ -221,12 +221,15 @@ describe('metering writer', () => {
     // A group of 6,001 records goes in two transactions; the refused record is in the second, whose records
     // are then written one by one (the first's are in).
     const meter = meterOn(t.db, { batchSize: 10_000 });
+    const flushed: FlushInfo[] = [];
+    meter.onFlushed((_, info) => flushed.push(info));
     const good = batch(6000);
     const refused = usageEvent(98, { status: null as unknown as number });
     [...good, refused].forEach((r) => meter.record(r));
     await meter.flush();
     await expectLedgerHolds(good);
     expect(meter.stats()).toMatchObject({ inserted: 6000, flushed: 6001, rejected: 1, pendingSegments: 0 });
+    expect(flushed).toEqual([{ usageInserted: usageOnly(good).length, decisionsInserted: 1500, replayed: false }]);
   }, 60_000);
 
   it('never runs two flushes at once, and a flush called during another writes what came after', async () => {
