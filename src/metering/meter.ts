@@ -128,38 +128,33 @@ export function createMeter(options: MeterOptions): Meter {
     if (group) yield group;
   }
 
-  // Rows inserted count as soon as their transaction commits: a batch of several transactions can fail after
-  // some committed, and its retry then finds their rows written.
-  const committed = (r: WriteResult) => {
-    counts.inserted += r.usageInserted + r.decisionsInserted;
-  };
-
+  // What a batch inserted is counted as each of its transactions commits: a batch of several transactions can
+  // fail after some committed, and its retry (or the one-by-one pass) then finds their rows written.
   const write = async (records: JournalRecord[]): Promise<WriteResult> => {
-    const before: WriteResult & { records: number } = { usageInserted: 0, decisionsInserted: 0, records: 0 };
+    const total: WriteResult = { usageInserted: 0, decisionsInserted: 0 };
+    let written = 0;
+    const committed = (r: WriteResult, n: number) => {
+      total.usageInserted += r.usageInserted;
+      total.decisionsInserted += r.decisionsInserted;
+      counts.inserted += r.usageInserted + r.decisionsInserted;
+      written += n;
+    };
     try {
-      return await writeBatch(db, records, (r, n) => {
-        committed(r);
-        before.usageInserted += r.usageInserted;
-        before.decisionsInserted += r.decisionsInserted;
-        before.records += n;
-      });
+      await writeBatch(db, records, committed);
     } catch (err) {
       if (!isBadData(err)) throw err;
       // The records of the transactions that committed are in; the bad one is among the rest.
-      const rest = await writeOneByOne(records.slice(before.records));
-      return { usageInserted: before.usageInserted + rest.usageInserted, decisionsInserted: before.decisionsInserted + rest.decisionsInserted };
+      await writeOneByOne(records.slice(written), committed);
     }
+    return total;
   };
 
   // Postgres refused the data itself (a constraint, a malformed value): retrying would block the
   // journal forever, so the offending records are set aside in rejected.jsonl and the others written.
-  const writeOneByOne = async (records: JournalRecord[]): Promise<WriteResult> => {
-    const total: WriteResult = { usageInserted: 0, decisionsInserted: 0 };
+  const writeOneByOne = async (records: JournalRecord[], committed: (r: WriteResult, n: number) => void): Promise<void> => {
     for (const record of records) {
       try {
-        const r = await writeBatch(db, [record], committed);
-        total.usageInserted += r.usageInserted;
-        total.decisionsInserted += r.decisionsInserted;
+        await writeBatch(db, [record], committed);
       } catch (err) {
         if (!isBadData(err)) throw err;
         fs.appendFileSync(path.join(journal.dir, REJECTED_FILE), `${JSON.stringify(record)}\n`);
@@ -167,7 +162,6 @@ export function createMeter(options: MeterOptions): Meter {
         log.error({ err, request_id: record.request_id, file: REJECTED_FILE }, 'metering: Postgres rejected a record; set aside in the journal directory');
       }
     }
-    return total;
   };
 
   const notify = (records: JournalRecord[], info: FlushInfo) => {
