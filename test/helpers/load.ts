@@ -195,7 +195,7 @@ export type FakeRecord = { usage: NormalizedUsage; complete: boolean; outcome: s
  * the output at least what was reported (a token per delta that went through).
  */
 export function isFilledIn(row: LedgerRow, record: FakeRecord): boolean {
-  if (!row.partial || record.complete || (record.status !== 0 && record.status >= 400)) return false;
+  if (!row.partial || record.complete || record.status >= 400) return false;
   const u = record.usage;
   const prompt = u.input_tokens === 0 && u.cached_input_tokens === 0 && u.cache_write_tokens === 0
     ? row.input_tokens > 0 && row.cached_input_tokens === 0 && row.cache_write_tokens === 0
@@ -222,10 +222,8 @@ export function sumUsage(list: NormalizedUsage[]): NormalizedUsage {
  * The comparison every fault test ends with: each ledger row (of calls with this session prefix) matches
  * exactly one fake record of the same call with the same usage, and no call has two rows or two records.
  * Returns the call indexes the fake served that have no ledger row (the caller decides if that is allowed).
- */
-/**
- * Ledger rows against the fake's records, call by call. `filledIn`: calls cut before their usage report may be
- * metered above what the upstream reported, as isFilledIn allows (counted apart, not as mismatches).
+ * `filledIn`: calls cut before their usage report may be metered above what the upstream reported, as
+ * isFilledIn allows; their indexes are pushed there instead of counting as mismatches.
  */
 export function reconcile(rows: LedgerRow[], fake: Map<number, FakeRecord[]>, opts: { filledIn?: number[] } = {}): { unmatchedRows: string[]; duplicateCalls: number[]; mismatched: string[]; servedWithoutRow: number[] } {
   const byCall = new Map<number, LedgerRow[]>();
