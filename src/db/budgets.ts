@@ -58,10 +58,17 @@ export async function upsertBudget(db: Db | Knex.Transaction, b: BudgetInput): P
 }
 
 
-// Which budgets apply to a call: its use case, BU and agent, and the session caps of its use case ('*': all).
+/**
+ * Which budgets apply to a call: its use case, BU and agent, and the session caps of its use case ('*': all).
+ * `b` qualifies the budgets' columns (`b.` or nothing); the call's are SQL expressions (columns or parameters).
+ */
+export function budgetApplies(b: string, call: { bu: string; useCase: string; agent: string }): string {
+  return `(${b}scope = 'use_case' and ${b}scope_id = ${call.useCase}) or (${b}scope = 'bu' and ${b}scope_id = ${call.bu})
+    or (${b}scope = 'agent' and ${b}scope_id = ${call.agent}) or (${b}scope = 'session' and ${b}scope_id in (${call.useCase}, '*'))`;
+}
+
 // The statements the hot path runs take positional parameters ($n): they are prepared by name (see `run`).
-const APPLICABLE = `(scope = 'use_case' and scope_id = $3) or (scope = 'bu' and scope_id = $2)
-  or (scope = 'agent' and scope_id = $4) or (scope = 'session' and scope_id in ($3, '*'))`;
+const APPLICABLE = budgetApplies('', { bu: '$2', useCase: '$3', agent: '$4' });
 
 // date_trunc's fields are the period names; UTC boundaries whatever the server's time zone.
 const periodStart = (period: string, at: string) => `(date_trunc(${period}, ${at}::timestamptz at time zone 'UTC') at time zone 'UTC')`;
@@ -179,6 +186,8 @@ export async function sweepExpiredReservations(db: Db): Promise<number> {
  * A deleted budget's entries are skipped (after the sum, per counter row): its counters went with it, and
  * an upsert would recreate them against a missing budget.
  */
+const CALL_COLUMNS = { bu: 'ev.bu_id', useCase: 'ev.use_case_id', agent: 'ev.agent_id' };
+
 export function budgetCounterCtes(source: string): string {
   return `bc_rel_calls as (
   delete from budget_reservations r using ${source} where r.request_id = ev.request_id
@@ -188,9 +197,7 @@ export function budgetCounterCtes(source: string): string {
     date_trunc(b.period, ev.ts at time zone 'UTC') at time zone 'UTC' as period_start,
     case when b.scope = 'session' then ev.session_id else '' end as key,
     case when b.unit = 'usd' then ev.cost else ev.tokens end as spent, 0::numeric as reserved, 1 as calls
-  from ${source} join budgets b on (b.scope = 'use_case' and b.scope_id = ev.use_case_id)
-    or (b.scope = 'bu' and b.scope_id = ev.bu_id) or (b.scope = 'agent' and b.scope_id = ev.agent_id)
-    or (b.scope = 'session' and b.scope_id in (ev.use_case_id, '*'))
+  from ${source} join budgets b on ${budgetApplies('b.', CALL_COLUMNS)}
   union all
   select u.budget_id, u.period_start, u.key, 0, -u.amount, -1
   from bc_rel_calls rel cross join lateral ${ENTRIES('rel')}

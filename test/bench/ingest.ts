@@ -21,6 +21,7 @@ import os from 'node:os';
 import type { Knex } from 'knex';
 import { syntheticBatches } from '../../src/analytics/synthetic.js';
 import { syntheticCatalog } from '../../src/cli/synthetic.js';
+import { budgetApplies } from '../../src/db/budgets.js';
 import { columnArrays, USAGE_COLUMNS, writeBatch } from '../../src/db/ledger.js';
 import { requestId } from '../../src/gateway/request-id.js';
 import type { Db } from '../../src/db/knex.js';
@@ -47,8 +48,7 @@ e as (
   select ev.request_id, b.id, date_trunc(b.period, ev.ts at time zone 'UTC') at time zone 'UTC' as period_start,
     case when b.scope = 'session' then ev.session_id else '' end as key,
     case when b.unit = 'usd' then ev.cost * 2 else ev.tokens * 2 end as amount
-  from ev join budgets b on (b.scope = 'use_case' and b.scope_id = ev.use_case_id) or (b.scope = 'bu' and b.scope_id = ev.bu_id)
-    or (b.scope = 'agent' and b.scope_id = ev.agent_id) or (b.scope = 'session' and b.scope_id in (ev.use_case_id, '*'))),
+  from ev join budgets b on ${budgetApplies('b.', { bu: 'ev.bu_id', useCase: 'ev.use_case_id', agent: 'ev.agent_id' })}),
 c as (
   insert into budget_counters as bc (budget_id, period_start, key, reserved, calls)
   select id, period_start, key, sum(amount), count(*) from e group by 1, 2, 3
