@@ -74,22 +74,24 @@ export async function isPeriodClosed(db: Db, period: string): Promise<boolean> {
   return (await db('period_closes').where({ period }).first('period')) !== undefined;
 }
 
-/** What is billed in `period` now (for a closed period, equal to its stored totals). */
+/**
+ * What is billed in `period` now (for a closed period, equal to its stored totals). The three reads run one
+ * after another: `period close` passes its transaction, one connection, which node-postgres would be asked
+ * to run them on at once (deprecated, and refused by pg 9).
+ */
 export async function periodTotals(db: Db, period: string): Promise<PeriodTotals> {
   const base = () => db('usage_events').where('accounting_period', period);
-  const [all, corrections, byBu] = await Promise.all([
-    base().first(
-      db.raw('count(*)::int8 as calls'),
-      db.raw('coalesce(sum(input_tokens), 0)::int8 as input_tokens'),
-      db.raw('coalesce(sum(cached_input_tokens), 0)::int8 as cached_input_tokens'),
-      db.raw('coalesce(sum(cache_write_tokens), 0)::int8 as cache_write_tokens'),
-      db.raw('coalesce(sum(output_tokens), 0)::int8 as output_tokens'),
-      db.raw('coalesce(sum(cost), 0)::text as cost'),
-      db.raw(`coalesce(min(currency), 'USD') as currency`),
-    ),
-    base().whereRaw(IS_CORRECTION).first(db.raw('count(*)::int8 as calls'), db.raw('coalesce(sum(cost), 0)::text as cost')),
-    base().select('bu_id', db.raw('count(*)::int8 as calls'), db.raw('sum(cost)::text as cost')).groupBy('bu_id').orderBy('bu_id'),
-  ]);
+  const all = await base().first(
+    db.raw('count(*)::int8 as calls'),
+    db.raw('coalesce(sum(input_tokens), 0)::int8 as input_tokens'),
+    db.raw('coalesce(sum(cached_input_tokens), 0)::int8 as cached_input_tokens'),
+    db.raw('coalesce(sum(cache_write_tokens), 0)::int8 as cache_write_tokens'),
+    db.raw('coalesce(sum(output_tokens), 0)::int8 as output_tokens'),
+    db.raw('coalesce(sum(cost), 0)::text as cost'),
+    db.raw(`coalesce(min(currency), 'USD') as currency`),
+  );
+  const corrections = await base().whereRaw(IS_CORRECTION).first(db.raw('count(*)::int8 as calls'), db.raw('coalesce(sum(cost), 0)::text as cost'));
+  const byBu = await base().select('bu_id', db.raw('count(*)::int8 as calls'), db.raw('sum(cost)::text as cost')).groupBy('bu_id').orderBy('bu_id');
   const a = all as Record<string, string | number>;
   const c = corrections as { calls: number; cost: string };
   return {
