@@ -143,7 +143,7 @@ export type LedgerTotals = {
   cost: string;
 };
 
-export type UsageRow = Omit<UsageEvent, 'kind' | 'ts'> & { id: number; ts: Date; recorded_at: Date };
+export type UsageRow = Omit<UsageEvent, 'kind' | 'ts'> & { id: number; ts: Date; recorded_at: Date; accounting_period: string };
 
 export type ChargebackRow = { bu_id: string; use_case_id: string } & LedgerTotals;
 

@@ -7,12 +7,23 @@ import {
   usageByRequestId,
   writeBatch,
 } from '../../src/db/ledger.js';
+import type { Db } from '../../src/db/knex.js';
+import { closePeriod, periodTotals } from '../../src/db/periods.js';
 import { sum, toMoney } from '../../src/metering/money.js';
 import type { UsageEvent } from '../../src/metering/types.js';
 import { createTestDb, TEST_DB_KIND, type TestDb } from '../helpers/db.js';
 import { decisionRecord, usageEvent } from './fixtures/events.js';
 
 const tokens = (e: UsageEvent) => e.input_tokens + e.cached_input_tokens + e.cache_write_tokens + e.output_tokens;
+
+/** The statement of the first session of this database that waits for a lock, once there is one. */
+async function lockWait(db: Db): Promise<string> {
+  for (;;) {
+    const { rows } = await db.raw(`select query from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
+    if (rows.length > 0) return (rows as { query: string }[])[0]!.query;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 describe('ledger repository', () => {
   let t: TestDb;
@@ -25,7 +36,7 @@ describe('ledger repository', () => {
 
   it('stores every field of a usage event as given', async () => {
     const nasty = `quote " backslash \\ brace {a,b} NULL, 'single' ünïcode\nnewline`;
-    const event = usageEvent(1, { session_id: nasty, agent_id: 'NULL', price_id: null, partial: true, cost: '12.345678901234' });
+    const event = usageEvent(1, { session_id: nasty, agent_id: 'NULL', price_id: null, partial: true, cost: '12.345678901234', tools: ['inventory_lookup', 'web_search'] });
     await writeBatch(t.db, [event]);
     const row = await usageByRequestId(t.db, event.request_id);
     expect(row).toMatchObject({
@@ -36,6 +47,8 @@ describe('ledger repository', () => {
       input_tokens: event.input_tokens,
       status: 200,
       cost: '12.345678901234',
+      tools: ['inventory_lookup', 'web_search'],
+      accounting_period: '2025-03',
     });
     expect(row!.ts.toISOString()).toBe(event.ts);
     expect(await usageByRequestId(t.db, 'nope')).toBeNull();
@@ -47,6 +60,7 @@ describe('ledger repository', () => {
     const events = [
       usageEvent(1, { session_id: plain, agent_id: 'tab\there', model_requested: 'null', parent_request_id: null }),
       usageEvent(2, { session_id: `${plain} 2`, agent_id: 'bell\u0007 and \\n', model_requested: '', parent_request_id: 'req-1' }),
+      usageEvent(3, { session_id: 'cr\r lf\n tab\t \\. \\N', agent_id: '\\', model_requested: '\\N', parent_request_id: '\t' }),
     ];
     await writeBatch(t.db, events);
     for (const e of events) {
@@ -79,6 +93,12 @@ describe('ledger repository', () => {
     const expected = { calls: events.length, cost: toMoney(sum(events.map((e) => e.cost))) };
     expect(await sumLedger(t.db)).toMatchObject(expected);
     expect(await writeBatch(t.db, events.slice(100, 7000))).toEqual({ usageInserted: 0, decisionsInserted: 0 });
+    expect(await sumLedger(t.db)).toMatchObject(expected);
+    // Written rows among new ones: only the new ones count.
+    const mixed = [...events.slice(0, 3), usageEvent(1, {}, 'new'), events[4]!, usageEvent(2, {}, 'new')];
+    expect(await writeBatch(t.db, mixed)).toEqual({ usageInserted: 2, decisionsInserted: 0 });
+    events.push(usageEvent(1, {}, 'new'), usageEvent(2, {}, 'new'));
+    Object.assign(expected, { calls: events.length, cost: toMoney(sum(events.map((e) => e.cost))) });
     expect(await sumLedger(t.db)).toMatchObject(expected);
     const [spend] = await readSpend(t.db);
     expect(spend).toMatchObject({ calls: events.length, cost: expected.cost, tokens: events.reduce((n, e) => n + tokens(e), 0) });
@@ -141,16 +161,9 @@ describe('ledger repository', () => {
     });
     await firstHolds;
     const second = writeBatch(t.db, batch('b'));
-    const waiting = async () => {
-      for (;;) {
-        const { rows } = await t.db.raw(`select query from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
-        if (rows.length > 0) return (rows as { query: string }[])[0]!.query;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    };
     let waitedIn: string;
     try {
-      waitedIn = await waiting();
+      waitedIn = await lockWait(t.db);
     } finally {
       commitFirst();
     }
@@ -160,6 +173,31 @@ describe('ledger repository', () => {
     expect(await sumLedger(t.db)).toMatchObject({ calls: 100 });
     expect(await countDecisions(t.db)).toBe(2);
     expect(await readSpend(t.db)).toMatchObject([{ calls: 100 }]);
+  });
+
+  // `period close` locks usage_events (SHARE) until it commits; a writer that meets that lock waits, then bills
+  // its row for the closed month in the next open one. Reading the closes before the lock would bill the month
+  // the close has just frozen.
+  it.skipIf(TEST_DB_KIND === 'pglite')('bills a row that waited for a period close in the next open month', async () => {
+    let commitClose!: () => void;
+    const closeHolds = new Promise<void>((resolve) => {
+      void t.db.transaction(async (trx) => {
+        await closePeriod(trx, '2025-03', 'test');
+        resolve();
+        await new Promise<void>((r) => (commitClose = r));
+      });
+    });
+    await closeHolds;
+    const writing = writeBatch(t.db, [usageEvent(1, { ts: '2025-03-31T23:59:59.999Z' }), usageEvent(2, { ts: '2025-04-01T00:00:00.000Z' })]);
+    try {
+      await lockWait(t.db);
+    } finally {
+      commitClose();
+    }
+    expect(await writing).toEqual({ usageInserted: 2, decisionsInserted: 0 });
+    expect((await usageByRequestId(t.db, 'req-1'))!.accounting_period).toBe('2025-04');
+    expect((await usageByRequestId(t.db, 'req-2'))!.accounting_period).toBe('2025-04');
+    expect(await periodTotals(t.db, '2025-03')).toMatchObject({ calls: 0 });
   });
 
   // A batch of 10,000 goes in two transactions of 5,000. Written in one, its first half would hold the shared
