@@ -19,8 +19,9 @@ export async function startServer(config: Config): Promise<void> {
   const app = await buildApp(config);
   state.app = app;
   if (state.signalled) return close(app, state.signalled);
-  await app.listen({ port: config.port, host: config.host });
-  const where = { address: `http://${config.host}:${config.port}`, database: config.database.kind };
+  // The address bound (with PORT=0, the port the system chose).
+  const address = await app.listen({ port: config.port, host: config.host });
+  const where = { address, database: config.database.kind };
   if (app.tollgate.policy.ready) app.log.info({ ...where, policy_revision: app.tollgate.policy.revision }, 'tollgate is ready');
   else app.log.warn({ ...where, bundle: config.policy.bundlePath }, 'listening but NOT ready: no valid policy bundle, every call is refused until one loads');
 }

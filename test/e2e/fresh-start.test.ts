@@ -1,6 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -36,23 +35,18 @@ afterAll(async () => {
   fs.rmSync(cwd, { recursive: true, force: true });
 });
 
-type Server = { child: ChildProcess; url: string; output(): string };
+type Server = { child: ChildProcess; url(): string | undefined; output(): string };
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
-
+/**
+ * `tollgate serve` on a port the system picks (PORT=0), as its ready log line says. A port found free here and
+ * handed to the child could be taken meanwhile by a listen(0) of a test file running alongside.
+ */
 async function serve(extra: NodeJS.ProcessEnv = {}): Promise<Server> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', TSX, MAIN, 'serve'], { cwd, env: { ...env, ...extra, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', TSX, MAIN, 'serve'], { cwd, env: { ...env, ...extra, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-  return { child, url: `http://127.0.0.1:${port}`, output: () => output };
+  return { child, url: () => /"address":"(http:\/\/[^"]+)"/.exec(output)?.[1], output: () => output };
 }
 
 /** Polls /readyz until it answers 200 (bounded); returns its body. */
@@ -61,7 +55,8 @@ async function ready(server: Server): Promise<{ status: string; checks: Record<s
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
     if (server.child.exitCode !== null) throw new Error(`serve exited with ${server.child.exitCode}:\n${server.output()}`);
-    const res = await fetch(`${server.url}/readyz`).catch(() => null);
+    const url = server.url();
+    const res = url === undefined ? null : await fetch(`${url}/readyz`).catch(() => null);
     if (res?.status === 200) return (await res.json()) as { status: string; checks: Record<string, string> };
     await sleep(200);
   }
@@ -109,7 +104,7 @@ describe('fresh start', { timeout: 240_000 }, () => {
     const server = await serve({ TOLLGATE_OPENAI_BASE_URL: upstream.url, OPENAI_API_KEY: UPSTREAM_OPENAI_KEY });
     try {
       await ready(server);
-      const client = new OpenAI({ apiKey: key, baseURL: `${server.url}/openai/v1`, maxRetries: 0, defaultHeaders: tagHeaders(WRITER) });
+      const client = new OpenAI({ apiKey: key, baseURL: `${server.url()}/openai/v1`, maxRetries: 0, defaultHeaders: tagHeaders(WRITER) });
       const { data, response } = await client.chat.completions.create({ model: 'gpt-4.1-mini', messages: [{ role: 'user', content: 'hello' }] }).withResponse();
       expect(data.choices[0]?.message.content).toBeTruthy();
       expect(response.headers.get('x-tollgate-budget-tier')).toBe('ok');
