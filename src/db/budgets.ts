@@ -173,6 +173,9 @@ export async function sweepExpiredReservations(db: Db): Promise<number> {
   return (await run(db, 'tollgate_sweep_reservations', SWEEP_SQL, [])).rowCount;
 }
 
+// The call's columns in the writer's CTEs (`source` is aliased `ev`).
+const CALL_COLUMNS = { bu: 'ev.bu_id', useCase: 'ev.use_case_id', agent: 'ev.agent_id' };
+
 /**
  * For usage rows the writer has just inserted (so exactly once per call): add their real spend to every
  * applicable budget's counter of their period, and give back their reservations.
@@ -186,8 +189,6 @@ export async function sweepExpiredReservations(db: Db): Promise<number> {
  * A deleted budget's entries are skipped (after the sum, per counter row): its counters went with it, and
  * an upsert would recreate them against a missing budget.
  */
-const CALL_COLUMNS = { bu: 'ev.bu_id', useCase: 'ev.use_case_id', agent: 'ev.agent_id' };
-
 export function budgetCounterCtes(source: string): string {
   return `bc_rel_calls as (
   delete from budget_reservations r using ${source} where r.request_id = ev.request_id
