@@ -34,7 +34,7 @@ const EVENTS = Number(process.env.BENCH_INGEST_EVENTS ?? 200_000);
 const BATCHES = (process.env.BENCH_INGEST_BATCHES ?? '1000,5000,20000').split(',').map(Number);
 const TARGET = 50_000;
 // live: the order and timestamps a writer sees in production (calls arrive now, at the target rate, with the
-// gateway's random UUID request ids); backfill: the generator's own order (sessions spread over three months).
+// gateway's UUIDv7 request ids); backfill: the generator's own order (sessions spread over three months).
 const ORDERS = (process.env.BENCH_INGEST_ORDER ?? 'live,backfill').split(',') as ('live' | 'backfill')[];
 // Writers at once, as that many gateway replicas each flushing its own batches on its own connection.
 const WRITERS = (process.env.BENCH_INGEST_WRITERS ?? '1,2').split(',').map(Number);
@@ -191,8 +191,8 @@ async function main() {
     const { db } = bench;
     await db.raw('create table bench_scratch (like usage_events including defaults)');
     await db.raw('create table bench_ledger (like usage_events including all)');
-    let baselines: { base: number; ledger: number } | undefined;
     for (const order of ORDERS) for (const [k, batchSize] of BATCHES.entries()) {
+      let baselines: { base: number; ledger: number } | undefined;
       // The same traffic for every writer count, under request ids of its own (nothing is a replay).
       const prepare = async (writers: number) => {
         const records = await generate(db, EVENTS, k + 1)();
