@@ -16,6 +16,19 @@ import { decisionRecord, usageEvent } from './fixtures/events.js';
 
 const tokens = (e: UsageEvent) => e.input_tokens + e.cached_input_tokens + e.cache_write_tokens + e.output_tokens;
 
+/** Runs `work` in a transaction left open until the returned function is called (which commits it). */
+async function holdOpen(db: Db, work: (trx: Db) => Promise<unknown>): Promise<() => void> {
+  let commit!: () => void;
+  await new Promise<void>((resolve) => {
+    void db.transaction(async (trx) => {
+      await work(trx);
+      resolve();
+      await new Promise<void>((r) => (commit = r));
+    });
+  });
+  return commit;
+}
+
 /** The statement of the first session of this database that waits for a lock, once there is one. */
 async function lockWait(db: Db): Promise<string> {
   for (;;) {
@@ -151,15 +164,7 @@ describe('ledger repository', () => {
   // inserts its own ledger rows meanwhile and waits only for the shared rows (PGlite has one connection).
   it.skipIf(TEST_DB_KIND === 'pglite')('lets a second writer insert its rows while the first holds the rollup rows', async () => {
     const batch = (prefix: string) => [...Array.from({ length: 50 }, (_, i) => usageEvent(i, {}, prefix)), decisionRecord(1, {}, `${prefix}-denied`)];
-    let commitFirst!: () => void;
-    const firstHolds = new Promise<void>((resolve) => {
-      void t.db.transaction(async (trx) => {
-        await writeBatch(trx, batch('a'));
-        resolve();
-        await new Promise<void>((r) => (commitFirst = r));
-      });
-    });
-    await firstHolds;
+    const commitFirst = await holdOpen(t.db, (trx) => writeBatch(trx, batch('a')));
     const second = writeBatch(t.db, batch('b'));
     let waitedIn: string;
     try {
@@ -179,15 +184,7 @@ describe('ledger repository', () => {
   // its row for the closed month in the next open one. Reading the closes before the lock would bill the month
   // the close has just frozen.
   it.skipIf(TEST_DB_KIND === 'pglite')('bills a row that waited for a period close in the next open month', async () => {
-    let commitClose!: () => void;
-    const closeHolds = new Promise<void>((resolve) => {
-      void t.db.transaction(async (trx) => {
-        await closePeriod(trx, '2025-03', 'test');
-        resolve();
-        await new Promise<void>((r) => (commitClose = r));
-      });
-    });
-    await closeHolds;
+    const commitClose = await holdOpen(t.db, (trx) => closePeriod(trx, '2025-03', 'test'));
     const writing = writeBatch(t.db, [usageEvent(1, { ts: '2025-03-31T23:59:59.999Z' }), usageEvent(2, { ts: '2025-04-01T00:00:00.000Z' })]);
     try {
       await lockWait(t.db);
