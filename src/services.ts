@@ -6,6 +6,7 @@ import { startOrphanSweeper } from './metering/orphans.js';
 import { Catalog } from './catalog/catalog.js';
 import { BudgetGate } from './budgets/gate.js';
 import { PolicyEngine } from './policy/engine.js';
+import { thresholdsFrom } from './analytics/forecast.js';
 import { createMeter, type Meter } from './metering/meter.js';
 import { createPriceBook, type PriceBook } from './metering/pricing.js';
 import { loadPrices } from './db/prices.js';
@@ -45,7 +46,12 @@ export async function createServices(config: Config, log: Log): Promise<Services
   const reservationDb = config.database.kind === 'postgres'
     ? createDb(config.database, { asyncCommit: true, poolMax: config.reservationPool })
     : db;
-  const budgetGate = new BudgetGate(reservationDb, log, config.reservationTtlMs);
+  const policy = await PolicyEngine.fromFile(config.policy.bundlePath, { watch: config.policy.watch, log });
+  const budgetGate = new BudgetGate(reservationDb, log, {
+    reservationTtlMs: config.reservationTtlMs, leaseSettleMs: config.budgetLeases.settleMs, leaseTtlMs: config.budgetLeases.ttlMs,
+    // The policy's hard-cap ratio; without a bundle no call is allowed, so the default hardly matters.
+    hardCap: () => thresholdsFrom(policy.data)?.hard_cap ?? 1.1,
+  });
   const prices = {
     book: createPriceBook([]),
     async refresh() {
@@ -54,13 +60,13 @@ export async function createServices(config: Config, log: Log): Promise<Services
   };
   await Promise.all([catalog.refresh(), prices.refresh()]);
   catalog.start(config.refresh.catalogMs);
-  budgetGate.startSweeper(config.refresh.reservationSweepMs);
+  budgetGate.start(config.refresh.reservationSweepMs);
   const stopOrphanSweeper = startOrphanSweeper(db, log, config.refresh.reservationSweepMs);
   const priceTimer = setInterval(() => prices.refresh().catch((err: unknown) => log.warn({ err }, 'price refresh failed')), config.refresh.catalogMs);
   priceTimer.unref();
 
-  const policy = await PolicyEngine.fromFile(config.policy.bundlePath, { watch: config.policy.watch, log });
   const meter = createMeter({ db, journalDir: config.journalDir, flushIntervalMs: config.flush.intervalMs, batchSize: config.flush.batch, log });
+  meter.onFlushed((records) => budgetGate.ledgered(records));
   await meter.start();
   const notifier = createNotifier({ db, log });
   notifier.start();
@@ -78,12 +84,13 @@ export async function createServices(config: Config, log: Log): Promise<Services
     async close() {
       clearInterval(priceTimer);
       catalog.stop();
-      budgetGate.stop();
       stopOrphanSweeper();
       await policy.close();
       await adjacency.stop();
       await notifier.stop();
       await meter.close();
+      // After the meter's last flush, so that what the leased calls spent is given back as ledgered.
+      await budgetGate.stop();
       if (reservationDb !== db) await reservationDb.destroy();
       await database.close();
     },

@@ -40,34 +40,38 @@ type PGliteLike = { listen(channel: string, cb: (payload: string) => void): Prom
 
 export const LISTEN_RETRY_MS = 1000;
 
-/**
- * Calls `onEvent` for every tier event any replica records. On Postgres: a dedicated connection (LISTEN
- * holds it for good, so not one of the pool's), reconnected after a failure. On PGlite: its own listen API
- * on the one in-process connection. Returns a function that stops listening.
- */
+/** Calls `onEvent` for every tier event any replica records (see `listen`). */
 export async function listenTierEvents(db: Knex, onEvent: (m: TierEventMessage) => void, log: Log): Promise<() => Promise<void>> {
-  const deliver = (payload: string | undefined) => {
+  return listen(db, TIER_CHANNEL, (payload) => {
     try {
       onEvent(JSON.parse(payload ?? '') as TierEventMessage);
     } catch (err) {
       log.warn({ err }, 'tier event notification ignored');
     }
-  };
-  const pglite = (db.client as { pglite?: PGliteLike }).pglite;
-  if (pglite) return pglite.listen(TIER_CHANNEL, deliver);
-  return listenOnPostgres(connectionOf(db), deliver, log);
+  }, log);
 }
 
-async function listenOnPostgres(connectionString: string, deliver: (payload: string | undefined) => void, log: Log): Promise<() => Promise<void>> {
+/**
+ * Calls `deliver` for every notification on `channel`. On Postgres: a dedicated connection (LISTEN holds it
+ * for good, so not one of the pool's), reconnected after a failure. On PGlite: its own listen API on the one
+ * in-process connection. Returns a function that stops listening.
+ */
+export async function listen(db: Knex, channel: string, deliver: (payload: string | undefined) => void, log: Log): Promise<() => Promise<void>> {
+  const pglite = (db.client as { pglite?: PGliteLike }).pglite;
+  if (pglite) return pglite.listen(channel, deliver);
+  return listenOnPostgres(connectionOf(db), channel, deliver, log);
+}
+
+async function listenOnPostgres(connectionString: string, channel: string, deliver: (payload: string | undefined) => void, log: Log): Promise<() => Promise<void>> {
   let client: pg.Client | undefined;
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;
   const reconnectLater = (err: unknown) => {
-    log.warn({ err }, 'tier event listener lost its connection; reconnecting');
+    log.warn({ err, channel }, 'notification listener lost its connection; reconnecting');
     if (!stopped) retry = setTimeout(() => void connect().catch(reconnectLater), LISTEN_RETRY_MS).unref();
   };
   const connect = async (): Promise<void> => {
-    const c = new pg.Client({ connectionString, application_name: 'tollgate-tier-events' });
+    const c = new pg.Client({ connectionString, application_name: `tollgate-listen-${channel}` });
     client = c;
     c.on('notification', (msg) => deliver(msg.payload));
     c.on('error', (err) => {
@@ -75,7 +79,7 @@ async function listenOnPostgres(connectionString: string, deliver: (payload: str
       reconnectLater(err);
     });
     await c.connect();
-    await c.query(`listen ${TIER_CHANNEL}`);
+    await c.query(`listen ${channel}`);
   };
   await connect();
   return async () => {
@@ -88,6 +92,6 @@ async function listenOnPostgres(connectionString: string, deliver: (payload: str
 function connectionOf(db: Knex): string {
   const c = (db.client as { config: { connection?: string | { connectionString?: string } } }).config.connection;
   const url = typeof c === 'string' ? c : c?.connectionString;
-  if (!url) throw new Error('the tier event listener needs a Postgres connection string');
+  if (!url) throw new Error('a notification listener needs a Postgres connection string');
   return url;
 }

@@ -180,7 +180,7 @@ describePg('fault: a tollgate process is killed with SIGKILL mid-load and restar
     await t?.drop();
   }, 60_000);
 
-  it('replays what the killed process journaled, exactly once, and the sweep releases its orphaned reservations', async () => {
+  it('replays what the killed process journaled, exactly once, and the sweep releases its orphaned leases and reservations', async () => {
     t = await createTestDb();
     const { key, budgetId } = await prepare(t.db);
     upstream = await fakeUpstream({ latencyMs: 20, chunkDelayMs: 15 });
@@ -217,17 +217,22 @@ describePg('fault: a tollgate process is killed with SIGKILL mid-load and restar
     expect(r.servedWithoutRow.length).toBeLessThanOrEqual(12);
     expect(r.servedWithoutRow.filter((i) => byIndex.get(i)?.complete)).toEqual([]);
 
-    // Their reservations outlive the process until they expire. The TTL is derived from the upstream
-    // timeout (2 × timeout + 60 s) and cannot be set on its own, so the test moves their expiry into the
-    // past and lets the restarted process's sweeper release them.
+    // What the killed process held outlives it until it expires: its budget leases (the room its calls were
+    // admitted against, src/budgets/gate.ts) and any exact reservation. The lease TTL is long enough to ride out a
+    // slow settlement and the reservation TTL is derived from the upstream timeout (2 × timeout + 60 s), so the
+    // test moves both expiries into the past (the restarted process's leases too: the load is over, and a lease
+    // it loses it forgets at its next settlement) and lets the restarted process's sweeper release them.
     const orphans = await t.db('budget_reservations').select('request_id', 'expires_at');
-    expect(orphans.length).toBeGreaterThan(0);
+    const leases = await t.db('budget_leases').select('holder', 'amount');
+    expect(orphans.length + leases.length).toBeGreaterThan(0);
     expect(orphans.filter((o: { request_id: string }) => ids.has(o.request_id))).toEqual([]);
     expect(orphans.every((o: { expires_at: Date }) => new Date(o.expires_at).getTime() > Date.now())).toBe(true);
     expect((await counters(t.db, budgetId)).reserved).not.toBe(ZERO);
     await t.db('budget_reservations').update({ expires_at: t.db.raw(`now() - interval '1 second'`) });
-    await waitUntil('the sweeper to release the orphaned reservations', async () => (await counters(t!.db, budgetId)).reserved === ZERO, 10_000);
+    await t.db('budget_leases').update({ expires_at: t.db.raw(`now() - interval '1 second'`) });
+    await waitUntil('the sweeper to release the orphaned reservations and leases', async () => (await counters(t!.db, budgetId)).reserved === ZERO, 10_000);
     expect(await t.db('budget_reservations').count<{ n: string }[]>('* as n').then((x) => Number(x[0]!.n))).toBe(0);
+    expect(await t.db('budget_leases').count<{ n: string }[]>('* as n').then((x) => Number(x[0]!.n))).toBe(0);
 
     // The calls in flight at the kill were journaled before they were forwarded; once their lease runs out
     // (moved into the past here, like the reservations) the restarted process meters each from its

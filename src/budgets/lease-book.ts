@@ -1,0 +1,210 @@
+import type { BudgetFact, BudgetScope } from '../policy/types.js';
+import type { BudgetPeriod, BudgetUnit } from '../db/budgets.js';
+import type { Settlement, SettledLease } from '../db/leases.js';
+import { formatDecimal, MONEY_SCALE, parseDecimal, rescale } from '../metering/money.js';
+
+/**
+ * A replica's budget leases, in memory: how much of each budget's room it holds (as Postgres counts it), what
+ * the calls it admitted against that room may still cost (live: their worst case), what finished calls cost
+ * that the ledger does not have yet (unwritten), and what the ledger has since the last settlement (written,
+ * still inside the lease until the settlement gives it back). A call is admitted here, without a statement,
+ * when each budget it falls under has a lease with room for its worst case; so the calls a replica admits never
+ * take more than its leases hold, and leases never hold more than the caps leave (Postgres grants them).
+ *
+ * Amounts are exact: bigint counts of 10^-12 of the budget's unit (USD or tokens), as the counters keep them.
+ */
+
+export type Units = bigint;
+export const UNIT = 10n ** BigInt(MONEY_SCALE);
+
+/** Exact decimal text (a cost, a counter) → units. */
+export function toUnits(text: string | number): Units {
+  return rescale(parseDecimal(String(text)), MONEY_SCALE).units;
+}
+
+export function fromUnits(units: Units): string {
+  return formatDecimal({ units, scale: MONEY_SCALE });
+}
+
+const toNumber = (units: Units) => Number(units) / 1e12;
+
+/** A new lease, and the least a lease tops up to, is room for this many calls like the last one. */
+export const SLICE_CALLS = 8;
+
+/** One budget a call falls under, in the period of the call and (for sessions) its session. */
+export type BudgetRef = {
+  id: number; scope: BudgetScope; scope_id: string; unit: BudgetUnit; period: BudgetPeriod;
+  limit: Units | null; maxCalls: number | null; periodStart: Date; key: string;
+};
+
+export const leaseKey = (r: { id: number; periodStart: Date; key: string }) => `${r.id}|${r.periodStart.getTime()}|${r.key}`;
+
+export class Lease {
+  held: Units = 0n;
+  heldCalls = 0;
+  readonly live = new Map<string, Units>();
+  liveSum: Units = 0n;
+  readonly unwritten = new Map<string, Units>();
+  unwrittenSum: Units = 0n;
+  written: Units = 0n;
+  writtenCalls = 0;
+  /** The counter row without this lease, as Postgres last said (spent, and what others reserve and count). */
+  spent: Units = 0n;
+  others: Units = 0n;
+  othersCalls = 0;
+  /** Near the cap: admits nothing more, and gives its free room back at the next settlement. */
+  frozen = false;
+  /** Worst cases and calls admitted since the last settlement (they size the next slice), the last worst case, and when. */
+  demand: Units = 0n;
+  demandCalls = 0;
+  lastWorst: Units = 0n;
+  lastUsed = 0;
+  /** After this, Postgres may have swept the lease (it was not renewed): it admits nothing more. */
+  usableUntil = 0;
+
+  constructor(public ref: BudgetRef) {}
+
+  get used(): Units {
+    return this.liveSum + this.unwrittenSum + this.written;
+  }
+
+  get free(): Units {
+    return this.held - this.used;
+  }
+
+  get usedCalls(): number {
+    return this.live.size + this.unwritten.size + this.writtenCalls;
+  }
+
+  get capsCalls(): boolean {
+    return this.ref.maxCalls !== null;
+  }
+
+  /** Whether a call of `worst` (in this budget's unit) fits in the lease now. */
+  fits(worst: Units, now: number): boolean {
+    if (this.frozen || now >= this.usableUntil) return false;
+    if (this.ref.limit !== null && worst > this.free) return false;
+    return !this.capsCalls || this.heldCalls - this.usedCalls >= 1;
+  }
+
+  /** The budget as the policy sees it before a call admitted here: this replica's free room is not taken. */
+  fact(): BudgetFact {
+    const r = this.ref;
+    return {
+      id: r.id, scope: r.scope, scope_id: r.scope_id, unit: r.unit, limit: r.limit === null ? null : toNumber(r.limit),
+      max_calls: r.maxCalls, period: r.period, period_start: r.periodStart.toISOString(),
+      spent: toNumber(this.spent), reserved: toNumber(this.others + this.used), calls: this.othersCalls + this.usedCalls,
+    };
+  }
+
+  admit(requestId: string, worst: Units, now: number): void {
+    this.live.set(requestId, worst);
+    this.liveSum += worst;
+    this.demand += worst;
+    this.demandCalls++;
+    this.lastWorst = worst;
+    this.lastUsed = now;
+  }
+
+  /** The call's worst case became smaller (clamped, served by a cheaper model), or it was denied (0 and gone). */
+  shrink(requestId: string, worst: Units): void {
+    const before = this.live.get(requestId);
+    if (before === undefined || worst >= before) return;
+    this.live.set(requestId, worst);
+    this.liveSum -= before - worst;
+  }
+
+  release(requestId: string): void {
+    const before = this.live.get(requestId);
+    if (before === undefined) return;
+    this.live.delete(requestId);
+    this.liveSum -= before;
+  }
+
+  finish(requestId: string, actual: Units): void {
+    this.release(requestId);
+    this.unwritten.set(requestId, actual);
+    this.unwrittenSum += actual;
+  }
+
+  /** The ledger has the call's usage now (its counters count it): it waits in `written` for the settlement. */
+  ledgered(requestId: string): void {
+    const actual = this.unwritten.get(requestId);
+    if (actual === undefined) return;
+    this.unwritten.delete(requestId);
+    this.unwrittenSum -= actual;
+    this.written += actual;
+    this.writtenCalls++;
+  }
+
+  /**
+   * The free room to hold after the next settlement: about two settlement intervals of this replica's demand,
+   * and at least a few calls like the last one (in calls, likewise, where the budget caps calls).
+   */
+  nextSlice(elapsedMs: number, settleMs: number): { amount: Units; calls: number } {
+    const amount = (this.demand * BigInt(2 * settleMs)) / BigInt(Math.max(1, elapsedMs));
+    const calls = Math.ceil((this.demandCalls * 2 * settleMs) / Math.max(1, elapsedMs));
+    const minimum = this.lastWorst * BigInt(SLICE_CALLS);
+    this.demand = 0n;
+    this.demandCalls = 0;
+    return { amount: amount > minimum ? amount : minimum, calls: Math.max(calls, SLICE_CALLS) };
+  }
+
+  /**
+   * What to tell Postgres: give back what the ledger now counts (and, frozen, all free room), and ask for what
+   * brings the free room back to `slice` when it has fallen below half of it.
+   */
+  settlement(slice: Units, sliceCalls: number): Settlement {
+    const free = this.free > 0n ? this.free : 0n;
+    const freeCalls = Math.max(0, this.heldCalls - this.usedCalls);
+    const release = this.written + (this.frozen ? free : 0n);
+    const releaseCalls = this.capsCalls ? this.writtenCalls + (this.frozen ? freeCalls : 0) : 0;
+    const want = this.frozen || this.ref.limit === null || free * 2n >= slice ? 0n : slice - free;
+    const wantCalls = this.frozen || !this.capsCalls || freeCalls * 2 >= sliceCalls ? 0 : sliceCalls - freeCalls;
+    return {
+      budgetId: this.ref.id, periodStart: this.ref.periodStart, key: this.ref.key,
+      release: fromUnits(release), releaseCalls, want: fromUnits(want), wantCalls,
+    };
+  }
+
+  /**
+   * Near the cap a lease stops admitting (calls reserve exactly, and its free room goes back): when the room
+   * beyond every hold is under `headroom` slices, or a slice would be more than `maxShare` of the cap (a budget
+   * too small to slice). It admits again once the room is twice that.
+   */
+  refreeze(hardCap: Units, p: { headroom: number; maxShare: number }): void {
+    const cap = this.cap(hardCap);
+    if (cap === null) {
+      this.frozen = false;
+      return;
+    }
+    const room = cap - this.spent - this.others - this.held;
+    const slice = this.lastWorst * BigInt(SLICE_CALLS);
+    const need = slice * BigInt(p.headroom);
+    const tooSmall = Number(slice) > Number(cap) * p.maxShare;
+    if (tooSmall || room < need) this.frozen = true;
+    else if (room >= 2n * need) this.frozen = false;
+  }
+
+  /** Postgres' answer to a settlement (or an acquisition): what the lease holds now and the counter around it. */
+  update(row: Pick<SettledLease, 'spent' | 'reserved' | 'calls' | 'lease_amount' | 'lease_calls'>, released: { amount: Units; calls: number }, usableUntil: number): void {
+    this.written -= released.amount;
+    this.writtenCalls -= released.calls;
+    this.held = toUnits(row.lease_amount);
+    this.heldCalls = row.lease_calls;
+    this.spent = toUnits(row.spent);
+    this.others = toUnits(row.reserved) - this.held;
+    this.othersCalls = Number(row.calls) - this.heldCalls;
+    this.usableUntil = usableUntil;
+  }
+
+  /** The amount the budget may not pass (its limit times the hard-cap ratio; a session cap's limit), or null. */
+  cap(hardCap: Units): Units | null {
+    if (this.ref.limit === null) return null;
+    return this.ref.scope === 'session' ? this.ref.limit : (this.ref.limit * hardCap) / UNIT;
+  }
+
+  get empty(): boolean {
+    return this.held === 0n && this.heldCalls === 0 && this.live.size === 0 && this.unwritten.size === 0 && this.written === 0n;
+  }
+}
