@@ -28,6 +28,7 @@ export const ERRORS = {
   unknown_model: { status: 400, message: 'The model is not in the catalog.' },
   model_provider_mismatch: { status: 400, message: 'The model is not served by this provider route.' },
   model_not_allowed: { status: 403, message: 'The agent is not allowed to use this model.' },
+  model_not_priced: { status: 403, message: 'The model has no price in force, and the policy does not let this use case run it on an estimate.' },
   // Budgets
   budget_exhausted: { status: 429, message: 'The use case has reached its hard budget cap; calls are rejected until the budget is extended.' },
   session_budget_exhausted: { status: 429, message: 'The session has reached its cap (cost or number of calls); start a new session or raise the cap.' },

@@ -197,10 +197,11 @@ else := ""
 
 _cheaper := object.get(_catalog, "cheaper_model", null)
 
-# At the soft cap the catalog's next cheaper model is served, but only on the route's own provider:
-# the request body is already in that provider's shape.
+# At the soft cap the catalog's next cheaper model is served, but only on the route's own provider (the
+# request body is already in that provider's shape) and only when it has a price in force.
 _downgrade := _cheaper.id if {
 	tier == "soft_cap"
 	is_string(_cheaper.id)
 	_cheaper.provider == _request_provider
+	_cheaper.priced == true
 }

@@ -39,7 +39,7 @@ const PROBE: PolicyInput = {
     bu: { id: 'probe-bu' },
     use_case: { id: 'probe-use-case', bu_id: 'probe-bu', class: 'probe' },
     agent: { id: 'probe-agent', bu_id: 'probe-bu', status: 'active', use_cases: ['probe-use-case'], models: ['probe-model'] },
-    model: { id: 'probe-model', provider: 'openai' },
+    model: { id: 'probe-model', provider: 'openai', priced: true },
     cheaper_model: null,
   },
   budgets: [
