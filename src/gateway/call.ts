@@ -14,7 +14,9 @@ export type AllowedCall = {
   reserved: boolean;
   decision: Decision;
   revision: string;
+  /** The model id the agent sent (an alias or dated snapshot stays as sent). */
   modelRequested: string;
+  /** The catalog model that served the call and prices it (the requested one's, or the downgrade). */
   modelServed: string;
   body: Record<string, unknown>;
   /** Names of the tools the request declares (metered with the names its answer calls). */

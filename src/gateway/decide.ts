@@ -32,9 +32,11 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
     const body = request.body as Record<string, unknown>;
     const tags = readTags(request.headers);
     const identity = await app.tollgate.authenticate(request.headers);
-    const model = typeof body.model === 'string' && body.model !== '' ? body.model : undefined;
+    // The policy sees the catalog model (an alias or dated snapshot resolves to it); the upstream gets what was sent.
+    const sent = typeof body.model === 'string' && body.model !== '' ? body.model : undefined;
+    const model = sent === undefined ? undefined : app.tollgate.catalog.modelId(adapter.name, sent);
     const { input, reserved } = await gatherFacts(app, { request, adapter, endpoint, body, ts }, tags, identity, model);
-    const base = { adapter, endpoint, ts, tags, model, reserved };
+    const base = { adapter, endpoint, ts, tags, model: sent, reserved };
 
     let evaluation;
     try {
@@ -53,7 +55,7 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
     }
 
     const served = decision.model ?? model!;
-    const prepared = adapter.prepareBody(endpoint, body, served);
+    const prepared = adapter.prepareBody(endpoint, body, served === model ? sent! : served);
     if (decision.max_output_tokens !== null) {
       prepared.body = adapter.clampOutput(endpoint, prepared.body, decision.max_output_tokens);
       reply.header('x-tollgate-output-clamped', String(decision.max_output_tokens));
@@ -63,7 +65,7 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
       if (worst) app.tollgate.budgetGate.shrink(request.id, worst);
     }
     reply.header('x-tollgate-model-served', served);
-    if (served !== model) reply.header('x-tollgate-model-requested', model!);
+    if (served !== model) reply.header('x-tollgate-model-requested', sent!);
     request.tollgateCall = {
       requestId: request.id,
       adapter,
@@ -75,7 +77,7 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
       reserved,
       decision,
       revision,
-      modelRequested: model!,
+      modelRequested: sent!,
       modelServed: served,
       body: prepared.body,
       requestTools: adapter.requestTools(endpoint, body),

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { IdentityFact, PolicyInput, TagsFact } from '../policy/types.js';
 import type { ProviderAdapter } from '../providers/types.js';
-import { costOf, type PriceRow } from '../metering/pricing.js';
+import { costOf, type PriceKinds } from '../metering/pricing.js';
 import { toNumber } from '../metering/money.js';
 import { estimateTokens } from './estimate.js';
 
@@ -17,8 +17,12 @@ type Request = { request: FastifyRequest; adapter: ProviderAdapter; endpoint: st
 export async function gatherFacts(app: FastifyInstance, r: Request, tags: TagsFact, identity: IdentityFact, model: string | undefined): Promise<Facts> {
   const { catalog, prices, budgetGate } = app.tollgate;
   const tokens = estimateTokens(r.adapter, r.endpoint, r.body, Number(r.request.headers['content-length'] ?? 0));
+  const facts = catalog.facts(tags, identity.agent_id, model);
   const price = model ? prices.book.priceAt(model, r.ts) : null;
-  const estimate = estimateOf(tokens, price);
+  // A model with no price reserves at the estimate it would be metered at, if the policy allows it at all.
+  const estimate = estimateOf(tokens, price ?? (facts.model ? prices.book.estimateAt(facts.model.provider, r.ts) : null));
+  if (facts.model) facts.model.priced = price !== null;
+  if (facts.cheaper_model) facts.cheaper_model.priced = prices.book.priceAt(facts.cheaper_model.id, r.ts) !== null;
   let budgets: PolicyInput['budgets'] = [];
   let available = true;
   let reserved = false;
@@ -36,7 +40,7 @@ export async function gatherFacts(app: FastifyInstance, r: Request, tags: TagsFa
       request: { id: r.request.id, provider: r.adapter.name, endpoint: r.endpoint, model, stream: r.adapter.isStream(r.endpoint, r.body) },
       identity,
       tags,
-      catalog: catalog.facts(tags, identity.agent_id, model),
+      catalog: facts,
       budgets,
       budget_state: { available },
       estimate: estimateFact,
@@ -51,11 +55,12 @@ export function servedWorstCase(app: FastifyInstance, input: PolicyInput, served
   if (output >= input.estimate.output_tokens && servedModel === input.request.model) return null;
   const price = app.tollgate.prices.book.priceAt(servedModel, at);
   if (!price) return null;
+  // (an unpriced served model keeps the estimate it reserved)
   const none = { input_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0 };
   return { cost: costOf({ ...none, input_tokens: input.estimate.input_tokens, output_tokens: output }, price), tokens: input.estimate.input_tokens + output };
 }
 
-function estimateOf(tokens: { input: number; output: number }, price: PriceRow | null) {
+function estimateOf(tokens: { input: number; output: number }, price: PriceKinds | null) {
   const none = { input_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0 };
   const inputCost = price ? costOf({ ...none, input_tokens: tokens.input }, price) : '0';
   const exactCost = price ? costOf({ ...none, input_tokens: tokens.input, output_tokens: tokens.output }, price) : '0';

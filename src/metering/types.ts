@@ -19,8 +19,10 @@ export type UsageEvent = NormalizedUsage & {
   /** Exact decimal string; never a float. */
   cost: string;
   currency: string;
-  /** The prices row used, or null when the served model had no price in force (cost is then 0). */
+  /** The prices row used, or null when the served model had no price in force (cost is then an estimate). */
   price_id: number | null;
+  /** The served model had no price in force: cost is the policy-allowed estimate (src/gateway/meter-call.ts). */
+  cost_estimated?: boolean;
   /** Upstream HTTP status (or 499 when the client went away before the upstream answered). */
   status: number;
   /** true when the usage is incomplete: client disconnect, stream cut, upstream error mid-stream. */

@@ -29,10 +29,13 @@ export type CatalogFact = {
   bu: { id: string } | null;
   use_case: { id: string; bu_id: string; class: string } | null;
   agent: { id: string; bu_id: string; status: string; use_cases: string[]; models: string[] } | null;
-  /** The requested model, null when the catalog does not know it. */
-  model: { id: string; provider: string } | null;
+  /**
+   * The requested model as the catalog names it (an alias or dated snapshot resolves to its catalog model),
+   * null when the catalog does not know it. `priced`: a price is in force for it now.
+   */
+  model: { id: string; provider: string; priced?: boolean } | null;
   /** The next cheaper model on the catalog's downgrade ladder, if the requested model has one. */
-  cheaper_model: { id: string; provider: string } | null;
+  cheaper_model: { id: string; provider: string; priced?: boolean } | null;
 };
 
 export type BudgetScope = 'use_case' | 'bu' | 'agent' | 'session';

@@ -28,3 +28,11 @@ export function stringField(body: unknown, key: string): string | undefined {
 export function positiveInt(value: unknown, fallback: number): number {
   return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : fallback;
 }
+
+/**
+ * The service tier an answer names, when it is not the standard one ('standard' at Anthropic, 'default' at
+ * OpenAI): 'flex', 'priority', … as prices name them (src/metering/pricing.ts); undefined otherwise.
+ */
+export function nonStandardTier(tier: unknown): string | undefined {
+  return typeof tier === 'string' && tier !== 'standard' && tier !== 'default' && tier !== 'auto' ? tier : undefined;
+}

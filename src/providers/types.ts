@@ -8,7 +8,14 @@ export type NormalizedUsage = {
   cache_write_tokens: number;
   /** Output tokens, reasoning included. */
   output_tokens: number;
+  /** Of cache_write_tokens, those written for an hour (Anthropic's 1-hour TTL), priced apart; absent: none. */
+  cache_write_1h_tokens?: number;
+  /** The service tier the provider says served the call (flex, priority…); absent: the standard one. */
+  service_tier?: string;
 };
+
+/** The four disjoint token kinds every usage has. */
+export type TokenKind = 'input_tokens' | 'cached_input_tokens' | 'cache_write_tokens' | 'output_tokens';
 
 export const ZERO_USAGE: Readonly<NormalizedUsage> = Object.freeze({
   input_tokens: 0,

@@ -48,12 +48,26 @@ function toolUseBlock(name: string, id: string, words: string[], truncated: bool
   };
 }
 
-function wireUsage(prompt: PromptTokens, output: number) {
+/**
+ * Cache writes live an hour when a cache breakpoint asks for it (`cache_control: {type: 'ephemeral', ttl: '1h'}`);
+ * the usage then reports them under cache_creation.ephemeral_1h_input_tokens (within cache_creation_input_tokens).
+ */
+function asksForHourCache(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(asksForHourCache);
+  const o = record(value);
+  if (o === undefined) return false;
+  if (record(o.cache_control)?.ttl === '1h') return true;
+  return Object.values(o).some((v) => typeof v === 'object' && v !== null && asksForHourCache(v));
+}
+
+function wireUsageOf(prompt: PromptTokens, output: number, hourCache: boolean) {
   return {
     input_tokens: prompt.fresh,
     cache_creation_input_tokens: prompt.cacheWrite,
     cache_read_input_tokens: prompt.cacheRead,
-    cache_creation: { ephemeral_5m_input_tokens: prompt.cacheWrite, ephemeral_1h_input_tokens: 0 },
+    cache_creation: hourCache
+      ? { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: prompt.cacheWrite }
+      : { ephemeral_5m_input_tokens: prompt.cacheWrite, ephemeral_1h_input_tokens: 0 },
     output_tokens: output,
     service_tier: 'standard',
   };
@@ -72,16 +86,21 @@ export const messages: Renderer = (body, { id }): Reply => {
   const tool = toolToCall(body);
   const block = tool === undefined ? textBlock(words, truncated) : toolUseBlock(tool, id, words, truncated);
   const stopReason = block.stopReason;
-  const reportedAt = (output: number) => usage(prompt.fresh, prompt.cacheRead, prompt.cacheWrite, output);
+  const hourCache = asksForHourCache(body) && prompt.cacheWrite > 0;
+  const reportedAt = (output: number) => ({
+    ...usage(prompt.fresh, prompt.cacheRead, prompt.cacheWrite, output),
+    ...(hourCache ? { cache_write_1h_tokens: prompt.cacheWrite } : {}),
+  });
+  const wireUsage = (output: number) => wireUsageOf(prompt, output, hourCache);
   const message = { id: `msg_${id}`, type: 'message', role: 'assistant', model: String(body.model) };
   if (body.stream !== true) {
     const content = [block.content];
-    const json = { ...message, content, stop_reason: stopReason, stop_sequence: null, usage: wireUsage(prompt, words.length) };
+    const json = { ...message, content, stop_reason: stopReason, stop_sequence: null, usage: wireUsage(words.length) };
     return { status: 200, json, usage: reportedAt(words.length) };
   }
-  const { output_tokens: _output, service_tier: _tier, cache_creation: _split, ...totals } = wireUsage(prompt, words.length);
+  const { output_tokens: _output, service_tier: _tier, cache_creation: _split, ...totals } = wireUsage(words.length);
   const event = (type: string, fields: object, report?: Pick<SseOut, 'usage' | 'final'>) => sse(type, { type, ...fields }, report);
-  const start = { ...message, content: [], stop_reason: null, stop_sequence: null, usage: wireUsage(prompt, 1) };
+  const start = { ...message, content: [], stop_reason: null, stop_sequence: null, usage: wireUsage(1) };
   const events: SseOut[] = [
     event('message_start', { message: start }, { usage: reportedAt(1) }),
     event('content_block_start', { index: 0, content_block: block.start }),

@@ -1,3 +1,4 @@
+import type { NormalizedUsage } from '../../providers/types.js';
 import { promptTokens, replyWords, sse, toolArguments, usage, type Renderer, type Reply, type SseOut } from './wire.js';
 
 /**
@@ -63,15 +64,28 @@ function chatToolCall(name: string, id: string, words: string[], truncated: bool
   };
 }
 
+/**
+ * The tier that serves a call: the one it asked for when that is flex or priority (the answer's service_tier
+ * says so, https://platform.openai.com/docs/api-reference/chat/create#chat-create-service_tier), else default.
+ */
+function servedTier(body: Json): string {
+  return body.service_tier === 'flex' || body.service_tier === 'priority' ? body.service_tier : 'default';
+}
+
+function withTier(u: NormalizedUsage, tier: string): NormalizedUsage {
+  return tier === 'default' ? u : { ...u, service_tier: tier };
+}
+
 export const chatCompletions: Renderer = (body, { id, created }): Reply => {
   const prompt = promptTokens(body, { cacheWrites: false });
   const { words, truncated } = replyWords(body.max_completion_tokens ?? body.max_tokens);
   const tool = toolToCall(body);
   const answer = tool === undefined ? chatText(words, truncated) : chatToolCall(tool, id, words, truncated);
   const model = String(body.model);
-  const reported = usage(prompt.total - prompt.cacheRead, prompt.cacheRead, 0, words.length);
+  const tier = servedTier(body);
+  const reported = withTier(usage(prompt.total - prompt.cacheRead, prompt.cacheRead, 0, words.length), tier);
   const wireUsage = chatUsage(prompt.total, prompt.cacheRead, words.length);
-  const base = { id: `chatcmpl-${id}`, created, model, system_fingerprint: 'fp_fake', service_tier: 'default' };
+  const base = { id: `chatcmpl-${id}`, created, model, system_fingerprint: 'fp_fake', service_tier: tier };
   if (body.stream !== true) {
     const choice = { index: 0, message: answer.message, logprobs: null, finish_reason: answer.finish };
     return { status: 200, json: { ...base, object: 'chat.completion', choices: [choice], usage: wireUsage }, usage: reported };
@@ -129,6 +143,7 @@ function responseObject(body: Record<string, unknown>, id: string, created: numb
     top_p: 1,
     truncation: 'disabled',
     usage: null as unknown,
+    service_tier: servedTier(body),
     user: null,
     metadata: {},
   };
@@ -175,7 +190,7 @@ function responseFunctionCall(name: string, id: string, words: string[]): Respon
 export const responses: Renderer = (body, { id, created }): Reply => {
   const prompt = promptTokens(body, { cacheWrites: false });
   const { words } = replyWords(body.max_output_tokens);
-  const reported = usage(prompt.total - prompt.cacheRead, prompt.cacheRead, 0, words.length);
+  const reported = withTier(usage(prompt.total - prompt.cacheRead, prompt.cacheRead, 0, words.length), servedTier(body));
   const tool = toolToCall(body);
   const output = tool === undefined ? responseMessage(id, words) : responseFunctionCall(tool, id, words);
   const started = responseObject(body, id, created);
