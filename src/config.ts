@@ -44,6 +44,7 @@ const EnvSchema = Type.Object({
   TOLLGATE_KEY_CACHE_MS: Type.Integer({ default: 5000, minimum: 0 }),
   TOLLGATE_ROLE: Type.Union([Type.Literal('gateway'), Type.Literal('analytics'), Type.Literal('all')], { default: 'all' }),
   TOLLGATE_ADJACENCY_INTERVAL_MS: Type.Integer({ default: 3_600_000, minimum: 0 }),
+  TOLLGATE_REFORECAST_INTERVAL_MS: Type.Integer({ default: 60_000, minimum: 0 }),
   TOLLGATE_ADJACENCY_MIN_WEIGHT: Type.Number({ default: 0.5, minimum: 0, maximum: 1 }),
   TOLLGATE_ADJACENCY_SPEND_PERCENTILE: Type.Number({ default: 75, minimum: 0, maximum: 100 }),
   TOLLGATE_ADJACENCY_BUDGET_SHARE: Type.Number({ default: 0.8, minimum: 0, maximum: 100 }),
@@ -76,6 +77,8 @@ export type Config = Readonly<{
   /** What this process serves: the gateway routes, the analytics API (GraphQL, reports), or both. */
   role: 'gateway' | 'analytics' | 'all';
   refresh: Readonly<{ catalogMs: number; reservationSweepMs: number; keyCacheMs: number }>;
+  /** How often price changes whose time has come re-forecast budgets (0: only at import). */
+  reforecastIntervalMs: number;
   /** The council's adjacency analysis: how often the analytics role runs it (0: never) and when it alerts. */
   adjacency: Readonly<{ intervalMs: number; alerts: Readonly<{ minWeight: number; spendPercentile: number; budgetShare: number }> }>;
 }>;
@@ -124,6 +127,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       reservationSweepMs: e.TOLLGATE_RESERVATION_SWEEP_MS,
       keyCacheMs: e.TOLLGATE_KEY_CACHE_MS,
     },
+    reforecastIntervalMs: e.TOLLGATE_REFORECAST_INTERVAL_MS,
     adjacency: {
       intervalMs: e.TOLLGATE_ADJACENCY_INTERVAL_MS,
       alerts: { minWeight: e.TOLLGATE_ADJACENCY_MIN_WEIGHT, spendPercentile: e.TOLLGATE_ADJACENCY_SPEND_PERCENTILE, budgetShare: e.TOLLGATE_ADJACENCY_BUDGET_SHARE },

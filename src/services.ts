@@ -14,6 +14,9 @@ import { createJwtVerifier } from './identity/jwt.js';
 import { createMetrics, registerMeterGauges, type Metrics } from './ops/metrics.js';
 import { createNotifier, type Notifier } from './budgets/notifier.js';
 import { analysisOptionsFrom, createAdjacencySchedule, type AdjacencySchedule } from './adjacency/schedule.js';
+import { createReforecastSchedule } from './budgets/price-changes.js';
+import { thresholdsFrom } from './analytics/forecast.js';
+import type { Rounds } from './ops/rounds.js';
 
 type Log = { info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void };
 
@@ -32,6 +35,8 @@ export type Services = {
   notifier: Notifier;
   /** Runs the adjacency analysis of the current month on a timer (analytics role; one replica at a time). */
   adjacency: AdjacencySchedule;
+  /** Re-forecasts budgets when a future-dated price change takes effect (any replica; each change once). */
+  reforecasts: Rounds;
   close(): Promise<void>;
 };
 
@@ -68,12 +73,14 @@ export async function createServices(config: Config, log: Log): Promise<Services
     db, log, intervalMs: config.role === 'gateway' ? 0 : config.adjacency.intervalMs, options: analysisOptionsFrom(config.adjacency),
   });
   adjacency.start();
+  const reforecasts = createReforecastSchedule({ db, log, intervalMs: config.reforecastIntervalMs, thresholds: () => thresholdsFrom(policy.data) });
+  reforecasts.start();
 
   const metrics = createMetrics();
   registerMeterGauges(metrics, () => meter.stats());
 
   return {
-    config, db, catalog, budgetGate, prices, policy, meter, metrics, notifier, adjacency,
+    config, db, catalog, budgetGate, prices, policy, meter, metrics, notifier, adjacency, reforecasts,
     authenticate: createAuthenticator({ db, verifyJwt: createJwtVerifier(config.jwt), cacheMs: config.refresh.keyCacheMs }),
     async close() {
       clearInterval(priceTimer);
@@ -82,6 +89,7 @@ export async function createServices(config: Config, log: Log): Promise<Services
       stopOrphanSweeper();
       await policy.close();
       await adjacency.stop();
+      await reforecasts.stop();
       await notifier.stop();
       await meter.close();
       if (reservationDb !== db) await reservationDb.destroy();
