@@ -1,12 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import mercurius from 'mercurius';
 import type { Knex } from 'knex';
-import { findActiveApiToken, hashApiToken, looksLikeApiToken } from '../db/api-tokens.js';
-import type { Caller } from './access.js';
+import { callerFrom } from './caller.js';
 import type { GqlContext } from './context.js';
 import { assertDocumentLimits, assertTokenLimit } from './document-limits.js';
 import { AnalyticsError, formatErrors } from './errors.js';
@@ -18,14 +17,6 @@ import { startTierEventRelay, subscriptionOptions } from './subscriptions.js';
 export const SCHEMA_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schema/tollgate.graphql');
 
 export type GraphqlOptions = { db: Knex; graphiql?: boolean; limits?: Partial<typeof LIMITS> };
-
-/** The caller an `Authorization: Bearer tga_…` header names, or null (missing, malformed, unknown, revoked). */
-export async function callerFrom(db: Knex, request: FastifyRequest): Promise<Caller | null> {
-  const m = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
-  if (!m || !looksLikeApiToken(m[1]!)) return null;
-  const row = await findActiveApiToken(db, hashApiToken(m[1]!));
-  return row ? { tokenId: row.id, role: row.role, buId: row.bu_id } : null;
-}
 
 /**
  * mercurius on tollgate's Fastify, SDL from schema/. Registered in its own encapsulated context: mercurius
