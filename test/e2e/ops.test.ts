@@ -86,4 +86,28 @@ describe('operations endpoints', () => {
     expect(all).not.toContain(UPSTREAM_OPENAI_KEY);
     expect(all).not.toContain('secret spring product');
   });
+
+  it('full URLs logged with a token a caller put in the query: every route logs the path and the parameter names only', async () => {
+    const secret = 'tga_QUERYSECRETquerysecretQUERYSECRETquerysecret1';
+    const urls = [
+      `/openai/v1/chat/completions?api_key=${secret}`,
+      `/anthropic/v1/messages?${secret}`,
+      `/graphql?query=%7Bviewer%7Brole%7D%7D&token=${secret}`,
+      `/v1/reports/chargeback?period=2026-11&format=csv&access_token=${secret}`,
+      `/metrics?token=${secret}`,
+      `/healthz?token=${secret}`,
+      `/readyz?token=${secret}`,
+      `/council?token=${secret}`,
+      `/no/such/route?token=${secret}`,
+    ];
+    const before = logLines.length;
+    for (const u of urls) await fetch(`${gw.url}${u}`, { method: u.startsWith('/openai') || u.startsWith('/anthropic') ? 'POST' : 'GET', headers: { 'content-type': 'application/json' }, body: u.startsWith('/openai') || u.startsWith('/anthropic') ? '{}' : undefined });
+    await new Promise((r) => setTimeout(r, 50));
+    const lines = logLines.slice(before).join('');
+    expect(lines).not.toContain('QUERYSECRET');
+    expect(lines).toContain('"url":"/v1/reports/chargeback?period&format&access_token"');
+    expect(lines).toContain('"url":"/anthropic/v1/messages?[redacted]"');
+    expect(lines).toContain('Route GET:/no/such/route?token not found');
+    for (const u of urls) expect(lines, u).toContain(`"url":"${u.split('?')[0]}?`);
+  });
 });
