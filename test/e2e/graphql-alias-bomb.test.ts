@@ -15,9 +15,11 @@ import { worstQueries } from '../helpers/worst-queries.js';
  */
 
 const PERIOD = '2026-11';
-// Generous against the 10 s the bomb took: descheduling on a loaded machine must not fail the test.
-const MAX_LOOP_BLOCK_MS = 1500;
-const MAX_GATEWAY_CALL_MS = 3000;
+// Generous on purpose: with PGlite the chargebacks' SQL runs on this thread, and beside the rest of the
+// suite on 2 cores a 215 ms block was measured at 2.3 s. The bomb itself is refused (first test); these
+// bounds only catch an accepted document regaining the bomb's order of magnitude (10 s on a quiet machine).
+const MAX_LOOP_BLOCK_MS = 5000;
+const MAX_GATEWAY_CALL_MS = 8000;
 
 let gw: Gateway;
 let key: string;
