@@ -8,6 +8,7 @@ import { gatewayRoutes } from './gateway/plugin.js';
 import { analyticsApi } from './analytics/api.js';
 import { councilPage } from './council/plugin.js';
 import { requestId } from './gateway/request-id.js';
+import { LOG_SERIALIZERS, RequestLogController } from './ops/request-log.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -35,12 +36,17 @@ export const tollgate = fp(async function tollgate(app: FastifyInstance, opts: {
   if (opts.config.role !== 'gateway') await app.register(councilPage);
 }, { name: 'tollgate', fastify: '5.x' });
 
-/** Secrets and prompt text never reach the logs: credentials are redacted, bodies are not logged. */
+/**
+ * Secrets and prompt text never reach the logs: credentials are redacted, bodies are not logged, and URLs
+ * keep their query's parameter names only (src/ops/request-log.ts).
+ */
 export const LOG_REDACT = ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'];
 
 export function serverOptions(config: Config, logger: FastifyServerOptions['logger'] = { level: config.logLevel, redact: LOG_REDACT }): FastifyServerOptions {
   return {
-    logger,
+    // Whoever configures the logger, request URLs are logged without their query's values.
+    logger: typeof logger === 'object' ? { ...logger, serializers: { ...LOG_SERIALIZERS, ...logger.serializers } } : logger,
+    logController: new RequestLogController(),
     bodyLimit: config.bodyLimit,
     genReqId: () => requestId(),
     // Streams can run for minutes; tollgate's own upstream timeout bounds them instead.

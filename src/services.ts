@@ -11,7 +11,7 @@ import { createPriceBook, type PriceBook } from './metering/pricing.js';
 import { loadPrices } from './db/prices.js';
 import { createAuthenticator, type Authenticator } from './identity/authenticate.js';
 import { createJwtVerifier } from './identity/jwt.js';
-import { createMetrics, registerMeterGauges, type Metrics } from './ops/metrics.js';
+import { createMetrics, registerMeterGauges, registerPolicyInfo, type Metrics } from './ops/metrics.js';
 import { createNotifier, type Notifier } from './budgets/notifier.js';
 import { analysisOptionsFrom, createAdjacencySchedule, type AdjacencySchedule } from './adjacency/schedule.js';
 import { createReforecastSchedule } from './budgets/price-changes.js';
@@ -78,6 +78,7 @@ export async function createServices(config: Config, log: Log): Promise<Services
 
   const metrics = createMetrics();
   registerMeterGauges(metrics, () => meter.stats());
+  registerPolicyInfo(metrics, () => policy.revision);
 
   return {
     config, db, catalog, budgetGate, prices, policy, meter, metrics, notifier, adjacency, reforecasts,

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../app.js';
 import { loadConfig } from '../config.js';
 import { insertAgentKey } from '../db/agent-keys.js';
+import { generateApiToken, insertApiToken } from '../db/api-tokens.js';
 import { upsertBudget } from '../db/budgets.js';
 import { chargeback } from '../db/ledger.js';
 import { monthRange } from '../budgets/period.js';
@@ -62,7 +63,7 @@ async function startGateway(port: number, upstreamUrl: string, dataDir: string):
   return { app, url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` };
 }
 
-async function provision(app: FastifyInstance): Promise<Map<string, string>> {
+async function provision(app: FastifyInstance): Promise<{ keys: Map<string, string>; metricsToken: string }> {
   const keys = new Map<string, string>();
   for (const a of DEMO_AGENTS) {
     await upsertBudget(app.tollgate.db, { scope: 'use_case', scopeId: a.useCase, limit: a.budget.limit, unit: a.budget.unit, period: 'month' });
@@ -70,7 +71,9 @@ async function provision(app: FastifyInstance): Promise<Map<string, string>> {
     await insertAgentKey(app.tollgate.db, { id: k.id, agentId: a.agent, hash: k.hash, prefix: k.prefix, label: 'demo' });
     keys.set(a.agent, k.key);
   }
-  return keys;
+  const t = generateApiToken();
+  await insertApiToken(app.tollgate.db, { id: t.id, hash: t.hash, prefix: t.prefix, role: 'metrics', label: 'demo' });
+  return { keys, metricsToken: t.token };
 }
 
 // The Anthropic SDK warns on every call that names a deprecated model (the seed catalog's Sonnet 4.5): once is enough.
@@ -92,9 +95,9 @@ async function main(): Promise<void> {
   const upstream = await startFakeUpstream({ openaiKey: FAKE_OPENAI_KEY, anthropicKey: FAKE_ANTHROPIC_KEY, latencyMs: 40, chunkDelayMs: 5 });
   const { app, url } = await startGateway(opts.port, upstream.url, dataDir);
   try {
-    const keys = await provision(app);
+    const { keys, metricsToken } = await provision(app);
     say(`tollgate demo: gateway ${url}, fake OpenAI + Anthropic ${upstream.url}`);
-    say(`${DEMO_AGENTS.length} agents of 3 BUs for ${opts.seconds}s (Ctrl-C stops early); meanwhile: curl ${url}/metrics`);
+    say(`${DEMO_AGENTS.length} agents of 3 BUs for ${opts.seconds}s (Ctrl-C stops early); meanwhile: curl -H 'Authorization: Bearer ${metricsToken}' ${url}/metrics`);
     say('tiers: notice at 50% of budget, warning 80%, soft_cap 100% (cheaper model served), hard_cap 110% (429)');
     const board = new Board(DEMO_AGENTS, say);
     const stop = new AbortController();
@@ -122,7 +125,8 @@ async function main(): Promise<void> {
     say(formatChargeback(await chargeback(app.tollgate.db, monthRange(period)), 'table', period).trimEnd());
     say('\nnext: `npm start` runs tollgate for real (PGlite in ./.tollgate, port 8787); `node dist/cli/main.js agent key create --agent promo-planner`');
     say('gives an agent its key; point the OpenAI SDK at http://localhost:8787/openai/v1, the Anthropic SDK at http://localhost:8787/anthropic;');
-    say('then watch curl localhost:8787/metrics and `node dist/cli/main.js report chargeback --period YYYY-MM`.');
+    say('then `node dist/cli/main.js token create --role metrics` for a scraper token, watch curl -H \'Authorization: Bearer tga_…\' localhost:8787/metrics');
+    say('and `node dist/cli/main.js report chargeback --period YYYY-MM`.');
   } finally {
     await app.close();
     await upstream.close();
