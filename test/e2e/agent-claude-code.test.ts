@@ -20,6 +20,8 @@ let gw: Gateway;
 let key: string;
 let trap: SideChannelTrap;
 const dirs: string[] = [];
+// A run takes seconds; on a loaded machine (2 shared cores) it may take many more.
+const RUN_TIMEOUT_MS = 120_000;
 
 type Result = { subtype: string; is_error: boolean; num_turns: number; session_id: string; api_error_status?: number; result?: string };
 
@@ -50,7 +52,7 @@ async function claude(prompt: string, opts: { useCase?: string; args?: string[];
 
 const directive = (name: string, input: object) => `[call:${name} ${JSON.stringify(input)}]`;
 
-describe.skipIf(CLI.skip !== '')(`Claude Code ${CLI.pinned} through tollgate`, () => {
+describe.skipIf(CLI.skip !== '')(`Claude Code ${CLI.pinned} through tollgate`, { timeout: RUN_TIMEOUT_MS }, () => {
   beforeAll(async () => {
     expect(CLI.installed, `Claude Code ${CLI.pinned} must be installed for CI (bash .ci/agents.sh)`).toBe(CLI.pinned);
     gw = await startGateway({ TOLLGATE_SEED: 'never' });

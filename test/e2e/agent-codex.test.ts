@@ -21,6 +21,8 @@ let gw: Gateway;
 let key: string;
 let trap: SideChannelTrap;
 const dirs: string[] = [];
+// A run takes seconds; on a loaded machine (2 shared cores) it may take many more.
+const RUN_TIMEOUT_MS = 120_000;
 
 /** README's config.toml, for one use case; `sideChannels: 'default'` leaves Codex's own settings. */
 function configToml(useCase: string, sideChannels: 'off' | 'default'): string {
@@ -55,7 +57,7 @@ async function codex(prompt: string, opts: { useCase?: string; sideChannels?: 'o
 const execCommand = (cmd: string) => `[call:exec ${JSON.stringify(`const r = await tools.exec_command({ cmd: ${JSON.stringify(cmd)} }); text(JSON.stringify(r))`)}]`;
 const models = () => gw.upstream.requests.map((r) => (r.body as { model: string }).model);
 
-describe.skipIf(CLI.skip !== '')(`Codex CLI ${CLI.pinned} through tollgate`, () => {
+describe.skipIf(CLI.skip !== '')(`Codex CLI ${CLI.pinned} through tollgate`, { timeout: RUN_TIMEOUT_MS }, () => {
   beforeAll(async () => {
     expect(CLI.installed, `Codex CLI ${CLI.pinned} must be installed for CI (bash .ci/agents.sh)`).toBe(CLI.pinned);
     gw = await startGateway({ TOLLGATE_SEED: 'never' });
