@@ -4,10 +4,11 @@ import { PROVIDERS } from '../providers/registry.js';
 import { decideHook, deny, endpointOf, gatewayDenial } from './decide.js';
 import { readTags } from './tags.js';
 import { forwardHandler } from './forward.js';
+import { providerRoots } from './roots.js';
 import { sendProviderError } from './respond.js';
 import { ERRORS, type ErrorCode } from '../errors.js';
 
-/** One proxied route tree per provider: /openai/v1/* and /anthropic/v1/*. */
+/** One proxied route tree per provider (/openai/v1/*, /anthropic/v1/*), beside the provider's root. */
 export async function gatewayRoutes(app: FastifyInstance): Promise<void> {
   for (const adapter of Object.values(PROVIDERS)) {
     await app.register(async (scope) => {
@@ -22,6 +23,7 @@ export async function gatewayRoutes(app: FastifyInstance): Promise<void> {
         const decision = gatewayDenial(code, messageFor(code, err));
         return deny(app, request, reply, { adapter, endpoint: endpointOf(request.url, adapter.prefix), ts: new Date(), decision, tags: readTags(request.headers), revision: null });
       });
+      providerRoots(app, scope, adapter);
       await scope.register(httpProxy, {
         upstream: app.tollgate.config.providers[adapter.name as 'openai' | 'anthropic'].baseUrl,
         prefix: adapter.prefix,

@@ -42,6 +42,8 @@ export type ErrorShape = { status: number; code: string; message: string; type?:
 export interface ProviderAdapter {
   /** 'openai' | 'anthropic' */
   readonly name: string;
+  /** The provider's root on tollgate, e.g. '/anthropic' (an Anthropic SDK's base URL). */
+  readonly root: string;
   /** Route prefix on tollgate, e.g. '/openai/v1'. */
   readonly prefix: string;
   /** Endpoints (path after prefix) tollgate meters and forwards, e.g. '/chat/completions'. */

@@ -1,9 +1,10 @@
+import { foldTurns, planToolCall, type LastTurn, type ToolCall } from './turn.js';
 import { promptTokens, replyWords, sse, toolArguments, usage, type PromptTokens, type Renderer, type Reply, type SseOut } from './wire.js';
 
 /**
  * Anthropic's wire formats: https://docs.anthropic.com/en/api/messages, .../messages-streaming, .../messages-count-tokens.
- * A request that declares client tools (tool_choice not none) is answered with a tool_use block calling the tool
- * tool_choice names, else the first client tool declared (server tools such as web_search run at Anthropic).
+ * A request that declares tools gets a tool_use block or text as turn.ts decides; only client tools are called
+ * (server tools such as web_search run at Anthropic).
  */
 
 type Json = Record<string, unknown>;
@@ -15,15 +16,30 @@ function clientToolName(tool: Json | undefined): string | undefined {
   return client && typeof tool.name === 'string' ? tool.name : undefined;
 }
 
-export function toolToCall(body: Json): string | undefined {
+const blocksOf = (message: Json): (Json | undefined)[] => (Array.isArray(message.content) ? (message.content as unknown[]).map(record) : []);
+const hasToolResult = (message: Json): boolean => blocksOf(message).some((block) => block?.type === 'tool_result');
+
+/** A user message's own text: a string, or its text blocks; undefined for other turns and for tool results. */
+function userText(message: Json): string | undefined {
+  if (message.role !== 'user' || hasToolResult(message)) return undefined;
+  if (typeof message.content === 'string') return message.content;
+  return blocksOf(message).map((block) => (block?.type === 'text' && typeof block.text === 'string' ? block.text : '')).join('\n');
+}
+
+/** Claude Code puts `role: system` messages between the turns; they are instructions, not turns. */
+function lastTurn(body: Json): LastTurn {
+  const messages = Array.isArray(body.messages) ? (body.messages as unknown[]).map(record) : [];
+  const turns = messages.filter((m): m is Json => m !== undefined && m.role !== 'system');
+  return foldTurns(turns, userText, (m) => m.role === 'user' && hasToolResult(m));
+}
+
+export function toolToCall(body: Json): ToolCall | undefined {
   const choice = record(body.tool_choice);
   if (choice?.type === 'none' || !Array.isArray(body.tools)) return undefined;
-  if (choice?.type === 'tool' && typeof choice.name === 'string') return choice.name;
-  for (const tool of body.tools as unknown[]) {
-    const name = clientToolName(record(tool));
-    if (name !== undefined) return name;
-  }
-  return undefined;
+  const names = (body.tools as unknown[]).map((tool) => clientToolName(record(tool))).filter((name) => name !== undefined);
+  const declared = new Map(names.map((name) => [name, { freeform: false }]));
+  const chosen = choice?.type === 'tool' && typeof choice.name === 'string' ? choice.name : undefined;
+  return planToolCall(declared, lastTurn(body), chosen);
 }
 
 type Block = { content: Json; start: Json; deltas: Json[]; stopReason: string };
@@ -37,9 +53,9 @@ function textBlock(words: string[], truncated: boolean): Block {
   };
 }
 
-function toolUseBlock(name: string, id: string, words: string[], truncated: boolean): Block {
-  const args = toolArguments(words);
-  const opening = { type: 'tool_use', id: `toolu_${id}`, name, input: {} };
+function toolUseBlock(call: ToolCall, id: string, words: string[], truncated: boolean): Block {
+  const args = toolArguments(words, call.input);
+  const opening = { type: 'tool_use', id: `toolu_${id}`, name: call.name, input: {} };
   return {
     content: { ...opening, input: JSON.parse(args.json) as unknown },
     start: opening,

@@ -6,6 +6,7 @@ import { isInjectedUsageEvent, modelFromBody, streamReader, usageFromBody } from
 
 export const anthropic: ProviderAdapter = Object.freeze({
   name: 'anthropic',
+  root: '/anthropic',
   prefix: '/anthropic/v1',
   endpoints: Object.freeze(Object.keys(ENDPOINTS)),
   credentialHeaders: (apiKey: string) => ({ 'x-api-key': apiKey }),

@@ -6,6 +6,7 @@ import { isInjectedUsageEvent, modelFromBody, streamReader, usageFromBody } from
 
 export const openai: ProviderAdapter = Object.freeze({
   name: 'openai',
+  root: '/openai',
   prefix: '/openai/v1',
   endpoints: Object.freeze(Object.keys(ENDPOINTS)),
   credentialHeaders: (apiKey: string) => ({ authorization: `Bearer ${apiKey}` }),

@@ -1,0 +1,29 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ProviderAdapter } from '../providers/types.js';
+import { deny, endpointOf, gatewayDenial } from './decide.js';
+import { readTags } from './tags.js';
+
+/**
+ * A provider's root (`/anthropic`, `/openai`) and the paths under it outside the forwarded prefix. A client may
+ * look there before any call (Claude Code has checked its base URL with HEAD; health probes GET it), so GET and
+ * HEAD get a cheap 200 saying this is tollgate's route for the provider and what it forwards: no credential is
+ * read and nothing is metered, as no call was made. Anything else there is an endpoint tollgate does not
+ * forward: 404 unsupported_endpoint in the provider's shape, logged like every denial.
+ */
+export function providerRoots(app: FastifyInstance, scope: FastifyInstance, adapter: ProviderAdapter): void {
+  const description = JSON.stringify({
+    service: 'tollgate',
+    provider: adapter.name,
+    forwards: adapter.endpoints.map((endpoint) => `POST ${adapter.prefix}${endpoint}`),
+  });
+  const refuse = (request: FastifyRequest, reply: FastifyReply) =>
+    deny(app, request, reply, {
+      adapter, endpoint: endpointOf(request.url, adapter.prefix), ts: new Date(),
+      decision: gatewayDenial('unsupported_endpoint'), tags: readTags(request.headers), revision: null,
+    });
+  for (const path of [adapter.root, `${adapter.root}/`]) {
+    scope.get(path, (_request, reply) => reply.type('application/json').send(description));
+    scope.route({ method: ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], url: path, handler: refuse });
+  }
+  scope.all(`${adapter.root}/*`, refuse);
+}
