@@ -15,6 +15,8 @@ import * as ledgerIngest from './015_ledger_ingest.js';
 import * as rollupBillingPeriod from './016_rollup_billing_period.js';
 import * as ledgerBrin from './017_ledger_brin.js';
 import * as usageMonthly from './018_usage_monthly.js';
+import * as reconcile from './026_reconcile.js';
+import * as shadowNotices from './027_shadow_notices.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -36,6 +38,8 @@ const MIGRATIONS: ReadonlyArray<[string, Migration]> = [
   ['016_rollup_billing_period', rollupBillingPeriod],
   ['017_ledger_brin', ledgerBrin],
   ['018_usage_monthly', usageMonthly],
+  ['026_reconcile', reconcile],
+  ['027_shadow_notices', shadowNotices],
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
