@@ -14,6 +14,7 @@ import { createJwtVerifier } from './identity/jwt.js';
 import { createMetrics, registerMeterGauges, type Metrics } from './ops/metrics.js';
 import { createNotifier, type Notifier } from './budgets/notifier.js';
 import { analysisOptionsFrom, createAdjacencySchedule, type AdjacencySchedule } from './adjacency/schedule.js';
+import { createReconcileSchedule, type ReconcileSchedule } from './reconcile/schedule.js';
 
 type Log = { info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void };
 
@@ -32,6 +33,8 @@ export type Services = {
   notifier: Notifier;
   /** Runs the adjacency analysis of the current month on a timer (analytics role; one replica at a time). */
   adjacency: AdjacencySchedule;
+  /** Pulls the providers' usage and cost reports on a timer (analytics role; one run per provider at a time). */
+  reconcile: ReconcileSchedule;
   close(): Promise<void>;
 };
 
@@ -68,12 +71,14 @@ export async function createServices(config: Config, log: Log): Promise<Services
     db, log, intervalMs: config.role === 'gateway' ? 0 : config.adjacency.intervalMs, options: analysisOptionsFrom(config.adjacency),
   });
   adjacency.start();
+  const reconcile = createReconcileSchedule({ db, log, settings: config.reconcile, intervalMs: config.role === 'gateway' ? 0 : config.reconcile.intervalMs });
+  reconcile.start();
 
   const metrics = createMetrics();
   registerMeterGauges(metrics, () => meter.stats());
 
   return {
-    config, db, catalog, budgetGate, prices, policy, meter, metrics, notifier, adjacency,
+    config, db, catalog, budgetGate, prices, policy, meter, metrics, notifier, adjacency, reconcile,
     authenticate: createAuthenticator({ db, verifyJwt: createJwtVerifier(config.jwt), cacheMs: config.refresh.keyCacheMs }),
     async close() {
       clearInterval(priceTimer);
@@ -82,6 +87,7 @@ export async function createServices(config: Config, log: Log): Promise<Services
       stopOrphanSweeper();
       await policy.close();
       await adjacency.stop();
+      await reconcile.stop();
       await notifier.stop();
       await meter.close();
       if (reservationDb !== db) await reservationDb.destroy();
