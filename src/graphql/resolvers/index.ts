@@ -6,6 +6,7 @@ import { chargebackLoaders, chargebackResolvers } from './chargeback.js';
 import { decisionLoaders, decisionResolvers } from './decisions.js';
 import { outcomeLoaders, outcomeResolvers } from './outcomes.js';
 import { sessionLoaders, sessionResolvers } from './sessions.js';
+import { shadowLoaders, shadowResolvers } from './shadow.js';
 
 /**
  * Every feature's resolvers and loaders, merged by type. A feature adds its module to the two lists below
@@ -13,8 +14,8 @@ import { sessionLoaders, sessionResolvers } from './sessions.js';
  */
 type ResolverMap = Record<string, Record<string, unknown>>;
 
-const RESOLVERS: ResolverMap[] = [adjacencyResolvers, budgetResolvers, catalogResolvers, chargebackResolvers, decisionResolvers, outcomeResolvers, sessionResolvers];
-const LOADERS: ResolverMap[] = [adjacencyLoaders, budgetLoaders, catalogLoaders, chargebackLoaders, decisionLoaders, outcomeLoaders, sessionLoaders];
+const RESOLVERS: ResolverMap[] = [adjacencyResolvers, budgetResolvers, catalogResolvers, chargebackResolvers, decisionResolvers, outcomeResolvers, sessionResolvers, shadowResolvers];
+const LOADERS: ResolverMap[] = [adjacencyLoaders, budgetLoaders, catalogLoaders, chargebackLoaders, decisionLoaders, outcomeLoaders, sessionLoaders, shadowLoaders];
 
 export const resolvers = { ...scalarResolvers, ...merge(RESOLVERS) };
 export const loaders = merge(LOADERS);
