@@ -103,7 +103,10 @@ async function store(db: Db, settings: ReconcileSettings, run: RunRow, adapter: 
 /** Days of the run whose |reported − metered| reaches the threshold: one notice each, ever, and finance's outbox row. */
 async function notify(trx: Knex.Transaction, settings: ReconcileSettings, run: RunRow, days: string[]): Promise<number> {
   const range = { provider: run.provider, from: days[0]!, to: nextDay(days.at(-1)!) };
-  const [report, ledger, covered] = await Promise.all([readReportRows(trx, range), readLedgerDays(trx, range), readCoveredDays(trx, range)]);
+  // One after another: a transaction is one connection, which runs one statement at a time.
+  const report = await readReportRows(trx, range);
+  const ledger = await readLedgerDays(trx, range);
+  const covered = await readCoveredDays(trx, range);
   const runDays = new Set(days);
   const tollgateKeys = { [run.provider]: settings.providers[run.provider].tollgateKeyId };
   const byDay = shadowSpend({ report, ledger, covered: covered.filter((c) => runDays.has(c.day)), tollgateKeys, groupBy: ['DAY'] }).rows;
