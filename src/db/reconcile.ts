@@ -51,6 +51,11 @@ export async function listRuns(db: Conn, filter: { provider?: ReportProvider; li
   return ((await q) as RunRow[]).map(toRun);
 }
 
+/** The catalog's model ids of a provider: what a report's model ids are mapped to (src/reconcile/models.ts). */
+export async function catalogModelIds(db: Conn, provider: ReportProvider): Promise<string[]> {
+  return (await db('models').where({ provider_id: provider }).orderBy('id').pluck('id')) as string[];
+}
+
 const INSERT_CHUNK = 1000;
 
 /** The run's days become exactly `rows` (a covered day without rows billed nothing). One transaction: the caller's. */

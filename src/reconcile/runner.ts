@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import type { Config } from '../config.js';
 import type { Db } from '../db/knex.js';
 import {
-  claimRun, failRun, finishRun, insertShadowNotices, insertShadowOutbox, readCoveredDays, readLedgerDays, readReportRows,
+  catalogModelIds, claimRun, failRun, finishRun, insertShadowNotices, insertShadowOutbox, readCoveredDays, readLedgerDays, readReportRows,
   replaceReportDays, type RunRow, type RunSource,
 } from '../db/reconcile.js';
 import type { ReportAdapter } from './adapter.js';
@@ -87,7 +87,7 @@ async function recorded(db: Db, run: RunRow, work: () => Promise<RunSummary>): P
 }
 
 async function store(db: Db, settings: ReconcileSettings, run: RunRow, adapter: ReportAdapter, pages: ReportPage[], days: string[]): Promise<RunSummary> {
-  const models = (await db('models').where({ provider_id: adapter.provider }).pluck('id')) as string[];
+  const models = await catalogModelIds(db, adapter.provider);
   const inRange = new Set(days);
   const rows = mergeReport({
     usage: pages.flatMap((p) => p.usage), cost: pages.flatMap((p) => p.cost), costsByKey: adapter.costsByKey, catalogModel: catalogModelMapper(models),
