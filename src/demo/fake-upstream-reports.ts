@@ -15,7 +15,7 @@ export type { FakePrice, FakeReportCall };
 export type FakeReportsOptions = { openaiAdminKey: string; anthropicAdminKey: string; prices: Readonly<Record<string, FakePrice>> };
 
 /** Makes the `page`-th page (1-based) of `path` answer `status` the next `times` (default 1) times it is asked for. */
-export type ReportFault = { path: string; page: number; status: number; times?: number };
+export type ReportFault = { path: string; page: number; status: number; times?: number; retryAfterSeconds?: number };
 
 export type FakeReports = {
   url: string;
@@ -65,6 +65,7 @@ export async function startFakeReports(options: FakeReportsOptions): Promise<Fak
       const fault = faults.find((f) => f.path === path && f.page === pageNo && f.remaining > 0);
       if (fault) {
         fault.remaining--;
+        if (fault.retryAfterSeconds !== undefined) reply.header('retry-after', String(fault.retryAfterSeconds));
         return send(reply, fault.status, errorBody(endpoint.provider, fault.status, 'The server had an error while processing your request.'));
       }
       const fields = [...query.getAll('group_by[]'), ...query.getAll('group_by')];

@@ -23,6 +23,7 @@ export type FetchOptions = {
 export const FETCH_DEFAULTS = Object.freeze({ limit: 7, attempts: 4, backoffMs: 1000, timeoutMs: 30_000 });
 // A cursor that never ends (a provider bug) must not loop forever: a year of daily buckets at one per page.
 const MAX_PAGES = 400;
+const MAX_WAIT_MS = 60_000;
 
 export async function fetchReport(adapter: ReportAdapter, kind: ReportKind, range: { from: Date; to: Date }, o: FetchOptions): Promise<ReportPage[]> {
   const pages: ReportPage[] = [];
@@ -43,11 +44,12 @@ async function getWithRetries(url: string, headers: Record<string, string>, o: F
     const result = await getOnce(url, headers, o);
     if (result.ok) return result.body;
     if (!result.retry || attempt >= attempts) throw new ReportError(`${new URL(url).pathname}: ${result.error}${result.retry ? ` (after ${attempt} attempts)` : ''}`);
-    await sleep((o.backoffMs ?? FETCH_DEFAULTS.backoffMs) * 2 ** (attempt - 1));
+    const backoff = (o.backoffMs ?? FETCH_DEFAULTS.backoffMs) * 2 ** (attempt - 1);
+    await sleep(Math.min(MAX_WAIT_MS, Math.max(backoff, result.retryAfterMs ?? 0)));
   }
 }
 
-type Outcome = { ok: true; body: unknown } | { ok: false; retry: boolean; error: string };
+type Outcome = { ok: true; body: unknown } | { ok: false; retry: boolean; error: string; retryAfterMs?: number };
 
 async function getOnce(url: string, headers: Record<string, string>, o: FetchOptions): Promise<Outcome> {
   let res: Response;
@@ -59,5 +61,7 @@ async function getOnce(url: string, headers: Record<string, string>, o: FetchOpt
   const text = await res.text().catch(() => '');
   if (res.ok) return { ok: true, body: parseReportJson(text) };
   const retry = res.status === 408 || res.status === 429 || res.status >= 500;
-  return { ok: false, retry, error: `HTTP ${res.status}${text ? `: ${text.slice(0, 300)}` : ''}` };
+  // Both providers send retry-after (seconds) with a 429; waiting less only spends the next attempt.
+  const retryAfter = Number(res.headers.get('retry-after'));
+  return { ok: false, retry, error: `HTTP ${res.status}${text ? `: ${text.slice(0, 300)}` : ''}`, ...(retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}) };
 }
