@@ -12,7 +12,7 @@ import { ReportError, type ReportKind, type ReportPage } from './types.js';
 export type FetchOptions = {
   baseUrl: string;
   adminKey: string;
-  /** Buckets per page (the providers' default for daily buckets is 7). */
+  /** Buckets per page: 31, the most every one of these reports accepts for daily buckets (their default is 7). */
   limit?: number;
   attempts?: number;
   backoffMs?: number;
@@ -20,7 +20,7 @@ export type FetchOptions = {
   fetch?: typeof fetch;
 };
 
-export const FETCH_DEFAULTS = Object.freeze({ limit: 7, attempts: 4, backoffMs: 1000, timeoutMs: 30_000 });
+export const FETCH_DEFAULTS = Object.freeze({ limit: 31, attempts: 4, backoffMs: 1000, timeoutMs: 30_000 });
 // A cursor that never ends (a provider bug) must not loop forever: a year of daily buckets at one per page.
 const MAX_PAGES = 400;
 const MAX_WAIT_MS = 60_000;
