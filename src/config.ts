@@ -48,6 +48,16 @@ const EnvSchema = Type.Object({
   TOLLGATE_ADJACENCY_MIN_WEIGHT: Type.Number({ default: 0.5, minimum: 0, maximum: 1 }),
   TOLLGATE_ADJACENCY_SPEND_PERCENTILE: Type.Number({ default: 75, minimum: 0, maximum: 100 }),
   TOLLGATE_ADJACENCY_BUDGET_SHARE: Type.Number({ default: 0.8, minimum: 0, maximum: 100 }),
+  OPENAI_ADMIN_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  ANTHROPIC_ADMIN_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_OPENAI_ADMIN_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  TOLLGATE_ANTHROPIC_ADMIN_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  TOLLGATE_OPENAI_REPORT_KEY_ID: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_ANTHROPIC_REPORT_KEY_ID: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_RECONCILE_INTERVAL_MS: Type.Integer({ default: 86_400_000, minimum: 0 }),
+  TOLLGATE_RECONCILE_LOOKBACK_DAYS: Type.Integer({ default: 3, minimum: 1, maximum: 31 }),
+  TOLLGATE_SHADOW_SPEND_THRESHOLD: Type.String({ default: '100', pattern: '^\\d+(\\.\\d+)?$' }),
+  TOLLGATE_SHADOW_SPEND_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
 });
 
 type Env = Static<typeof EnvSchema>;
@@ -81,7 +91,19 @@ export type Config = Readonly<{
   reforecastIntervalMs: number;
   /** The council's adjacency analysis: how often the analytics role runs it (0: never) and when it alerts. */
   adjacency: Readonly<{ intervalMs: number; alerts: Readonly<{ minWeight: number; spendPercentile: number; budgetShare: number }> }>;
+  /** Shadow spend: the providers' usage and cost reports pulled with admin keys and reconciled with the ledger. */
+  reconcile: Readonly<{
+    providers: Readonly<Record<ReportProvider, Readonly<{ baseUrl: string; adminKey?: string; tollgateKeyId?: string }>>>;
+    /** How often the analytics role pulls the reports (0: never), and how many complete UTC days back. */
+    intervalMs: number;
+    lookbackDays: number;
+    /** A provider's day whose |reported − metered| reaches this (USD) is sent to finance, once. */
+    threshold: string;
+    webhookUrl?: string;
+  }>;
 }>;
+
+export type ReportProvider = 'openai' | 'anthropic';
 
 /** Anything set here wins over the environment (tests and the demo use it). */
 export type ConfigOverrides = Partial<Record<keyof Env, string | number | boolean | undefined>>;
@@ -131,6 +153,16 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     adjacency: {
       intervalMs: e.TOLLGATE_ADJACENCY_INTERVAL_MS,
       alerts: { minWeight: e.TOLLGATE_ADJACENCY_MIN_WEIGHT, spendPercentile: e.TOLLGATE_ADJACENCY_SPEND_PERCENTILE, budgetShare: e.TOLLGATE_ADJACENCY_BUDGET_SHARE },
+    },
+    reconcile: {
+      providers: {
+        openai: { baseUrl: e.TOLLGATE_OPENAI_ADMIN_BASE_URL ?? e.TOLLGATE_OPENAI_BASE_URL, adminKey: e.OPENAI_ADMIN_KEY, tollgateKeyId: e.TOLLGATE_OPENAI_REPORT_KEY_ID },
+        anthropic: { baseUrl: e.TOLLGATE_ANTHROPIC_ADMIN_BASE_URL ?? e.TOLLGATE_ANTHROPIC_BASE_URL, adminKey: e.ANTHROPIC_ADMIN_KEY, tollgateKeyId: e.TOLLGATE_ANTHROPIC_REPORT_KEY_ID },
+      },
+      intervalMs: e.TOLLGATE_RECONCILE_INTERVAL_MS,
+      lookbackDays: e.TOLLGATE_RECONCILE_LOOKBACK_DAYS,
+      threshold: e.TOLLGATE_SHADOW_SPEND_THRESHOLD,
+      webhookUrl: e.TOLLGATE_SHADOW_SPEND_WEBHOOK_URL,
     },
   } satisfies Config);
 }

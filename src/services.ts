@@ -17,6 +17,7 @@ import { analysisOptionsFrom, createAdjacencySchedule, type AdjacencySchedule } 
 import { createReforecastSchedule } from './budgets/price-changes.js';
 import { thresholdsFrom } from './analytics/forecast.js';
 import type { Rounds } from './ops/rounds.js';
+import { createReconcileSchedule, type ReconcileSchedule } from './reconcile/schedule.js';
 
 type Log = { info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void };
 
@@ -37,6 +38,8 @@ export type Services = {
   adjacency: AdjacencySchedule;
   /** Re-forecasts budgets when a future-dated price change takes effect (any replica; each change once). */
   reforecasts: Rounds;
+  /** Pulls the providers' usage and cost reports on a timer (analytics role; one run per provider at a time). */
+  reconcile: ReconcileSchedule;
   close(): Promise<void>;
 };
 
@@ -75,13 +78,15 @@ export async function createServices(config: Config, log: Log): Promise<Services
   adjacency.start();
   const reforecasts = createReforecastSchedule({ db, log, intervalMs: config.reforecastIntervalMs, thresholds: () => thresholdsFrom(policy.data) });
   reforecasts.start();
+  const reconcile = createReconcileSchedule({ db, log, settings: config.reconcile, intervalMs: config.role === 'gateway' ? 0 : config.reconcile.intervalMs });
+  reconcile.start();
 
   const metrics = createMetrics();
   registerMeterGauges(metrics, () => meter.stats());
   registerPolicyInfo(metrics, () => policy.revision);
 
   return {
-    config, db, catalog, budgetGate, prices, policy, meter, metrics, notifier, adjacency, reforecasts,
+    config, db, catalog, budgetGate, prices, policy, meter, metrics, notifier, adjacency, reforecasts, reconcile,
     authenticate: createAuthenticator({ db, verifyJwt: createJwtVerifier(config.jwt), cacheMs: config.refresh.keyCacheMs }),
     async close() {
       clearInterval(priceTimer);
@@ -91,6 +96,7 @@ export async function createServices(config: Config, log: Log): Promise<Services
       await policy.close();
       await adjacency.stop();
       await reforecasts.stop();
+      await reconcile.stop();
       await notifier.stop();
       await meter.close();
       if (reservationDb !== db) await reservationDb.destroy();

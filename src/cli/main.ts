@@ -15,6 +15,7 @@ import { outcomeCommands } from './outcomes.js';
 import { periodCommands } from './periods.js';
 import { adjacencyCommands } from './adjacency.js';
 import { priceCommands } from './prices.js';
+import { reconcileCommands } from './reconcile.js';
 
 const program = new Command('tollgate')
   .description('Policy-enforcing egress gateway for agentic-AI spend')
@@ -57,6 +58,7 @@ outcomeCommands(program.command('outcome').description('business outcome metrics
 periodCommands(program.command('period').description('accounting periods: close a month'));
 adjacencyCommands(program.command('adjacency').description("the council's adjacency analysis: run it, list and act on its alerts"));
 priceCommands(program.command('price').description('the price book: import prices, list what is in force'));
+reconcileCommands(program.command('reconcile').description("shadow spend: the providers' usage and cost reports against the ledger"));
 tokenCommands(program.command('token').description('API tokens for the analytics API (GraphQL, reports)'));
 
 program.parseAsync().catch((err: unknown) => {

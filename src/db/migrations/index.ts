@@ -18,6 +18,8 @@ import * as usageMonthly from './018_usage_monthly.js';
 import * as metricsRole from './021_metrics_role.js';
 import * as priceBook from './022_price_book.js';
 import * as reforecasts from './023_reforecasts.js';
+import * as reconcile from './026_reconcile.js';
+import * as shadowNotices from './027_shadow_notices.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -42,6 +44,8 @@ const MIGRATIONS: ReadonlyArray<[string, Migration]> = [
   ['021_metrics_role', metricsRole],
   ['022_price_book', priceBook],
   ['023_reforecasts', reforecasts],
+  ['026_reconcile', reconcile],
+  ['027_shadow_notices', shadowNotices],
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -7,6 +7,7 @@ import { decisionLoaders, decisionResolvers } from './decisions.js';
 import { outcomeLoaders, outcomeResolvers } from './outcomes.js';
 import { priceLoaders, priceResolvers } from './prices.js';
 import { sessionLoaders, sessionResolvers } from './sessions.js';
+import { shadowLoaders, shadowResolvers } from './shadow.js';
 
 /**
  * Every feature's resolvers and loaders, merged by type. A feature adds its module to the two lists below
@@ -14,8 +15,8 @@ import { sessionLoaders, sessionResolvers } from './sessions.js';
  */
 type ResolverMap = Record<string, Record<string, unknown>>;
 
-const RESOLVERS: ResolverMap[] = [adjacencyResolvers, budgetResolvers, catalogResolvers, chargebackResolvers, decisionResolvers, outcomeResolvers, priceResolvers, sessionResolvers];
-const LOADERS: ResolverMap[] = [adjacencyLoaders, budgetLoaders, catalogLoaders, chargebackLoaders, decisionLoaders, outcomeLoaders, priceLoaders, sessionLoaders];
+const RESOLVERS: ResolverMap[] = [adjacencyResolvers, budgetResolvers, catalogResolvers, chargebackResolvers, decisionResolvers, outcomeResolvers, priceResolvers, sessionResolvers, shadowResolvers];
+const LOADERS: ResolverMap[] = [adjacencyLoaders, budgetLoaders, catalogLoaders, chargebackLoaders, decisionLoaders, outcomeLoaders, priceLoaders, sessionLoaders, shadowLoaders];
 
 export const resolvers = { ...scalarResolvers, ...merge(RESOLVERS) };
 export const loaders = merge(LOADERS);
