@@ -28,7 +28,7 @@ program.command('serve')
 program.command('migrate')
   .description('apply database migrations')
   .action(async () => {
-    const { close } = await openDatabase(loadConfig(), { seed: false, log: { info: (o) => console.log(`applied: ${(o as { applied: string[] }).applied.join(', ')}`) } });
+    const { close } = await openDatabase(loadConfig(), { seed: false, attach: true, log: { info: (o) => console.log(`applied: ${(o as { applied: string[] }).applied.join(', ')}`) } });
     await close();
     console.log('database is up to date');
   });

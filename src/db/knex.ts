@@ -4,6 +4,7 @@ import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
 import type { Config } from '../config.js';
 import { migrationSource } from './migrations/index.js';
+import { LOCAL_SOCKET_PORT } from './local-socket.js';
 
 // Postgres returns int8 and numeric as strings; token counts fit a JS number safely (< 2^53), money
 // stays a string so that it is never rounded through a float.
@@ -11,7 +12,8 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
 export type Db = Knex;
 
-export type DbTarget = Config['database'] | { kind: 'pglite-memory' };
+/** `local-socket`: the PGlite of a running serve, through its socket directory (see local-socket.ts). */
+export type DbTarget = Config['database'] | { kind: 'pglite-memory' } | { kind: 'local-socket'; dir: string };
 
 export function createDb(target: DbTarget, opts: { asyncCommit?: boolean; poolMax?: number } = {}): Db {
   if (target.kind === 'postgres') {
@@ -19,6 +21,12 @@ export function createDb(target: DbTarget, opts: { asyncCommit?: boolean; poolMa
     // all-or-nothing and expire), skipping the WAL flush per commit takes milliseconds off every call.
     const connection = opts.asyncCommit ? { connectionString: target.url, options: '-c synchronous_commit=off' } : target.url;
     return knexFactory({ client: 'pg', connection, pool: { min: 0, max: opts.poolMax ?? 10 } });
+  }
+  if (target.kind === 'local-socket') {
+    // One connection, as on PGlite itself: there is one session behind the socket, so a second connection
+    // would only wait for the first (and deadlock a transaction that awaited it).
+    const connection = { host: target.dir, port: LOCAL_SOCKET_PORT, user: 'postgres', database: 'postgres' };
+    return knexFactory({ client: 'pg', connection, pool: { min: 0, max: 1 } });
   }
   const inMemory = target.kind === 'pglite-memory' || target.dataDir === 'memory://';
   const connection = (inMemory ? {} : { filename: ensureDir(target.dataDir) }) as Knex.StaticConnectionConfig;
