@@ -38,6 +38,9 @@ const MIGRATIONS: ReadonlyArray<[string, Migration]> = [
   ['018_usage_monthly', usageMonthly],
 ];
 
+/** Every migration's name, in order. */
+export const MIGRATION_NAMES: readonly string[] = MIGRATIONS.map(([name]) => name);
+
 export const migrationSource: Knex.MigrationSource<Migration> = {
   getMigrations: async () => MIGRATIONS.map(([, m]) => m),
   getMigrationName: (m) => MIGRATIONS.find(([, x]) => x === m)![0],
