@@ -4,6 +4,7 @@ import { budgetLoaders, budgetResolvers } from './budgets.js';
 import { catalogLoaders, catalogResolvers } from './catalog.js';
 import { chargebackLoaders, chargebackResolvers } from './chargeback.js';
 import { decisionLoaders, decisionResolvers } from './decisions.js';
+import { downgradeLoaders, downgradeResolvers } from './downgrades.js';
 import { outcomeLoaders, outcomeResolvers } from './outcomes.js';
 import { sessionLoaders, sessionResolvers } from './sessions.js';
 
@@ -13,8 +14,8 @@ import { sessionLoaders, sessionResolvers } from './sessions.js';
  */
 type ResolverMap = Record<string, Record<string, unknown>>;
 
-const RESOLVERS: ResolverMap[] = [adjacencyResolvers, budgetResolvers, catalogResolvers, chargebackResolvers, decisionResolvers, outcomeResolvers, sessionResolvers];
-const LOADERS: ResolverMap[] = [adjacencyLoaders, budgetLoaders, catalogLoaders, chargebackLoaders, decisionLoaders, outcomeLoaders, sessionLoaders];
+const RESOLVERS: ResolverMap[] = [adjacencyResolvers, budgetResolvers, catalogResolvers, chargebackResolvers, decisionResolvers, downgradeResolvers, outcomeResolvers, sessionResolvers];
+const LOADERS: ResolverMap[] = [adjacencyLoaders, budgetLoaders, catalogLoaders, chargebackLoaders, decisionLoaders, downgradeLoaders, outcomeLoaders, sessionLoaders];
 
 export const resolvers = { ...scalarResolvers, ...merge(RESOLVERS) };
 export const loaders = merge(LOADERS);
