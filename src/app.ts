@@ -7,6 +7,7 @@ import { opsRoutes } from './ops/routes.js';
 import { gatewayRoutes } from './gateway/plugin.js';
 import { analyticsApi } from './analytics/api.js';
 import { councilPage } from './council/plugin.js';
+import { financePage } from './finance/plugin.js';
 import { requestId } from './gateway/request-id.js';
 
 declare module 'fastify' {
@@ -31,8 +32,9 @@ export const tollgate = fp(async function tollgate(app: FastifyInstance, opts: {
   await app.register(opsRoutes);
   if (opts.config.role !== 'analytics') await app.register(gatewayRoutes);
   if (opts.config.role !== 'gateway') await app.register(analyticsApi);
-  // The council's review page reads the GraphQL API, so it is served wherever that is.
+  // The council's and finance's pages read the GraphQL API, so they are served wherever that is.
   if (opts.config.role !== 'gateway') await app.register(councilPage);
+  if (opts.config.role !== 'gateway') await app.register(financePage);
 }, { name: 'tollgate', fastify: '5.x' });
 
 /** Secrets and prompt text never reach the logs: credentials are redacted, bodies are not logged. */
