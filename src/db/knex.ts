@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
 import knexFactory, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import pg from 'pg';
@@ -13,7 +14,7 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 export type Db = Knex;
 
 /** `local-socket`: the PGlite of a running serve, through its socket directory (see local-socket.ts). */
-export type DbTarget = Config['database'] | { kind: 'pglite-memory' } | { kind: 'local-socket'; dir: string };
+export type DbTarget = Config['database'] | { kind: 'pglite-memory'; loadDataDir?: Blob } | { kind: 'local-socket'; dir: string };
 
 export function createDb(target: DbTarget, opts: { asyncCommit?: boolean; poolMax?: number } = {}): Db {
   if (target.kind === 'postgres') {
@@ -27,6 +28,10 @@ export function createDb(target: DbTarget, opts: { asyncCommit?: boolean; poolMa
     // would only wait for the first (and deadlock a transaction that awaited it).
     const connection = { host: target.dir, port: LOCAL_SOCKET_PORT, user: 'postgres', database: 'postgres' };
     return knexFactory({ client: 'pg', connection, pool: { min: 0, max: 1 } });
+  }
+  // loadDataDir: start from a dump of a data directory (tests start from a migrated one: no initdb, no migrations).
+  if (target.kind === 'pglite-memory' && target.loadDataDir) {
+    return knexFactory({ client: ClientPgLite, dialect: 'postgres', connection: { pglite: new PGlite({ loadDataDir: target.loadDataDir }) } as Knex.StaticConnectionConfig });
   }
   const inMemory = target.kind === 'pglite-memory' || target.dataDir === 'memory://';
   const connection = (inMemory ? {} : { filename: ensureDir(target.dataDir) }) as Knex.StaticConnectionConfig;
