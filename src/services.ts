@@ -1,7 +1,7 @@
 import type { Config } from './config.js';
 import type { Db } from './db/knex.js';
 import { openDatabase } from './db/bootstrap.js';
-import { createDb } from './db/knex.js';
+import { createDb, type DbTarget } from './db/knex.js';
 import { serveLocalSocket, type LocalSocket } from './db/local-socket.js';
 import { startOrphanSweeper } from './metering/orphans.js';
 import { Catalog } from './catalog/catalog.js';
@@ -36,8 +36,8 @@ export type Services = {
   close(): Promise<void>;
 };
 
-export async function createServices(config: Config, log: Log): Promise<Services> {
-  const database = await openDatabase(config, { log });
+export async function createServices(config: Config, log: Log, target?: DbTarget): Promise<Services> {
+  const database = await openDatabase(config, { log, target });
   const { db } = database;
   // The CLI works beside serve on the embedded database through this socket (README: CLI).
   const localSocket: LocalSocket | null = config.database.kind === 'pglite' && config.database.dataDir !== 'memory://'

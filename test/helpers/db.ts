@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import knexFactory from 'knex';
-import { createDb, migrateLatest, type Db } from '../../src/db/knex.js';
+import type { Config } from '../../src/config.js';
+import { createDb, migrateLatest, type Db, type DbTarget } from '../../src/db/knex.js';
 
 /**
  * The database the tests run against: TOLLGATE_TEST_DB=pglite (default, in-memory PGlite) or
@@ -50,6 +51,12 @@ let template: Promise<Blob> | undefined;
  * system's temporary directory for the other test processes, under a name that changes with the migrations'
  * sources and PGlite's version (a stale dump is never used).
  */
+/** What a test app opens: for an in-memory PGlite, one started from the migrated dump; otherwise the configured database. */
+export async function testDatabase(config: Config): Promise<DbTarget | undefined> {
+  const d = config.database;
+  return d.kind === 'pglite' && d.dataDir === 'memory://' ? { kind: 'pglite-memory', loadDataDir: await migratedPglite() } : undefined;
+}
+
 function migratedPglite(): Promise<Blob> {
   return (template ??= (async () => {
     const key = crypto.createHash('sha256');
