@@ -2,11 +2,13 @@ import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import Fastify from 'fastify';
 import type { Config } from './config.js';
+import type { DbTarget } from './db/knex.js';
 import { createServices, type Services } from './services.js';
 import { opsRoutes } from './ops/routes.js';
 import { gatewayRoutes } from './gateway/plugin.js';
 import { analyticsApi } from './analytics/api.js';
 import { councilPage } from './council/plugin.js';
+import { financePage } from './finance/plugin.js';
 import { requestId } from './gateway/request-id.js';
 import { LOG_SERIALIZERS, RequestLogController } from './ops/request-log.js';
 
@@ -17,8 +19,8 @@ declare module 'fastify' {
 }
 
 /** tollgate as one Fastify plugin: its shared services, then ops routes, then the gateway. */
-export const tollgate = fp(async function tollgate(app: FastifyInstance, opts: { config: Config }) {
-  const services = await createServices(opts.config, app.log);
+export const tollgate = fp(async function tollgate(app: FastifyInstance, opts: { config: Config; database?: DbTarget }) {
+  const services = await createServices(opts.config, app.log, opts.database);
   app.decorate('tollgate', services);
   app.addHook('onClose', async () => services.close());
   // Closing waits for calls in flight; past the grace period (or for connections that never sent a
@@ -32,8 +34,9 @@ export const tollgate = fp(async function tollgate(app: FastifyInstance, opts: {
   await app.register(opsRoutes);
   if (opts.config.role !== 'analytics') await app.register(gatewayRoutes);
   if (opts.config.role !== 'gateway') await app.register(analyticsApi);
-  // The council's review page reads the GraphQL API, so it is served wherever that is.
+  // The council's and finance's pages read the GraphQL API, so they are served wherever that is.
   if (opts.config.role !== 'gateway') await app.register(councilPage);
+  if (opts.config.role !== 'gateway') await app.register(financePage);
 }, { name: 'tollgate', fastify: '5.x' });
 
 /**
@@ -58,10 +61,13 @@ export function serverOptions(config: Config, logger: FastifyServerOptions['logg
   };
 }
 
-/** A ready tollgate app (not listening); tests use it with `inject` or `listen({ port: 0 })`. */
-export async function buildApp(config: Config, logger?: FastifyServerOptions['logger']): Promise<FastifyInstance> {
+/**
+ * A ready tollgate app (not listening); tests use it with `inject` or `listen({ port: 0 })`. `database` opens
+ * another database than the configured one (tests: an in-memory PGlite started from a migrated dump).
+ */
+export async function buildApp(config: Config, logger?: FastifyServerOptions['logger'], database?: DbTarget): Promise<FastifyInstance> {
   const app = Fastify(serverOptions(config, logger));
-  await app.register(tollgate, { config });
+  await app.register(tollgate, { config, database });
   await app.ready();
   return app;
 }

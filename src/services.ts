@@ -1,7 +1,8 @@
 import type { Config } from './config.js';
 import type { Db } from './db/knex.js';
 import { openDatabase } from './db/bootstrap.js';
-import { createDb } from './db/knex.js';
+import { createDb, type DbTarget } from './db/knex.js';
+import { serveLocalSocket, type LocalSocket } from './db/local-socket.js';
 import { startOrphanSweeper } from './metering/orphans.js';
 import { Catalog } from './catalog/catalog.js';
 import { BudgetGate } from './budgets/gate.js';
@@ -43,9 +44,13 @@ export type Services = {
   close(): Promise<void>;
 };
 
-export async function createServices(config: Config, log: Log): Promise<Services> {
-  const database = await openDatabase(config, { log });
+export async function createServices(config: Config, log: Log, target?: DbTarget): Promise<Services> {
+  const database = await openDatabase(config, { log, target });
   const { db } = database;
+  // The CLI works beside serve on the embedded database through this socket (README: CLI).
+  const localSocket: LocalSocket | null = config.database.kind === 'pglite' && config.database.dataDir !== 'memory://'
+    ? await serveLocalSocket(db, config.database.dataDir, log)
+    : null;
   const catalog = new Catalog(db, log);
   // Reservations get a pool of their own on Postgres, committing without waiting for the WAL flush. It is
   // small: calls of one use case all update its counter rows, so more connections only queue more backends
@@ -89,6 +94,7 @@ export async function createServices(config: Config, log: Log): Promise<Services
     config, db, catalog, budgetGate, prices, policy, meter, metrics, notifier, adjacency, reforecasts, reconcile,
     authenticate: createAuthenticator({ db, verifyJwt: createJwtVerifier(config.jwt), cacheMs: config.refresh.keyCacheMs }),
     async close() {
+      await localSocket?.close();
       clearInterval(priceTimer);
       catalog.stop();
       budgetGate.stop();

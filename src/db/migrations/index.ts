@@ -48,6 +48,9 @@ const MIGRATIONS: ReadonlyArray<[string, Migration]> = [
   ['027_shadow_notices', shadowNotices],
 ];
 
+/** Every migration's name, in order. */
+export const MIGRATION_NAMES: readonly string[] = MIGRATIONS.map(([name]) => name);
+
 export const migrationSource: Knex.MigrationSource<Migration> = {
   getMigrations: async () => MIGRATIONS.map(([, m]) => m),
   getMigrationName: (m) => MIGRATIONS.find(([, x]) => x === m)![0],
