@@ -23,13 +23,13 @@ export async function up(knex: Knex): Promise<void> {
     t.unique(['shadow_notice_id', 'recipient']);
   });
   await knex.raw(`alter table notification_outbox drop constraint notification_outbox_subject_check`);
-  await knex.raw(`alter table notification_outbox add constraint notification_outbox_subject_check check (num_nonnulls(event_id, alert_id, shadow_notice_id) = 1)`);
+  await knex.raw(`alter table notification_outbox add constraint notification_outbox_subject_check check (num_nonnulls(event_id, alert_id, reforecast_id, shadow_notice_id) = 1)`);
 }
 
 export async function down(knex: Knex): Promise<void> {
   await knex('notification_outbox').whereNotNull('shadow_notice_id').delete();
   await knex.raw(`alter table notification_outbox drop constraint notification_outbox_subject_check`);
-  await knex.raw(`alter table notification_outbox add constraint notification_outbox_subject_check check ((event_id is null) <> (alert_id is null))`);
+  await knex.raw(`alter table notification_outbox add constraint notification_outbox_subject_check check (num_nonnulls(event_id, alert_id, reforecast_id) = 1)`);
   await knex.schema.alterTable('notification_outbox', (t) => {
     t.dropUnique(['shadow_notice_id', 'recipient']);
     t.dropColumn('shadow_notice_id');
