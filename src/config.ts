@@ -32,6 +32,7 @@ const EnvSchema = Type.Object({
   TOLLGATE_JWT_ISSUER: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_JWT_AGENT_CLAIM: Type.String({ default: 'tollgate_agent_id', minLength: 1 }),
+  TOLLGATE_JWT_MAX_LIFETIME_S: Type.Integer({ default: 86_400, minimum: 60 }),
   TOLLGATE_BODY_LIMIT: Type.Integer({ default: 32 * 1024 * 1024, minimum: 1024 }),
   TOLLGATE_UPSTREAM_TIMEOUT_MS: Type.Integer({ default: 600_000, minimum: 1 }),
   TOLLGATE_SHUTDOWN_GRACE_MS: Type.Integer({ default: 30_000, minimum: 0 }),
@@ -64,7 +65,7 @@ export type Config = Readonly<{
     openai: Readonly<{ baseUrl: string; apiKey?: string }>;
     anthropic: Readonly<{ baseUrl: string; apiKey?: string }>;
   }>;
-  jwt: Readonly<{ jwksUrl?: string; issuer?: string; audience?: string; agentClaim: string }>;
+  jwt: Readonly<{ jwksUrl?: string; issuer?: string; audience?: string; agentClaim: string; maxLifetimeS: number }>;
   bodyLimit: number;
   upstreamTimeoutMs: number;
   shutdownGraceMs: number;
@@ -111,6 +112,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       issuer: e.TOLLGATE_JWT_ISSUER,
       audience: e.TOLLGATE_JWT_AUDIENCE,
       agentClaim: e.TOLLGATE_JWT_AGENT_CLAIM,
+      maxLifetimeS: e.TOLLGATE_JWT_MAX_LIFETIME_S,
     },
     bodyLimit: e.TOLLGATE_BODY_LIMIT,
     upstreamTimeoutMs: e.TOLLGATE_UPSTREAM_TIMEOUT_MS,
