@@ -33,6 +33,7 @@ const EnvSchema = Type.Object({
   TOLLGATE_JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_JWT_AGENT_CLAIM: Type.String({ default: 'tollgate_agent_id', minLength: 1 }),
   TOLLGATE_JWT_MAX_LIFETIME_S: Type.Integer({ default: 86_400, minimum: 60 }),
+  TOLLGATE_REQUEST_TIMEOUT_MS: Type.Integer({ default: 60_000, minimum: 0 }),
   TOLLGATE_BODY_LIMIT: Type.Integer({ default: 32 * 1024 * 1024, minimum: 1024 }),
   TOLLGATE_UPSTREAM_TIMEOUT_MS: Type.Integer({ default: 600_000, minimum: 1 }),
   TOLLGATE_SHUTDOWN_GRACE_MS: Type.Integer({ default: 30_000, minimum: 0 }),
@@ -66,6 +67,8 @@ export type Config = Readonly<{
     anthropic: Readonly<{ baseUrl: string; apiKey?: string }>;
   }>;
   jwt: Readonly<{ jwksUrl?: string; issuer?: string; audience?: string; agentClaim: string; maxLifetimeS: number }>;
+  /** Longest time to receive a whole request, headers and body (0: none); the answer is not bound by it. */
+  requestTimeoutMs: number;
   bodyLimit: number;
   upstreamTimeoutMs: number;
   shutdownGraceMs: number;
@@ -114,6 +117,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       agentClaim: e.TOLLGATE_JWT_AGENT_CLAIM,
       maxLifetimeS: e.TOLLGATE_JWT_MAX_LIFETIME_S,
     },
+    requestTimeoutMs: e.TOLLGATE_REQUEST_TIMEOUT_MS,
     bodyLimit: e.TOLLGATE_BODY_LIMIT,
     upstreamTimeoutMs: e.TOLLGATE_UPSTREAM_TIMEOUT_MS,
     shutdownGraceMs: e.TOLLGATE_SHUTDOWN_GRACE_MS,

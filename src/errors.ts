@@ -35,6 +35,8 @@ export const ERRORS = {
   // Gateway (decided before or around the policy, never instead of it)
   policy_unavailable: { status: 503, message: 'No valid policy is loaded; tollgate fails closed.' },
   invalid_request: { status: 400, message: 'The request is not valid: send a JSON object body with content-type application/json.' },
+  request_timeout: { status: 408, message: 'The request was not received in time.' },
+  headers_too_large: { status: 431, message: 'The request headers are too large.' },
   body_too_large: { status: 413, message: 'The request body is too large.' },
   unsupported_endpoint: { status: 404, message: 'tollgate does not forward this endpoint.' },
   method_not_allowed: { status: 405, message: 'Only POST is forwarded on this route.' },
