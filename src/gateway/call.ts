@@ -17,6 +17,10 @@ export type AllowedCall = {
   modelRequested: string;
   modelServed: string;
   body: Record<string, unknown>;
+  /** Answers the call asks for (OpenAI chat `n`, else 1): each may produce up to `outputLimit` tokens. */
+  choices: number;
+  /** The output limit per answer in the body as forwarded, after any clamp; null when the body sets none. */
+  outputLimit: number | null;
   /** Names of the tools the request declares (metered with the names its answer calls). */
   requestTools: string[];
   injectedUsage: boolean;

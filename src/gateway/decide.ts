@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TollgateError, ERRORS, type ErrorCode } from '../errors.js';
 import type { DecisionRecord } from '../metering/types.js';
 import type { Decision, TagsFact } from '../policy/types.js';
+import type { BodyShape } from '../providers/endpoint-spec.js';
 import type { ProviderAdapter } from '../providers/types.js';
 import type { AllowedCall } from './call.js';
 import { gatherFacts, servedWorstCase } from './facts.js';
@@ -17,8 +18,8 @@ declare module 'fastify' {
 }
 
 /**
- * The hot path before forwarding: authenticate, read tags, gather facts (reserving the call's worst case
- * against its budgets), ask the policy once. A denial is answered here in the provider's error shape,
+ * The hot path before forwarding: check the body, authenticate, read tags, gather facts (reserving the call's
+ * worst case against its budgets), ask the policy once. A denial is answered here in the provider's error shape,
  * logged, and its reservation given back; an allowed call is left on the request for the forwarder.
  */
 export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
@@ -27,13 +28,13 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
     const ts = new Date();
     const endpoint = endpointOf(request.url, adapter.prefix);
     const gate = gatewayCheck(request, adapter, endpoint);
-    if (gate) return deny(app, request, reply, { adapter, endpoint, ts, decision: gatewayDenial(gate), tags: readTags(request.headers), revision: null });
+    if (!gate.ok) return deny(app, request, reply, { adapter, endpoint, ts, decision: gatewayDenial(gate.code, gate.message), tags: readTags(request.headers), revision: null });
 
-    const body = request.body as Record<string, unknown>;
+    const { body, shape } = gate;
     const tags = readTags(request.headers);
     const identity = await app.tollgate.authenticate(request.headers);
     const model = typeof body.model === 'string' && body.model !== '' ? body.model : undefined;
-    const { input, reserved } = await gatherFacts(app, { request, adapter, endpoint, body, ts }, tags, identity, model);
+    const { input, reserved } = await gatherFacts(app, { request, adapter, endpoint, body, shape, ts }, tags, identity, model);
     const base = { adapter, endpoint, ts, tags, model, reserved };
 
     let evaluation;
@@ -54,12 +55,13 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
 
     const served = decision.model ?? model!;
     const prepared = adapter.prepareBody(endpoint, body, served);
-    if (decision.max_output_tokens !== null) {
-      prepared.body = adapter.clampOutput(endpoint, prepared.body, decision.max_output_tokens);
-      reply.header('x-tollgate-output-clamped', String(decision.max_output_tokens));
+    const clamp = decision.max_output_tokens;
+    if (clamp !== null) {
+      prepared.body = adapter.clampOutput(endpoint, prepared.body, clamp);
+      reply.header('x-tollgate-output-clamped', String(clamp));
     }
     if (reserved) {
-      const worst = servedWorstCase(app, input, served, decision.max_output_tokens, ts);
+      const worst = servedWorstCase(app, input, served, clamp, ts);
       if (worst) app.tollgate.budgetGate.shrink(request.id, worst);
     }
     reply.header('x-tollgate-model-served', served);
@@ -78,6 +80,8 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
       modelRequested: model!,
       modelServed: served,
       body: prepared.body,
+      choices: shape.choices,
+      outputLimit: clamp ?? shape.outputLimit,
       requestTools: adapter.requestTools(endpoint, body),
       injectedUsage: prepared.injectedUsage,
       estimatedInputTokens: adapter.isBilled(endpoint) ? input.estimate.input_tokens : 0,
@@ -90,13 +94,16 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
 }
 
 type GateCode = Extract<ErrorCode, 'method_not_allowed' | 'unsupported_endpoint' | 'invalid_request'>;
+type Gate = { ok: true; body: Record<string, unknown>; shape: BodyShape } | { ok: false; code: GateCode; message?: string };
 
-function gatewayCheck(request: FastifyRequest, adapter: ProviderAdapter, endpoint: string): GateCode | undefined {
-  if (request.method !== 'POST') return 'method_not_allowed';
-  if (!adapter.endpoints.includes(endpoint)) return 'unsupported_endpoint';
+function gatewayCheck(request: FastifyRequest, adapter: ProviderAdapter, endpoint: string): Gate {
+  if (request.method !== 'POST') return { ok: false, code: 'method_not_allowed' };
+  if (!adapter.endpoints.includes(endpoint)) return { ok: false, code: 'unsupported_endpoint' };
   const body = request.body;
-  if (!body || typeof body !== 'object' || Array.isArray(body)) return 'invalid_request';
-  return undefined;
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return { ok: false, code: 'invalid_request' };
+  const shape = adapter.readBody(endpoint, body as Record<string, unknown>);
+  if (!shape.ok) return { ok: false, code: 'invalid_request', message: shape.message };
+  return { ok: true, body: body as Record<string, unknown>, shape };
 }
 
 /** A denial decided by the gateway before the policy could run (bad request, no policy, no provider key). */

@@ -23,8 +23,3 @@ export function stringField(body: unknown, key: string): string | undefined {
   const value = asObject(body)?.[key];
   return typeof value === 'string' ? value : undefined;
 }
-
-/** A positive integer limit from the request body, else the fallback. */
-export function positiveInt(value: unknown, fallback: number): number {
-  return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : fallback;
-}

@@ -1,3 +1,5 @@
+import type { BodyProblem, BodyShape } from './endpoint-spec.js';
+
 /** Tokens in tollgate's normalized form: the four kinds are disjoint, so cost is a plain sum. */
 export type NormalizedUsage = {
   /** Input tokens billed at the full input price (cache reads and writes excluded). */
@@ -66,9 +68,12 @@ export interface ProviderAdapter {
   isInjectedUsageEvent(event: string | undefined, data: string): boolean;
   /** The error body in this provider's own shape. */
   errorBody(err: ErrorShape): unknown;
-  /** Worst-case output tokens the request may produce (max_tokens or a default). */
-  maxOutputTokens(endpoint: string, body: Record<string, unknown>): number;
-  /** The body with its output limit set to `limit` (used when a budget clamps the call). */
+  /**
+   * The body's output limit per answer and number of answers (what a reservation's worst case multiplies),
+   * or why the body is refused (a limit that is not a whole number in range, an absurd model name).
+   */
+  readBody(endpoint: string, body: Record<string, unknown>): BodyShape | BodyProblem;
+  /** The body with its output limit per answer set to `limit` (used when a budget clamps the call). */
   clampOutput(endpoint: string, body: Record<string, unknown>, limit: number): Record<string, unknown>;
   /** Whether the provider charges for calls to this endpoint (token counting is free). */
   isBilled(endpoint: string): boolean;

@@ -1,5 +1,5 @@
 import type { ProviderAdapter } from '../types.js';
-import { ENDPOINTS, clampOutput, isBilled, isStream, maxOutputTokens, prepareBody } from './body.js';
+import { ENDPOINTS, clampOutput, isBilled, isStream, prepareBody, readBody } from './body.js';
 import { errorBody } from './errors.js';
 import { requestTools, toolsFromBody } from './tools.js';
 import { isInjectedUsageEvent, modelFromBody, streamReader, usageFromBody } from './usage.js';
@@ -18,7 +18,7 @@ export const anthropic: ProviderAdapter = Object.freeze({
   streamReader,
   isInjectedUsageEvent,
   errorBody,
-  maxOutputTokens,
+  readBody,
   clampOutput,
   isBilled,
 });
