@@ -16,7 +16,10 @@ export type AllowedCall = {
   revision: string;
   modelRequested: string;
   modelServed: string;
-  body: Record<string, unknown>;
+  /** The body as forwarded upstream, serialized once by the decision (model rewritten, output clamped). */
+  bodyText: string;
+  /** Bytes of the request body as received (chunked included): what the prompt estimate and its bound read. */
+  bodyBytes: number;
   /** Answers the call asks for (OpenAI chat `n`, else 1): each may produce up to `outputLimit` tokens. */
   choices: number;
   /** The output limit per answer in the body as forwarded, after any clamp; null when the body sets none. */

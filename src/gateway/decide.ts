@@ -20,7 +20,8 @@ declare module 'fastify' {
 /**
  * The hot path before forwarding: check the body, authenticate, read tags, gather facts (reserving the call's
  * worst case against its budgets), ask the policy once. A denial is answered here in the provider's error shape,
- * logged, and its reservation given back; an allowed call is left on the request for the forwarder.
+ * logged, and its reservation given back; an allowed call is left on the request for the forwarder, its body
+ * serialized once, before its in-flight record is journaled.
  */
 export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
   return async function decide(request: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -56,10 +57,16 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
     const served = decision.model ?? model!;
     const prepared = adapter.prepareBody(endpoint, body, served);
     const clamp = decision.max_output_tokens;
-    if (clamp !== null) {
-      prepared.body = adapter.clampOutput(endpoint, prepared.body, clamp);
-      reply.header('x-tollgate-output-clamped', String(clamp));
+    if (clamp !== null) prepared.body = adapter.clampOutput(endpoint, prepared.body, clamp);
+    // Serialized here, once: a body that cannot be sent is refused before anything says it was forwarded.
+    let bodyText: string;
+    try {
+      bodyText = JSON.stringify(prepared.body);
+    } catch (err) {
+      request.log.warn({ err }, 'the body could not be serialized for the provider');
+      return deny(app, request, reply, { ...base, decision: gatewayDenial('invalid_request', 'invalid request: the body cannot be serialized'), revision });
     }
+    if (clamp !== null) reply.header('x-tollgate-output-clamped', String(clamp));
     if (reserved) {
       const worst = servedWorstCase(app, input, served, clamp, ts);
       if (worst) app.tollgate.budgetGate.shrink(request.id, worst);
@@ -79,7 +86,8 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
       revision,
       modelRequested: model!,
       modelServed: served,
-      body: prepared.body,
+      bodyText,
+      bodyBytes: request.bodyBytes,
       choices: shape.choices,
       outputLimit: clamp ?? shape.outputLimit,
       requestTools: adapter.requestTools(endpoint, body),

@@ -17,7 +17,7 @@ type Request = { request: FastifyRequest; adapter: ProviderAdapter; endpoint: st
  */
 export async function gatherFacts(app: FastifyInstance, r: Request, tags: TagsFact, identity: IdentityFact, model: string | undefined): Promise<Facts> {
   const { catalog, prices, budgetGate } = app.tollgate;
-  const tokens = estimateTokens(Number(r.request.headers['content-length'] ?? 0), r.shape);
+  const tokens = estimateTokens(r.request.bodyBytes, r.shape);
   const price = model ? prices.book.priceAt(model, r.ts) : null;
   const estimate = estimateOf(tokens, price);
   let budgets: PolicyInput['budgets'] = [];

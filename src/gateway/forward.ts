@@ -16,7 +16,10 @@ const MAX_JSON_USAGE_BYTES = 16 * 1024 * 1024;
 const STRIPPED_PREFIX = 'x-tollgate-';
 const STRIPPED = new Set<string>([...CREDENTIAL_HEADERS, 'baggage', 'cookie', 'content-length', 'accept-encoding']);
 
-/** Forwards an allowed call with tollgate's provider credential, streams the answer back, meters it. */
+/**
+ * Forwards an allowed call with tollgate's provider credential, streams the answer back, meters it. The body
+ * is the text the decision serialized.
+ */
 export function forwardHandler(app: FastifyInstance) {
   return function forward(request: FastifyRequest, reply: FastifyReply, dest: string, options: object) {
     const call = request.tollgateCall!;
@@ -25,7 +28,8 @@ export function forwardHandler(app: FastifyInstance) {
     reply.raw.once('close', () => clientGone(app, call, reply.raw.writableFinished));
     return reply.from(dest, {
       ...options,
-      body: call.body,
+      body: call.bodyText,
+      contentType: 'application/json',
       rewriteRequestHeaders: (_req, headers) => upstreamHeaders(headers, call.adapter.credentialHeaders(apiKey)),
       onResponse: (_req, rep, res) => relay(app, call, rep as FastifyReply, res.statusCode, (res as unknown as { headers: IncomingHttpHeaders }).headers, res.stream),
       onError: (rep, { error }) => upstreamFailed(app, call, rep as FastifyReply, error),

@@ -4,22 +4,24 @@ import { PROVIDERS } from '../providers/registry.js';
 import { decideHook, deny, endpointOf, gatewayDenial } from './decide.js';
 import { readTags } from './tags.js';
 import { forwardHandler } from './forward.js';
+import { ownJsonParser } from './body.js';
 import { sendProviderError } from './respond.js';
-import { ERRORS, type ErrorCode } from '../errors.js';
+import { ERRORS, TollgateError, type ErrorCode } from '../errors.js';
 
 /** One proxied route tree per provider: /openai/v1/* and /anthropic/v1/*. */
 export async function gatewayRoutes(app: FastifyInstance): Promise<void> {
   for (const adapter of Object.values(PROVIDERS)) {
     await app.register(async (scope) => {
-      // Requests Fastify refuses before the hooks run (unparseable body, wrong content type, too large)
-      // are denials like any other: same error shape, same decision log.
-      scope.setErrorHandler((err: FastifyError, request, reply) => {
-        const code = parseErrorCode(err);
+      ownJsonParser(scope);
+      // Requests Fastify refuses before the hooks run (unparseable or too deep body, wrong content type, too
+      // large) are denials like any other: same error shape, same decision log.
+      scope.setErrorHandler((err: FastifyError | TollgateError, request, reply) => {
+        const { code, message } = refusalOf(err);
         if (code === 'internal_error') {
           request.log.error({ err }, 'gateway error');
-          return sendProviderError(reply, adapter, { status: ERRORS[code].status, code, message: ERRORS[code].message });
+          return sendProviderError(reply, adapter, { status: ERRORS[code].status, code, message });
         }
-        const decision = gatewayDenial(code, messageFor(code, err));
+        const decision = gatewayDenial(code, message);
         return deny(app, request, reply, { adapter, endpoint: endpointOf(request.url, adapter.prefix), ts: new Date(), decision, tags: readTags(request.headers), revision: null });
       });
       await scope.register(httpProxy, {
@@ -27,7 +29,7 @@ export async function gatewayRoutes(app: FastifyInstance): Promise<void> {
         prefix: adapter.prefix,
         rewritePrefix: '/v1',
         httpMethods: ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS'],
-        // A preValidation hook keeps Fastify's JSON parser (the policy needs the parsed body).
+        // A preValidation hook keeps the scope's JSON parser (the policy needs the parsed body).
         preValidation: async () => {},
         preHandler: decideHook(app, adapter),
         handler: forwardHandler(app),
@@ -36,6 +38,12 @@ export async function gatewayRoutes(app: FastifyInstance): Promise<void> {
       } as Parameters<typeof httpProxy>[1]);
     });
   }
+}
+
+function refusalOf(err: FastifyError | TollgateError): { code: ErrorCode; message: string } {
+  if (err instanceof TollgateError) return { code: err.code, message: err.message };
+  const code = parseErrorCode(err);
+  return { code, message: code === 'invalid_request' ? `${ERRORS.invalid_request.message} (${err.message})` : ERRORS[code].message };
 }
 
 function parseErrorCode(err: FastifyError): ErrorCode {
@@ -50,8 +58,4 @@ function parseErrorCode(err: FastifyError): ErrorCode {
     default:
       return err.statusCode && err.statusCode < 500 && err.statusCode >= 400 ? 'invalid_request' : 'internal_error';
   }
-}
-
-function messageFor(code: ErrorCode, err: FastifyError): string {
-  return code === 'invalid_request' ? `${ERRORS.invalid_request.message} (${err.message})` : ERRORS[code].message;
 }
