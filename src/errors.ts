@@ -14,7 +14,8 @@ export const ERRORS = {
   identity_unavailable: { status: 503, message: 'The credential could not be checked because the key store is unavailable.' },
   // Tags
   missing_tag: { status: 400, message: 'A required tollgate tag is missing.' },
-  conflicting_tag: { status: 400, message: 'A tag has different values in its x-tollgate-* header and in baggage.' },
+  conflicting_tag: { status: 400, message: 'A tag has different values in its x-tollgate-* header and in baggage, or is given twice with different values.' },
+  invalid_tag: { status: 400, message: 'A tag or the parent call id is not 1 to 128 of A-Z a-z 0-9 _ . : -, or the baggage header is longer than 8192 bytes.' },
   unknown_bu: { status: 400, message: 'The business unit is not in the agent catalog.' },
   unknown_use_case: { status: 400, message: 'The use case is not in the agent catalog.' },
   use_case_bu_mismatch: { status: 400, message: 'The use case does not belong to the tagged business unit.' },

@@ -1,7 +1,8 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import httpProxy from '@fastify/http-proxy';
 import { PROVIDERS } from '../providers/registry.js';
-import { decideHook, deny, endpointOf, gatewayDenial } from './decide.js';
+import { decideHook, endpointOf } from './decide.js';
+import { deny, gatewayDenial } from './deny.js';
 import { readTags } from './tags.js';
 import { forwardHandler } from './forward.js';
 import { ownJsonParser } from './body.js';
@@ -21,8 +22,9 @@ export async function gatewayRoutes(app: FastifyInstance): Promise<void> {
           request.log.error({ err }, 'gateway error');
           return sendProviderError(reply, adapter, { status: ERRORS[code].status, code, message });
         }
-        const decision = gatewayDenial(code, message);
-        return deny(app, request, reply, { adapter, endpoint: endpointOf(request.url, adapter.prefix), ts: new Date(), decision, tags: readTags(request.headers), revision: null });
+        const read = readTags(request.raw);
+        const denial = { adapter, endpoint: endpointOf(request.url, adapter.prefix), ts: new Date(), decision: gatewayDenial(code, message), revision: null };
+        return deny(app, request, reply, read.ok ? { ...denial, tags: read.tags, parentId: read.parentId } : denial);
       });
       await scope.register(httpProxy, {
         upstream: app.tollgate.config.providers[adapter.name as 'openai' | 'anthropic'].baseUrl,

@@ -225,7 +225,11 @@ describe('broker JWTs', () => {
     expect(err).toBeInstanceOf(Anthropic.PermissionDeniedError);
     expect((err.error as { error: { code: string; message: string } }).error).toMatchObject({ code: 'agent_id_mismatch', message: expect.stringContaining('promo-planner') });
     expect(gw.upstream.requests.length).toBe(upstreamBefore);
-    expect(await decisionRow(err.headers!)).toMatchObject({ code: 'agent_id_mismatch', agent_id: 'demand-forecaster', http_status: 403 });
+    // Attributed to the agent the JWT names, never to the one the tag claims (kept apart in `claimed`).
+    expect(await decisionRow(err.headers!)).toMatchObject({
+      code: 'agent_id_mismatch', agent_id: 'promo-planner', bu_id: 'marketing', http_status: 403,
+      claimed: { bu: 'marketing', use_case: PROMO.use_case, agent_id: 'demand-forecaster', session_id: PROMO.session_id },
+    });
   });
 
   it('rejects a valid JWT naming an agent the catalog does not know with 403 unknown_agent', async () => {
