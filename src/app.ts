@@ -50,6 +50,7 @@ export function serverOptions(config: Config, logger: FastifyServerOptions['logg
     requestTimeout: config.requestTimeoutMs,
     http: requestTimers(config.requestTimeoutMs),
     clientErrorHandler,
+    ...(config.trustProxy ? { trustProxy: config.trustProxy } : {}),
     return503OnClosing: true,
     // Opening PGlite and migrating can take several seconds on a busy machine.
     pluginTimeout: 120_000,

@@ -33,6 +33,9 @@ const EnvSchema = Type.Object({
   TOLLGATE_JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_JWT_AGENT_CLAIM: Type.String({ default: 'tollgate_agent_id', minLength: 1 }),
   TOLLGATE_JWT_MAX_LIFETIME_S: Type.Integer({ default: 86_400, minimum: 60 }),
+  TOLLGATE_AUTH_FAILURE_LIMIT: Type.Integer({ default: 20, minimum: 0 }),
+  TOLLGATE_AUTH_FAILURE_WINDOW_MS: Type.Integer({ default: 60_000, minimum: 1000 }),
+  TOLLGATE_TRUST_PROXY: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_REQUEST_TIMEOUT_MS: Type.Integer({ default: 60_000, minimum: 0 }),
   TOLLGATE_BODY_LIMIT: Type.Integer({ default: 32 * 1024 * 1024, minimum: 1024 }),
   TOLLGATE_UPSTREAM_TIMEOUT_MS: Type.Integer({ default: 600_000, minimum: 1 }),
@@ -67,6 +70,10 @@ export type Config = Readonly<{
     anthropic: Readonly<{ baseUrl: string; apiKey?: string }>;
   }>;
   jwt: Readonly<{ jwksUrl?: string; issuer?: string; audience?: string; agentClaim: string; maxLifetimeS: number }>;
+  /** Failed authentications a source address may have per window before unknown credentials are refused (0: no limit). */
+  authFailures: Readonly<{ limit: number; windowMs: number }>;
+  /** Reverse proxies whose X-Forwarded-For names the caller (Fastify's trustProxy), when set. */
+  trustProxy?: string;
   /** Longest time to receive a whole request, headers and body (0: none); the answer is not bound by it. */
   requestTimeoutMs: number;
   bodyLimit: number;
@@ -117,6 +124,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       agentClaim: e.TOLLGATE_JWT_AGENT_CLAIM,
       maxLifetimeS: e.TOLLGATE_JWT_MAX_LIFETIME_S,
     },
+    authFailures: { limit: e.TOLLGATE_AUTH_FAILURE_LIMIT, windowMs: e.TOLLGATE_AUTH_FAILURE_WINDOW_MS },
+    trustProxy: e.TOLLGATE_TRUST_PROXY,
     requestTimeoutMs: e.TOLLGATE_REQUEST_TIMEOUT_MS,
     bodyLimit: e.TOLLGATE_BODY_LIMIT,
     upstreamTimeoutMs: e.TOLLGATE_UPSTREAM_TIMEOUT_MS,

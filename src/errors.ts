@@ -12,6 +12,7 @@ export const ERRORS = {
   invalid_credential: { status: 401, message: 'The agent credential is not valid.' },
   revoked_credential: { status: 401, message: 'The agent key has been revoked.' },
   identity_unavailable: { status: 503, message: 'The credential could not be checked because the key store is unavailable.' },
+  auth_rate_limited: { status: 429, message: 'Too many failed authentications from this address; retry after the time in Retry-After.' },
   // Tags
   missing_tag: { status: 400, message: 'A required tollgate tag is missing.' },
   conflicting_tag: { status: 400, message: 'A tag has different values in its x-tollgate-* header and in baggage, or is given twice with different values.' },

@@ -4,7 +4,7 @@ import type { TagsFact } from '../policy/types.js';
 import type { BodyShape } from '../providers/endpoint-spec.js';
 import type { ProviderAdapter } from '../providers/types.js';
 import type { AllowedCall } from './call.js';
-import { deny, gatewayDenial } from './deny.js';
+import { deny, gatewayDenial, refuseRateLimited } from './deny.js';
 import { gatherFacts, servedWorstCase } from './facts.js';
 import { readTags } from './tags.js';
 import { recordTierCrossings } from './tiers.js';
@@ -31,7 +31,8 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
     if (!edge.ok) return deny(app, request, reply, { adapter, endpoint, ts, decision: gatewayDenial(edge.code, edge.message), tags: edge.tags, parentId: edge.parentId, revision: null });
     const { tags, parentId, body, shape } = edge;
 
-    const identity = await app.tollgate.authenticate(request.headers);
+    const identity = await app.tollgate.authenticate(request.headers, request.ip);
+    if ('rateLimited' in identity) return refuseRateLimited(app, request, reply, adapter, identity.retryAfterS);
     const model = typeof body.model === 'string' && body.model !== '' ? body.model : undefined;
     const { input, reserved } = await gatherFacts(app, { request, adapter, endpoint, body, shape, ts }, tags, identity, model);
     const base = { adapter, endpoint, ts, tags, parentId, input, model, reserved };
