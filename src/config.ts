@@ -9,6 +9,17 @@ import { Type, type Static } from '@sinclair/typebox';
  */
 const DEFAULT_POLICY_BUNDLE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../policies/bundle.tar.gz');
 
+/**
+ * Anthropic betas an agent may turn on: what Claude Code and the SDKs' tool streaming send, none that changes a
+ * price (the 1M-context window bills long prompts higher, the 1-hour cache TTL bills cache writes higher, code
+ * execution bills container time) or reaches beyond the request (files, the MCP connector).
+ */
+const DEFAULT_ANTHROPIC_BETAS = [
+  'claude-code-20250219', 'interleaved-thinking-2025-05-14', 'fine-grained-tool-streaming-2025-05-14',
+  'token-efficient-tools-2025-02-19', 'context-management-2025-06-27', 'prompt-caching-2024-07-31',
+  'output-128k-2025-02-19', 'search-results-2025-06-09',
+].join(',');
+
 /** Every setting tollgate reads from the environment; validated once at boot, then frozen. */
 const EnvSchema = Type.Object({
   PORT: Type.Integer({ default: 8787, minimum: 0, maximum: 65535 }),
@@ -28,6 +39,9 @@ const EnvSchema = Type.Object({
   TOLLGATE_ANTHROPIC_BASE_URL: Type.String({ default: 'https://api.anthropic.com', pattern: '^https?://' }),
   OPENAI_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
   ANTHROPIC_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_OPENAI_ORGANIZATION: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_OPENAI_PROJECT: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_ANTHROPIC_BETAS: Type.String({ default: DEFAULT_ANTHROPIC_BETAS, pattern: '^(none|[a-z0-9-]+(,[a-z0-9-]+)*)$' }),
   TOLLGATE_JWKS_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   TOLLGATE_JWT_ISSUER: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1 })),
@@ -66,8 +80,8 @@ export type Config = Readonly<{
   seed: 'auto' | 'never';
   policy: Readonly<{ bundlePath: string; watch: boolean }>;
   providers: Readonly<{
-    openai: Readonly<{ baseUrl: string; apiKey?: string }>;
-    anthropic: Readonly<{ baseUrl: string; apiKey?: string }>;
+    openai: ProviderSettings;
+    anthropic: ProviderSettings;
   }>;
   jwt: Readonly<{ jwksUrl?: string; issuer?: string; audience?: string; agentClaim: string; maxLifetimeS: number }>;
   /** Failed authentications a source address may have per window before unknown credentials are refused (0: no limit). */
@@ -89,6 +103,17 @@ export type Config = Readonly<{
   refresh: Readonly<{ catalogMs: number; reservationSweepMs: number; keyCacheMs: number }>;
   /** The council's adjacency analysis: how often the analytics role runs it (0: never) and when it alerts. */
   adjacency: Readonly<{ intervalMs: number; alerts: Readonly<{ minWeight: number; spendPercentile: number; budgetShare: number }> }>;
+}>;
+
+/** One provider's upstream: where, tollgate's key, and what tollgate (never the agent) chooses for the account. */
+export type ProviderSettings = Readonly<{
+  baseUrl: string;
+  apiKey?: string;
+  /** OpenAI: the organization and project billed. */
+  organization?: string;
+  project?: string;
+  /** Anthropic: the betas an agent may turn on with anthropic-beta. */
+  betas?: readonly string[];
 }>;
 
 /** Anything set here wins over the environment (tests and the demo use it). */
@@ -114,8 +139,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     seed: e.TOLLGATE_SEED,
     policy: { bundlePath: e.TOLLGATE_POLICY_BUNDLE ? path.resolve(e.TOLLGATE_POLICY_BUNDLE) : DEFAULT_POLICY_BUNDLE, watch: e.TOLLGATE_POLICY_WATCH },
     providers: {
-      openai: { baseUrl: e.TOLLGATE_OPENAI_BASE_URL, apiKey: e.OPENAI_API_KEY },
-      anthropic: { baseUrl: e.TOLLGATE_ANTHROPIC_BASE_URL, apiKey: e.ANTHROPIC_API_KEY },
+      openai: { baseUrl: e.TOLLGATE_OPENAI_BASE_URL, apiKey: e.OPENAI_API_KEY, organization: e.TOLLGATE_OPENAI_ORGANIZATION, project: e.TOLLGATE_OPENAI_PROJECT },
+      anthropic: { baseUrl: e.TOLLGATE_ANTHROPIC_BASE_URL, apiKey: e.ANTHROPIC_API_KEY, betas: e.TOLLGATE_ANTHROPIC_BETAS === 'none' ? [] : e.TOLLGATE_ANTHROPIC_BETAS.split(',') },
     },
     jwt: {
       jwksUrl: e.TOLLGATE_JWKS_URL,

@@ -6,12 +6,15 @@ import { deny, gatewayDenial } from './deny.js';
 import { readTags } from './tags.js';
 import { forwardHandler } from './forward.js';
 import { ownJsonParser } from './body.js';
+import { headerFilter } from './headers.js';
 import { sendProviderError } from './respond.js';
 import { ERRORS, TollgateError, type ErrorCode } from '../errors.js';
 
 /** One proxied route tree per provider: /openai/v1/* and /anthropic/v1/*. */
 export async function gatewayRoutes(app: FastifyInstance): Promise<void> {
   for (const adapter of Object.values(PROVIDERS)) {
+    const settings = app.tollgate.config.providers[adapter.name as 'openai' | 'anthropic'];
+    const headers = headerFilter(adapter.headerRules(settings));
     await app.register(async (scope) => {
       ownJsonParser(scope);
       // Requests Fastify refuses before the hooks run (unparseable or too deep body, wrong content type, too
@@ -27,14 +30,15 @@ export async function gatewayRoutes(app: FastifyInstance): Promise<void> {
         return deny(app, request, reply, read.ok ? { ...denial, tags: read.tags, parentId: read.parentId } : denial);
       });
       await scope.register(httpProxy, {
-        upstream: app.tollgate.config.providers[adapter.name as 'openai' | 'anthropic'].baseUrl,
+        upstream: settings.baseUrl,
         prefix: adapter.prefix,
         rewritePrefix: '/v1',
         httpMethods: ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS'],
         // A preValidation hook keeps the scope's JSON parser (the policy needs the parsed body).
         preValidation: async () => {},
         preHandler: decideHook(app, adapter),
-        handler: forwardHandler(app),
+        handler: forwardHandler(app, headers),
+        replyOptions: { rewriteHeaders: (upstream: Parameters<typeof headers.response>[0]) => headers.response(upstream) },
         http: undefined,
         undici: { headersTimeout: app.tollgate.config.upstreamTimeoutMs, bodyTimeout: app.tollgate.config.upstreamTimeoutMs },
       } as Parameters<typeof httpProxy>[1]);

@@ -1,3 +1,4 @@
+import type { ProviderSettings } from '../config.js';
 import type { BodyProblem, BodyShape } from './endpoint-spec.js';
 
 /** Tokens in tollgate's normalized form: the four kinds are disjoint, so cost is a plain sum. */
@@ -34,6 +35,22 @@ export interface StreamUsageReader {
 
 export type ErrorShape = { status: number; code: string; message: string; type?: string };
 
+/**
+ * Which headers cross tollgate, each way, for one provider: data the gateway applies (src/gateway/headers.ts).
+ * Anything not listed is dropped. Names are lower case.
+ */
+export type HeaderRules = {
+  /** Request headers forwarded as the agent sent them. */
+  request: readonly string[];
+  /** Request headers holding a comma-separated list: only the members in the set go upstream. */
+  requestLists: Readonly<Record<string, ReadonlySet<string>>>;
+  /** Request headers tollgate sets itself: its credential, and what it chose for its account. */
+  set: Readonly<Record<string, string>>;
+  /** Response headers passed back to the agent, and prefixes passed whole (rate limits). */
+  response: readonly string[];
+  responsePrefixes: readonly string[];
+};
+
 export interface ProviderAdapter {
   /** 'openai' | 'anthropic' */
   readonly name: string;
@@ -41,8 +58,8 @@ export interface ProviderAdapter {
   readonly prefix: string;
   /** Endpoints (path after prefix) tollgate meters and forwards, e.g. '/chat/completions'. */
   readonly endpoints: readonly string[];
-  /** The header that carries the provider credential upstream, and how its value is built. */
-  credentialHeaders(apiKey: string): Record<string, string>;
+  /** The headers that cross, each way, given tollgate's settings for this provider (its key, account, betas). */
+  headerRules(settings: ProviderSettings): HeaderRules;
   /**
    * Prepare the upstream body: set the served model and, for streams, make sure the provider reports
    * usage. Returns the body to send and whether tollgate added a usage request the client did not ask for.
