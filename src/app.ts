@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin';
-import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { FastifyHttpOptions, FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { Server } from 'node:http';
 import Fastify from 'fastify';
 import type { Config } from './config.js';
 import type { DbTarget } from './db/knex.js';
@@ -11,6 +12,7 @@ import { councilPage } from './council/plugin.js';
 import { financePage } from './finance/plugin.js';
 import { requestId } from './gateway/request-id.js';
 import { LOG_SERIALIZERS, RequestLogController } from './ops/request-log.js';
+import { clientErrorHandler } from './gateway/client-error.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -45,19 +47,36 @@ export const tollgate = fp(async function tollgate(app: FastifyInstance, opts: {
  */
 export const LOG_REDACT = ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'];
 
-export function serverOptions(config: Config, logger: FastifyServerOptions['logger'] = { level: config.logLevel, redact: LOG_REDACT }): FastifyServerOptions {
+export function serverOptions(config: Config, logger: FastifyServerOptions['logger'] = { level: config.logLevel, redact: LOG_REDACT }): FastifyHttpOptions<Server> {
   return {
     // Whoever configures the logger, request URLs are logged without their query's values.
     logger: typeof logger === 'object' ? { ...logger, serializers: { ...LOG_SERIALIZERS, ...logger.serializers } } : logger,
     logController: new RequestLogController(),
     bodyLimit: config.bodyLimit,
     genReqId: () => requestId(),
-    // Streams can run for minutes; tollgate's own upstream timeout bounds them instead.
-    requestTimeout: 0,
+    // Node's requestTimeout bounds receiving the request (headers and body) and ends once it is received: a
+    // body trickled byte by byte is cut, an answer streamed for minutes is not (the upstream timeout bounds it).
+    requestTimeout: config.requestTimeoutMs,
+    http: requestTimers(config.requestTimeoutMs),
+    clientErrorHandler,
+    ...(config.trustProxy ? { trustProxy: config.trustProxy } : {}),
     return503OnClosing: true,
     // Opening PGlite and migrating can take several seconds on a busy machine.
     pluginTimeout: 120_000,
     forceCloseConnections: 'idle',
+  };
+}
+
+/**
+ * Node enforces the larger of headersTimeout (60 s by default) and requestTimeout, so a shorter request timeout
+ * needs a headers timeout no longer than it; and it checks them on a timer (30 s by default), so a short timeout
+ * needs a shorter period to be kept within a quarter of itself.
+ */
+function requestTimers(requestTimeoutMs: number) {
+  if (requestTimeoutMs === 0) return {};
+  return {
+    headersTimeout: Math.min(60_000, requestTimeoutMs),
+    connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(requestTimeoutMs / 4))),
   };
 }
 

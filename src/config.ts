@@ -9,6 +9,17 @@ import { Type, type Static } from '@sinclair/typebox';
  */
 const DEFAULT_POLICY_BUNDLE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../policies/bundle.tar.gz');
 
+/**
+ * Anthropic betas an agent may turn on: what Claude Code and the SDKs' tool streaming send, none that changes a
+ * price (the 1M-context window bills long prompts higher, the 1-hour cache TTL bills cache writes higher, code
+ * execution bills container time) or reaches beyond the request (files, the MCP connector).
+ */
+const DEFAULT_ANTHROPIC_BETAS = [
+  'claude-code-20250219', 'interleaved-thinking-2025-05-14', 'fine-grained-tool-streaming-2025-05-14',
+  'token-efficient-tools-2025-02-19', 'context-management-2025-06-27', 'prompt-caching-2024-07-31',
+  'output-128k-2025-02-19', 'search-results-2025-06-09',
+].join(',');
+
 /** Every setting tollgate reads from the environment; validated once at boot, then frozen. */
 const EnvSchema = Type.Object({
   PORT: Type.Integer({ default: 8787, minimum: 0, maximum: 65535 }),
@@ -28,10 +39,18 @@ const EnvSchema = Type.Object({
   TOLLGATE_ANTHROPIC_BASE_URL: Type.String({ default: 'https://api.anthropic.com', pattern: '^https?://' }),
   OPENAI_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
   ANTHROPIC_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_OPENAI_ORGANIZATION: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_OPENAI_PROJECT: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_ANTHROPIC_BETAS: Type.String({ default: DEFAULT_ANTHROPIC_BETAS, pattern: '^(none|[a-z0-9-]+(,[a-z0-9-]+)*)$' }),
   TOLLGATE_JWKS_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   TOLLGATE_JWT_ISSUER: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_JWT_AGENT_CLAIM: Type.String({ default: 'tollgate_agent_id', minLength: 1 }),
+  TOLLGATE_JWT_MAX_LIFETIME_S: Type.Integer({ default: 86_400, minimum: 60 }),
+  TOLLGATE_AUTH_FAILURE_LIMIT: Type.Integer({ default: 20, minimum: 0 }),
+  TOLLGATE_AUTH_FAILURE_WINDOW_MS: Type.Integer({ default: 60_000, minimum: 1000 }),
+  TOLLGATE_TRUST_PROXY: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_REQUEST_TIMEOUT_MS: Type.Integer({ default: 60_000, minimum: 0 }),
   TOLLGATE_BODY_LIMIT: Type.Integer({ default: 32 * 1024 * 1024, minimum: 1024 }),
   TOLLGATE_UPSTREAM_TIMEOUT_MS: Type.Integer({ default: 600_000, minimum: 1 }),
   TOLLGATE_SHUTDOWN_GRACE_MS: Type.Integer({ default: 30_000, minimum: 0 }),
@@ -72,10 +91,16 @@ export type Config = Readonly<{
   seed: 'auto' | 'never';
   policy: Readonly<{ bundlePath: string; watch: boolean }>;
   providers: Readonly<{
-    openai: Readonly<{ baseUrl: string; apiKey?: string }>;
-    anthropic: Readonly<{ baseUrl: string; apiKey?: string }>;
+    openai: ProviderSettings;
+    anthropic: ProviderSettings;
   }>;
-  jwt: Readonly<{ jwksUrl?: string; issuer?: string; audience?: string; agentClaim: string }>;
+  jwt: Readonly<{ jwksUrl?: string; issuer?: string; audience?: string; agentClaim: string; maxLifetimeS: number }>;
+  /** Failed authentications a source address may have per window before unknown credentials are refused (0: no limit). */
+  authFailures: Readonly<{ limit: number; windowMs: number }>;
+  /** Reverse proxies whose X-Forwarded-For names the caller (Fastify's trustProxy), when set. */
+  trustProxy?: string;
+  /** Longest time to receive a whole request, headers and body (0: none); the answer is not bound by it. */
+  requestTimeoutMs: number;
   bodyLimit: number;
   upstreamTimeoutMs: number;
   shutdownGraceMs: number;
@@ -105,6 +130,17 @@ export type Config = Readonly<{
 
 export type ReportProvider = 'openai' | 'anthropic';
 
+/** One provider's upstream: where, tollgate's key, and what tollgate (never the agent) chooses for the account. */
+export type ProviderSettings = Readonly<{
+  baseUrl: string;
+  apiKey?: string;
+  /** OpenAI: the organization and project billed. */
+  organization?: string;
+  project?: string;
+  /** Anthropic: the betas an agent may turn on with anthropic-beta. */
+  betas?: readonly string[];
+}>;
+
 /** Anything set here wins over the environment (tests and the demo use it). */
 export type ConfigOverrides = Partial<Record<keyof Env, string | number | boolean | undefined>>;
 
@@ -128,15 +164,19 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     seed: e.TOLLGATE_SEED,
     policy: { bundlePath: e.TOLLGATE_POLICY_BUNDLE ? path.resolve(e.TOLLGATE_POLICY_BUNDLE) : DEFAULT_POLICY_BUNDLE, watch: e.TOLLGATE_POLICY_WATCH },
     providers: {
-      openai: { baseUrl: e.TOLLGATE_OPENAI_BASE_URL, apiKey: e.OPENAI_API_KEY },
-      anthropic: { baseUrl: e.TOLLGATE_ANTHROPIC_BASE_URL, apiKey: e.ANTHROPIC_API_KEY },
+      openai: { baseUrl: e.TOLLGATE_OPENAI_BASE_URL, apiKey: e.OPENAI_API_KEY, organization: e.TOLLGATE_OPENAI_ORGANIZATION, project: e.TOLLGATE_OPENAI_PROJECT },
+      anthropic: { baseUrl: e.TOLLGATE_ANTHROPIC_BASE_URL, apiKey: e.ANTHROPIC_API_KEY, betas: e.TOLLGATE_ANTHROPIC_BETAS === 'none' ? [] : e.TOLLGATE_ANTHROPIC_BETAS.split(',') },
     },
     jwt: {
       jwksUrl: e.TOLLGATE_JWKS_URL,
       issuer: e.TOLLGATE_JWT_ISSUER,
       audience: e.TOLLGATE_JWT_AUDIENCE,
       agentClaim: e.TOLLGATE_JWT_AGENT_CLAIM,
+      maxLifetimeS: e.TOLLGATE_JWT_MAX_LIFETIME_S,
     },
+    authFailures: { limit: e.TOLLGATE_AUTH_FAILURE_LIMIT, windowMs: e.TOLLGATE_AUTH_FAILURE_WINDOW_MS },
+    trustProxy: e.TOLLGATE_TRUST_PROXY,
+    requestTimeoutMs: e.TOLLGATE_REQUEST_TIMEOUT_MS,
     bodyLimit: e.TOLLGATE_BODY_LIMIT,
     upstreamTimeoutMs: e.TOLLGATE_UPSTREAM_TIMEOUT_MS,
     shutdownGraceMs: e.TOLLGATE_SHUTDOWN_GRACE_MS,

@@ -12,6 +12,7 @@ import { createPriceBook, type PriceBook } from './metering/pricing.js';
 import { loadPrices } from './db/prices.js';
 import { createAuthenticator, type Authenticator } from './identity/authenticate.js';
 import { createJwtVerifier } from './identity/jwt.js';
+import { AuthFailureLimit } from './identity/failure-limit.js';
 import { createMetrics, registerMeterGauges, registerPolicyInfo, type Metrics } from './ops/metrics.js';
 import { createNotifier, type Notifier } from './budgets/notifier.js';
 import { analysisOptionsFrom, createAdjacencySchedule, type AdjacencySchedule } from './adjacency/schedule.js';
@@ -92,7 +93,9 @@ export async function createServices(config: Config, log: Log, target?: DbTarget
 
   return {
     config, db, catalog, budgetGate, prices, policy, meter, metrics, notifier, adjacency, reforecasts, reconcile,
-    authenticate: createAuthenticator({ db, verifyJwt: createJwtVerifier(config.jwt), cacheMs: config.refresh.keyCacheMs }),
+    authenticate: createAuthenticator({
+      db, verifyJwt: createJwtVerifier(config.jwt), cacheMs: config.refresh.keyCacheMs, failures: new AuthFailureLimit(config.authFailures), log,
+    }),
     async close() {
       await localSocket?.close();
       clearInterval(priceTimer);

@@ -138,6 +138,9 @@ _budgets_readable if {
 	every field in _estimate_fields {
 		is_number(_estimate[field])
 	}
+	is_number(_choices)
+	_choices >= 1
+	_choices == floor(_choices)
 }
 
 _budget_readable(b) if {
@@ -169,6 +172,10 @@ _number_or_null(null)
 _estimate := object.get(input, "estimate", {})
 
 _estimate_fields := ["input_tokens", "output_tokens", "tokens", "cost", "input_cost", "output_cost_per_token"]
+
+# Answers the call asks for (OpenAI chat n): the output limit is per answer. Absent means one (an older gateway);
+# anything but a whole number from 1 leaves the budget facts unreadable, and the fail mode decides.
+_choices := object.get(_estimate, "choices", 1)
 
 _unavailable_message := "the budget state is unavailable" if not _state_available
 

@@ -39,7 +39,7 @@ const DECISION_COLUMNS: readonly Column<DecisionRecord>[] = [
   ['request_id', 'text'], ['ts', 'timestamptz'], ['provider', 'text'], ['endpoint', 'text'], ['bu_id', 'text'],
   ['use_case_id', 'text'], ['agent_id', 'text'], ['session_id', 'text'], ['model', 'text'],
   ['allowed', 'bool'], ['http_status', 'int4'], ['code', 'text'], ['message', 'text'], ['reasons', 'jsonb', (d) => JSON.stringify(d.reasons)],
-  ['policy_revision', 'text'], ['budget_tier', 'text'],
+  ['policy_revision', 'text'], ['budget_tier', 'text'], ['claimed', 'jsonb', (d) => (d.claimed ? JSON.stringify(d.claimed) : null)],
 ];
 
 // Records per transaction, and so per statement: each transaction has one usage statement (and at most one of

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ProviderAdapter } from '../providers/types.js';
-import { deny, endpointOf, gatewayDenial } from './decide.js';
+import { endpointOf } from './decide.js';
+import { deny, gatewayDenial } from './deny.js';
 import { readTags } from './tags.js';
 
 /**
@@ -16,11 +17,14 @@ export function providerRoots(app: FastifyInstance, scope: FastifyInstance, adap
     provider: adapter.name,
     forwards: adapter.endpoints.map((endpoint) => `POST ${adapter.prefix}${endpoint}`),
   });
-  const refuse = (request: FastifyRequest, reply: FastifyReply) =>
-    deny(app, request, reply, {
-      adapter, endpoint: endpointOf(request.url, adapter.prefix), ts: new Date(),
-      decision: gatewayDenial('unsupported_endpoint'), tags: readTags(request.headers), revision: null,
+  const refuse = (request: FastifyRequest, reply: FastifyReply) => {
+    // What the caller claimed is kept (checked like any claim), attributed to nobody: nobody authenticated.
+    const read = readTags(request.raw);
+    return deny(app, request, reply, {
+      adapter, endpoint: endpointOf(request.url, adapter.prefix), ts: new Date(), decision: gatewayDenial('unsupported_endpoint'),
+      ...(read.ok ? { tags: read.tags, parentId: read.parentId } : {}), revision: null,
     });
+  };
   for (const path of [adapter.root, `${adapter.root}/`]) {
     scope.get(path, (_request, reply) => reply.type('application/json').send(description));
     scope.route({ method: ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], url: path, handler: refuse });

@@ -53,7 +53,7 @@ const PROBE: PolicyInput = {
     },
   ],
   budget_state: { available: true },
-  estimate: { input_tokens: 1, output_tokens: 1, tokens: 2, cost: 0.00002, input_cost: 0.00001, output_cost_per_token: 0.00001 },
+  estimate: { input_tokens: 1, output_tokens: 1, choices: 1, tokens: 2, cost: 0.00002, input_cost: 0.00001, output_cost_per_token: 0.00001 },
   now: '1970-01-01T00:00:00Z',
 };
 

@@ -79,12 +79,15 @@ export type PolicyInput = {
   budgets: BudgetFact[];
   budget_state: BudgetStateFact;
   /**
-   * The call's worst case: prompt estimate plus requested output. `output_tokens` is the output limit the
-   * request asked for (or the default); the unit costs let the policy clamp it to what a budget has left.
+   * The call's worst case: prompt estimate plus requested output for every answer. `output_tokens` is the output
+   * limit per answer the request asked for (or the default), `choices` the answers it asks for (OpenAI chat `n`,
+   * else 1); `tokens` and `cost` count the output once per answer. The unit costs let the policy clamp the limit
+   * per answer to what a budget has left.
    */
   estimate: {
     input_tokens: number;
     output_tokens: number;
+    choices: number;
     tokens: number;
     cost: number;
     input_cost: number;

@@ -54,7 +54,11 @@ describe('provider roots', () => {
     expect(await res.json()).toEqual({ type: 'error', error: { type: 'not_found_error', message: expect.any(String), code: 'unsupported_endpoint' } });
     const rows = await decisionRows(res.headers.get('x-tollgate-request-id')!);
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ provider: 'anthropic', code: 'unsupported_endpoint', http_status: 404, bu_id: PROMO.bu, session_id: PROMO.session_id });
+    // Nothing is authenticated on the root, so the denial counts against nobody; the tags are kept as claimed.
+    expect(rows[0]).toMatchObject({
+      provider: 'anthropic', code: 'unsupported_endpoint', http_status: 404, bu_id: null, use_case_id: null, agent_id: null, session_id: null,
+      claimed: { bu: PROMO.bu, use_case: PROMO.use_case, agent_id: PROMO.agent_id, session_id: PROMO.session_id },
+    });
   });
 
   it('refuses a path under the root outside /v1 in the provider\'s shape (regression: a bare Fastify 404)', async () => {

@@ -15,6 +15,7 @@ import * as ledgerIngest from './015_ledger_ingest.js';
 import * as rollupBillingPeriod from './016_rollup_billing_period.js';
 import * as ledgerBrin from './017_ledger_brin.js';
 import * as usageMonthly from './018_usage_monthly.js';
+import * as decisionClaims from './019a_decision_claims.js';
 import * as metricsRole from './021_metrics_role.js';
 import * as priceBook from './022_price_book.js';
 import * as reforecasts from './023_reforecasts.js';
@@ -41,6 +42,7 @@ const MIGRATIONS: ReadonlyArray<[string, Migration]> = [
   ['016_rollup_billing_period', rollupBillingPeriod],
   ['017_ledger_brin', ledgerBrin],
   ['018_usage_monthly', usageMonthly],
+  ['019a_decision_claims', decisionClaims],
   ['021_metrics_role', metricsRole],
   ['022_price_book', priceBook],
   ['023_reforecasts', reforecasts],

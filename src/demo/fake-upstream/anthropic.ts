@@ -137,3 +137,20 @@ export const countTokens: Renderer = (body): Reply => {
   const prompt = promptTokens(body, { cacheWrites: true });
   return { status: 200, json: { input_tokens: prompt.total }, usage: usage(0, 0, 0, 0), counted: prompt.total };
 };
+
+/**
+ * Headers api.anthropic.com puts on an answer besides its request id: the account's organization, rate limits,
+ * and its CDN's cookie and markers.
+ */
+export function answerHeaders(): Record<string, string | string[]> {
+  const reset = new Date(Date.now() + 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const limits = (kind: string, limit: number) => ({
+    [`anthropic-ratelimit-${kind}-limit`]: String(limit), [`anthropic-ratelimit-${kind}-remaining`]: String(limit - 1), [`anthropic-ratelimit-${kind}-reset`]: reset,
+  });
+  return {
+    'anthropic-organization-id': '00000000-0000-4000-8000-0000fa4e0001',
+    ...limits('requests', 4000), ...limits('input-tokens', 2000000), ...limits('output-tokens', 400000), ...limits('tokens', 2400000),
+    'set-cookie': '__cf_bm=fake-bm; path=/; domain=.api.anthropic.com; HttpOnly; Secure; SameSite=None',
+    via: '1.1 google', 'cf-ray': '8f00000000000001-SJC', server: 'cloudflare', 'x-robots-tag': 'none',
+  };
+}

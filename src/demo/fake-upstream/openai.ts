@@ -135,6 +135,11 @@ function withTier(u: NormalizedUsage, tier: string): NormalizedUsage {
   return tier === 'default' ? u : { ...u, service_tier: tier };
 }
 
+/** `n` answers (https://platform.openai.com/docs/api-reference/chat/create#chat-create-n), each billed in full. */
+function answerCount(n: unknown): number {
+  return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : 1;
+}
+
 export const chatCompletions: Renderer = (body, { id, created }): Reply => {
   const prompt = promptTokens(body, { cacheWrites: false });
   const { words, truncated } = replyWords(body.max_completion_tokens ?? body.max_tokens);
@@ -142,24 +147,26 @@ export const chatCompletions: Renderer = (body, { id, created }): Reply => {
   const answer = tool === undefined ? chatText(words, truncated) : chatToolCall(tool, id, words, truncated);
   const model = String(body.model);
   const tier = servedTier(body);
-  const reported = withTier(usage(prompt.total - prompt.cacheRead, prompt.cacheRead, 0, words.length), tier);
-  const wireUsage = chatUsage(prompt.total, prompt.cacheRead, words.length);
+  const n = answerCount(body.n);
+  const reported = withTier(usage(prompt.total - prompt.cacheRead, prompt.cacheRead, 0, words.length * n), tier);
+  const wireUsage = chatUsage(prompt.total, prompt.cacheRead, words.length * n);
   const base = { id: `chatcmpl-${id}`, created, model, system_fingerprint: 'fp_fake', service_tier: tier };
+  const indexes = Array.from({ length: n }, (_, index) => index);
   if (body.stream !== true) {
-    const choice = { index: 0, message: answer.message, logprobs: null, finish_reason: answer.finish };
-    return { status: 200, json: { ...base, object: 'chat.completion', choices: [choice], usage: wireUsage }, usage: reported };
+    const choices = indexes.map((index) => ({ index, message: answer.message, logprobs: null, finish_reason: answer.finish }));
+    return { status: 200, json: { ...base, object: 'chat.completion', choices, usage: wireUsage }, usage: reported };
   }
   const includeUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
-  const chunk = (delta: object, finish: string | null) => ({
+  const chunk = (index: number, delta: object, finish: string | null) => ({
     ...base,
     object: 'chat.completion.chunk',
-    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    choices: [{ index, delta, logprobs: null, finish_reason: finish }],
     ...(includeUsage ? { usage: null } : {}),
   });
-  const events: SseOut[] = [
-    ...answer.deltas.map((delta) => sse(undefined, chunk(delta, null))),
-    sse(undefined, chunk({}, answer.finish)),
-  ];
+  const events: SseOut[] = indexes.flatMap((index) => [
+    ...answer.deltas.map((delta) => sse(undefined, chunk(index, delta, null))),
+    sse(undefined, chunk(index, {}, answer.finish)),
+  ]);
   if (includeUsage) {
     const usageChunk = { ...base, object: 'chat.completion.chunk', choices: [], usage: wireUsage };
     events.push(sse(undefined, usageChunk, { usage: reported, final: true }));
@@ -294,6 +301,21 @@ export const responses: Renderer = (body, { id, created }): Reply => {
 
 function embeddingVector(index: number, dimensions: number): number[] {
   return Array.from({ length: dimensions }, (_, i) => Math.fround(Math.sin(index + i + 1)));
+}
+
+/**
+ * Headers api.openai.com puts on an answer besides its request id: the account's organization and project,
+ * rate limits, and its CDN's cookies and markers.
+ */
+export function answerHeaders(): Record<string, string | string[]> {
+  return {
+    'openai-organization': 'org-fake-tollgate-account', 'openai-project': 'proj_fake_tollgate', 'openai-version': '2020-10-01',
+    'openai-processing-ms': '42', 'x-ratelimit-limit-requests': '10000', 'x-ratelimit-remaining-requests': '9999',
+    'x-ratelimit-reset-requests': '6ms', 'x-ratelimit-limit-tokens': '30000000', 'x-ratelimit-remaining-tokens': '29999000',
+    'x-ratelimit-reset-tokens': '2ms',
+    'set-cookie': ['__cf_bm=fake-bm; path=/; domain=.api.openai.com; HttpOnly; Secure; SameSite=None', '_cfuvid=fake-uvid; path=/; domain=.api.openai.com; HttpOnly; Secure; SameSite=None'],
+    'cf-ray': '8f00000000000000-SJC', server: 'cloudflare', 'strict-transport-security': 'max-age=31536000; includeSubDomains; preload',
+  };
 }
 
 export const embeddings: Renderer = (body): Reply => {

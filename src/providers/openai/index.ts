@@ -1,6 +1,7 @@
 import type { ProviderAdapter } from '../types.js';
-import { ENDPOINTS, clampOutput, isBilled, isStream, maxOutputTokens, prepareBody } from './body.js';
+import { ENDPOINTS, clampOutput, isBilled, isStream, prepareBody, readBody } from './body.js';
 import { errorBody } from './errors.js';
+import { headerRules } from './headers.js';
 import { requestTools, toolsFromBody } from './tools.js';
 import { isInjectedUsageEvent, modelFromBody, streamReader, usageFromBody } from './usage.js';
 
@@ -9,7 +10,7 @@ export const openai: ProviderAdapter = Object.freeze({
   root: '/openai',
   prefix: '/openai/v1',
   endpoints: Object.freeze(Object.keys(ENDPOINTS)),
-  credentialHeaders: (apiKey: string) => ({ authorization: `Bearer ${apiKey}` }),
+  headerRules,
   prepareBody,
   isStream,
   usageFromBody,
@@ -19,7 +20,7 @@ export const openai: ProviderAdapter = Object.freeze({
   streamReader,
   isInjectedUsageEvent,
   errorBody,
-  maxOutputTokens,
+  readBody,
   clampOutput,
   isBilled,
 });
