@@ -9,6 +9,17 @@ import { Type, type Static } from '@sinclair/typebox';
  */
 const DEFAULT_POLICY_BUNDLE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../policies/bundle.tar.gz');
 
+/**
+ * Anthropic betas an agent may turn on: what Claude Code and the SDKs' tool streaming send, none that changes a
+ * price (the 1M-context window bills long prompts higher, the 1-hour cache TTL bills cache writes higher, code
+ * execution bills container time) or reaches beyond the request (files, the MCP connector).
+ */
+const DEFAULT_ANTHROPIC_BETAS = [
+  'claude-code-20250219', 'interleaved-thinking-2025-05-14', 'fine-grained-tool-streaming-2025-05-14',
+  'token-efficient-tools-2025-02-19', 'context-management-2025-06-27', 'prompt-caching-2024-07-31',
+  'output-128k-2025-02-19', 'search-results-2025-06-09',
+].join(',');
+
 /** Every setting tollgate reads from the environment; validated once at boot, then frozen. */
 const EnvSchema = Type.Object({
   PORT: Type.Integer({ default: 8787, minimum: 0, maximum: 65535 }),
@@ -28,10 +39,18 @@ const EnvSchema = Type.Object({
   TOLLGATE_ANTHROPIC_BASE_URL: Type.String({ default: 'https://api.anthropic.com', pattern: '^https?://' }),
   OPENAI_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
   ANTHROPIC_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_OPENAI_ORGANIZATION: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_OPENAI_PROJECT: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_ANTHROPIC_BETAS: Type.String({ default: DEFAULT_ANTHROPIC_BETAS, pattern: '^(none|[a-z0-9-]+(,[a-z0-9-]+)*)$' }),
   TOLLGATE_JWKS_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   TOLLGATE_JWT_ISSUER: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_JWT_AGENT_CLAIM: Type.String({ default: 'tollgate_agent_id', minLength: 1 }),
+  TOLLGATE_JWT_MAX_LIFETIME_S: Type.Integer({ default: 86_400, minimum: 60 }),
+  TOLLGATE_AUTH_FAILURE_LIMIT: Type.Integer({ default: 20, minimum: 0 }),
+  TOLLGATE_AUTH_FAILURE_WINDOW_MS: Type.Integer({ default: 60_000, minimum: 1000 }),
+  TOLLGATE_TRUST_PROXY: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_REQUEST_TIMEOUT_MS: Type.Integer({ default: 60_000, minimum: 0 }),
   TOLLGATE_BODY_LIMIT: Type.Integer({ default: 32 * 1024 * 1024, minimum: 1024 }),
   TOLLGATE_UPSTREAM_TIMEOUT_MS: Type.Integer({ default: 600_000, minimum: 1 }),
   TOLLGATE_SHUTDOWN_GRACE_MS: Type.Integer({ default: 30_000, minimum: 0 }),
@@ -41,14 +60,25 @@ const EnvSchema = Type.Object({
   TOLLGATE_RESERVATION_TTL_MS: Type.Optional(Type.Integer({ minimum: 1000 })),
   TOLLGATE_RESERVATION_SWEEP_MS: Type.Integer({ default: 10_000, minimum: 50 }),
   TOLLGATE_RESERVATION_POOL: Type.Integer({ default: 4, minimum: 1 }),
-  TOLLGATE_BUDGET_LEASE_MS: Type.Integer({ default: 1000, minimum: 0 }),
+  TOLLGATE_BUDGET_LEASE_MS: Type.Optional(Type.Integer({ minimum: 0 })),
   TOLLGATE_BUDGET_LEASE_TTL_MS: Type.Integer({ default: 30_000, minimum: 1000 }),
   TOLLGATE_KEY_CACHE_MS: Type.Integer({ default: 5000, minimum: 0 }),
   TOLLGATE_ROLE: Type.Union([Type.Literal('gateway'), Type.Literal('analytics'), Type.Literal('all')], { default: 'all' }),
   TOLLGATE_ADJACENCY_INTERVAL_MS: Type.Integer({ default: 3_600_000, minimum: 0 }),
+  TOLLGATE_REFORECAST_INTERVAL_MS: Type.Integer({ default: 60_000, minimum: 0 }),
   TOLLGATE_ADJACENCY_MIN_WEIGHT: Type.Number({ default: 0.5, minimum: 0, maximum: 1 }),
   TOLLGATE_ADJACENCY_SPEND_PERCENTILE: Type.Number({ default: 75, minimum: 0, maximum: 100 }),
   TOLLGATE_ADJACENCY_BUDGET_SHARE: Type.Number({ default: 0.8, minimum: 0, maximum: 100 }),
+  OPENAI_ADMIN_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  ANTHROPIC_ADMIN_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_OPENAI_ADMIN_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  TOLLGATE_ANTHROPIC_ADMIN_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  TOLLGATE_OPENAI_REPORT_KEY_ID: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_ANTHROPIC_REPORT_KEY_ID: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_RECONCILE_INTERVAL_MS: Type.Integer({ default: 86_400_000, minimum: 0 }),
+  TOLLGATE_RECONCILE_LOOKBACK_DAYS: Type.Integer({ default: 3, minimum: 1, maximum: 31 }),
+  TOLLGATE_SHADOW_SPEND_THRESHOLD: Type.String({ default: '100', pattern: '^\\d+(\\.\\d+)?$' }),
+  TOLLGATE_SHADOW_SPEND_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
 });
 
 type Env = Static<typeof EnvSchema>;
@@ -63,10 +93,16 @@ export type Config = Readonly<{
   seed: 'auto' | 'never';
   policy: Readonly<{ bundlePath: string; watch: boolean }>;
   providers: Readonly<{
-    openai: Readonly<{ baseUrl: string; apiKey?: string }>;
-    anthropic: Readonly<{ baseUrl: string; apiKey?: string }>;
+    openai: ProviderSettings;
+    anthropic: ProviderSettings;
   }>;
-  jwt: Readonly<{ jwksUrl?: string; issuer?: string; audience?: string; agentClaim: string }>;
+  jwt: Readonly<{ jwksUrl?: string; issuer?: string; audience?: string; agentClaim: string; maxLifetimeS: number }>;
+  /** Failed authentications a source address may have per window before unknown credentials are refused (0: no limit). */
+  authFailures: Readonly<{ limit: number; windowMs: number }>;
+  /** Reverse proxies whose X-Forwarded-For names the caller (Fastify's trustProxy), when set. */
+  trustProxy?: string;
+  /** Longest time to receive a whole request, headers and body (0: none); the answer is not bound by it. */
+  requestTimeoutMs: number;
   bodyLimit: number;
   upstreamTimeoutMs: number;
   shutdownGraceMs: number;
@@ -80,8 +116,33 @@ export type Config = Readonly<{
   /** What this process serves: the gateway routes, the analytics API (GraphQL, reports), or both. */
   role: 'gateway' | 'analytics' | 'all';
   refresh: Readonly<{ catalogMs: number; reservationSweepMs: number; keyCacheMs: number }>;
+  /** How often price changes whose time has come re-forecast budgets (0: only at import). */
+  reforecastIntervalMs: number;
   /** The council's adjacency analysis: how often the analytics role runs it (0: never) and when it alerts. */
   adjacency: Readonly<{ intervalMs: number; alerts: Readonly<{ minWeight: number; spendPercentile: number; budgetShare: number }> }>;
+  /** Shadow spend: the providers' usage and cost reports pulled with admin keys and reconciled with the ledger. */
+  reconcile: Readonly<{
+    providers: Readonly<Record<ReportProvider, Readonly<{ baseUrl: string; adminKey?: string; tollgateKeyId?: string }>>>;
+    /** How often the analytics role pulls the reports (0: never), and how many complete UTC days back. */
+    intervalMs: number;
+    lookbackDays: number;
+    /** A provider's day whose |reported − metered| reaches this (USD) is sent to finance, once. */
+    threshold: string;
+    webhookUrl?: string;
+  }>;
+}>;
+
+export type ReportProvider = 'openai' | 'anthropic';
+
+/** One provider's upstream: where, tollgate's key, and what tollgate (never the agent) chooses for the account. */
+export type ProviderSettings = Readonly<{
+  baseUrl: string;
+  apiKey?: string;
+  /** OpenAI: the organization and project billed. */
+  organization?: string;
+  project?: string;
+  /** Anthropic: the betas an agent may turn on with anthropic-beta. */
+  betas?: readonly string[];
 }>;
 
 /** Anything set here wins over the environment (tests and the demo use it). */
@@ -107,21 +168,27 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     seed: e.TOLLGATE_SEED,
     policy: { bundlePath: e.TOLLGATE_POLICY_BUNDLE ? path.resolve(e.TOLLGATE_POLICY_BUNDLE) : DEFAULT_POLICY_BUNDLE, watch: e.TOLLGATE_POLICY_WATCH },
     providers: {
-      openai: { baseUrl: e.TOLLGATE_OPENAI_BASE_URL, apiKey: e.OPENAI_API_KEY },
-      anthropic: { baseUrl: e.TOLLGATE_ANTHROPIC_BASE_URL, apiKey: e.ANTHROPIC_API_KEY },
+      openai: { baseUrl: e.TOLLGATE_OPENAI_BASE_URL, apiKey: e.OPENAI_API_KEY, organization: e.TOLLGATE_OPENAI_ORGANIZATION, project: e.TOLLGATE_OPENAI_PROJECT },
+      anthropic: { baseUrl: e.TOLLGATE_ANTHROPIC_BASE_URL, apiKey: e.ANTHROPIC_API_KEY, betas: e.TOLLGATE_ANTHROPIC_BETAS === 'none' ? [] : e.TOLLGATE_ANTHROPIC_BETAS.split(',') },
     },
     jwt: {
       jwksUrl: e.TOLLGATE_JWKS_URL,
       issuer: e.TOLLGATE_JWT_ISSUER,
       audience: e.TOLLGATE_JWT_AUDIENCE,
       agentClaim: e.TOLLGATE_JWT_AGENT_CLAIM,
+      maxLifetimeS: e.TOLLGATE_JWT_MAX_LIFETIME_S,
     },
+    authFailures: { limit: e.TOLLGATE_AUTH_FAILURE_LIMIT, windowMs: e.TOLLGATE_AUTH_FAILURE_WINDOW_MS },
+    trustProxy: e.TOLLGATE_TRUST_PROXY,
+    requestTimeoutMs: e.TOLLGATE_REQUEST_TIMEOUT_MS,
     bodyLimit: e.TOLLGATE_BODY_LIMIT,
     upstreamTimeoutMs: e.TOLLGATE_UPSTREAM_TIMEOUT_MS,
     shutdownGraceMs: e.TOLLGATE_SHUTDOWN_GRACE_MS,
     reservationTtlMs: e.TOLLGATE_RESERVATION_TTL_MS ?? 2 * e.TOLLGATE_UPSTREAM_TIMEOUT_MS + 60_000,
     reservationPool: e.TOLLGATE_RESERVATION_POOL,
-    budgetLeases: { settleMs: e.TOLLGATE_BUDGET_LEASE_MS, ttlMs: e.TOLLGATE_BUDGET_LEASE_TTL_MS },
+    // Leases save replicas a round trip per call; the embedded database is one process, where a reservation is
+    // in-process and a budget changed through the CLI's socket must apply to the next call.
+    budgetLeases: { settleMs: e.TOLLGATE_BUDGET_LEASE_MS ?? (e.DATABASE_URL ? 1000 : 0), ttlMs: e.TOLLGATE_BUDGET_LEASE_TTL_MS },
     flush: { intervalMs: e.TOLLGATE_FLUSH_INTERVAL_MS, batch: e.TOLLGATE_FLUSH_BATCH },
     role: e.TOLLGATE_ROLE,
     refresh: {
@@ -129,9 +196,20 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       reservationSweepMs: e.TOLLGATE_RESERVATION_SWEEP_MS,
       keyCacheMs: e.TOLLGATE_KEY_CACHE_MS,
     },
+    reforecastIntervalMs: e.TOLLGATE_REFORECAST_INTERVAL_MS,
     adjacency: {
       intervalMs: e.TOLLGATE_ADJACENCY_INTERVAL_MS,
       alerts: { minWeight: e.TOLLGATE_ADJACENCY_MIN_WEIGHT, spendPercentile: e.TOLLGATE_ADJACENCY_SPEND_PERCENTILE, budgetShare: e.TOLLGATE_ADJACENCY_BUDGET_SHARE },
+    },
+    reconcile: {
+      providers: {
+        openai: { baseUrl: e.TOLLGATE_OPENAI_ADMIN_BASE_URL ?? e.TOLLGATE_OPENAI_BASE_URL, adminKey: e.OPENAI_ADMIN_KEY, tollgateKeyId: e.TOLLGATE_OPENAI_REPORT_KEY_ID },
+        anthropic: { baseUrl: e.TOLLGATE_ANTHROPIC_ADMIN_BASE_URL ?? e.TOLLGATE_ANTHROPIC_BASE_URL, adminKey: e.ANTHROPIC_ADMIN_KEY, tollgateKeyId: e.TOLLGATE_ANTHROPIC_REPORT_KEY_ID },
+      },
+      intervalMs: e.TOLLGATE_RECONCILE_INTERVAL_MS,
+      lookbackDays: e.TOLLGATE_RECONCILE_LOOKBACK_DAYS,
+      threshold: e.TOLLGATE_SHADOW_SPEND_THRESHOLD,
+      webhookUrl: e.TOLLGATE_SHADOW_SPEND_WEBHOOK_URL,
     },
   } satisfies Config);
 }

@@ -12,9 +12,11 @@ export const ERRORS = {
   invalid_credential: { status: 401, message: 'The agent credential is not valid.' },
   revoked_credential: { status: 401, message: 'The agent key has been revoked.' },
   identity_unavailable: { status: 503, message: 'The credential could not be checked because the key store is unavailable.' },
+  auth_rate_limited: { status: 429, message: 'Too many failed authentications from this address; retry after the time in Retry-After.' },
   // Tags
   missing_tag: { status: 400, message: 'A required tollgate tag is missing.' },
-  conflicting_tag: { status: 400, message: 'A tag has different values in its x-tollgate-* header and in baggage.' },
+  conflicting_tag: { status: 400, message: 'A tag has different values in its x-tollgate-* header and in baggage, or is given twice with different values.' },
+  invalid_tag: { status: 400, message: 'A tag or the parent call id is not 1 to 128 of A-Z a-z 0-9 _ . : -, or the baggage header is longer than 8192 bytes.' },
   unknown_bu: { status: 400, message: 'The business unit is not in the agent catalog.' },
   unknown_use_case: { status: 400, message: 'The use case is not in the agent catalog.' },
   use_case_bu_mismatch: { status: 400, message: 'The use case does not belong to the tagged business unit.' },
@@ -28,6 +30,7 @@ export const ERRORS = {
   unknown_model: { status: 400, message: 'The model is not in the catalog.' },
   model_provider_mismatch: { status: 400, message: 'The model is not served by this provider route.' },
   model_not_allowed: { status: 403, message: 'The agent is not allowed to use this model.' },
+  model_not_priced: { status: 403, message: 'The model has no price in force, and the policy does not let this use case run it on an estimate.' },
   // Budgets
   budget_exhausted: { status: 429, message: 'The use case has reached its hard budget cap; calls are rejected until the budget is extended.' },
   session_budget_exhausted: { status: 429, message: 'The session has reached its cap (cost or number of calls); start a new session or raise the cap.' },
@@ -35,6 +38,8 @@ export const ERRORS = {
   // Gateway (decided before or around the policy, never instead of it)
   policy_unavailable: { status: 503, message: 'No valid policy is loaded; tollgate fails closed.' },
   invalid_request: { status: 400, message: 'The request is not valid: send a JSON object body with content-type application/json.' },
+  request_timeout: { status: 408, message: 'The request was not received in time.' },
+  headers_too_large: { status: 431, message: 'The request headers are too large.' },
   body_too_large: { status: 413, message: 'The request body is too large.' },
   unsupported_endpoint: { status: 404, message: 'tollgate does not forward this endpoint.' },
   method_not_allowed: { status: 405, message: 'Only POST is forwarded on this route.' },

@@ -1,7 +1,8 @@
 import type { Config } from './config.js';
 import type { Db } from './db/knex.js';
 import { openDatabase } from './db/bootstrap.js';
-import { createDb } from './db/knex.js';
+import { createDb, type DbTarget } from './db/knex.js';
+import { serveLocalSocket, type LocalSocket } from './db/local-socket.js';
 import { startOrphanSweeper } from './metering/orphans.js';
 import { Catalog } from './catalog/catalog.js';
 import { BudgetGate } from './budgets/gate.js';
@@ -12,9 +13,13 @@ import { createPriceBook, type PriceBook } from './metering/pricing.js';
 import { loadPrices } from './db/prices.js';
 import { createAuthenticator, type Authenticator } from './identity/authenticate.js';
 import { createJwtVerifier } from './identity/jwt.js';
-import { createMetrics, registerMeterGauges, type Metrics } from './ops/metrics.js';
+import { AuthFailureLimit } from './identity/failure-limit.js';
+import { createMetrics, registerMeterGauges, registerPolicyInfo, type Metrics } from './ops/metrics.js';
 import { createNotifier, type Notifier } from './budgets/notifier.js';
 import { analysisOptionsFrom, createAdjacencySchedule, type AdjacencySchedule } from './adjacency/schedule.js';
+import { createReforecastSchedule } from './budgets/price-changes.js';
+import type { Rounds } from './ops/rounds.js';
+import { createReconcileSchedule, type ReconcileSchedule } from './reconcile/schedule.js';
 
 type Log = { info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void };
 
@@ -33,12 +38,20 @@ export type Services = {
   notifier: Notifier;
   /** Runs the adjacency analysis of the current month on a timer (analytics role; one replica at a time). */
   adjacency: AdjacencySchedule;
+  /** Re-forecasts budgets when a future-dated price change takes effect (any replica; each change once). */
+  reforecasts: Rounds;
+  /** Pulls the providers' usage and cost reports on a timer (analytics role; one run per provider at a time). */
+  reconcile: ReconcileSchedule;
   close(): Promise<void>;
 };
 
-export async function createServices(config: Config, log: Log): Promise<Services> {
-  const database = await openDatabase(config, { log });
+export async function createServices(config: Config, log: Log, target?: DbTarget): Promise<Services> {
+  const database = await openDatabase(config, { log, target });
   const { db } = database;
+  // The CLI works beside serve on the embedded database through this socket (README: CLI).
+  const localSocket: LocalSocket | null = config.database.kind === 'pglite' && config.database.dataDir !== 'memory://'
+    ? await serveLocalSocket(db, config.database.dataDir, log)
+    : null;
   const catalog = new Catalog(db, log);
   // Reservations get a pool of their own on Postgres, committing without waiting for the WAL flush. It is
   // small: calls of one use case all update its counter rows, so more connections only queue more backends
@@ -74,19 +87,29 @@ export async function createServices(config: Config, log: Log): Promise<Services
     db, log, intervalMs: config.role === 'gateway' ? 0 : config.adjacency.intervalMs, options: analysisOptionsFrom(config.adjacency),
   });
   adjacency.start();
+  const reforecasts = createReforecastSchedule({ db, log, intervalMs: config.reforecastIntervalMs, thresholds: () => thresholdsFrom(policy.data) });
+  reforecasts.start();
+  const reconcile = createReconcileSchedule({ db, log, settings: config.reconcile, intervalMs: config.role === 'gateway' ? 0 : config.reconcile.intervalMs });
+  reconcile.start();
 
   const metrics = createMetrics();
   registerMeterGauges(metrics, () => meter.stats());
+  registerPolicyInfo(metrics, () => policy.revision);
 
   return {
-    config, db, catalog, budgetGate, prices, policy, meter, metrics, notifier, adjacency,
-    authenticate: createAuthenticator({ db, verifyJwt: createJwtVerifier(config.jwt), cacheMs: config.refresh.keyCacheMs }),
+    config, db, catalog, budgetGate, prices, policy, meter, metrics, notifier, adjacency, reforecasts, reconcile,
+    authenticate: createAuthenticator({
+      db, verifyJwt: createJwtVerifier(config.jwt), cacheMs: config.refresh.keyCacheMs, failures: new AuthFailureLimit(config.authFailures), log,
+    }),
     async close() {
+      await localSocket?.close();
       clearInterval(priceTimer);
       catalog.stop();
       stopOrphanSweeper();
       await policy.close();
       await adjacency.stop();
+      await reforecasts.stop();
+      await reconcile.stop();
       await notifier.stop();
       await meter.close();
       // After the meter's last flush, so that what the leased calls spent is given back as ledgered.

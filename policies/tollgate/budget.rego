@@ -138,6 +138,9 @@ _budgets_readable if {
 	every field in _estimate_fields {
 		is_number(_estimate[field])
 	}
+	is_number(_choices)
+	_choices >= 1
+	_choices == floor(_choices)
 }
 
 _budget_readable(b) if {
@@ -170,6 +173,10 @@ _estimate := object.get(input, "estimate", {})
 
 _estimate_fields := ["input_tokens", "output_tokens", "tokens", "cost", "input_cost", "output_cost_per_token"]
 
+# Answers the call asks for (OpenAI chat n): the output limit is per answer. Absent means one (an older gateway);
+# anything but a whole number from 1 leaves the budget facts unreadable, and the fail mode decides.
+_choices := object.get(_estimate, "choices", 1)
+
 _unavailable_message := "the budget state is unavailable" if not _state_available
 
 else := "the budget facts cannot be read"
@@ -197,10 +204,11 @@ else := ""
 
 _cheaper := object.get(_catalog, "cheaper_model", null)
 
-# At the soft cap the catalog's next cheaper model is served, but only on the route's own provider:
-# the request body is already in that provider's shape.
+# At the soft cap the catalog's next cheaper model is served, but only on the route's own provider (the
+# request body is already in that provider's shape) and only when it has a price in force.
 _downgrade := _cheaper.id if {
 	tier == "soft_cap"
 	is_string(_cheaper.id)
 	_cheaper.provider == _request_provider
+	_cheaper.priced == true
 }

@@ -210,3 +210,8 @@ test_shipped_budget_data_is_well_formed if {
 		mode in {"open", "closed"}
 	}
 }
+
+test_soft_cap_never_downgrades_to_an_unpriced_model if {
+	not _downgrade with input as _with({"budgets": [_uc({"spent": 1000})], "catalog": {"cheaper_model": {"priced": false}}}, [])
+	_downgrade == "gpt-4o-mini" with input as _with({"budgets": [_uc({"spent": 1000})]}, [])
+}

@@ -2,7 +2,8 @@ package tollgate
 
 # Caps: no call may take a budget past its cap. A use case, BU or agent budget is capped at its hard-cap
 # threshold times its limit; a session budget at its limit and at max_calls. A call whose worst case would
-# pass a cap has its output clamped to what fits; when not even one output token fits, it is rejected.
+# pass a cap has its output clamped to what fits; the clamp is per answer (a call may ask for several, OpenAI's
+# n), so what fits is shared by every answer; when not even one output token per answer fits, it is rejected.
 # Every budget that stops the call is a reason; among reasons of one code the order is by message, so the
 # message names the budget deterministically. The clamp is priced at the requested model: a soft-cap
 # downgrade to a cheaper model only leaves more room.
@@ -22,8 +23,8 @@ violations contains _violation("session_budget_exhausted", _session_message(b)) 
 # METADATA
 # title: Output clamp
 # description: >-
-#   The output-token limit the call must be held to so that no cap can be passed: the least room over
-#   every budget the worst case would overrun. null when nothing needs clamping or the call is denied.
+#   The output-token limit per answer the call must be held to so that no cap can be passed: the least room
+#   over every budget the worst case would overrun. null when nothing needs clamping or the call is denied.
 max_output_tokens := n if {
 	_allowed
 	n := min({room | some room in _room_of})
@@ -71,7 +72,7 @@ _input_part := {"usd": _estimate.input_cost, "tokens": _estimate.input_tokens}
 
 _per_output_token := {"usd": _estimate.output_cost_per_token, "tokens": 1}
 
-_output_room(unit, remaining) := floor((remaining - _input_part[unit]) / _per_output_token[unit]) if {
+_output_room(unit, remaining) := floor((remaining - _input_part[unit]) / (_per_output_token[unit] * _choices)) if {
 	_per_output_token[unit] > 0
 } else := 0 if {
 	# Free output (embeddings, count_tokens): no clamp can help, so the call fits whole or not at all.

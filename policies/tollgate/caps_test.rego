@@ -122,3 +122,38 @@ test_free_output_in_tokens_is_still_counted if {
 	_codes({"budgets": [_uc({"unit": "tokens", "limit": 1000, "spent": 1000})], "estimate": free}, []) == {"budget_exhausted"}
 	_codes({"budgets": [_uc({"unit": "tokens", "limit": 1000, "spent": 100})], "estimate": free}, []) == set()
 }
+
+# Several answers (OpenAI's n): each may use the whole output limit, so the room is shared among them.
+_answers(n, output) := {
+	"input_tokens": 1000, "output_tokens": output, "choices": n, "tokens": 1000 + (n * output),
+	"input_cost": 0.0025, "output_cost_per_token": 0.00001, "cost": 0.0025 + ((n * output) * 0.00001),
+}
+
+test_clamp_is_per_answer if {
+	# 1500 tokens left under the cap, 1000 of them for the input: 500 output tokens shared by 4 answers.
+	max_output_tokens == 125 with input as _with({"budgets": [_uc({"unit": "tokens", "limit": 100000, "spent": 108500})], "estimate": _answers(4, 1000)}, [])
+}
+
+test_n_128_under_a_5_cent_cap_is_clamped_per_answer if {
+	# Issue 16 item 5: n 128 with max_tokens 2000 under 0.05 usd left; counted as one answer, 2000 fitted.
+	budget := _uc({"limit": 1, "spent": 1.05})
+	max_output_tokens == 37 with input as _with({"budgets": [budget], "estimate": _answers(128, 2000)}, [])
+	max_output_tokens == null with input as _with({"budgets": [budget], "estimate": _answers(1, 2000)}, [])
+}
+
+test_no_room_for_one_token_per_answer_rejects if {
+	# 100 output tokens left: one each for 100 answers, not for 128.
+	budgets := [_uc({"unit": "tokens", "limit": 100000, "spent": 108900})]
+	_codes({"budgets": budgets, "estimate": _answers(128, 1000)}, []) == {"budget_exhausted"}
+	max_output_tokens == 1 with input as _with({"budgets": budgets, "estimate": _answers(100, 1000)}, [])
+}
+
+test_answers_default_to_one if {
+	max_output_tokens == 500 with input as _with({"budgets": [_uc({"unit": "tokens", "limit": 100000, "spent": 108500})]}, ["estimate/choices"])
+}
+
+test_answers_that_are_not_a_whole_number_fail_closed if {
+	every n in [0, -1, 1.5, "2", null] {
+		_codes({"estimate": {"choices": n}}, []) == {"budget_unavailable"}
+	}
+}

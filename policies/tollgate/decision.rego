@@ -48,6 +48,7 @@ _catalogue := [
 	["unknown_model", 400],
 	["model_provider_mismatch", 400],
 	["model_not_allowed", 403],
+	["model_not_priced", 403],
 	["budget_unavailable", 503],
 	["budget_exhausted", 429],
 	["session_budget_exhausted", 429],
@@ -74,9 +75,16 @@ _ranked := sort([[object.get(_rank, v.code, -1), v.code, v.message] | some v in 
 _reasons := array.concat([{"code": code, "message": message} | some [_, code, message] in _ranked], _notes)
 
 # Notes qualify a decision without denying it; they follow every violation, so they never set the code.
-_notes := [_note("budget_state_local", _local_message)] if {
+_notes := array.concat(_budget_notes, _price_notes)
+
+_budget_notes := [_note("budget_state_local", _local_message)] if {
 	_degraded
 	_fail_open
+} else := []
+
+_price_notes := [_note("model_priced_by_estimate", _estimate_message)] if {
+	_model_unpriced
+	_unpriced_mode == "estimate"
 } else := []
 
 _note(code, message) := {"code": code, "message": message}

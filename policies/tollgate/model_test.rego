@@ -32,3 +32,51 @@ test_model_not_allowed if {
 test_agent_without_models_is_not_allowed if {
 	_codes({}, ["catalog/agent/models"]) == {"model_not_allowed"}
 }
+
+test_unpriced_model_is_denied_by_default if {
+	v := violations with input as _with({"catalog": {"model": {"priced": false}}}, [])
+	v == {_violation("model_not_priced", "model gpt-4o has no price in force")}
+}
+
+test_absent_priced_fact_is_unpriced if {
+	_codes({}, ["catalog/model/priced"]) == {"model_not_priced"}
+}
+
+test_priced_must_be_literally_true if {
+	_codes({"catalog": {"model": {"priced": "yes"}}}, []) == {"model_not_priced"}
+}
+
+test_unknown_model_is_not_also_unpriced if {
+	_codes({"catalog": {"model": null}}, []) == {"unknown_model"}
+}
+
+test_estimate_mode_of_the_use_case_allows_it if {
+	v := violations with input as _with({"catalog": {"model": {"priced": false}}}, [])
+		with data.config.unpriced as {"use_cases": {"trade-promo": "estimate"}}
+	count(v) == 0
+}
+
+test_estimate_mode_by_default_allows_it if {
+	v := violations with input as _with({"catalog": {"model": {"priced": false}}}, [])
+		with data.config.unpriced as {"default": "estimate"}
+	count(v) == 0
+}
+
+test_use_case_deny_overrides_an_estimate_default if {
+	v := violations with input as _with({"catalog": {"model": {"priced": false}}}, [])
+		with data.config.unpriced as {"default": "estimate", "use_cases": {"trade-promo": "deny"}}
+	v == {_violation("model_not_priced", "model gpt-4o has no price in force")}
+}
+
+test_malformed_unpriced_data_denies if {
+	every config in [null, "estimate", {"use_cases": "estimate"}] {
+		_codes({"catalog": {"model": {"priced": false}}}, []) == {"model_not_priced"} with data.config.unpriced as config
+	}
+}
+
+test_estimate_is_noted_on_the_decision if {
+	d := decision with input as _with({"catalog": {"model": {"priced": false}}}, [])
+		with data.config.unpriced as {"default": "estimate"}
+	d.allowed
+	d.reasons == [{"code": "model_priced_by_estimate", "message": "model gpt-4o has no price in force; use case trade-promo runs it on an estimate"}]
+}

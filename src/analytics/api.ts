@@ -2,12 +2,14 @@ import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import knexFactory, { type Knex } from 'knex';
 import { formatChargeback } from '../cli/reports.js';
-import { callerFrom, graphqlPlugin } from '../graphql/plugin.js';
+import { graphqlPlugin } from '../graphql/plugin.js';
+import { callerFrom } from '../graphql/caller.js';
 import { chargebackFor } from '../graphql/resolvers/chargeback.js';
 import { AnalyticsError, GQL_ERRORS } from '../graphql/errors.js';
-import { authorize, type Caller } from '../graphql/access.js';
+import { authorize, checkDimensions, ownBu, type Caller } from '../graphql/access.js';
 import { LIMITS } from '../graphql/limits.js';
 import type { ChargebackReport } from './chargeback.js';
+import { FOCUS_GRAIN } from './focus.js';
 import { outcomeRoutes } from './routes.js';
 import { focusCsv } from '../db/periods.js';
 
@@ -67,9 +69,14 @@ async function reportRoutes(app: FastifyInstance, opts: { db: Knex }): Promise<v
   });
 }
 
-/** The FOCUS file of an accounting period (a BU owner: its BU's rows, filtered in the query). */
+/**
+ * The FOCUS file of an accounting period (a BU owner: its BU's rows, filtered in the query). Its rows are at
+ * the ledger's grain (agent, models, provider: FOCUS' SKU and service columns name them), so a role that may
+ * not break spend down that way (the council) is refused rather than sent a file with columns blanked.
+ */
 async function sendFocus(reply: FastifyReply, db: Knex, caller: Caller, period: string) {
-  const csv = await focusCsv(db, period, { buId: caller.role === 'bu-owner' ? (caller.buId ?? '') : undefined });
+  checkDimensions(caller, FOCUS_GRAIN, 'read the FOCUS file, whose rows are broken down by');
+  const csv = await focusCsv(db, period, { buId: ownBu(caller) });
   reply.header('content-disposition', `attachment; filename="focus-${period}.csv"`);
   return reply.type('text/csv; charset=utf-8').send(csv);
 }

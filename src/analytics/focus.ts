@@ -20,6 +20,9 @@ import { divide } from './outcomes.js';
 
 export type TokenKind = 'input' | 'cached_input' | 'cache_write' | 'output';
 
+/** What a FOCUS row breaks spend down by, in the access rules' terms (src/graphql/access.ts). */
+export const FOCUS_GRAIN = ['BU', 'USE_CASE', 'AGENT', 'MODEL', 'PROVIDER', 'DAY', 'MONTH'] as const;
+
 export type FocusGroup = {
   day: Date;
   bu_id: string;

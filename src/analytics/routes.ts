@@ -4,8 +4,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Knex } from 'knex';
 import { importOutcomeLines, jsonArrayLines, OutcomeImportError, type OutcomeFormat } from './outcome-import.js';
 import { upsertOutcomePoints, useCaseOutcomes } from '../db/outcomes.js';
-import { callerFrom } from '../graphql/plugin.js';
-import { requireCaller, type Caller } from '../graphql/access.js';
+import { callerFrom } from '../graphql/caller.js';
+import { authorize, ownBu, type Caller } from '../graphql/access.js';
 import { AnalyticsError, GQL_ERRORS } from '../graphql/errors.js';
 
 /**
@@ -13,7 +13,8 @@ import { AnalyticsError, GQL_ERRORS } from '../graphql/errors.js';
  * use_case,metric,ts,value) and JSON lines (`application/x-ndjson`) are read as a stream, line by line, and
  * written in batches of 5,000, so a large file never sits in memory; a JSON array (`application/json`) is
  * bounded by the body limit. Answers the counts and the line numbers of rejected records.
- * Finance and admin write any use case; a BU owner only its BU's (others are rejected line by line).
+ * Roles with outcomes:write (src/graphql/access.ts) write within their scope: a BU owner only its BU's use
+ * cases; another BU's are rejected line by line exactly as unknown ones, so nothing tells them apart.
  */
 export async function outcomeRoutes(app: FastifyInstance, opts: { db: Knex }): Promise<void> {
   // Encapsulated: these parsers hand the raw stream over and must not reach the gateway's routes.
@@ -27,8 +28,7 @@ export async function outcomeRoutes(app: FastifyInstance, opts: { db: Knex }): P
   });
 
   app.post('/v1/outcomes', async (request: FastifyRequest, reply: FastifyReply) => {
-    const caller = requireCaller(await callerFrom(opts.db, request));
-    if (caller.role === 'council') throw new AnalyticsError('FORBIDDEN', 'the council role cannot record outcomes');
+    const caller = authorize(await callerFrom(opts.db, request), 'outcomes:write');
     const useCases = await writableUseCases(opts.db, caller);
     // No await between opening the line reader and iterating it: readline drops lines emitted before then.
     const { format, lines } = bodyLines(request);
@@ -51,5 +51,6 @@ function bodyLines(request: FastifyRequest): { format: OutcomeFormat; lines: Asy
 
 async function writableUseCases(db: Knex, caller: Caller): Promise<Set<string>> {
   const all = [...(await useCaseOutcomes(db)).values()];
-  return new Set(all.filter((u) => caller.role !== 'bu-owner' || u.bu_id === caller.buId).map((u) => u.id));
+  const own = ownBu(caller);
+  return new Set(all.filter((u) => own === undefined || u.bu_id === own).map((u) => u.id));
 }

@@ -10,6 +10,8 @@ type Index = {
   agents: Map<string, CatalogSnapshot['agents'][number]>;
   models: Map<string, CatalogSnapshot['models'][number]>;
   cheaper: Map<string, string>;
+  /** provider → alias or dated snapshot → catalog model id. */
+  aliases: Map<string, Map<string, string>>;
 };
 
 /** The agent catalog, held in memory and re-read periodically; the database stays the source of truth. */
@@ -34,7 +36,16 @@ export class Catalog {
     clearInterval(this.timer);
   }
 
-  /** The catalog slice the policy needs for one call. */
+  /**
+   * The catalog model a call names: the id itself when the catalog has it, else the model it is an alias or
+   * dated snapshot of at this provider, else the id as sent (the policy then finds it unknown).
+   */
+  modelId(provider: string, sent: string): string {
+    if (this.index.models.has(sent)) return sent;
+    return this.index.aliases.get(provider)?.get(sent) ?? sent;
+  }
+
+  /** The catalog slice the policy needs for one call (`model`: the catalog model, see modelId). */
   facts(tags: TagsFact, identityAgentId: string | undefined, model: string | undefined): CatalogFact {
     const { bus, useCases, agents, models, cheaper } = this.index;
     const bu = tags.bu ? bus.get(tags.bu) : undefined;
@@ -58,7 +69,7 @@ export class Catalog {
 }
 
 function emptyIndex(): Index {
-  return { bus: new Map(), useCases: new Map(), agents: new Map(), models: new Map(), cheaper: new Map() };
+  return { bus: new Map(), useCases: new Map(), agents: new Map(), models: new Map(), cheaper: new Map(), aliases: new Map() };
 }
 
 function buildIndex(s: CatalogSnapshot): Index {
@@ -68,5 +79,12 @@ function buildIndex(s: CatalogSnapshot): Index {
     agents: new Map(s.agents.map((a) => [a.id, a])),
     models: new Map(s.models.map((m) => [m.id, m])),
     cheaper: new Map(s.ladder.map((l) => [l.model_id, l.cheaper_model_id])),
+    aliases: aliasIndex(s.aliases),
   };
+}
+
+function aliasIndex(rows: CatalogSnapshot['aliases']): Index['aliases'] {
+  const byProvider = new Map<string, Map<string, string>>();
+  for (const a of rows) byProvider.set(a.provider_id, (byProvider.get(a.provider_id) ?? new Map<string, string>()).set(a.alias, a.model_id));
+  return byProvider;
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Db } from '../db/knex.js';
 import { upsertBudget, type BudgetPeriod } from '../db/budgets.js';
-import { replaceClassCouplings, upsertCouncil } from '../db/catalog.js';
+import { replaceClassCouplings, upsertAliases, upsertCouncil, type AliasRow } from '../db/catalog.js';
 import type { BudgetScope } from '../policy/types.js';
 
 /** seeds/ ships beside src/ and dist/, so resolve it from this file rather than the working directory. */
@@ -16,6 +16,7 @@ type SeedCatalog = {
   models: Record<string, unknown>[];
   prices: (Record<string, unknown> & { model_id: string; effective_from: string })[];
   downgrade_ladder: { model_id: string; cheaper_model_id: string }[];
+  model_aliases?: AliasRow[];
   agents: { id: string; bu_id: string; name: string; use_cases: string[]; models: string[] }[];
   class_couplings?: { from: string; to: string; weight?: number }[];
   council?: { name: string; email: string; webhook_url?: string | null };
@@ -34,8 +35,10 @@ export async function seedDemo(db: Db, opts: { budgets?: boolean } = {}): Promis
     await trx('use_cases').insert(c.use_cases).onConflict('id').merge();
     await trx('providers').insert(c.providers).onConflict('id').merge();
     await trx('models').insert(c.models).onConflict('id').merge();
-    await trx('prices').insert(c.prices).onConflict(['model_id', 'effective_from']).merge();
+    // A seed never edits a price row already there (history): a changed price is a new row, through `price import`.
+    await trx('prices').insert(c.prices).onConflict(['model_id', 'service_tier', 'effective_from']).ignore();
     await trx('downgrade_ladder').insert(c.downgrade_ladder).onConflict('model_id').merge();
+    await upsertAliases(trx, c.model_aliases ?? []);
     for (const a of c.agents) {
       await trx('agents').insert({ id: a.id, bu_id: a.bu_id, name: a.name }).onConflict('id').merge();
       await trx('agent_use_cases').where({ agent_id: a.id }).delete();

@@ -5,9 +5,9 @@ import type { Db } from '../db/knex.js';
 
 // Kept apart from main.ts, which parses argv when imported: the demo reuses the commands' helpers.
 
-/** Runs `fn` against the configured database (migrated), then closes it. */
+/** Runs `fn` against the configured database (migrated), then closes it; beside a running serve on PGlite, through serve. */
 export async function withDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
-  const { db, close } = await openDatabase(loadConfig());
+  const { db, close } = await openDatabase(loadConfig(), { attach: true });
   try {
     return await fn(db);
   } finally {

@@ -10,7 +10,7 @@ export function tokenCommands(token: Command): void {
     .option('--label <text>', 'a note to tell tokens apart (who or what holds it)')
     .action(async (opts: { role: ApiRole; bu?: string; label?: string }) => {
       if (opts.role === 'bu-owner' && !opts.bu) throw new Error('a bu-owner token needs --bu');
-      if (opts.role !== 'bu-owner' && opts.bu) throw new Error(`--bu is only for bu-owner tokens (a ${opts.role} token sees every BU)`);
+      if (opts.role !== 'bu-owner' && opts.bu) throw new Error(`--bu is only for bu-owner tokens (not ${opts.role})`);
       const created = await withDb(async (db) => {
         if (opts.bu && !(await businessUnitExists(db, opts.bu))) throw new Error(`unknown business unit "${opts.bu}"`);
         const t = generateApiToken();

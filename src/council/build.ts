@@ -1,5 +1,7 @@
-import { BUILT_DIR, writeCouncilAssets } from './assets.js';
+import { COUNCIL_PAGE, FINANCE_PAGE, writeCouncilAssets } from './assets.js';
 
-// `npm run build` runs this after tsc: the council page's bundle goes beside the compiled plugin.
-await writeCouncilAssets();
-console.log(`council page built into ${BUILT_DIR}`);
+// `npm run build` runs this after tsc: each page's bundle goes beside its compiled plugin.
+for (const page of [COUNCIL_PAGE, FINANCE_PAGE]) {
+  await writeCouncilAssets(page.builtDir, page);
+  console.log(`page built into ${page.builtDir}`);
+}

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { loadCouncilAssets, type Asset, type CouncilAssets } from './assets.js';
+import { COUNCIL_PAGE, loadCouncilAssets, type Asset, type CouncilAssets, type PageSpec } from './assets.js';
 
 /**
  * The council's review page at /council: static files only. The page reads /graphql with the token the
@@ -20,9 +20,14 @@ const SECURITY_HEADERS = Object.freeze({
 });
 
 export async function councilPage(app: FastifyInstance): Promise<void> {
+  servePage(app, '/council', COUNCIL_PAGE);
+}
+
+/** A page's files at `prefix` (its index at the prefix itself), with the security headers above. */
+export function servePage(app: FastifyInstance, prefix: string, page: PageSpec): void {
   let assets: Promise<CouncilAssets> | undefined;
   // Loaded on first request (bundling takes a moment); a failed load is retried on the next one.
-  const load = () => (assets ??= loadCouncilAssets().catch((err: unknown) => {
+  const load = () => (assets ??= loadCouncilAssets(page).catch((err: unknown) => {
     assets = undefined;
     throw err;
   }));
@@ -30,9 +35,9 @@ export async function councilPage(app: FastifyInstance): Promise<void> {
     const asset = (await load()).get(name);
     return asset ? send(request, reply, asset) : reply.callNotFound();
   };
-  app.get('/council', serve('index.html'));
-  app.get('/council/', serve('index.html'));
-  app.get<{ Params: { file: string } }>('/council/:file', async (request, reply) => {
+  app.get(prefix, serve('index.html'));
+  app.get(`${prefix}/`, serve('index.html'));
+  app.get<{ Params: { file: string } }>(`${prefix}/:file`, async (request, reply) => {
     const { file } = request.params;
     return file === 'index.html' ? reply.callNotFound() : serve(file)(request, reply);
   });

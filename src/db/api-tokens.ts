@@ -1,10 +1,10 @@
 import crypto from 'node:crypto';
 import type { Db } from './knex.js';
 
-/** API tokens for people and tools reading analytics (never for agents: those hold agent keys). */
+/** API tokens for people and tools reading analytics or scraping metrics (never for agents: those hold agent keys). */
 
 export const API_TOKEN_PREFIX = 'tga_';
-export const API_ROLES = ['finance', 'admin', 'council', 'bu-owner'] as const;
+export const API_ROLES = ['finance', 'admin', 'council', 'bu-owner', 'metrics'] as const;
 export type ApiRole = (typeof API_ROLES)[number];
 
 const TOKEN_BYTES = 32;

@@ -12,6 +12,8 @@ export type UseCaseRow = {
 export type ModelRow = { id: string; provider_id: string; family: string; display_name: string };
 export type AgentRow = { id: string; bu_id: string; name: string; status: string };
 export type LadderRow = { model_id: string; cheaper_model_id: string };
+/** An alias or dated snapshot of a catalog model, as one provider names it. */
+export type AliasRow = { provider_id: string; alias: string; model_id: string };
 /** Two use-case classes the catalog declares coupled (undirected), weight in (0, 1]. */
 export type ClassCoupling = { from: string; to: string; weight: number };
 /** The governance council's contact, configured like a BU's owner or finance partner. */
@@ -23,12 +25,13 @@ export type CatalogSnapshot = {
   models: ModelRow[];
   agents: (AgentRow & { use_cases: string[]; models: string[] })[];
   ladder: LadderRow[];
+  aliases: AliasRow[];
   classCouplings: ClassCoupling[];
   council: CouncilContact | null;
 };
 
 export async function loadCatalog(db: Db): Promise<CatalogSnapshot> {
-  const [businessUnits, useCases, models, agents, agentUseCases, agentModels, ladder, classCouplings, council] = await Promise.all([
+  const [businessUnits, useCases, models, agents, agentUseCases, agentModels, ladder, aliases, classCouplings, council] = await Promise.all([
     db<BusinessUnitRow>('business_units').select('*').orderBy('id'),
     db<UseCaseRow>('use_cases').select('*').orderBy('id'),
     db<ModelRow>('models').select('*').orderBy('id'),
@@ -36,6 +39,7 @@ export async function loadCatalog(db: Db): Promise<CatalogSnapshot> {
     db('agent_use_cases').select('agent_id', 'use_case_id'),
     db('agent_models').select('agent_id', 'model_id'),
     db<LadderRow>('downgrade_ladder').select('model_id', 'cheaper_model_id'),
+    loadAliases(db),
     loadClassCouplings(db),
     loadCouncil(db),
   ]);
@@ -52,9 +56,20 @@ export async function loadCatalog(db: Db): Promise<CatalogSnapshot> {
     models,
     agents: agents.map((a) => ({ ...a, use_cases: ucByAgent.get(a.id) ?? [], models: modelsByAgent.get(a.id) ?? [] })),
     ladder,
+    aliases,
     classCouplings,
     council,
   };
+}
+
+export async function loadAliases(db: Db | Knex.Transaction): Promise<AliasRow[]> {
+  return db<AliasRow>('model_aliases').select('provider_id', 'alias', 'model_id').orderBy(['provider_id', 'alias']);
+}
+
+/** Adds aliases or points them at another model; an alias is never removed by a seed or an import. */
+export async function upsertAliases(db: Db | Knex.Transaction, rows: readonly AliasRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db('model_aliases').insert(rows).onConflict(['provider_id', 'alias']).merge(['model_id']);
 }
 
 export async function loadClassCouplings(db: Db | Knex.Transaction): Promise<ClassCoupling[]> {

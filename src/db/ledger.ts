@@ -27,6 +27,9 @@ export const USAGE_COLUMNS: readonly Column<UsageEvent>[] = [
   ['cost', 'numeric', (e) => toMoney(e.cost)], ['currency', 'text'], ['price_id', 'int4'], ['status', 'int4'], ['partial', 'bool'],
   ['latency_ms', 'int4'], ['decision_code', 'text'], ['policy_revision', 'text'], ['budget_tier', 'text'],
   ['tools', 'text', (e) => (e.tools !== undefined && e.tools.length > 0 ? e.tools.join(TOOL_SEPARATOR) : null)],
+  // Price detail within the four kinds (issue 15); absent in records journaled before it was metered.
+  ['cache_write_1h_tokens', 'int8', (e) => e.cache_write_1h_tokens ?? 0], ['service_tier', 'text', (e) => e.service_tier ?? 'standard'],
+  ['cost_estimated', 'bool', (e) => e.cost_estimated === true],
 ];
 const USAGE_SELECT = USAGE_COLUMNS
   .map(([name]) => (name === 'tools' ? `string_to_array(u.tools, '${TOOL_SEPARATOR}')` : `u.${name}`))
@@ -36,7 +39,7 @@ const DECISION_COLUMNS: readonly Column<DecisionRecord>[] = [
   ['request_id', 'text'], ['ts', 'timestamptz'], ['provider', 'text'], ['endpoint', 'text'], ['bu_id', 'text'],
   ['use_case_id', 'text'], ['agent_id', 'text'], ['session_id', 'text'], ['model', 'text'],
   ['allowed', 'bool'], ['http_status', 'int4'], ['code', 'text'], ['message', 'text'], ['reasons', 'jsonb', (d) => JSON.stringify(d.reasons)],
-  ['policy_revision', 'text'], ['budget_tier', 'text'],
+  ['policy_revision', 'text'], ['budget_tier', 'text'], ['claimed', 'jsonb', (d) => (d.claimed ? JSON.stringify(d.claimed) : null)],
 ];
 
 // Records per transaction, and so per statement: each transaction has one usage statement (and at most one of

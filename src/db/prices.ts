@@ -2,17 +2,21 @@ import type { PriceRow } from '../metering/pricing.js';
 import type { Db } from './knex.js';
 
 const PRICE_COLUMNS = [
-  'id',
-  'model_id',
-  'effective_from',
-  'input_per_mtok',
-  'cached_input_per_mtok',
-  'cache_write_per_mtok',
-  'output_per_mtok',
-  'currency',
+  'p.id',
+  'p.model_id',
+  'p.service_tier',
+  'p.effective_from',
+  'p.input_per_mtok',
+  'p.cached_input_per_mtok',
+  'p.cache_write_per_mtok',
+  'p.cache_write_1h_per_mtok',
+  'p.output_per_mtok',
+  'p.currency',
+  'm.provider_id',
 ] as const;
 
-/** Every price version of every model, oldest first (the PriceBook indexes them). */
+/** Every price version of every model and tier, oldest first (the PriceBook indexes them). */
 export async function loadPrices(db: Db): Promise<PriceRow[]> {
-  return db('prices').select(PRICE_COLUMNS).orderBy([{ column: 'model_id' }, { column: 'effective_from' }]);
+  return db('prices as p').join('models as m', 'm.id', 'p.model_id').select(PRICE_COLUMNS)
+    .orderBy([{ column: 'p.model_id' }, { column: 'p.effective_from' }]);
 }

@@ -58,8 +58,25 @@ export async function listenTierEvents(db: Knex, onEvent: (m: TierEventMessage) 
  */
 export async function listen(db: Knex, channel: string, deliver: (payload: string | undefined) => void, log: Log): Promise<() => Promise<void>> {
   const pglite = (db.client as { pglite?: PGliteLike }).pglite;
-  if (pglite) return pglite.listen(channel, deliver);
+  if (pglite) return onTheConnection(db, async () => {
+    const unlisten = await pglite.listen(channel, deliver);
+    return () => onTheConnection(db, unlisten);
+  });
   return listenOnPostgres(connectionOf(db), channel, deliver, log);
+}
+
+/**
+ * PGlite's listen API runs its statement past knex: it waits for knex-pglite's one connection here, so that
+ * it never lands inside a transaction of a local-socket client (local-socket.ts), which holds it meanwhile.
+ */
+async function onTheConnection<T>(db: Knex, fn: () => Promise<T>): Promise<T> {
+  const pool = db.client as { acquireConnection(): Promise<unknown>; releaseConnection(c: unknown): Promise<unknown> };
+  const connection = await pool.acquireConnection();
+  try {
+    return await fn();
+  } finally {
+    await pool.releaseConnection(connection);
+  }
 }
 
 async function listenOnPostgres(connectionString: string, channel: string, deliver: (payload: string | undefined) => void, log: Log): Promise<() => Promise<void>> {

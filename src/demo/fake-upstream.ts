@@ -2,8 +2,8 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { NormalizedUsage } from '../providers/types.js';
-import { countTokens, errorJson as anthropicErrorJson, messages } from './fake-upstream/anthropic.js';
-import { chatCompletions, embeddings, responses } from './fake-upstream/openai.js';
+import { answerHeaders as anthropicHeaders, countTokens, errorJson as anthropicErrorJson, messages } from './fake-upstream/anthropic.js';
+import { answerHeaders as openaiHeaders, chatCompletions, embeddings, responses } from './fake-upstream/openai.js';
 import { formatSse, usage, type JsonReply, type Renderer, type Reply, type StreamReply } from './fake-upstream/wire.js';
 
 /**
@@ -159,7 +159,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
   async function sendJson(res: ServerResponse, reply: JsonReply, fault: FaultScript | undefined, record: UsageRecord): Promise<void> {
     const text = JSON.stringify(reply.json);
     const extra = fault?.fault === 'error' ? fault.headers : undefined;
-    res.writeHead(reply.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...requestIdHeader(record), ...extra });
+    res.writeHead(reply.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...providerHeaders(record), ...extra });
     record.status = reply.status;
     if (fault?.fault === 'cut') {
       await writeFlushed(res, text.slice(0, text.length >> 1));
@@ -173,7 +173,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
   }
 
   async function sendStream(res: ServerResponse, reply: StreamReply, fault: FaultScript | undefined, record: UsageRecord): Promise<void> {
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...requestIdHeader(record) });
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...providerHeaders(record) });
     res.flushHeaders();
     record.status = 200;
     const delay = fault?.fault === 'slow' ? fault.chunkDelayMs : (options.chunkDelayMs ?? 0);
@@ -206,8 +206,9 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
     res.end();
   }
 
-  function requestIdHeader(record: UsageRecord): Record<string, string> {
-    return { [record.provider === 'openai' ? 'x-request-id' : 'request-id']: record.requestId };
+  function providerHeaders(record: UsageRecord): Record<string, string | string[]> {
+    if (record.provider === 'openai') return { 'x-request-id': record.requestId, ...openaiHeaders() };
+    return { 'request-id': record.requestId, ...anthropicHeaders() };
   }
 
   async function hang(res: ServerResponse, record: UsageRecord): Promise<void> {

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -7,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../app.js';
 import { loadConfig } from '../config.js';
 import { insertAgentKey } from '../db/agent-keys.js';
+import { generateApiToken, insertApiToken } from '../db/api-tokens.js';
 import { upsertBudget } from '../db/budgets.js';
 import { chargeback } from '../db/ledger.js';
 import { monthRange } from '../budgets/period.js';
@@ -21,7 +23,8 @@ import { Board } from './board.js';
  * it with the official SDKs, and small budgets so that tiers, downgrades and rejections show within a
  * minute. DEMO_SECONDS (default 60) bounds the run (DEMO_UNTIL_SHOWN=1 ends it once the marketing use cases
  * were downgraded and stopped); DEMO_SPEED (default 1) multiplies the agents' pace;
- * DEMO_PORT or --port (default 8787) is where tollgate listens.
+ * DEMO_PORT or --port is where tollgate listens (default 8787, or any free port when 8787 is taken, say by
+ * the `npm start` README's first step left running).
  */
 
 const FAKE_OPENAI_KEY = 'sk-demo-openai-not-a-real-key';
@@ -31,7 +34,7 @@ const CALL_EVERY_MS = 1000;
 const BACKOFF_MS = 3000;
 const TOLLGATE_ENV = /^(TOLLGATE_\w+|DATABASE_URL|OPENAI_API_KEY|ANTHROPIC_API_KEY|PORT|LOG_LEVEL)$/;
 
-type Options = { port: number; seconds: number; speed: number };
+type Options = { port: number; portGiven: boolean; seconds: number; speed: number };
 
 function options(): Options {
   const { values } = parseArgs({ options: { port: { type: 'string' } }, strict: true });
@@ -40,8 +43,10 @@ function options(): Options {
     if (!Number.isFinite(n) || n < min) throw new Error(`${name} must be a number ≥ ${min}, got "${raw}"`);
     return n;
   };
+  const given = values.port ?? process.env.DEMO_PORT;
   return {
-    port: number('DEMO_PORT / --port', values.port ?? process.env.DEMO_PORT, 8787, 0),
+    port: number('DEMO_PORT / --port', given, 8787, 0),
+    portGiven: given !== undefined && given !== '',
     seconds: number('DEMO_SECONDS', process.env.DEMO_SECONDS, 60, 1),
     speed: number('DEMO_SPEED', process.env.DEMO_SPEED, 1, 0.1),
   };
@@ -62,7 +67,15 @@ async function startGateway(port: number, upstreamUrl: string, dataDir: string):
   return { app, url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` };
 }
 
-async function provision(app: FastifyInstance): Promise<Map<string, string>> {
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
+
+async function provision(app: FastifyInstance): Promise<{ keys: Map<string, string>; metricsToken: string }> {
   const keys = new Map<string, string>();
   for (const a of DEMO_AGENTS) {
     await upsertBudget(app.tollgate.db, { scope: 'use_case', scopeId: a.useCase, limit: a.budget.limit, unit: a.budget.unit, period: 'month' });
@@ -70,7 +83,9 @@ async function provision(app: FastifyInstance): Promise<Map<string, string>> {
     await insertAgentKey(app.tollgate.db, { id: k.id, agentId: a.agent, hash: k.hash, prefix: k.prefix, label: 'demo' });
     keys.set(a.agent, k.key);
   }
-  return keys;
+  const t = generateApiToken();
+  await insertApiToken(app.tollgate.db, { id: t.id, hash: t.hash, prefix: t.prefix, role: 'metrics', label: 'demo' });
+  return { keys, metricsToken: t.token };
 }
 
 // The Anthropic SDK warns on every call that names a deprecated model (the seed catalog's Sonnet 4.5): once is enough.
@@ -90,11 +105,12 @@ async function main(): Promise<void> {
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-demo-'));
   const upstream = await startFakeUpstream({ openaiKey: FAKE_OPENAI_KEY, anthropicKey: FAKE_ANTHROPIC_KEY, latencyMs: 40, chunkDelayMs: 5 });
-  const { app, url } = await startGateway(opts.port, upstream.url, dataDir);
+  const port = opts.portGiven || (await isFree(opts.port)) ? opts.port : 0;
+  const { app, url } = await startGateway(port, upstream.url, dataDir);
   try {
-    const keys = await provision(app);
+    const { keys, metricsToken } = await provision(app);
     say(`tollgate demo: gateway ${url}, fake OpenAI + Anthropic ${upstream.url}`);
-    say(`${DEMO_AGENTS.length} agents of 3 BUs for ${opts.seconds}s (Ctrl-C stops early); meanwhile: curl ${url}/metrics`);
+    say(`${DEMO_AGENTS.length} agents of 3 BUs for ${opts.seconds}s (Ctrl-C stops early); meanwhile: curl -H 'Authorization: Bearer ${metricsToken}' ${url}/metrics`);
     say('tiers: notice at 50% of budget, warning 80%, soft_cap 100% (cheaper model served), hard_cap 110% (429)');
     const board = new Board(DEMO_AGENTS, say);
     const stop = new AbortController();
@@ -120,9 +136,10 @@ async function main(): Promise<void> {
     const period = new Date().toISOString().slice(0, 7);
     say(`\nchargeback, USD (what \`tollgate report chargeback --period ${period}\` prints):`);
     say(formatChargeback(await chargeback(app.tollgate.db, monthRange(period)), 'table', period).trimEnd());
-    say('\nnext: `npm start` runs tollgate for real (PGlite in ./.tollgate, port 8787); `node dist/cli/main.js agent key create --agent promo-planner`');
+    say('\nnext: `npm start` runs tollgate for real (PGlite in ./.tollgate, port 8787); `npx tollgate agent key create --agent promo-planner`');
     say('gives an agent its key; point the OpenAI SDK at http://localhost:8787/openai/v1, the Anthropic SDK at http://localhost:8787/anthropic;');
-    say('then watch curl localhost:8787/metrics and `node dist/cli/main.js report chargeback --period YYYY-MM`.');
+    say('then `npx tollgate token create --role metrics` for a scraper token, watch curl -H \'Authorization: Bearer tga_…\' localhost:8787/metrics');
+    say('and `npx tollgate report chargeback --period YYYY-MM`.');
   } finally {
     await app.close();
     await upstream.close();

@@ -14,9 +14,18 @@ export type AllowedCall = {
   reserved: boolean;
   decision: Decision;
   revision: string;
+  /** The model id the agent sent (an alias or dated snapshot stays as sent). */
   modelRequested: string;
+  /** The catalog model that served the call and prices it (the requested one's, or the downgrade). */
   modelServed: string;
-  body: Record<string, unknown>;
+  /** The body as forwarded upstream, serialized once by the decision (model rewritten, output clamped). */
+  bodyText: string;
+  /** Bytes of the request body as received (chunked included): what the prompt estimate and its bound read. */
+  bodyBytes: number;
+  /** Answers the call asks for (OpenAI chat `n`, else 1): each may produce up to `outputLimit` tokens. */
+  choices: number;
+  /** The output limit per answer in the body as forwarded, after any clamp; null when the body sets none. */
+  outputLimit: number | null;
   /** Names of the tools the request declares (metered with the names its answer calls). */
   requestTools: string[];
   injectedUsage: boolean;

@@ -1,12 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { TollgateError, ERRORS, type ErrorCode } from '../errors.js';
-import type { DecisionRecord } from '../metering/types.js';
-import type { Decision, TagsFact } from '../policy/types.js';
+import { TollgateError, type ErrorCode } from '../errors.js';
+import type { TagsFact } from '../policy/types.js';
+import type { BodyShape } from '../providers/endpoint-spec.js';
 import type { ProviderAdapter } from '../providers/types.js';
 import type { AllowedCall } from './call.js';
+import { deny, gatewayDenial, refuseRateLimited } from './deny.js';
 import { gatherFacts, servedWorstCase } from './facts.js';
-import { sendProviderError } from './respond.js';
-import { readParentId, readTags } from './tags.js';
+import { readTags } from './tags.js';
 import { recordTierCrossings } from './tiers.js';
 import { recordInFlight } from './meter-call.js';
 
@@ -17,24 +17,27 @@ declare module 'fastify' {
 }
 
 /**
- * The hot path before forwarding: authenticate, read tags, gather facts (reserving the call's worst case
- * against its budgets), ask the policy once. A denial is answered here in the provider's error shape,
- * logged, and its reservation given back; an allowed call is left on the request for the forwarder.
+ * The hot path before forwarding: check the request at the edge (method, endpoint, tags, body), authenticate,
+ * gather facts (reserving the call's worst case against its budgets), ask the policy once. A denial is answered
+ * here in the provider's error shape, logged, and its reservation given back; an allowed call is left on the
+ * request for the forwarder, its body serialized once, before its in-flight record is journaled.
  */
 export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
   return async function decide(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const started = process.hrtime.bigint();
     const ts = new Date();
     const endpoint = endpointOf(request.url, adapter.prefix);
-    const gate = gatewayCheck(request, adapter, endpoint);
-    if (gate) return deny(app, request, reply, { adapter, endpoint, ts, decision: gatewayDenial(gate), tags: readTags(request.headers), revision: null });
+    const edge = checkEdge(request, adapter, endpoint);
+    if (!edge.ok) return deny(app, request, reply, { adapter, endpoint, ts, decision: gatewayDenial(edge.code, edge.message), tags: edge.tags, parentId: edge.parentId, revision: null });
+    const { tags, parentId, body, shape } = edge;
 
-    const body = request.body as Record<string, unknown>;
-    const tags = readTags(request.headers);
-    const identity = await app.tollgate.authenticate(request.headers);
-    const model = typeof body.model === 'string' && body.model !== '' ? body.model : undefined;
-    const { input, reserved } = await gatherFacts(app, { request, adapter, endpoint, body, ts }, tags, identity, model);
-    const base = { adapter, endpoint, ts, tags, model, reserved };
+    const identity = await app.tollgate.authenticate(request.headers, request.ip);
+    if ('rateLimited' in identity) return refuseRateLimited(app, request, reply, adapter, identity.retryAfterS);
+    // The policy sees the catalog model (an alias or dated snapshot resolves to it); the upstream gets what was sent.
+    const sent = typeof body.model === 'string' && body.model !== '' ? body.model : undefined;
+    const model = sent === undefined ? undefined : app.tollgate.catalog.modelId(adapter.name, sent);
+    const { input, reserved } = await gatherFacts(app, { request, adapter, endpoint, body, shape, ts }, tags, identity, model);
+    const base = { adapter, endpoint, ts, tags, parentId, input, model: sent, reserved };
 
     let evaluation;
     try {
@@ -53,17 +56,24 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
     }
 
     const served = decision.model ?? model!;
-    const prepared = adapter.prepareBody(endpoint, body, served);
-    if (decision.max_output_tokens !== null) {
-      prepared.body = adapter.clampOutput(endpoint, prepared.body, decision.max_output_tokens);
-      reply.header('x-tollgate-output-clamped', String(decision.max_output_tokens));
+    const prepared = adapter.prepareBody(endpoint, body, served === model ? sent! : served);
+    const clamp = decision.max_output_tokens;
+    if (clamp !== null) prepared.body = adapter.clampOutput(endpoint, prepared.body, clamp);
+    // Serialized here, once: a body that cannot be sent is refused before anything says it was forwarded.
+    let bodyText: string;
+    try {
+      bodyText = JSON.stringify(prepared.body);
+    } catch (err) {
+      request.log.warn({ err }, 'the body could not be serialized for the provider');
+      return deny(app, request, reply, { ...base, decision: gatewayDenial('invalid_request', 'invalid request: the body cannot be serialized'), revision });
     }
+    if (clamp !== null) reply.header('x-tollgate-output-clamped', String(clamp));
     if (reserved) {
-      const worst = servedWorstCase(app, input, served, decision.max_output_tokens, ts);
+      const worst = servedWorstCase(app, input, served, clamp, ts);
       if (worst) app.tollgate.budgetGate.shrink(request.id, worst);
     }
     reply.header('x-tollgate-model-served', served);
-    if (served !== model) reply.header('x-tollgate-model-requested', model!);
+    if (served !== model) reply.header('x-tollgate-model-requested', sent!);
     request.tollgateCall = {
       requestId: request.id,
       adapter,
@@ -71,13 +81,16 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
       ts,
       startedAt: started,
       tags: tags as AllowedCall['tags'],
-      parentRequestId: readParentId(request.headers),
+      parentRequestId: parentId,
       reserved,
       decision,
       revision,
-      modelRequested: model!,
+      modelRequested: sent!,
       modelServed: served,
-      body: prepared.body,
+      bodyText,
+      bodyBytes: request.bodyBytes,
+      choices: shape.choices,
+      outputLimit: clamp ?? shape.outputLimit,
       requestTools: adapter.requestTools(endpoint, body),
       injectedUsage: prepared.injectedUsage,
       estimatedInputTokens: adapter.isBilled(endpoint) ? input.estimate.input_tokens : 0,
@@ -89,65 +102,26 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
   };
 }
 
-type GateCode = Extract<ErrorCode, 'method_not_allowed' | 'unsupported_endpoint' | 'invalid_request'>;
+type EdgeCode = Extract<ErrorCode, 'method_not_allowed' | 'unsupported_endpoint' | 'invalid_request' | 'invalid_tag' | 'conflicting_tag'>;
+type Edge =
+  | { ok: true; tags: TagsFact; parentId: string | null; body: Record<string, unknown>; shape: BodyShape }
+  | { ok: false; code: EdgeCode; message?: string; tags?: TagsFact; parentId?: string | null };
 
-function gatewayCheck(request: FastifyRequest, adapter: ProviderAdapter, endpoint: string): GateCode | undefined {
-  if (request.method !== 'POST') return 'method_not_allowed';
-  if (!adapter.endpoints.includes(endpoint)) return 'unsupported_endpoint';
+/** What is checked before anyone is authenticated or anything is looked up: the route, the tags, the body. */
+function checkEdge(request: FastifyRequest, adapter: ProviderAdapter, endpoint: string): Edge {
+  const read = readTags(request.raw);
+  const claims = read.ok ? { tags: read.tags, parentId: read.parentId } : {};
+  if (request.method !== 'POST') return { ok: false, code: 'method_not_allowed', ...claims };
+  if (!adapter.endpoints.includes(endpoint)) return { ok: false, code: 'unsupported_endpoint', ...claims };
+  if (!read.ok) return { ok: false, code: read.code, message: read.message };
   const body = request.body;
-  if (!body || typeof body !== 'object' || Array.isArray(body)) return 'invalid_request';
-  return undefined;
-}
-
-/** A denial decided by the gateway before the policy could run (bad request, no policy, no provider key). */
-export function gatewayDenial(code: ErrorCode, message: string = ERRORS[code].message): Decision {
-  const def = ERRORS[code];
-  return {
-    allowed: false, http_status: def.status, code, message, tier: 'none', notify: [], model: null,
-    max_output_tokens: null, budgets: [],
-    headers: code === 'method_not_allowed' ? { allow: 'POST' } : {}, reasons: [{ code, message }],
-  };
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return { ok: false, code: 'invalid_request', ...claims };
+  const shape = adapter.readBody(endpoint, body as Record<string, unknown>);
+  if (!shape.ok) return { ok: false, code: 'invalid_request', message: shape.message, ...claims };
+  return { ok: true, tags: read.tags, parentId: read.parentId, body: body as Record<string, unknown>, shape };
 }
 
 export function endpointOf(url: string, prefix: string): string {
   const path = url.split('?', 1)[0]!;
   return path.startsWith(prefix) ? path.slice(prefix.length) || '/' : path;
-}
-
-type Denial = {
-  adapter: ProviderAdapter; endpoint: string; ts: Date; decision: Decision; tags: TagsFact; revision: string | null;
-  model?: string; reserved?: boolean;
-};
-
-/** Answers a denial in the provider's shape, gives back its reservation and writes it to the decision log. */
-export function deny(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, d: Denial): FastifyReply {
-  const { adapter, endpoint, ts, decision, tags, revision, model } = d;
-  if (d.reserved) app.tollgate.budgetGate.release(request.id);
-  const record: DecisionRecord = {
-    kind: 'decision',
-    request_id: request.id,
-    ts: ts.toISOString(),
-    provider: adapter.name,
-    endpoint,
-    bu_id: tags.bu ?? null,
-    use_case_id: tags.use_case ?? null,
-    agent_id: tags.agent_id ?? null,
-    session_id: tags.session_id ?? null,
-    model: model ?? null,
-    allowed: false,
-    http_status: decision.http_status,
-    code: decision.code,
-    message: decision.message,
-    reasons: decision.reasons,
-    policy_revision: revision,
-    budget_tier: decision.tier,
-  };
-  try {
-    app.tollgate.meter.record(record);
-  } catch (err) {
-    request.log.error({ err }, 'decision could not be journaled');
-  }
-  app.tollgate.metrics.calls.inc({ provider: adapter.name, code: decision.code, allowed: 'false' });
-  request.log.info({ code: decision.code, status: decision.http_status, endpoint }, 'call denied');
-  return sendProviderError(reply, adapter, { status: decision.http_status, code: decision.code, message: decision.message, headers: decision.headers });
 }

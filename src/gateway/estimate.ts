@@ -1,8 +1,9 @@
-import type { ProviderAdapter } from '../providers/types.js';
+import type { BodyShape } from '../providers/endpoint-spec.js';
 
 /** ~4 bytes of JSON per token: a deliberate over-estimate for prompts (JSON syntax counts too). */
 const BYTES_PER_TOKEN = 4;
 
-export function estimateTokens(adapter: ProviderAdapter, endpoint: string, body: Record<string, unknown>, bodyBytes: number): { input: number; output: number } {
-  return { input: Math.ceil(bodyBytes / BYTES_PER_TOKEN), output: adapter.maxOutputTokens(endpoint, body) };
+/** The call's worst case in tokens: the prompt from the bytes received, and each answer's output limit. */
+export function estimateTokens(bodyBytes: number, shape: BodyShape): { input: number; output: number; choices: number } {
+  return { input: Math.ceil(bodyBytes / BYTES_PER_TOKEN), output: shape.worstOutput, choices: shape.choices };
 }

@@ -6,41 +6,33 @@ import { createSseTap } from '../providers/sse.js';
 import type { AllowedCall, CallProgress } from './call.js';
 import { meterCall, usageToMeter } from './meter-call.js';
 import { sendProviderError } from './respond.js';
-import { CREDENTIAL_HEADERS } from '../identity/authenticate.js';
+import type { HeaderFilter } from './headers.js';
 import { ERRORS } from '../errors.js';
 
 /** JSON bodies larger than this are forwarded untouched but not parsed for usage (no provider sends one). */
 const MAX_JSON_USAGE_BYTES = 16 * 1024 * 1024;
 
-/** Request headers that never go upstream: the agent's credential, tollgate's own tags, and hop headers. */
-const STRIPPED_PREFIX = 'x-tollgate-';
-const STRIPPED = new Set<string>([...CREDENTIAL_HEADERS, 'baggage', 'cookie', 'content-length', 'accept-encoding']);
-
-/** Forwards an allowed call with tollgate's provider credential, streams the answer back, meters it. */
-export function forwardHandler(app: FastifyInstance) {
+/**
+ * Forwards an allowed call with tollgate's provider credential, streams the answer back, meters it. The body
+ * is the text the decision serialized; the headers are the adapter's allowlist (src/gateway/headers.ts), plus
+ * the host and framing of that body, which reply-from sets.
+ */
+export function forwardHandler(app: FastifyInstance, filter: HeaderFilter) {
   return function forward(request: FastifyRequest, reply: FastifyReply, dest: string, options: object) {
     const call = request.tollgateCall!;
-    const apiKey = app.tollgate.config.providers[call.adapter.name as 'openai' | 'anthropic'].apiKey!;
+    const { headers, dropped } = filter.request(request.headers);
+    for (const [header, values] of dropped) reply.header(`x-tollgate-dropped-${header}`, values);
     // Whatever ends the call first meters it; a client that leaves mid-stream still yields its event.
     reply.raw.once('close', () => clientGone(app, call, reply.raw.writableFinished));
     return reply.from(dest, {
       ...options,
-      body: call.body,
-      rewriteRequestHeaders: (_req, headers) => upstreamHeaders(headers, call.adapter.credentialHeaders(apiKey)),
+      body: call.bodyText,
+      contentType: 'application/json',
+      rewriteRequestHeaders: (_req, framing) => Object.assign(headers, { host: framing.host, 'content-type': framing['content-type'], 'content-length': framing['content-length'] }),
       onResponse: (_req, rep, res) => relay(app, call, rep as FastifyReply, res.statusCode, (res as unknown as { headers: IncomingHttpHeaders }).headers, res.stream),
       onError: (rep, { error }) => upstreamFailed(app, call, rep as FastifyReply, error),
     });
   };
-}
-
-function upstreamHeaders(incoming: IncomingHttpHeaders, credential: Record<string, string>): IncomingHttpHeaders {
-  const out: IncomingHttpHeaders = {};
-  for (const [k, v] of Object.entries(incoming)) {
-    if (STRIPPED.has(k) || k.startsWith(STRIPPED_PREFIX)) continue;
-    out[k] = v;
-  }
-  // Usage is read from the body, so ask for it uncompressed.
-  return { ...out, ...credential, 'accept-encoding': 'identity' };
 }
 
 function relay(app: FastifyInstance, call: AllowedCall, reply: FastifyReply, status: number, headers: IncomingHttpHeaders, upstream: NodeJS.ReadableStream) {

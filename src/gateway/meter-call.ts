@@ -5,9 +5,15 @@ import { mergeToolNames } from '../providers/tools.js';
 import { ZERO_USAGE, type NormalizedUsage } from '../providers/types.js';
 import type { AllowedCall, CallOutcome, CallProgress } from './call.js';
 
-/** A call's usage event, priced at the price in force when the call was received. */
+/**
+ * A call's usage event, priced at the price in force when the call was received, for the tier that served it.
+ * A model with no price in force was allowed only because the policy's data lets its use case run on an
+ * estimate: it is metered at the provider's highest prices in force and flagged (cost_estimated), never at 0.
+ */
 export function usageEventOf(app: FastifyInstance, call: AllowedCall, outcome: CallOutcome): UsageEvent {
-  const price = app.tollgate.prices.book.priceAt(call.modelServed, call.ts);
+  const { book } = app.tollgate.prices;
+  const price = book.priceAt(call.modelServed, call.ts, outcome.usage.service_tier);
+  const kinds = price ?? book.estimateAt(call.adapter.name, call.ts);
   const tools = mergeToolNames(call.requestTools, outcome.tools);
   return {
     kind: 'usage',
@@ -23,9 +29,10 @@ export function usageEventOf(app: FastifyInstance, call: AllowedCall, outcome: C
     model_requested: call.modelRequested,
     model_served: call.modelServed,
     ...outcome.usage,
-    cost: price ? costOf(outcome.usage, price) : '0',
-    currency: price?.currency ?? 'USD',
+    cost: kinds ? costOf(outcome.usage, kinds) : '0',
+    currency: kinds?.currency ?? 'USD',
     price_id: price?.id ?? null,
+    ...(price === null ? { cost_estimated: true } : {}),
     status: outcome.status,
     partial: outcome.partial,
     latency_ms: Math.round(Number(process.hrtime.bigint() - call.startedAt) / 1e6),
@@ -70,7 +77,7 @@ export function meterCall(app: FastifyInstance, call: AllowedCall, outcome: Call
     if (event[kind] > 0) metrics.tokens.inc({ provider: event.provider, model: event.model_served, kind: kind.replace('_tokens', '') }, event[kind]);
   }
   metrics.cost.inc({ provider: event.provider, model: event.model_served, currency: event.currency }, Number(event.cost));
-  if (!priced) app.log.warn({ model: call.modelServed, request_id: call.requestId }, 'no price in force for the served model; metered at cost 0');
+  if (!priced) app.log.warn({ model: call.modelServed, request_id: call.requestId, cost: event.cost }, 'no price in force for the served model; metered at an estimate, flagged');
   return event;
 }
 

@@ -1,41 +1,57 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import httpProxy from '@fastify/http-proxy';
 import { PROVIDERS } from '../providers/registry.js';
-import { decideHook, deny, endpointOf, gatewayDenial } from './decide.js';
+import { decideHook, endpointOf } from './decide.js';
+import { deny, gatewayDenial } from './deny.js';
 import { readTags } from './tags.js';
 import { forwardHandler } from './forward.js';
+import { providerRoots } from './roots.js';
+import { ownJsonParser } from './body.js';
+import { headerFilter } from './headers.js';
 import { sendProviderError } from './respond.js';
-import { ERRORS, type ErrorCode } from '../errors.js';
+import { ERRORS, TollgateError, type ErrorCode } from '../errors.js';
 
-/** One proxied route tree per provider: /openai/v1/* and /anthropic/v1/*. */
+/** One proxied route tree per provider (/openai/v1/*, /anthropic/v1/*), beside the provider's root. */
 export async function gatewayRoutes(app: FastifyInstance): Promise<void> {
   for (const adapter of Object.values(PROVIDERS)) {
+    const settings = app.tollgate.config.providers[adapter.name as 'openai' | 'anthropic'];
+    const headers = headerFilter(adapter.headerRules(settings));
     await app.register(async (scope) => {
-      // Requests Fastify refuses before the hooks run (unparseable body, wrong content type, too large)
-      // are denials like any other: same error shape, same decision log.
-      scope.setErrorHandler((err: FastifyError, request, reply) => {
-        const code = parseErrorCode(err);
+      ownJsonParser(scope);
+      // Requests Fastify refuses before the hooks run (unparseable or too deep body, wrong content type, too
+      // large) are denials like any other: same error shape, same decision log.
+      scope.setErrorHandler((err: FastifyError | TollgateError, request, reply) => {
+        const { code, message } = refusalOf(err);
         if (code === 'internal_error') {
           request.log.error({ err }, 'gateway error');
-          return sendProviderError(reply, adapter, { status: ERRORS[code].status, code, message: ERRORS[code].message });
+          return sendProviderError(reply, adapter, { status: ERRORS[code].status, code, message });
         }
-        const decision = gatewayDenial(code, messageFor(code, err));
-        return deny(app, request, reply, { adapter, endpoint: endpointOf(request.url, adapter.prefix), ts: new Date(), decision, tags: readTags(request.headers), revision: null });
+        const read = readTags(request.raw);
+        const denial = { adapter, endpoint: endpointOf(request.url, adapter.prefix), ts: new Date(), decision: gatewayDenial(code, message), revision: null };
+        return deny(app, request, reply, read.ok ? { ...denial, tags: read.tags, parentId: read.parentId } : denial);
       });
+      providerRoots(app, scope, adapter);
       await scope.register(httpProxy, {
-        upstream: app.tollgate.config.providers[adapter.name as 'openai' | 'anthropic'].baseUrl,
+        upstream: settings.baseUrl,
         prefix: adapter.prefix,
         rewritePrefix: '/v1',
         httpMethods: ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS'],
-        // A preValidation hook keeps Fastify's JSON parser (the policy needs the parsed body).
+        // A preValidation hook keeps the scope's JSON parser (the policy needs the parsed body).
         preValidation: async () => {},
         preHandler: decideHook(app, adapter),
-        handler: forwardHandler(app),
+        handler: forwardHandler(app, headers),
+        replyOptions: { rewriteHeaders: (upstream: Parameters<typeof headers.response>[0]) => headers.response(upstream) },
         http: undefined,
         undici: { headersTimeout: app.tollgate.config.upstreamTimeoutMs, bodyTimeout: app.tollgate.config.upstreamTimeoutMs },
       } as Parameters<typeof httpProxy>[1]);
     });
   }
+}
+
+function refusalOf(err: FastifyError | TollgateError): { code: ErrorCode; message: string } {
+  if (err instanceof TollgateError) return { code: err.code, message: err.message };
+  const code = parseErrorCode(err);
+  return { code, message: code === 'invalid_request' ? `${ERRORS.invalid_request.message} (${err.message})` : ERRORS[code].message };
 }
 
 function parseErrorCode(err: FastifyError): ErrorCode {
@@ -50,8 +66,4 @@ function parseErrorCode(err: FastifyError): ErrorCode {
     default:
       return err.statusCode && err.statusCode < 500 && err.statusCode >= 400 ? 'invalid_request' : 'internal_error';
   }
-}
-
-function messageFor(code: ErrorCode, err: FastifyError): string {
-  return code === 'invalid_request' ? `${ERRORS.invalid_request.message} (${err.message})` : ERRORS[code].message;
 }

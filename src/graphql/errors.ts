@@ -1,5 +1,5 @@
 import mercurius from 'mercurius';
-import type { ExecutionResult } from 'graphql';
+import { GraphQLError, type ExecutionResult } from 'graphql';
 
 /**
  * The GraphQL API's error catalogue: each code has one HTTP status (used when the error stops the whole
@@ -14,6 +14,11 @@ export const GQL_ERRORS = {
   INVALID_TRANSITION: { status: 409, message: 'The item is not in a state that allows this change.' },
   QUERY_TOO_DEEP: { status: 400, message: 'The query is nested too deeply.' },
   QUERY_TOO_COMPLEX: { status: 400, message: 'The query would cost too much to run; ask for fewer items or fewer fields.' },
+  QUERY_TOO_LARGE: { status: 413, message: 'The request body is larger than the GraphQL body limit.' },
+  QUERY_TOO_MANY_TOKENS: { status: 400, message: 'The query has more tokens than the limit.' },
+  QUERY_TOO_MANY_FIELDS: { status: 400, message: 'The query selects more fields than the limit (fragments expanded).' },
+  QUERY_TOO_MANY_ALIASES: { status: 400, message: 'The query has more aliases than the limit.' },
+  QUERY_TOO_MANY_DIRECTIVES: { status: 400, message: 'The query has more directives than the limit.' },
   PAGE_SIZE_EXCEEDED: { status: 400, message: 'The page size is larger than the cap.' },
   TIMEOUT: { status: 504, message: 'The query ran past the time limit.' },
   INTERNAL: { status: 500, message: 'tollgate failed to answer the query.' },
@@ -43,15 +48,27 @@ type Formatter = NonNullable<mercurius.MercuriusOptions['errorFormatter']>;
  * name tables or data the caller may not see.
  */
 export const formatErrors: Formatter = (execution, context) => {
-  const formatted = mercurius.defaultErrorFormatter(execution, context);
+  const formatted = mercurius.defaultErrorFormatter({ ...execution, errors: execution.errors.map(catalogued) }, context);
   const errors = (formatted.response.errors ?? []) as unknown as FormattedError[];
   const log = context.reply?.log ?? context.app.log;
   formatted.response.errors = errors.map((e) => withCode(e, log)) as unknown as ExecutionResult['errors'];
   return formatted;
 };
 
+/** Fastify refuses a body over the route's limit before mercurius sees it; it gets the GraphQL code. */
+function catalogued(e: GraphQLError): GraphQLError {
+  if ((e.originalError as { code?: unknown } | undefined)?.code !== 'FST_ERR_CTP_BODY_TOO_LARGE') return e;
+  const err = new AnalyticsError('QUERY_TOO_LARGE');
+  return new GraphQLError(err.message, { originalError: err, extensions: { code: err.code } });
+}
+
+// graphql-js' own words when parse's maxTokens stops it.
+const TOO_MANY_TOKENS = /^Syntax Error: Document contains more that (\d+) tokens/;
+
 function withCode(e: FormattedError, log: { error(o: object, m: string): void }): FormattedError {
   if (typeof e.extensions?.code === 'string') return e;
+  const tokens = TOO_MANY_TOKENS.exec(e.message);
+  if (tokens) return { message: `the query has more than ${tokens[1]} tokens`, extensions: { code: 'QUERY_TOO_MANY_TOKENS', max: Number(tokens[1]) } };
   if (e.path !== undefined) {
     log.error({ graphqlError: e }, 'graphql resolver failed');
     return { ...e, message: GQL_ERRORS.INTERNAL.message, extensions: { ...e.extensions, code: 'INTERNAL' } };

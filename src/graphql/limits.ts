@@ -1,15 +1,32 @@
 import { GraphQLError, Kind, specifiedRules, validate, type ASTVisitor, type DocumentNode, type FragmentDefinitionNode, type GraphQLSchema, type SelectionSetNode, type ValidationContext } from 'graphql';
 import { directiveEstimator, getComplexity, simpleEstimator } from 'graphql-query-complexity';
+import { assertDocumentLimits } from './document-limits.js';
 import { AnalyticsError } from './errors.js';
 
 /**
- * Limits that stop abusive queries before they run. Depth is a validation rule (it needs only the
- * document, so mercurius caches the verdict with the parsed query). Complexity needs the variables
- * (`first: $n`), so it runs before execution with graphql-query-complexity: fields declare their cost
- * in the SDL with @complexity, other fields cost 1.
+ * Limits that stop abusive queries before they run. The body size, the token count (graphql-js stops
+ * parsing past it) and the document's fields, aliases and directives (src/graphql/document-limits.ts) are
+ * checked before validation, whose cost grows faster than the document. Depth is a validation rule (it
+ * needs only the document, so mercurius caches the verdict with the parsed query). Complexity needs the
+ * variables (`first: $n`), so it runs before execution with graphql-query-complexity: fields declare their
+ * cost in the SDL with @complexity, other fields cost 1.
  */
 
-export const LIMITS = Object.freeze({ maxDepth: 8, maxComplexity: 5000, timeoutMs: 5000 });
+export const LIMITS = Object.freeze({
+  maxDepth: 8,
+  maxComplexity: 5000,
+  timeoutMs: 5000,
+  /** Request body (HTTP) and WebSocket message size: the council page's largest query is under 400 bytes. */
+  maxBodyBytes: 64 * 1024,
+  /** ×10 GraphiQL's introspection query (183 tokens). */
+  maxTokens: 2000,
+  /** Selections with fragments expanded: ×2 GraphiQL's introspection query (229). */
+  maxFields: 500,
+  maxAliases: 30,
+  maxDirectives: 20,
+});
+
+export type Limits = typeof LIMITS;
 
 /** A validation rule refusing operations whose data fields nest deeper than `max` (introspection excluded). */
 export function depthLimit(max: number) {
@@ -60,7 +77,8 @@ export function assertComplexity(schema: GraphQLSchema, document: DocumentNode, 
  * no limit would apply. So the GraphQL rules, the depth limit and the complexity limit run here; the first
  * error goes back with its code (a limit's own, else GRAPHQL_VALIDATION_FAILED with every message).
  */
-export function assertValidSubscription(schema: GraphQLSchema, document: DocumentNode, limits: { maxDepth: number; maxComplexity: number }): void {
+export function assertValidSubscription(schema: GraphQLSchema, document: DocumentNode, limits: Limits): void {
+  assertDocumentLimits(document, limits);
   const errors = validate(schema, document, [...specifiedRules, depthLimit(limits.maxDepth)]);
   if (errors.length > 0) {
     const limit = errors.find((e) => typeof e.extensions.code === 'string');

@@ -1,12 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
 import mercurius from 'mercurius';
 import type { Knex } from 'knex';
-import { findActiveApiToken, hashApiToken, looksLikeApiToken } from '../db/api-tokens.js';
-import type { Caller } from './access.js';
+import { callerFrom } from './caller.js';
 import type { GqlContext } from './context.js';
+import { assertDocumentLimits, assertTokenLimit } from './document-limits.js';
 import { AnalyticsError, formatErrors } from './errors.js';
 import { assertComplexity, assertValidSubscription, depthLimit, LIMITS } from './limits.js';
 import { loaders, resolvers } from './resolvers/index.js';
@@ -17,20 +18,14 @@ export const SCHEMA_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.u
 
 export type GraphqlOptions = { db: Knex; graphiql?: boolean; limits?: Partial<typeof LIMITS> };
 
-/** The caller an `Authorization: Bearer tga_…` header names, or null (missing, malformed, unknown, revoked). */
-export async function callerFrom(db: Knex, request: FastifyRequest): Promise<Caller | null> {
-  const m = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '');
-  if (!m || !looksLikeApiToken(m[1]!)) return null;
-  const row = await findActiveApiToken(db, hashApiToken(m[1]!));
-  return row ? { tokenId: row.id, role: row.role, buId: row.bu_id } : null;
-}
-
 /**
  * mercurius on tollgate's Fastify, SDL from schema/. Registered in its own encapsulated context: mercurius
  * sets an error handler that answers in GraphQL's shape, which must not reach the gateway's routes.
  */
 export async function graphqlPlugin(app: FastifyInstance, opts: GraphqlOptions): Promise<void> {
   const limits = { ...LIMITS, ...opts.limits };
+  // mercurius registers @fastify/websocket itself, with a 1 MiB message limit, unless it is already there.
+  await app.register(websocket, { options: { maxPayload: limits.maxBodyBytes } });
   await app.register(mercurius, {
     schema: fs.readFileSync(SCHEMA_PATH, 'utf8'),
     resolvers: resolvers as mercurius.IResolvers,
@@ -38,6 +33,8 @@ export async function graphqlPlugin(app: FastifyInstance, opts: GraphqlOptions):
     jit: 1,
     graphiql: opts.graphiql ?? process.env.NODE_ENV !== 'production',
     validationRules: [depthLimit(limits.maxDepth)],
+    graphql: { parseOptions: { maxTokens: limits.maxTokens } },
+    additionalRouteOptions: { bodyLimit: limits.maxBodyBytes },
     errorFormatter: formatErrors,
     context: async (request): Promise<Partial<GqlContext>> => ({ caller: await callerFrom(opts.db, request), db: opts.db, timeoutMs: limits.timeoutMs }),
     subscription: subscriptionOptions(opts.db, limits.timeoutMs),
@@ -47,8 +44,14 @@ export async function graphqlPlugin(app: FastifyInstance, opts: GraphqlOptions):
   app.graphql.addHook('preParsing', async (_schema, _source, context) => {
     if (!(context as GqlContext).caller) throw new AnalyticsError('UNAUTHENTICATED');
   });
+  app.graphql.addHook('preValidation', async (_schema, document) => {
+    assertDocumentLimits(document, limits);
+  });
   app.graphql.addHook('preExecution', async (schema, document, _context, variables) => {
     assertComplexity(schema, document, variables as Record<string, unknown> | undefined, limits.maxComplexity);
+  });
+  app.graphql.addHook('preSubscriptionParsing', async (_schema, source) => {
+    assertTokenLimit(source, limits.maxTokens);
   });
   app.graphql.addHook('preSubscriptionExecution', async (schema, document) => {
     assertValidSubscription(schema, document, limits);

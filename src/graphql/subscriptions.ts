@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { Knex } from 'knex';
 import mercurius from 'mercurius';
-import { findActiveApiToken, hashApiToken, looksLikeApiToken } from '../db/api-tokens.js';
 import { budgetBu } from '../db/budget-views.js';
 import { listenTierEvents, type TierEventMessage } from '../db/tier-channel.js';
 import type { BudgetScope } from '../policy/types.js';
 import { ACCESS_RULES, authorize, scopeFor, type Caller } from './access.js';
+import { callerOfAuthorization } from './caller.js';
 import type { GqlContext } from './context.js';
 import { AnalyticsError } from './errors.js';
 
@@ -20,12 +20,8 @@ export const TIER_EVENTS_TOPIC = 'BUDGET_TIER_EVENTS';
 
 type InitPayload = { authorization?: unknown; Authorization?: unknown; headers?: { authorization?: unknown; Authorization?: unknown } } | null | undefined;
 
-async function callerOf(db: Knex, payload: InitPayload): Promise<Caller | null> {
-  const header = payload?.authorization ?? payload?.Authorization ?? payload?.headers?.authorization ?? payload?.headers?.Authorization;
-  const m = /^Bearer\s+(\S+)$/i.exec(typeof header === 'string' ? header : '');
-  if (!m || !looksLikeApiToken(m[1]!)) return null;
-  const row = await findActiveApiToken(db, hashApiToken(m[1]!));
-  return row ? { tokenId: row.id, role: row.role, buId: row.bu_id } : null;
+function callerOf(db: Knex, payload: InitPayload): Promise<Caller | null> {
+  return callerOfAuthorization(db, payload?.authorization ?? payload?.Authorization ?? payload?.headers?.authorization ?? payload?.headers?.Authorization);
 }
 
 /** mercurius' `subscription` option: a connection without a valid token is refused at connection_init. */

@@ -4,11 +4,18 @@ import { findAgentKeyByHash } from '../db/agent-keys.js';
 import type { IdentityFact } from '../policy/types.js';
 import { hashAgentKey, looksLikeAgentKey, looksLikeJwt } from './keys.js';
 import type { JwtVerifier } from './jwt.js';
+import type { AuthFailureLimit } from './failure-limit.js';
 
 /** The headers that may carry an agent credential; the gateway strips all of them before forwarding. */
 export const CREDENTIAL_HEADERS = ['authorization', 'x-api-key'] as const;
 
-export type Authenticator = (headers: IncomingHttpHeaders) => Promise<IdentityFact>;
+/** The source has failed to authenticate too often: refused without checking the credential. */
+export type RateLimited = { rateLimited: true; retryAfterS: number };
+
+/** `source` is the caller's address, for the per-address limit on failed authentications. */
+export type Authenticator = (headers: IncomingHttpHeaders, source: string) => Promise<IdentityFact | RateLimited>;
+
+type Log = { warn(obj: object, msg: string): void };
 
 export function readCredential(headers: IncomingHttpHeaders): string | undefined {
   const auth = headers.authorization;
@@ -22,13 +29,13 @@ export function readCredential(headers: IncomingHttpHeaders): string | undefined
 
 /**
  * Resolves the credential to an identity fact; the policy decides what a failed one means. Agent-key
- * lookups are cached for `cacheMs`, which is how long a revocation may take to reach this replica.
+ * lookups are cached for `cacheMs`, which is how long a revocation may take to reach this replica. A source
+ * past its failure limit gets `RateLimited` for any credential that has not authenticated before.
  */
-export function createAuthenticator(opts: { db: Db; verifyJwt: JwtVerifier; cacheMs: number }): Authenticator {
+export function createAuthenticator(opts: { db: Db; verifyJwt: JwtVerifier; cacheMs: number; failures: AuthFailureLimit; log: Log }): Authenticator {
   const cache = new Map<string, { fact: IdentityFact; expires: number }>();
 
-  async function byAgentKey(key: string): Promise<IdentityFact> {
-    const hash = hashAgentKey(key);
+  async function byAgentKey(hash: string): Promise<IdentityFact> {
     const hit = cache.get(hash);
     if (hit && hit.expires > Date.now()) return hit.fact;
     let row;
@@ -51,14 +58,28 @@ export function createAuthenticator(opts: { db: Db; verifyJwt: JwtVerifier; cach
     return fact;
   }
 
-  return async (headers) => {
-    const token = readCredential(headers);
+  async function verify(token: string | undefined, fingerprint: string | undefined): Promise<IdentityFact> {
     if (!token) return { authenticated: false, kind: 'none', failure: 'missing' };
-    if (looksLikeAgentKey(token)) return byAgentKey(token);
+    if (looksLikeAgentKey(token)) return byAgentKey(fingerprint!);
     if (looksLikeJwt(token)) {
       const r = await opts.verifyJwt(token);
       return r.ok ? { authenticated: true, kind: 'jwt', agent_id: r.agentId } : { authenticated: false, kind: 'jwt', failure: r.failure };
     }
     return { authenticated: false, kind: 'agent_key', failure: 'malformed' };
+  }
+
+  return async (headers, source) => {
+    const token = readCredential(headers);
+    // An agent key's stored hash; any credential is remembered by the same sha256, never as itself.
+    const fingerprint = token === undefined ? undefined : hashAgentKey(token);
+    const wait = opts.failures.retryAfter(source);
+    if (wait > 0 && !(fingerprint !== undefined && opts.failures.isTrusted(fingerprint))) return { rateLimited: true, retryAfterS: wait };
+    const fact = await verify(token, fingerprint);
+    if (fact.authenticated) opts.failures.trust(fingerprint!);
+    // A key store that is away is not the caller's failure.
+    else if (fact.failure !== 'unavailable' && opts.failures.failed(source)) {
+      opts.log.warn({ source, retry_after_s: opts.failures.retryAfter(source) }, 'too many failed authentications from this address: unknown credentials refused until the window ends');
+    }
+    return fact;
   };
 }

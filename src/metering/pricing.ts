@@ -1,54 +1,102 @@
 import type { NormalizedUsage } from '../providers/types.js';
-import { costPerMillion, sum, toMoney } from './money.js';
+import { compare, costPerMillion, sum, toMoney } from './money.js';
 
-/** One row of `prices`: what a model costs per million tokens of each kind from effective_from on. */
-export type PriceRow = {
-  id: number;
-  model_id: string;
-  effective_from: Date | string;
-  /** Decimal strings (numeric(20,8)), never floats. */
+export type ServiceTier = 'standard' | 'flex' | 'priority' | 'batch';
+export const SERVICE_TIERS: readonly ServiceTier[] = ['standard', 'flex', 'priority', 'batch'];
+
+/** What a model costs per million tokens of each kind. Decimal strings (numeric(20,8)), never floats. */
+export type PriceKinds = {
   input_per_mtok: string;
   cached_input_per_mtok: string;
+  /** Cache writes that live 5 minutes (OpenAI bills none). */
   cache_write_per_mtok: string;
+  /** Cache writes that live an hour; null (or absent) when the model has no such price: billed as 5-minute ones. */
+  cache_write_1h_per_mtok?: string | null;
   output_per_mtok: string;
   currency: string;
 };
 
+/** One row of `prices`: what a model costs on one service tier from effective_from on. */
+export type PriceRow = PriceKinds & {
+  id: number;
+  model_id: string;
+  /** Absent in rows made before tiers were priced: standard. */
+  service_tier?: ServiceTier;
+  effective_from: Date | string;
+  /** The model's provider (joined from models), for estimates of unpriced models. */
+  provider_id?: string;
+};
+
 export interface PriceBook {
-  /** The row in force at `at`: the latest effective_from <= at, or null when the model has none yet. */
-  priceAt(modelId: string, at: Date): PriceRow | null;
+  /**
+   * The row in force at `at` for the tier that served the call: the latest effective_from <= at, falling back
+   * to the standard tier when the model has no row for that tier; null when the model has no price yet.
+   */
+  priceAt(modelId: string, at: Date, tier?: string): PriceRow | null;
+  /**
+   * A price for a model that has none, when the policy allows it on an estimate: each kind at the highest price
+   * in force at `at` among the provider's models (an upper bound, so budgets are never under-charged).
+   */
+  estimateAt(provider: string, at: Date): PriceKinds | null;
   readonly size: number;
 }
 
 type Versions = { from: number[]; rows: PriceRow[] };
+type ModelTiers = Map<string, Versions>;
 
 export function createPriceBook(rows: readonly PriceRow[]): PriceBook {
-  const byModel = new Map<string, Versions>();
+  const byModel = new Map<string, ModelTiers>();
+  const providers = new Map<string, Set<string>>();
   const sorted = [...rows].sort((a, b) => epoch(a.effective_from) - epoch(b.effective_from));
   for (const row of sorted) {
-    const versions = byModel.get(row.model_id) ?? { from: [], rows: [] };
+    const tiers = byModel.get(row.model_id) ?? new Map<string, Versions>();
+    const versions = tiers.get(row.service_tier ?? 'standard') ?? { from: [], rows: [] };
     versions.from.push(epoch(row.effective_from));
     versions.rows.push(row);
-    byModel.set(row.model_id, versions);
+    tiers.set(row.service_tier ?? 'standard', versions);
+    byModel.set(row.model_id, tiers);
+    if (row.provider_id) providers.set(row.provider_id, (providers.get(row.provider_id) ?? new Set()).add(row.model_id));
   }
+  const inForce = (versions: Versions | undefined, at: Date): PriceRow | null => {
+    if (!versions) return null;
+    const i = lastAtOrBefore(versions.from, at.getTime());
+    return i < 0 ? null : versions.rows[i]!;
+  };
   return {
     size: rows.length,
-    priceAt(modelId, at) {
-      const versions = byModel.get(modelId);
-      if (!versions) return null;
-      const i = lastAtOrBefore(versions.from, at.getTime());
-      return i < 0 ? null : versions.rows[i]!;
+    priceAt(modelId, at, tier = 'standard') {
+      const tiers = byModel.get(modelId);
+      if (!tiers) return null;
+      return (tier !== 'standard' ? inForce(tiers.get(tier), at) : null) ?? inForce(tiers.get('standard'), at);
+    },
+    estimateAt(provider, at) {
+      const inForceRows = [...(providers.get(provider) ?? [])].map((m) => inForce(byModel.get(m)?.get('standard'), at)).filter((r) => r !== null);
+      return inForceRows.length === 0 ? null : ceiling(inForceRows);
     },
   };
 }
 
-/** Σ tokens_k × price_k / 10^6 over the four token kinds, exact, as a money string (see money.ts). */
-export function costOf(usage: NormalizedUsage, price: PriceRow): string {
+const KIND_FIELDS = ['input_per_mtok', 'cached_input_per_mtok', 'cache_write_per_mtok', 'output_per_mtok'] as const;
+
+function ceiling(rows: readonly PriceRow[]): PriceKinds {
+  const max = (values: string[]) => values.reduce((a, b) => (compare(a, b) >= 0 ? a : b));
+  const kinds = Object.fromEntries(KIND_FIELDS.map((k) => [k, max(rows.map((r) => r[k]))])) as Record<(typeof KIND_FIELDS)[number], string>;
+  const hour = rows.map((r) => r.cache_write_1h_per_mtok).filter((v): v is string => typeof v === 'string');
+  return { ...kinds, cache_write_1h_per_mtok: hour.length > 0 ? max(hour) : null, currency: rows[0]!.currency };
+}
+
+/**
+ * Σ tokens_k × price_k / 10^6 over the four token kinds, exact, as a money string (see money.ts). Cache writes
+ * that live an hour are the part of cache_write_tokens in cache_write_1h_tokens, at their own price.
+ */
+export function costOf(usage: NormalizedUsage, price: PriceKinds): string {
+  const hour = usage.cache_write_1h_tokens ?? 0;
   return toMoney(
     sum([
       costPerMillion(usage.input_tokens, price.input_per_mtok),
       costPerMillion(usage.cached_input_tokens, price.cached_input_per_mtok),
-      costPerMillion(usage.cache_write_tokens, price.cache_write_per_mtok),
+      costPerMillion(usage.cache_write_tokens - hour, price.cache_write_per_mtok),
+      costPerMillion(hour, price.cache_write_1h_per_mtok ?? price.cache_write_per_mtok),
       costPerMillion(usage.output_tokens, price.output_per_mtok),
     ]),
   );

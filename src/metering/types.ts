@@ -1,5 +1,8 @@
 import type { NormalizedUsage } from '../providers/types.js';
 
+/** What a caller claimed: its tags and parent call id, each already checked at the edge (src/gateway/tags.ts). */
+export type ClaimedTags = Partial<Record<'bu' | 'use_case' | 'agent_id' | 'session_id' | 'parent_id', string>>;
+
 /** One row of the append-only usage ledger (usage_events), as journaled and as written. */
 export type UsageEvent = NormalizedUsage & {
   kind: 'usage';
@@ -19,8 +22,10 @@ export type UsageEvent = NormalizedUsage & {
   /** Exact decimal string; never a float. */
   cost: string;
   currency: string;
-  /** The prices row used, or null when the served model had no price in force (cost is then 0). */
+  /** The prices row used, or null when the served model had no price in force (cost is then an estimate). */
   price_id: number | null;
+  /** The served model had no price in force: cost is the policy-allowed estimate (src/gateway/meter-call.ts). */
+  cost_estimated?: boolean;
   /** Upstream HTTP status (or 499 when the client went away before the upstream answered). */
   status: number;
   /** true when the usage is incomplete: client disconnect, stream cut, upstream error mid-stream. */
@@ -36,7 +41,10 @@ export type UsageEvent = NormalizedUsage & {
   tools?: string[];
 };
 
-/** One row of the decision log: a call the policy (or the gateway before it) denied. */
+/**
+ * One row of the decision log: a call the policy (or the gateway before it) denied. bu_id … session_id attribute
+ * it, and only through an authenticated agent (src/gateway/decide.ts); what the caller claimed is in `claimed`.
+ */
 export type DecisionRecord = {
   kind: 'decision';
   request_id: string;
@@ -47,6 +55,8 @@ export type DecisionRecord = {
   use_case_id: string | null;
   agent_id: string | null;
   session_id: string | null;
+  /** The tags and parent call id the caller sent, each checked at the edge (absent in records journaled before). */
+  claimed?: ClaimedTags | null;
   model: string | null;
   allowed: boolean;
   http_status: number;

@@ -40,6 +40,21 @@ export function createMetrics() {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+/** The policy revision deciding now, as an info metric (1, its revision a label); none while no policy is loaded. */
+export function registerPolicyInfo(metrics: Metrics, revision: () => string | null): void {
+  new client.Gauge({
+    name: 'tollgate_policy_info',
+    help: 'The policy bundle revision deciding calls',
+    labelNames: ['revision'] as const,
+    registers: [metrics.registry],
+    collect() {
+      this.reset();
+      const r = revision();
+      if (r) this.labels(r).set(1);
+    },
+  });
+}
+
 /** The meter's own state, read when Prometheus scrapes: a growing backlog means Postgres is not keeping up. */
 export function registerMeterGauges(metrics: Metrics, stats: () => MeterStats): void {
   const gauge = (name: string, help: string, read: (s: MeterStats) => number) =>

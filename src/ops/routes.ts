@@ -1,7 +1,14 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { pingDb } from '../db/knex.js';
+import { canSee } from '../graphql/access.js';
+import { callerFrom } from '../graphql/caller.js';
+import { GQL_ERRORS, type GqlErrorCode } from '../graphql/errors.js';
 
-/** /healthz (the process is up), /readyz (policy loaded and database reachable), /metrics (Prometheus). */
+/**
+ * /healthz (the process is up) and /readyz (policy loaded, database reachable) stay open: orchestrators
+ * probe them without credentials, so they say ready or not and which check failed, nothing more.
+ * /metrics (Prometheus) holds spend per model: it takes an API token whose role may scrape (metrics, admin).
+ */
 export async function opsRoutes(app: FastifyInstance): Promise<void> {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
@@ -12,12 +19,30 @@ export async function opsRoutes(app: FastifyInstance): Promise<void> {
     return reply.code(ready ? 200 : 503).send({
       status: ready ? 'ready' : 'not_ready',
       checks: { policy: policy ? 'ok' : 'no valid policy loaded', database: database ? 'ok' : 'unreachable' },
-      policy_revision: app.tollgate.policy.revision,
     });
   });
 
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', async (request, reply) => {
+    if (!(await mayScrape(app, request, reply))) return reply;
     const { registry } = app.tollgate.metrics;
     return reply.type(registry.contentType).send(await registry.metrics());
   });
+}
+
+async function mayScrape(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+  const caller = await callerFrom(app.tollgate.db, request);
+  if (!caller) {
+    reply.header('www-authenticate', 'Bearer realm="tollgate metrics"');
+    refuse(reply, 'UNAUTHENTICATED', 'Send an API token of the metrics or admin role as Authorization: Bearer tga_… (tollgate token create --role metrics).');
+    return false;
+  }
+  if (!canSee(caller, 'metrics')) {
+    refuse(reply, 'FORBIDDEN', `the ${caller.role} role cannot read metrics`);
+    return false;
+  }
+  return true;
+}
+
+function refuse(reply: FastifyReply, code: GqlErrorCode, message: string): void {
+  reply.code(GQL_ERRORS[code].status).send({ error: { code, message } });
 }

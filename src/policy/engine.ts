@@ -39,7 +39,7 @@ const PROBE: PolicyInput = {
     bu: { id: 'probe-bu' },
     use_case: { id: 'probe-use-case', bu_id: 'probe-bu', class: 'probe' },
     agent: { id: 'probe-agent', bu_id: 'probe-bu', status: 'active', use_cases: ['probe-use-case'], models: ['probe-model'] },
-    model: { id: 'probe-model', provider: 'openai' },
+    model: { id: 'probe-model', provider: 'openai', priced: true },
     cheaper_model: null,
   },
   budgets: [
@@ -53,7 +53,7 @@ const PROBE: PolicyInput = {
     },
   ],
   budget_state: { available: true },
-  estimate: { input_tokens: 1, output_tokens: 1, tokens: 2, cost: 0.00002, input_cost: 0.00001, output_cost_per_token: 0.00001 },
+  estimate: { input_tokens: 1, output_tokens: 1, choices: 1, tokens: 2, cost: 0.00002, input_cost: 0.00001, output_cost_per_token: 0.00001 },
   now: '1970-01-01T00:00:00Z',
 };
 

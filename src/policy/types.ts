@@ -29,10 +29,13 @@ export type CatalogFact = {
   bu: { id: string } | null;
   use_case: { id: string; bu_id: string; class: string } | null;
   agent: { id: string; bu_id: string; status: string; use_cases: string[]; models: string[] } | null;
-  /** The requested model, null when the catalog does not know it. */
-  model: { id: string; provider: string } | null;
+  /**
+   * The requested model as the catalog names it (an alias or dated snapshot resolves to its catalog model),
+   * null when the catalog does not know it. `priced`: a price is in force for it now.
+   */
+  model: { id: string; provider: string; priced?: boolean } | null;
   /** The next cheaper model on the catalog's downgrade ladder, if the requested model has one. */
-  cheaper_model: { id: string; provider: string } | null;
+  cheaper_model: { id: string; provider: string; priced?: boolean } | null;
 };
 
 export type BudgetScope = 'use_case' | 'bu' | 'agent' | 'session';
@@ -76,12 +79,15 @@ export type PolicyInput = {
   budgets: BudgetFact[];
   budget_state: BudgetStateFact;
   /**
-   * The call's worst case: prompt estimate plus requested output. `output_tokens` is the output limit the
-   * request asked for (or the default); the unit costs let the policy clamp it to what a budget has left.
+   * The call's worst case: prompt estimate plus requested output for every answer. `output_tokens` is the output
+   * limit per answer the request asked for (or the default), `choices` the answers it asks for (OpenAI chat `n`,
+   * else 1); `tokens` and `cost` count the output once per answer. The unit costs let the policy clamp the limit
+   * per answer to what a budget has left.
    */
   estimate: {
     input_tokens: number;
     output_tokens: number;
+    choices: number;
     tokens: number;
     cost: number;
     input_cost: number;

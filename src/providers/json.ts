@@ -24,7 +24,10 @@ export function stringField(body: unknown, key: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-/** A positive integer limit from the request body, else the fallback. */
-export function positiveInt(value: unknown, fallback: number): number {
-  return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : fallback;
+/**
+ * The service tier an answer names, when it is not the standard one ('standard' at Anthropic, 'default' at
+ * OpenAI): 'flex', 'priority', … as prices name them (src/metering/pricing.ts); undefined otherwise.
+ */
+export function nonStandardTier(tier: unknown): string | undefined {
+  return typeof tier === 'string' && tier !== 'standard' && tier !== 'default' && tier !== 'auto' ? tier : undefined;
 }

@@ -1,3 +1,6 @@
+import type { ProviderSettings } from '../config.js';
+import type { BodyProblem, BodyShape } from './endpoint-spec.js';
+
 /** Tokens in tollgate's normalized form: the four kinds are disjoint, so cost is a plain sum. */
 export type NormalizedUsage = {
   /** Input tokens billed at the full input price (cache reads and writes excluded). */
@@ -8,7 +11,14 @@ export type NormalizedUsage = {
   cache_write_tokens: number;
   /** Output tokens, reasoning included. */
   output_tokens: number;
+  /** Of cache_write_tokens, those written for an hour (Anthropic's 1-hour TTL), priced apart; absent: none. */
+  cache_write_1h_tokens?: number;
+  /** The service tier the provider says served the call (flex, priority…); absent: the standard one. */
+  service_tier?: string;
 };
+
+/** The four disjoint token kinds every usage has. */
+export type TokenKind = 'input_tokens' | 'cached_input_tokens' | 'cache_write_tokens' | 'output_tokens';
 
 export const ZERO_USAGE: Readonly<NormalizedUsage> = Object.freeze({
   input_tokens: 0,
@@ -32,15 +42,33 @@ export interface StreamUsageReader {
 
 export type ErrorShape = { status: number; code: string; message: string; type?: string };
 
+/**
+ * Which headers cross tollgate, each way, for one provider: data the gateway applies (src/gateway/headers.ts).
+ * Anything not listed is dropped. Names are lower case.
+ */
+export type HeaderRules = {
+  /** Request headers forwarded as the agent sent them. */
+  request: readonly string[];
+  /** Request headers holding a comma-separated list: only the members in the set go upstream. */
+  requestLists: Readonly<Record<string, ReadonlySet<string>>>;
+  /** Request headers tollgate sets itself: its credential, and what it chose for its account. */
+  set: Readonly<Record<string, string>>;
+  /** Response headers passed back to the agent, and prefixes passed whole (rate limits). */
+  response: readonly string[];
+  responsePrefixes: readonly string[];
+};
+
 export interface ProviderAdapter {
   /** 'openai' | 'anthropic' */
   readonly name: string;
+  /** The provider's root on tollgate, e.g. '/anthropic' (an Anthropic SDK's base URL). */
+  readonly root: string;
   /** Route prefix on tollgate, e.g. '/openai/v1'. */
   readonly prefix: string;
   /** Endpoints (path after prefix) tollgate meters and forwards, e.g. '/chat/completions'. */
   readonly endpoints: readonly string[];
-  /** The header that carries the provider credential upstream, and how its value is built. */
-  credentialHeaders(apiKey: string): Record<string, string>;
+  /** The headers that cross, each way, given tollgate's settings for this provider (its key, account, betas). */
+  headerRules(settings: ProviderSettings): HeaderRules;
   /**
    * Prepare the upstream body: set the served model and, for streams, make sure the provider reports
    * usage. Returns the body to send and whether tollgate added a usage request the client did not ask for.
@@ -66,9 +94,12 @@ export interface ProviderAdapter {
   isInjectedUsageEvent(event: string | undefined, data: string): boolean;
   /** The error body in this provider's own shape. */
   errorBody(err: ErrorShape): unknown;
-  /** Worst-case output tokens the request may produce (max_tokens or a default). */
-  maxOutputTokens(endpoint: string, body: Record<string, unknown>): number;
-  /** The body with its output limit set to `limit` (used when a budget clamps the call). */
+  /**
+   * The body's output limit per answer and number of answers (what a reservation's worst case multiplies),
+   * or why the body is refused (a limit that is not a whole number in range, an absurd model name).
+   */
+  readBody(endpoint: string, body: Record<string, unknown>): BodyShape | BodyProblem;
+  /** The body with its output limit per answer set to `limit` (used when a budget clamps the call). */
   clampOutput(endpoint: string, body: Record<string, unknown>, limit: number): Record<string, unknown>;
   /** Whether the provider charges for calls to this endpoint (token counting is free). */
   isBilled(endpoint: string): boolean;

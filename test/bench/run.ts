@@ -113,7 +113,7 @@ function policyMicrobench(app: Awaited<ReturnType<typeof buildApp>>) {
     catalog: app.tollgate.catalog.facts({ bu: 'marketing', use_case: 'digital-marketing' }, 'campaign-writer', 'gpt-4.1-mini'),
     budgets: [{ id: 1, scope: 'use_case' as const, scope_id: 'digital-marketing', unit: 'usd' as const, limit: 100, max_calls: null, period: 'month' as const, period_start: '2026-11-01T00:00:00.000Z', spent: 42, reserved: 1, calls: 10 }],
     budget_state: { available: true },
-    estimate: { input_tokens: 80, output_tokens: 20, tokens: 100, cost: 0.001, input_cost: 0.0006, output_cost_per_token: 0.00002 },
+    estimate: { input_tokens: 80, output_tokens: 20, choices: 1, tokens: 100, cost: 0.001, input_cost: 0.0006, output_cost_per_token: 0.00002 },
     now: new Date().toISOString(),
   };
   const micros: number[] = [];

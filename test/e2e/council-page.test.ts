@@ -7,7 +7,7 @@ import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeCouncilAssets } from '../../src/council/assets.js';
 import { generateApiToken, insertApiToken } from '../../src/db/api-tokens.js';
-import { SHOCK, writeShockMonth } from '../helpers/adjacency-month.js';
+import { SHOCK, writeCoupledMonth, writeShockMonth } from '../helpers/adjacency-month.js';
 import { TEST_DB_KIND } from '../helpers/db.js';
 import { startAnalytics, type AnalyticsHarness } from '../integration/fixtures/analytics.js';
 
@@ -38,7 +38,7 @@ declare class OffscreenCanvas {
 declare const sessionStorage: { length: number };
 
 type ApiGraph = { nodes: { id: string }[]; edges: { source: string; target: string }[] };
-type ApiAlert = { id: string; status: string; pair: string[]; evidence: { leadLag?: { lagDays: number } }; history: { to: string; by: string; note: string | null }[] };
+type ApiAlert = { id: string; status: string; pair: string[]; evidence: { leadLag?: { lagDays: number; significant: boolean } }; history: { to: string; by: string; note: string | null }[] };
 
 let h: AnalyticsHarness;
 let url: string;
@@ -192,6 +192,42 @@ describe.skipIf(SKIP)(`the council page${SKIP ? ` (skipped: ${SKIP})` : ''}`, ()
     const tier = budgets.find((b) => b.scope === 'USE_CASE' && b.scopeId === 'trade-promo-automation')!.tier;
     expect(await budget.getAttribute('data-tier')).toBe(tier);
     expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  // Regression: an alert's evidence read "r = 1.00 · p = 0.188" for a lead-lag that did not count, beside a
+  // lead-lag weight of 0.00.
+  it('marks a lead-lag that was not significant as such, on the alert and on its edge', { timeout: 90_000 }, async () => {
+    const month = '2026-05';
+    await writeCoupledMonth(h.db, { period: month });
+    await api(`{ adjacency(period: "${month}") { run { id } } }`);
+    const coupled = (await api<{ adjacencyAlerts: ApiAlert[] }>(`{ adjacencyAlerts(filter: { period: "${month}" }) { ${ALERT_FIELDS} } }`)).adjacencyAlerts
+      .find((a) => a.pair.join() === PAIR.join())!;
+    expect(coupled.evidence.leadLag, 'the alert carries a lead-lag that did not count').toMatchObject({ significant: false });
+
+    const { page, errors } = await openPage();
+    await page.goto(`${url}/council?period=${month}#token=${token}`);
+    const card = page.locator(`article.alert[data-alert-id="${coupled.id}"]`);
+    await card.waitFor();
+    const row = card.locator('dd[data-signal="lead-lag"]');
+    expect(await row.getAttribute('data-significant')).toBe('false');
+    expect(await row.innerText()).toMatch(/^not significant/);
+    expect(await row.innerText()).toContain('not counted in the weight');
+
+    await card.locator('h3').click();
+    const edge = page.locator('#edge-details');
+    await expect.poll(() => edge.locator('dd[data-signal="lead-lag"]').getAttribute('data-significant')).toBe('false');
+    expect(await edge.locator('#signal-leadLag').getAttribute('value')).toBe('0.000');
+    fs.mkdirSync(OUTPUT, { recursive: true });
+    await page.screenshot({ path: path.join(OUTPUT, `council-lead-lag-${TEST_DB_KIND}.png`), fullPage: true });
+    expect(errors).toEqual([]);
+
+    // A lead-lag that counted is shown without the mark.
+    await page.goto(`${url}/council?period=${PERIOD}`);
+    const shock = page.locator(`article.alert[data-alert-id="${alert.id}"] dd[data-signal="lead-lag"]`);
+    await shock.waitFor();
+    expect(await shock.getAttribute('data-significant')).toBe('true');
+    expect(await shock.innerText()).not.toContain('not significant');
     await page.close();
   });
 

@@ -31,11 +31,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // A test that failed may have left its server running.
+  for (const s of servers) if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
   await upstream?.close();
   fs.rmSync(cwd, { recursive: true, force: true });
 });
 
 type Server = { child: ChildProcess; url(): string | undefined; output(): string };
+const servers: Server[] = [];
 
 /**
  * `tollgate serve` on a port the system picks (PORT=0), as its ready log line says. A port found free here and
@@ -46,7 +49,9 @@ async function serve(extra: NodeJS.ProcessEnv = {}): Promise<Server> {
   let output = '';
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-  return { child, url: () => /"address":"(http:\/\/[^"]+)"/.exec(output)?.[1], output: () => output };
+  const server = { child, url: () => /"address":"(http:\/\/[^"]+)"/.exec(output)?.[1], output: () => output };
+  servers.push(server);
+  return server;
 }
 
 /** Polls /readyz until it answers 200 (bounded); returns its body. */
@@ -76,32 +81,43 @@ async function stop(server: Server): Promise<number | null> {
 }
 
 describe('fresh start', { timeout: 240_000 }, () => {
+  const upstreamEnv = () => ({ TOLLGATE_OPENAI_BASE_URL: upstream.url, OPENAI_API_KEY: UPSTREAM_OPENAI_KEY });
+  const cli = async (...args: string[]) => (await promisify(execFile)(process.execPath, ['--import', TSX, MAIN, ...args], {
+    // TOLLGATE_SEED=never: the CLI must find the catalog the server seeded, not seed it itself.
+    cwd, env: { ...env, TOLLGATE_SEED: 'never' },
+  })).stdout;
+  let first: Server;
   let key: string;
 
-  it('answers /readyz from an empty directory with no database server, and stops cleanly on SIGTERM', async () => {
-    const server = await serve();
-    try {
-      const body = await ready(server);
-      expect(body).toMatchObject({ status: 'ready', checks: { policy: 'ok', database: 'ok' } });
-      expect(fs.existsSync(path.join(cwd, '.tollgate/pgdata'))).toBe(true);
-      expect(server.output()).toContain('demo catalog seeded');
-    } finally {
-      expect(await stop(server)).toBe(0);
-    }
-    expect(fs.existsSync(path.join(cwd, '.tollgate/pgdata.lock'))).toBe(false);
+  it('answers /readyz from an empty directory with no database server', async () => {
+    first = await serve(upstreamEnv());
+    const body = await ready(first);
+    expect(body).toMatchObject({ status: 'ready', checks: { policy: 'ok', database: 'ok' } });
+    expect(fs.existsSync(path.join(cwd, '.tollgate/pgdata'))).toBe(true);
+    expect(first.output()).toContain('demo catalog seeded');
   });
 
-  it('seeded the demo catalog: an agent key for a catalogued agent can be created once the server is stopped', async () => {
-    // TOLLGATE_SEED=never: the CLI must find the catalog the server seeded, not seed it itself.
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', TSX, MAIN, 'agent', 'key', 'create', '--agent', 'campaign-writer'], {
-      cwd, env: { ...env, TOLLGATE_SEED: 'never' },
-    });
-    key = stdout.trim();
+  it("follows README's order while it runs: an agent key from the CLI, a call with it, the month's chargeback", async () => {
+    key = (await cli('agent', 'key', 'create', '--agent', 'campaign-writer')).trim();
     expect(key).toMatch(/^tg_[A-Za-z0-9_-]{43}$/);
+    const client = new OpenAI({ apiKey: key, baseURL: `${first.url()}/openai/v1`, maxRetries: 0, defaultHeaders: tagHeaders(WRITER) });
+    const { data, response } = await client.chat.completions.create({ model: 'gpt-4.1-mini', messages: [{ role: 'user', content: 'hello' }] }).withResponse();
+    expect(data.choices[0]?.message.content).toBeTruthy();
+    const period = new Date().toISOString().slice(0, 7);
+    // The meter writes within a flush interval; the report reads the ledger through the running server.
+    await expect.poll(() => cli('report', 'chargeback', '--period', period, '--format', 'csv'), { timeout: 30_000, interval: 500 })
+      .toMatch(new RegExp(`^${WRITER.bu},${WRITER.use_case},1,`, 'm'));
+    expect(response.headers.get('x-tollgate-request-id')).toBeTruthy();
+  });
+
+  it('stops cleanly on SIGTERM, taking its lock and its socket along', async () => {
+    expect(await stop(first)).toBe(0);
+    expect(fs.readdirSync(path.join(cwd, '.tollgate')).sort()).toEqual(['journal', 'pgdata']);
+    expect(first.output()).not.toContain('"level":50');
   });
 
   it('starts again on the same directory (no re-seed, lock released) and serves a call with that key', async () => {
-    const server = await serve({ TOLLGATE_OPENAI_BASE_URL: upstream.url, OPENAI_API_KEY: UPSTREAM_OPENAI_KEY });
+    const server = await serve(upstreamEnv());
     try {
       await ready(server);
       const client = new OpenAI({ apiKey: key, baseURL: `${server.url()}/openai/v1`, maxRetries: 0, defaultHeaders: tagHeaders(WRITER) });

@@ -46,7 +46,9 @@ afterAll(async () => {
   await broker?.close();
 });
 
-type TokenOptions = { agent?: string | null; key?: CryptoKey; kid?: string; issuer?: string; audience?: string; expiresAt?: number | null };
+type TokenOptions = {
+  agent?: string | null; key?: CryptoKey; kid?: string; issuer?: string; audience?: string; expiresAt?: number | null; issuedAt?: number | null;
+};
 
 /** A broker JWT naming `agent` in tollgate_agent_id (the default claim); every field can be spoiled. */
 async function brokerJwt(o: TokenOptions = {}): Promise<string> {
@@ -56,8 +58,8 @@ async function brokerJwt(o: TokenOptions = {}): Promise<string> {
     .setProtectedHeader({ alg: 'RS256', kid: o.kid ?? KID })
     .setSubject('svc-account-42')
     .setIssuer(o.issuer ?? ISSUER)
-    .setAudience(o.audience ?? AUDIENCE)
-    .setIssuedAt(now - 120);
+    .setAudience(o.audience ?? AUDIENCE);
+  if (o.issuedAt !== null) jwt.setIssuedAt(o.issuedAt ?? now - 120);
   if (o.expiresAt !== null) jwt.setExpirationTime(o.expiresAt ?? now + 300);
   return jwt.sign(o.key ?? brokerKey);
 }
@@ -186,6 +188,11 @@ describe('broker JWTs', () => {
     { name: 'a JWT without the agent claim', token: () => brokerJwt({ agent: null }) },
     { name: 'an unsigned JWT (alg none)', token: async () => unsigned(await brokerJwt()) },
     { name: 'a JWT with a tampered payload', token: async () => tampered(await brokerJwt({ agent: 'promo-planner' }), 'campaign-writer') },
+    // Issue 16 item 13: lifetimes were unbounded (a 10-year token was accepted); TOLLGATE_JWT_MAX_LIFETIME_S, 1 day here.
+    { name: 'a JWT without iat', token: () => brokerJwt({ issuedAt: null }) },
+    { name: 'a JWT issued for ten years', token: () => brokerJwt({ issuedAt: now(), expiresAt: now() + 10 * 365 * 86_400 }) },
+    { name: 'a JWT issued more than a day ago, not yet expired', token: () => brokerJwt({ issuedAt: now() - 86_400 - 60, expiresAt: now() + 60 }) },
+    { name: 'a JWT whose agent claim is no tag', token: () => brokerJwt({ agent: 'campaign writer' }) },
   ];
 
   it.each(INVALID)('rejects $name with 401 invalid_credential, before the upstream', async ({ token }) => {
@@ -200,6 +207,15 @@ describe('broker JWTs', () => {
     expect(gw.upstream.requests.length).toBe(upstreamBefore);
   });
 
+  it('says why a JWT issued for too long is refused', async () => {
+    const jwt = await brokerJwt({ issuedAt: now(), expiresAt: now() + 86_400 + 1 });
+    const { res, json } = await chat({ authorization: `Bearer ${jwt}` });
+    expect(res.status).toBe(401);
+    expect(json.error).toMatchObject({ code: 'invalid_credential', message: 'invalid credential: jwt_lifetime_too_long' });
+    const fine = await chat({ authorization: `Bearer ${await brokerJwt({ issuedAt: now(), expiresAt: now() + 86_400 })}` });
+    expect(fine.res.status).toBe(200);
+  });
+
   it('rejects a JWT naming another agent than the agent id tag with 403 agent_id_mismatch', async () => {
     const jwt = await brokerJwt({ agent: 'promo-planner' });
     const upstreamBefore = gw.upstream.requests.length;
@@ -209,7 +225,11 @@ describe('broker JWTs', () => {
     expect(err).toBeInstanceOf(Anthropic.PermissionDeniedError);
     expect((err.error as { error: { code: string; message: string } }).error).toMatchObject({ code: 'agent_id_mismatch', message: expect.stringContaining('promo-planner') });
     expect(gw.upstream.requests.length).toBe(upstreamBefore);
-    expect(await decisionRow(err.headers!)).toMatchObject({ code: 'agent_id_mismatch', agent_id: 'demand-forecaster', http_status: 403 });
+    // Attributed to the agent the JWT names, never to the one the tag claims (kept apart in `claimed`).
+    expect(await decisionRow(err.headers!)).toMatchObject({
+      code: 'agent_id_mismatch', agent_id: 'promo-planner', bu_id: 'marketing', http_status: 403,
+      claimed: { bu: 'marketing', use_case: PROMO.use_case, agent_id: 'demand-forecaster', session_id: PROMO.session_id },
+    });
   });
 
   it('rejects a valid JWT naming an agent the catalog does not know with 403 unknown_agent', async () => {

@@ -9,6 +9,7 @@ import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { startGateway, PROMO, WRITER, type Gateway, type Tags } from '../helpers/gateway.js';
 import { upsertBudget } from '../../src/db/budgets.js';
+import { generateApiToken, insertApiToken } from '../../src/db/api-tokens.js';
 import type { ReloadResult } from '../../src/policy/engine.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -72,9 +73,13 @@ function recordReloads(gw: Gateway): Promise<ReloadResult>[] {
   return results;
 }
 
-async function readyz(gw: Gateway): Promise<{ status: number; body: { policy_revision: string | null } }> {
+/** /readyz, and the revision deciding as /metrics reports it to a scraper (null: none loaded). */
+async function readyz(gw: Gateway): Promise<{ status: number; body: { status: string }; revision: string | null }> {
   const res = await fetch(`${gw.url}/readyz`);
-  return { status: res.status, body: (await res.json()) as { policy_revision: string | null } };
+  const t = generateApiToken();
+  await insertApiToken(gw.app.tollgate.db, { id: t.id, hash: t.hash, prefix: t.prefix, role: 'metrics' });
+  const metrics = await (await fetch(`${gw.url}/metrics`, { headers: { authorization: `Bearer ${t.token}` } })).text();
+  return { status: res.status, body: (await res.json()) as { status: string }, revision: /^tollgate_policy_info\{revision="([^"]+)"\} 1$/m.exec(metrics)?.[1] ?? null };
 }
 
 beforeAll(() => {
@@ -188,7 +193,7 @@ describe('policy hot reload under load', () => {
     for (const o of all) expect(byId.get(o.requestId!)).toBe(o.revision);
     const rowsAfter = Number((await gw.app.tollgate.db('usage_events').count<{ n: string }[]>('* as n'))[0]!.n);
     expect(rowsAfter - rowsBefore).toBe(all.length);
-    expect((await readyz(gw)).body.policy_revision).toBe(REVISION_2);
+    expect((await readyz(gw)).revision).toBe(REVISION_2);
 
     // The new data decides, not just the new revision string.
     expect(await tierAt45Percent()).toBe('notice');
@@ -211,7 +216,7 @@ describe('policy hot reload under load', () => {
     expect(failures).toEqual([]);
     expect(outcomes.map((o) => o.revision)).toEqual(Array(16).fill(REVISION_2));
     const ready = await readyz(gw);
-    expect(ready).toEqual({ status: 200, body: expect.objectContaining({ status: 'ready', policy_revision: REVISION_2 }) });
+    expect(ready).toEqual({ status: 200, body: expect.objectContaining({ status: 'ready' }), revision: REVISION_2 });
     await gw.flush();
     const rows = await gw.app.tollgate.db('usage_events').whereIn('request_id', outcomes.map((o) => o.requestId!)).select('policy_revision');
     expect(rows.map((r: { policy_revision: string }) => r.policy_revision)).toEqual(Array(16).fill(REVISION_2));
@@ -232,7 +237,7 @@ describe('no valid policy', () => {
   async function expectFailsClosed() {
     const ready = await readyz(gw);
     expect(ready.status).toBe(503);
-    expect(ready.body.policy_revision).toBeNull();
+    expect(ready.revision).toBeNull();
     const writerKey = await gw.key('campaign-writer');
     const promoKey = await gw.key('promo-planner');
 

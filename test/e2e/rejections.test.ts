@@ -193,7 +193,7 @@ describe.each(ROUTES)('rejections through the %s SDK', (route) => {
 // --- tags in baggage ------------------------------------------------------------------------------
 
 describe('tags in W3C baggage', () => {
-  const baggage = `bu=marketing,use_case=trade-promo-automation;ttl=60,agent_id=promo-planner,session_id=sess%20from%20baggage,vendor=x`;
+  const baggage = `bu=marketing,use_case=trade-promo-automation;ttl=60,agent_id=promo-planner,session_id=sess%3Afrom%3Abaggage,vendor=x`;
 
   it.each(ROUTES)('accepts baggage-only tags through the %s SDK and meters them', async (route) => {
     const upstreamBefore = gw.upstream.requests.length;
@@ -210,7 +210,7 @@ describe('tags in W3C baggage', () => {
     await gw.flush();
     const rows = await gw.app.tollgate.db('usage_events').where('request_id', requestId!);
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ bu_id: 'marketing', use_case_id: 'trade-promo-automation', agent_id: 'promo-planner', session_id: 'sess from baggage', status: 200 });
+    expect(rows[0]).toMatchObject({ bu_id: 'marketing', use_case_id: 'trade-promo-automation', agent_id: 'promo-planner', session_id: 'sess:from:baggage', status: 200 });
   });
 
   it('accepts a tag given in both places with the same value', async () => {

@@ -14,7 +14,13 @@ export function seedPriceAt(model: string, at: Date): SeedPrice {
 
 /** Σ tokens × price / 1e6, done in integer pico-dollars here so the test does not share the code under test. */
 export function expectedCost(usage: NormalizedUsage, model: string, at = new Date()): string {
-  const p = seedPriceAt(model, at);
+  return costAt(usage, seedPriceAt(model, at));
+}
+
+type PerMillion = Pick<SeedPrice, 'input_per_mtok' | 'cached_input_per_mtok' | 'cache_write_per_mtok' | 'output_per_mtok'>;
+
+/** The cost of `usage` at `p` (prices per million tokens, at most 6 decimals), exact. */
+export function costAt(usage: NormalizedUsage, p: PerMillion): string {
   const micro = (price: string) => {
     const [i, f = ''] = price.split('.');
     return BigInt(i!) * 1_000_000n + BigInt((f + '000000').slice(0, 6));

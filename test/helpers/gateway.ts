@@ -10,7 +10,7 @@ import { loadConfig, type ConfigOverrides } from '../../src/config.js';
 import { insertAgentKey } from '../../src/db/agent-keys.js';
 import { generateAgentKey } from '../../src/identity/keys.js';
 import { startFakeUpstream, type FakeUpstream } from '../../src/demo/fake-upstream.js';
-import { createTestDb, TEST_DB_KIND, type TestDb } from './db.js';
+import { createTestDb, TEST_DB_KIND, testDatabase, type TestDb } from './db.js';
 
 export const UPSTREAM_OPENAI_KEY = 'sk-upstream-openai-0123456789abcdef';
 export const UPSTREAM_ANTHROPIC_KEY = 'sk-ant-upstream-0123456789abcdef';
@@ -64,7 +64,7 @@ export async function startGateway(overrides: ConfigOverrides = {}, opts: { logg
     LOG_LEVEL: 'silent',
     ...overrides,
   });
-  const app = await buildApp(config, opts.logger ?? false);
+  const app = await buildApp(config, opts.logger ?? false, await testDatabase(config));
   await app.listen({ port: 0, host: '127.0.0.1' });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   return {

@@ -7,7 +7,7 @@ import type { Db } from '../../src/db/knex.js';
 import { sumLedger, writeBatch } from '../../src/db/ledger.js';
 import { hashAgentKey } from '../../src/identity/keys.js';
 import { TEST_DB_KIND, type TestDb } from '../helpers/db.js';
-import { cliEnvironment, MAIN, runCli, TSX, withCliDb } from '../helpers/cli.js';
+import { cliEnvironment, MAIN, runCli, TSX, withCliDb, type Run } from '../helpers/cli.js';
 import { usageEvent } from './fixtures/events.js';
 
 const KEY = /^tg_[A-Za-z0-9_-]{43}$/;
@@ -38,7 +38,7 @@ describe('tollgate CLI', { timeout: 90_000 }, () => {
     expect(migrate).toMatchObject({ code: 0, stderr: '' });
     expect(migrate.stdout).toContain('database is up to date');
     if (!pg) expect(migrate.stdout).toContain('applied: 001_catalog');
-    expect(await cli('seed')).toMatchObject({ code: 0, stdout: 'seeded 5 agents and 9 prices\n', stderr: '' });
+    expect(await cli('seed')).toMatchObject({ code: 0, stdout: 'seeded 5 agents and 16 prices\n', stderr: '' });
   });
 
   let first: string;
@@ -205,33 +205,65 @@ describe('tollgate CLI', { timeout: 90_000 }, () => {
     expect(none).toMatchObject({ code: 0, stdout: 'no spend in 2001-01\n' });
   });
 
-  it.skipIf(TEST_DB_KIND === 'postgres')('refuses to open the embedded database while `serve` holds it', async () => {
+  // A server and six CLI processes: longer than the others on a busy machine.
+  it.skipIf(TEST_DB_KIND === 'postgres')('works beside a running serve on the embedded database, through its local socket', { timeout: 240_000 }, async () => {
     const serve = spawn(process.execPath, ['--import', TSX, MAIN, 'serve'], { cwd: dataDir, env: { ...env, PORT: '0', LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
     try {
-      await waitForOutput(serve, /tollgate is ready/);
-      const r = await cli('agent', 'key', 'list');
-      expect(r.code).toBe(1);
-      expect(r.stderr).toContain(`is in use by process ${serve.pid}`);
-      expect(r.stdout).toBe('');
+      const url = /"address":"(http:\/\/[^"]+)"/.exec(await waitForOutput(serve, /tollgate is ready/))![1]!;
+      const key = await cli('agent', 'key', 'create', '--agent', 'campaign-writer');
+      expect(key).toMatchObject({ code: 0, stderr: '' });
+      expect(key.stdout.trim()).toMatch(KEY);
+      const [list, budget, token] = [
+        await cli('agent', 'key', 'list', '--agent', 'campaign-writer'),
+        await cli('budget', 'set', '--use-case', 'digital-marketing', '--limit', '250'),
+        await cli('token', 'create', '--role', 'finance', '--label', 'beside serve'),
+      ];
+      expect(list.stdout).toContain(key.stdout.slice(0, 10));
+      expect(budget).toMatchObject({ code: 0, stdout: 'budget for digital-marketing: 250 usd per month\n' });
+      expect(token.code).toBe(0);
+      const report = await cli('report', 'chargeback', '--period', '2025-03', '--format', 'csv');
+      expect(report.code).toBe(0);
+      expect(report.stdout.trimEnd().split('\n')).toHaveLength(3);
+
+      // serve sees at once what the CLI wrote: the token opens its GraphQL API, which shows the budget.
+      const res = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token.stdout.trim()}` },
+        body: JSON.stringify({ query: '{ budgets(filter: { useCase: "digital-marketing" }) { scope limit } }' }),
+      });
+      const { data } = await res.json() as { data: { budgets: { scope: string; limit: string }[] } };
+      expect(data.budgets.map((b) => [b.scope, Number(b.limit)])).toEqual([['USE_CASE', 250]]);
+
+      // A second serve on the same directory is refused, and told how to run two replicas.
+      const second = await new Promise<Run>((resolve) => {
+        const c = spawn(process.execPath, ['--import', TSX, MAIN, 'serve'], { cwd: dataDir, env: { ...env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stderr = '';
+        c.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+        c.once('exit', (code) => resolve({ code: code ?? -1, stdout: '', stderr }));
+      });
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain(`is in use by process ${serve.pid}`);
+      expect(second.stderr).toContain('run each replica on a Postgres server (DATABASE_URL) with a journal of its own (TOLLGATE_JOURNAL_DIR)');
     } finally {
       serve.kill('SIGTERM');
       await new Promise((resolve) => serve.once('exit', resolve));
     }
     expect(serve.exitCode).toBe(0);
-    // The lock went with the server: the CLI opens the database again.
+    expect(fs.readdirSync(path.join(dataDir, '.tollgate')).sort(), 'the lock and the socket went with serve').toEqual(['journal', 'pgdata']);
+    // The CLI opens the database itself again.
     expect((await cli('agent', 'key', 'list')).code).toBe(0);
   });
 });
 
-function waitForOutput(child: ChildProcess, pattern: RegExp): Promise<void> {
+function waitForOutput(child: ChildProcess, pattern: RegExp): Promise<string> {
   return new Promise((resolve, reject) => {
     let seen = '';
-    const timer = setTimeout(() => reject(new Error(`no ${pattern} within 30 s:\n${seen}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`no ${pattern} within 90 s:\n${seen}`)), 90_000);
     child.stdout!.on('data', (chunk: Buffer) => {
       seen += chunk.toString();
       if (pattern.test(seen)) {
         clearTimeout(timer);
-        resolve();
+        resolve(seen);
       }
     });
     child.once('exit', (code) => reject(new Error(`serve exited (${code}) before ready:\n${seen}`)));

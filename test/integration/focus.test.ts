@@ -116,5 +116,6 @@ describe('GET /v1/reports/chargeback?format=focus', () => {
     } finally {
       await h.close();
     }
-  });
+    // It starts a tollgate of its own (PGlite, migrations): more than the default 30 s on a loaded machine.
+  }, 120_000);
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { writeBatch } from '../../src/db/ledger.js';
+import { LIMITS } from '../../src/graphql/limits.js';
 import type { TierRecord } from '../../src/metering/types.js';
 import { usageEvent } from './fixtures/events.js';
 import { startAnalytics, type AnalyticsHarness } from './fixtures/analytics.js';
@@ -123,12 +124,17 @@ describe('budgetTierEvents', () => {
     expect(events(insurance)).toHaveLength(2);
   });
 
+  it('closes a connection whose message passes the GraphQL body limit (1009, message too big)', async () => {
+    const c = await subscribed(await h.token('bu-owner', 'marketing'), `subscription { budgetTierEvents { ${'a: id '.repeat(300_000)} } }`);
+    expect(await c.closed).toBe(1009);
+  });
+
   it('refuses a BU owner naming another BU', async () => {
     const c = await subscribed(await h.token('bu-owner', 'marketing'), SUBSCRIPTION.replace('budgetTierEvents', 'budgetTierEvents(filter: { bu: "insurance" })'));
     const err = await c.next('error');
     expect(JSON.stringify(err.payload)).toContain('FORBIDDEN');
   });
-  it('checks a subscription as the HTTP endpoint checks a query: schema, depth and cost, each with its code', async () => {
+  it('checks a subscription as the HTTP endpoint checks a query: schema, depth and document limits, each with its code', async () => {
     const admin = await h.token('admin');
     const errorCode = async (query: string) => {
       const c = await subscribed(admin, query);
@@ -139,8 +145,12 @@ describe('budgetTierEvents', () => {
     expect(await errorCode('subscription { budgetTierEvents { id nope } }')).toBe('GRAPHQL_VALIDATION_FAILED');
     expect(await errorCode('subscription { budgetTierEvents(filter: { team: "x" }) { id } }')).toBe('GRAPHQL_VALIDATION_FAILED');
     expect(await errorCode('subscription { budgetTierEvents { deliveries { a { b { c { d { e { f { g } } } } } } } } }')).toBe('QUERY_TOO_DEEP');
-    const aliases = Array.from({ length: 5001 }, (_, i) => `a${i}: id`).join(' ');
-    expect(await errorCode(`subscription { budgetTierEvents { ${aliases} } }`)).toBe('QUERY_TOO_COMPLEX');
+    const aliases = (n: number) => Array.from({ length: n }, (_, i) => `a${i}: id`).join(' ');
+    expect(await errorCode(`subscription { budgetTierEvents { ${aliases(5001)} } }`)).toBe('QUERY_TOO_MANY_TOKENS');
+    expect(await errorCode(`subscription { budgetTierEvents { ${aliases(LIMITS.maxAliases + 1)} } }`)).toBe('QUERY_TOO_MANY_ALIASES');
+    expect(await errorCode(`subscription { budgetTierEvents { ${'id @include(if: true) '.repeat(LIMITS.maxDirectives + 1)} } }`)).toBe('QUERY_TOO_MANY_DIRECTIVES');
+    const defs = ['fragment F0 on BudgetTierEvent { __typename }', ...Array.from({ length: 9 }, (_, k) => `fragment F${k + 1} on BudgetTierEvent { ...F${k} ...F${k} }`)];
+    expect(await errorCode(`subscription { budgetTierEvents { ...F9 } } ${defs.join(' ')}`)).toBe('QUERY_TOO_MANY_FIELDS');
     // A valid one on a refused one's heels is served.
     const ok = await subscribed(admin, 'subscription { budgetTierEvents { id tier } }');
     await new Promise((resolve) => setTimeout(resolve, 200));

@@ -28,4 +28,17 @@ describe('config', () => {
     const ok = loadConfig({}, { TOLLGATE_JWKS_URL: 'http://127.0.0.1:1/jwks', TOLLGATE_JWT_ISSUER: 'broker', TOLLGATE_JWT_AUDIENCE: 'tollgate' });
     expect(ok.jwt).toMatchObject({ issuer: 'broker', audience: 'tollgate', agentClaim: 'tollgate_agent_id' });
   });
+
+  it('reads the reconciliation settings: admin base URLs default to the upstream ones; a bad threshold is named', () => {
+    const c = loadConfig({}, { OPENAI_ADMIN_KEY: 'sk-admin', TOLLGATE_ANTHROPIC_BASE_URL: 'http://127.0.0.1:9/a', TOLLGATE_OPENAI_REPORT_KEY_ID: 'key_1' });
+    expect(c.reconcile).toEqual({
+      providers: {
+        openai: { baseUrl: 'https://api.openai.com', adminKey: 'sk-admin', tollgateKeyId: 'key_1' },
+        anthropic: { baseUrl: 'http://127.0.0.1:9/a', adminKey: undefined, tollgateKeyId: undefined },
+      },
+      intervalMs: 86_400_000, lookbackDays: 3, threshold: '100', webhookUrl: undefined,
+    });
+    expect(() => loadConfig({}, { TOLLGATE_SHADOW_SPEND_THRESHOLD: '1e3' })).toThrow(/TOLLGATE_SHADOW_SPEND_THRESHOLD/);
+    expect(() => loadConfig({}, { TOLLGATE_RECONCILE_LOOKBACK_DAYS: '0' })).toThrow(/TOLLGATE_RECONCILE_LOOKBACK_DAYS/);
+  });
 });

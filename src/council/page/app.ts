@@ -4,9 +4,10 @@ import { announce, byId, showError } from './dom.js';
 import { budgetsTable, spendTable } from './finance.js';
 import { currentMonth, label, MONTH } from './format.js';
 import { AdjacencyView } from './graph.js';
-import { ADJACENCY, ALERT_ACTIONS, ALERTS, BUDGETS, RUN_ADJACENCY, SPEND, VIEWER } from './queries.js';
+import { ADJACENCY, ALERT_ACTIONS, ALERTS, BUDGETS, RUN_ADJACENCY, SHADOW, SPEND, VIEWER } from './queries.js';
+import { shadowTable } from './shadow.js';
 import { forgetToken, storedToken, storeToken, tokenFromFragment } from './token.js';
-import type { AdjacencyGraph, Alert, AlertAction, Budget, Chargeback, Viewer } from './types.js';
+import type { AdjacencyGraph, Alert, AlertAction, Budget, Chargeback, ShadowSpend, Viewer } from './types.js';
 
 /**
  * The council's review page: sign in with an API token, then the month's adjacency graph, its alerts and
@@ -15,6 +16,8 @@ import type { AdjacencyGraph, Alert, AlertAction, Budget, Chargeback, Viewer } f
  */
 
 const ACTING_ROLES: Viewer['role'][] = ['COUNCIL', 'ADMIN'];
+// shadowSpend names API keys and sets every BU's spend against the provider's: finance and admin only.
+const SHADOW_ROLES: Viewer['role'][] = ['FINANCE', 'ADMIN'];
 
 type Session = { gql: Gql; viewer: Viewer };
 
@@ -66,13 +69,14 @@ function showWorkspace(viewer: Viewer): void {
   byId('period-form').hidden = false;
   byId('viewer-role').textContent = viewer.bu ? `${label(viewer.role)} · ${viewer.bu}` : label(viewer.role);
   byId('run-adjacency').hidden = !ACTING_ROLES.includes(viewer.role);
+  byId('shadow-section').hidden = !SHADOW_ROLES.includes(viewer.role);
   byId<HTMLInputElement>('period').value = state.period;
 }
 
 async function loadAll(): Promise<void> {
   byId('finance-summary').textContent = `${state.period} (UTC)`;
   // The graph first: the first read of a month runs the analysis, which raises that month's alerts.
-  await Promise.all([loadGraph().then(loadAlerts), loadSpend(), loadBudgets()]);
+  await Promise.all([loadGraph().then(loadAlerts), loadSpend(), loadBudgets(), loadShadow()]);
 }
 
 async function section<T>(errorSlot: string, work: () => Promise<T>): Promise<T | undefined> {
@@ -122,6 +126,15 @@ async function loadBudgets(): Promise<void> {
   await section('budgets-error', async () => {
     const { budgets } = await session().gql<{ budgets: Budget[] }>(BUDGETS, { at: budgetInstant(state.period) });
     target.replaceChildren(budgetsTable(budgets, (id) => graph.name(id)));
+  });
+}
+
+async function loadShadow(): Promise<void> {
+  if (!SHADOW_ROLES.includes(session().viewer.role)) return;
+  const target = byId('shadow');
+  await section('shadow-error', async () => {
+    const { shadowSpend } = await session().gql<{ shadowSpend: ShadowSpend }>(SHADOW, { period: state.period });
+    target.replaceChildren(shadowTable(shadowSpend));
   });
 }
 

@@ -39,3 +39,13 @@ export const SPEND = `query Spend($period: String!) {
 export const BUDGETS = `query Budgets($at: DateTime) {
   budgets(at: $at) { id scope scopeId bu useCase unit currency period limit spent reserved ratio tier }
 }`;
+
+export const SHADOW = `query Shadow($period: String!) {
+  shadowSpend(period: $period, groupBy: [PROVIDER, MODEL, KEY]) {
+    currency
+    rows { key { provider model apiKeyId } tollgateKey reported metered difference }
+    totals { reported metered difference bypass meteringGap }
+    coveredDays { provider day }
+    notices { provider day difference delivery { status } }
+  }
+}`;

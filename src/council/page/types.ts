@@ -40,6 +40,12 @@ export type Budget = {
   period: string; limit: string | null; spent: string | null; reserved: string | null; ratio: string | null; tier: string;
 };
 
+export type ShadowRow = { key: { provider: string | null; model: string | null; apiKeyId: string | null }; tollgateKey: boolean | null; reported: string; metered: string; difference: string };
+export type ShadowSpend = {
+  currency: string; rows: ShadowRow[]; totals: { reported: string; metered: string; difference: string; bypass: string; meteringGap: string };
+  coveredDays: { provider: string; day: string }[]; notices: { provider: string; day: string; difference: string; delivery: { status: string } | null }[];
+};
+
 export type Viewer = { role: 'FINANCE' | 'ADMIN' | 'COUNCIL' | 'BU_OWNER'; bu: string | null };
 
 /** Edges and alerts name a pair the same way: the two use cases sorted by id. */

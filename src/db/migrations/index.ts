@@ -15,6 +15,12 @@ import * as ledgerIngest from './015_ledger_ingest.js';
 import * as rollupBillingPeriod from './016_rollup_billing_period.js';
 import * as ledgerBrin from './017_ledger_brin.js';
 import * as usageMonthly from './018_usage_monthly.js';
+import * as decisionClaims from './019a_decision_claims.js';
+import * as metricsRole from './021_metrics_role.js';
+import * as priceBook from './022_price_book.js';
+import * as reforecasts from './023_reforecasts.js';
+import * as reconcile from './026_reconcile.js';
+import * as shadowNotices from './027_shadow_notices.js';
 import * as budgetLeases from './031_budget_leases.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
@@ -37,8 +43,17 @@ const MIGRATIONS: ReadonlyArray<[string, Migration]> = [
   ['016_rollup_billing_period', rollupBillingPeriod],
   ['017_ledger_brin', ledgerBrin],
   ['018_usage_monthly', usageMonthly],
+  ['019a_decision_claims', decisionClaims],
+  ['021_metrics_role', metricsRole],
+  ['022_price_book', priceBook],
+  ['023_reforecasts', reforecasts],
+  ['026_reconcile', reconcile],
+  ['027_shadow_notices', shadowNotices],
   ['031_budget_leases', budgetLeases],
 ];
+
+/** Every migration's name, in order. */
+export const MIGRATION_NAMES: readonly string[] = MIGRATIONS.map(([name]) => name);
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
   getMigrations: async () => MIGRATIONS.map(([, m]) => m),

@@ -1,9 +1,10 @@
+import { foldTurns, planToolCall, type LastTurn, type ToolCall } from './turn.js';
 import { promptTokens, replyWords, sse, toolArguments, usage, type PromptTokens, type Renderer, type Reply, type SseOut } from './wire.js';
 
 /**
  * Anthropic's wire formats: https://docs.anthropic.com/en/api/messages, .../messages-streaming, .../messages-count-tokens.
- * A request that declares client tools (tool_choice not none) is answered with a tool_use block calling the tool
- * tool_choice names, else the first client tool declared (server tools such as web_search run at Anthropic).
+ * A request that declares tools gets a tool_use block or text as turn.ts decides; only client tools are called
+ * (server tools such as web_search run at Anthropic).
  */
 
 type Json = Record<string, unknown>;
@@ -15,15 +16,30 @@ function clientToolName(tool: Json | undefined): string | undefined {
   return client && typeof tool.name === 'string' ? tool.name : undefined;
 }
 
-export function toolToCall(body: Json): string | undefined {
+const blocksOf = (message: Json): (Json | undefined)[] => (Array.isArray(message.content) ? (message.content as unknown[]).map(record) : []);
+const hasToolResult = (message: Json): boolean => blocksOf(message).some((block) => block?.type === 'tool_result');
+
+/** A user message's own text: a string, or its text blocks; undefined for other turns and for tool results. */
+function userText(message: Json): string | undefined {
+  if (message.role !== 'user' || hasToolResult(message)) return undefined;
+  if (typeof message.content === 'string') return message.content;
+  return blocksOf(message).map((block) => (block?.type === 'text' && typeof block.text === 'string' ? block.text : '')).join('\n');
+}
+
+/** Claude Code puts `role: system` messages between the turns; they are instructions, not turns. */
+function lastTurn(body: Json): LastTurn {
+  const messages = Array.isArray(body.messages) ? (body.messages as unknown[]).map(record) : [];
+  const turns = messages.filter((m): m is Json => m !== undefined && m.role !== 'system');
+  return foldTurns(turns, userText, (m) => m.role === 'user' && hasToolResult(m));
+}
+
+export function toolToCall(body: Json): ToolCall | undefined {
   const choice = record(body.tool_choice);
   if (choice?.type === 'none' || !Array.isArray(body.tools)) return undefined;
-  if (choice?.type === 'tool' && typeof choice.name === 'string') return choice.name;
-  for (const tool of body.tools as unknown[]) {
-    const name = clientToolName(record(tool));
-    if (name !== undefined) return name;
-  }
-  return undefined;
+  const names = (body.tools as unknown[]).map((tool) => clientToolName(record(tool))).filter((name) => name !== undefined);
+  const declared = new Map(names.map((name) => [name, { freeform: false }]));
+  const chosen = choice?.type === 'tool' && typeof choice.name === 'string' ? choice.name : undefined;
+  return planToolCall(declared, lastTurn(body), chosen);
 }
 
 type Block = { content: Json; start: Json; deltas: Json[]; stopReason: string };
@@ -37,9 +53,9 @@ function textBlock(words: string[], truncated: boolean): Block {
   };
 }
 
-function toolUseBlock(name: string, id: string, words: string[], truncated: boolean): Block {
-  const args = toolArguments(words);
-  const opening = { type: 'tool_use', id: `toolu_${id}`, name, input: {} };
+function toolUseBlock(call: ToolCall, id: string, words: string[], truncated: boolean): Block {
+  const args = toolArguments(words, call.input);
+  const opening = { type: 'tool_use', id: `toolu_${id}`, name: call.name, input: {} };
   return {
     content: { ...opening, input: JSON.parse(args.json) as unknown },
     start: opening,
@@ -48,12 +64,26 @@ function toolUseBlock(name: string, id: string, words: string[], truncated: bool
   };
 }
 
-function wireUsage(prompt: PromptTokens, output: number) {
+/**
+ * Cache writes live an hour when a cache breakpoint asks for it (`cache_control: {type: 'ephemeral', ttl: '1h'}`);
+ * the usage then reports them under cache_creation.ephemeral_1h_input_tokens (within cache_creation_input_tokens).
+ */
+function asksForHourCache(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(asksForHourCache);
+  const o = record(value);
+  if (o === undefined) return false;
+  if (record(o.cache_control)?.ttl === '1h') return true;
+  return Object.values(o).some((v) => typeof v === 'object' && v !== null && asksForHourCache(v));
+}
+
+function wireUsageOf(prompt: PromptTokens, output: number, hourCache: boolean) {
   return {
     input_tokens: prompt.fresh,
     cache_creation_input_tokens: prompt.cacheWrite,
     cache_read_input_tokens: prompt.cacheRead,
-    cache_creation: { ephemeral_5m_input_tokens: prompt.cacheWrite, ephemeral_1h_input_tokens: 0 },
+    cache_creation: hourCache
+      ? { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: prompt.cacheWrite }
+      : { ephemeral_5m_input_tokens: prompt.cacheWrite, ephemeral_1h_input_tokens: 0 },
     output_tokens: output,
     service_tier: 'standard',
   };
@@ -72,16 +102,21 @@ export const messages: Renderer = (body, { id }): Reply => {
   const tool = toolToCall(body);
   const block = tool === undefined ? textBlock(words, truncated) : toolUseBlock(tool, id, words, truncated);
   const stopReason = block.stopReason;
-  const reportedAt = (output: number) => usage(prompt.fresh, prompt.cacheRead, prompt.cacheWrite, output);
+  const hourCache = asksForHourCache(body) && prompt.cacheWrite > 0;
+  const reportedAt = (output: number) => ({
+    ...usage(prompt.fresh, prompt.cacheRead, prompt.cacheWrite, output),
+    ...(hourCache ? { cache_write_1h_tokens: prompt.cacheWrite } : {}),
+  });
+  const wireUsage = (output: number) => wireUsageOf(prompt, output, hourCache);
   const message = { id: `msg_${id}`, type: 'message', role: 'assistant', model: String(body.model) };
   if (body.stream !== true) {
     const content = [block.content];
-    const json = { ...message, content, stop_reason: stopReason, stop_sequence: null, usage: wireUsage(prompt, words.length) };
+    const json = { ...message, content, stop_reason: stopReason, stop_sequence: null, usage: wireUsage(words.length) };
     return { status: 200, json, usage: reportedAt(words.length) };
   }
-  const { output_tokens: _output, service_tier: _tier, cache_creation: _split, ...totals } = wireUsage(prompt, words.length);
+  const { output_tokens: _output, service_tier: _tier, cache_creation: _split, ...totals } = wireUsage(words.length);
   const event = (type: string, fields: object, report?: Pick<SseOut, 'usage' | 'final'>) => sse(type, { type, ...fields }, report);
-  const start = { ...message, content: [], stop_reason: null, stop_sequence: null, usage: wireUsage(prompt, 1) };
+  const start = { ...message, content: [], stop_reason: null, stop_sequence: null, usage: wireUsage(1) };
   const events: SseOut[] = [
     event('message_start', { message: start }, { usage: reportedAt(1) }),
     event('content_block_start', { index: 0, content_block: block.start }),
@@ -102,3 +137,20 @@ export const countTokens: Renderer = (body): Reply => {
   const prompt = promptTokens(body, { cacheWrites: true });
   return { status: 200, json: { input_tokens: prompt.total }, usage: usage(0, 0, 0, 0), counted: prompt.total };
 };
+
+/**
+ * Headers api.anthropic.com puts on an answer besides its request id: the account's organization, rate limits,
+ * and its CDN's cookie and markers.
+ */
+export function answerHeaders(): Record<string, string | string[]> {
+  const reset = new Date(Date.now() + 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const limits = (kind: string, limit: number) => ({
+    [`anthropic-ratelimit-${kind}-limit`]: String(limit), [`anthropic-ratelimit-${kind}-remaining`]: String(limit - 1), [`anthropic-ratelimit-${kind}-reset`]: reset,
+  });
+  return {
+    'anthropic-organization-id': '00000000-0000-4000-8000-0000fa4e0001',
+    ...limits('requests', 4000), ...limits('input-tokens', 2000000), ...limits('output-tokens', 400000), ...limits('tokens', 2400000),
+    'set-cookie': '__cf_bm=fake-bm; path=/; domain=.api.anthropic.com; HttpOnly; Secure; SameSite=None',
+    via: '1.1 google', 'cf-ray': '8f00000000000001-SJC', server: 'cloudflare', 'x-robots-tag': 'none',
+  };
+}

@@ -1,9 +1,11 @@
+import type { NormalizedUsage } from '../../providers/types.js';
+import { foldTurns, planToolCall, type LastTurn, type ToolCall } from './turn.js';
 import { promptTokens, replyWords, sse, toolArguments, usage, type Renderer, type Reply, type SseOut } from './wire.js';
 
 /**
  * OpenAI's wire formats: https://platform.openai.com/docs/api-reference (chat, responses, embeddings). A request
- * that declares function tools (tool_choice not 'none') is answered with a call of the one tool_choice names, else
- * of the first declared; https://platform.openai.com/docs/guides/function-calling.
+ * that declares function tools gets a call or text as turn.ts decides (tool_choice may name the function);
+ * https://platform.openai.com/docs/guides/function-calling.
  */
 
 type Json = Record<string, unknown>;
@@ -16,15 +18,73 @@ function functionName(tool: Json | undefined): string | undefined {
   return typeof name === 'string' ? name : undefined;
 }
 
-export function toolToCall(body: Json): string | undefined {
+const INSTRUCTION_ROLES = new Set(['system', 'developer']);
+/** Chat's tool answers are messages of role tool (function, before tools); Responses' are *_output items. */
+const isToolResult = (item: Json): boolean =>
+  item.role === 'tool' || item.role === 'function' || (typeof item.type === 'string' && item.type.endsWith('_call_output'));
+
+/**
+ * Text of a message's content: a string, or parts of type text / input_text. Codex passes a task to a subagent in an
+ * `agent_message` whose payload is `encrypted_content` that the model's server made from a tool argument it marked
+ * encrypted; the fake never encrypts, so that content is the argument's plain text.
+ */
+function contentText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  const parts = (content as unknown[]).map(record).map((part) => part?.text ?? part?.encrypted_content);
+  return parts.filter((text) => typeof text === 'string').join('\n');
+}
+
+/** A user turn's text: a user message, or a message from another agent (Codex subagents). */
+const userTurnText = (item: Json): string | undefined =>
+  item.role === 'user' || item.type === 'agent_message' ? contentText(item.content) : undefined;
+
+/** The turns that are not instructions: chat `messages`, or Responses `input` (a string or a list of items). */
+function lastTurn(body: Json): LastTurn {
+  const turns = body.messages ?? body.input;
+  if (typeof turns === 'string') return { userText: turns, toolResults: 0, scripted: false };
+  const items = Array.isArray(turns) ? (turns as unknown[]).map(record) : [];
+  const conversation = items.filter((item): item is Json => item !== undefined && !INSTRUCTION_ROLES.has(String(item.role)));
+  return foldTurns(conversation, userTurnText, isToolResult);
+}
+
+/** Chat: function tools only (the answer can only call those). */
+export function chatToolToCall(body: Json): ToolCall | undefined {
   if (body.tool_choice === 'none' || !Array.isArray(body.tools)) return undefined;
-  const chosen = functionName(record(body.tool_choice));
-  if (chosen !== undefined) return chosen;
-  for (const tool of body.tools as unknown[]) {
-    const name = functionName(record(tool));
-    if (name !== undefined) return name;
+  const names = (body.tools as unknown[]).map((tool) => functionName(record(tool))).filter((name) => name !== undefined);
+  return planToolCall(new Map(names.map((name) => [name, { freeform: false }])), lastTurn(body), functionName(record(body.tool_choice)));
+}
+
+type ResponsesTools = Map<string, { freeform: boolean; namespace?: string }>;
+
+/** Function and custom (freeform) tools, also inside namespaces (`{ type: 'namespace', name, tools }`). */
+function declareTools(tools: unknown, into: ResponsesTools, namespace?: string): void {
+  if (!Array.isArray(tools)) return;
+  for (const tool of (tools as unknown[]).map(record)) {
+    if (tool === undefined || typeof tool.name !== 'string') continue;
+    if (tool.type === 'namespace') declareTools(tool.tools, into, tool.name);
+    else if (tool.type === 'function' || tool.type === 'custom') into.set(tool.name, { freeform: tool.type === 'custom', ...(namespace === undefined ? {} : { namespace }) });
   }
-  return undefined;
+}
+
+/** Responses: tools in `tools`, and in `additional_tools` input items (how Codex declares them to its newer models). */
+function responsesTools(body: Json): ResponsesTools | null {
+  const items = Array.isArray(body.input) ? (body.input as unknown[]).map(record) : [];
+  const extra = items.filter((item) => item?.type === 'additional_tools');
+  if (body.tool_choice === 'none' || (!Array.isArray(body.tools) && extra.length === 0)) return null;
+  const declared: ResponsesTools = new Map();
+  declareTools(body.tools, declared);
+  for (const item of extra) declareTools(item!.tools, declared);
+  return declared;
+}
+
+/** The call, with the namespace its tool was declared in. */
+export function responsesToolToCall(body: Json): (ToolCall & { namespace?: string; freeform: boolean }) | undefined {
+  const declared = responsesTools(body);
+  const call = planToolCall(declared, lastTurn(body), functionName(record(body.tool_choice)));
+  if (call === undefined) return undefined;
+  const tool = declared!.get(call.name);
+  return { ...call, freeform: tool?.freeform === true, ...(tool?.namespace === undefined ? {} : { namespace: tool.namespace }) };
 }
 
 const EMBEDDING_DIMENSIONS = 8;
@@ -49,10 +109,10 @@ function chatText(words: string[], truncated: boolean): ChatAnswer {
   };
 }
 
-function chatToolCall(name: string, id: string, words: string[], truncated: boolean): ChatAnswer {
-  const args = toolArguments(words);
-  const call = { id: `call_${id}`, type: 'function', function: { name, arguments: args.json } };
-  const opening = { index: 0, id: call.id, type: 'function', function: { name, arguments: '' } };
+function chatToolCall(tool: ToolCall, id: string, words: string[], truncated: boolean): ChatAnswer {
+  const args = toolArguments(words, tool.input);
+  const call = { id: `call_${id}`, type: 'function', function: { name: tool.name, arguments: args.json } };
+  const opening = { index: 0, id: call.id, type: 'function', function: { name: tool.name, arguments: '' } };
   return {
     message: { role: 'assistant', content: null, refusal: null, annotations: [], tool_calls: [call] },
     finish: truncated ? 'length' : 'tool_calls',
@@ -63,30 +123,50 @@ function chatToolCall(name: string, id: string, words: string[], truncated: bool
   };
 }
 
+/**
+ * The tier that serves a call: the one it asked for when that is flex or priority (the answer's service_tier
+ * says so, https://platform.openai.com/docs/api-reference/chat/create#chat-create-service_tier), else default.
+ */
+function servedTier(body: Json): string {
+  return body.service_tier === 'flex' || body.service_tier === 'priority' ? body.service_tier : 'default';
+}
+
+function withTier(u: NormalizedUsage, tier: string): NormalizedUsage {
+  return tier === 'default' ? u : { ...u, service_tier: tier };
+}
+
+/** `n` answers (https://platform.openai.com/docs/api-reference/chat/create#chat-create-n), each billed in full. */
+function answerCount(n: unknown): number {
+  return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : 1;
+}
+
 export const chatCompletions: Renderer = (body, { id, created }): Reply => {
   const prompt = promptTokens(body, { cacheWrites: false });
   const { words, truncated } = replyWords(body.max_completion_tokens ?? body.max_tokens);
-  const tool = toolToCall(body);
+  const tool = chatToolToCall(body);
   const answer = tool === undefined ? chatText(words, truncated) : chatToolCall(tool, id, words, truncated);
   const model = String(body.model);
-  const reported = usage(prompt.total - prompt.cacheRead, prompt.cacheRead, 0, words.length);
-  const wireUsage = chatUsage(prompt.total, prompt.cacheRead, words.length);
-  const base = { id: `chatcmpl-${id}`, created, model, system_fingerprint: 'fp_fake', service_tier: 'default' };
+  const tier = servedTier(body);
+  const n = answerCount(body.n);
+  const reported = withTier(usage(prompt.total - prompt.cacheRead, prompt.cacheRead, 0, words.length * n), tier);
+  const wireUsage = chatUsage(prompt.total, prompt.cacheRead, words.length * n);
+  const base = { id: `chatcmpl-${id}`, created, model, system_fingerprint: 'fp_fake', service_tier: tier };
+  const indexes = Array.from({ length: n }, (_, index) => index);
   if (body.stream !== true) {
-    const choice = { index: 0, message: answer.message, logprobs: null, finish_reason: answer.finish };
-    return { status: 200, json: { ...base, object: 'chat.completion', choices: [choice], usage: wireUsage }, usage: reported };
+    const choices = indexes.map((index) => ({ index, message: answer.message, logprobs: null, finish_reason: answer.finish }));
+    return { status: 200, json: { ...base, object: 'chat.completion', choices, usage: wireUsage }, usage: reported };
   }
   const includeUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
-  const chunk = (delta: object, finish: string | null) => ({
+  const chunk = (index: number, delta: object, finish: string | null) => ({
     ...base,
     object: 'chat.completion.chunk',
-    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    choices: [{ index, delta, logprobs: null, finish_reason: finish }],
     ...(includeUsage ? { usage: null } : {}),
   });
-  const events: SseOut[] = [
-    ...answer.deltas.map((delta) => sse(undefined, chunk(delta, null))),
-    sse(undefined, chunk({}, answer.finish)),
-  ];
+  const events: SseOut[] = indexes.flatMap((index) => [
+    ...answer.deltas.map((delta) => sse(undefined, chunk(index, delta, null))),
+    sse(undefined, chunk(index, {}, answer.finish)),
+  ]);
   if (includeUsage) {
     const usageChunk = { ...base, object: 'chat.completion.chunk', choices: [], usage: wireUsage };
     events.push(sse(undefined, usageChunk, { usage: reported, final: true }));
@@ -129,6 +209,7 @@ function responseObject(body: Record<string, unknown>, id: string, created: numb
     top_p: 1,
     truncation: 'disabled',
     usage: null as unknown,
+    service_tier: servedTier(body),
     user: null,
     metadata: {},
   };
@@ -157,9 +238,12 @@ function responseMessage(id: string, words: string[]): ResponseItem {
   };
 }
 
-function responseFunctionCall(name: string, id: string, words: string[]): ResponseItem {
-  const args = toolArguments(words);
-  const item = { id: `fc_${id}`, type: 'function_call', status: 'completed', arguments: args.json, call_id: `call_${id}`, name };
+type ResponsesCall = NonNullable<ReturnType<typeof responsesToolToCall>>;
+
+function responseFunctionCall(tool: ResponsesCall, id: string, words: string[]): ResponseItem {
+  const args = toolArguments(words, tool.input);
+  const namespace = tool.namespace === undefined ? {} : { namespace: tool.namespace };
+  const item = { id: `fc_${id}`, type: 'function_call', status: 'completed', arguments: args.json, call_id: `call_${id}`, name: tool.name, ...namespace };
   const at = { item_id: item.id, output_index: 0 };
   return {
     item,
@@ -172,12 +256,34 @@ function responseFunctionCall(name: string, id: string, words: string[]): Respon
   };
 }
 
+/** A freeform tool's call: https://platform.openai.com/docs/guides/function-calling#custom-tools */
+function responseCustomToolCall(tool: ResponsesCall, id: string, words: string[]): ResponseItem {
+  const text = toolArguments(words, tool.input);
+  const namespace = tool.namespace === undefined ? {} : { namespace: tool.namespace };
+  const item = { id: `ctc_${id}`, type: 'custom_tool_call', status: 'completed', input: text.json, call_id: `call_${id}`, name: tool.name, ...namespace };
+  const at = { item_id: item.id, output_index: 0 };
+  return {
+    item,
+    stream: (event) => [
+      event('response.output_item.added', { output_index: 0, item: { ...item, status: 'in_progress', input: '' } }),
+      ...text.pieces.map((delta) => event('response.custom_tool_call_input.delta', { ...at, delta })),
+      event('response.custom_tool_call_input.done', { ...at, input: text.json }),
+      event('response.output_item.done', { output_index: 0, item }),
+    ],
+  };
+}
+
+function responseOutput(body: Json, id: string, words: string[]): ResponseItem {
+  const tool = responsesToolToCall(body);
+  if (tool === undefined) return responseMessage(id, words);
+  return tool.freeform ? responseCustomToolCall(tool, id, words) : responseFunctionCall(tool, id, words);
+}
+
 export const responses: Renderer = (body, { id, created }): Reply => {
   const prompt = promptTokens(body, { cacheWrites: false });
   const { words } = replyWords(body.max_output_tokens);
-  const reported = usage(prompt.total - prompt.cacheRead, prompt.cacheRead, 0, words.length);
-  const tool = toolToCall(body);
-  const output = tool === undefined ? responseMessage(id, words) : responseFunctionCall(tool, id, words);
+  const reported = withTier(usage(prompt.total - prompt.cacheRead, prompt.cacheRead, 0, words.length), servedTier(body));
+  const output = responseOutput(body, id, words);
   const started = responseObject(body, id, created);
   const completed = { ...started, status: 'completed', output: [output.item], usage: responsesUsage(prompt.total, prompt.cacheRead, words.length) };
   if (body.stream !== true) return { status: 200, json: completed, usage: reported };
@@ -195,6 +301,21 @@ export const responses: Renderer = (body, { id, created }): Reply => {
 
 function embeddingVector(index: number, dimensions: number): number[] {
   return Array.from({ length: dimensions }, (_, i) => Math.fround(Math.sin(index + i + 1)));
+}
+
+/**
+ * Headers api.openai.com puts on an answer besides its request id: the account's organization and project,
+ * rate limits, and its CDN's cookies and markers.
+ */
+export function answerHeaders(): Record<string, string | string[]> {
+  return {
+    'openai-organization': 'org-fake-tollgate-account', 'openai-project': 'proj_fake_tollgate', 'openai-version': '2020-10-01',
+    'openai-processing-ms': '42', 'x-ratelimit-limit-requests': '10000', 'x-ratelimit-remaining-requests': '9999',
+    'x-ratelimit-reset-requests': '6ms', 'x-ratelimit-limit-tokens': '30000000', 'x-ratelimit-remaining-tokens': '29999000',
+    'x-ratelimit-reset-tokens': '2ms',
+    'set-cookie': ['__cf_bm=fake-bm; path=/; domain=.api.openai.com; HttpOnly; Secure; SameSite=None', '_cfuvid=fake-uvid; path=/; domain=.api.openai.com; HttpOnly; Secure; SameSite=None'],
+    'cf-ray': '8f00000000000000-SJC', server: 'cloudflare', 'strict-transport-security': 'max-age=31536000; includeSubDomains; preload',
+  };
 }
 
 export const embeddings: Renderer = (body): Reply => {

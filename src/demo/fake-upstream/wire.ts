@@ -71,9 +71,17 @@ export function sse(event: string | undefined, payload: unknown, report?: Pick<S
 
 /**
  * A tool call's arguments as a JSON text, and the pieces it streams in: one piece per reply word (so a tool call
- * bills the same output tokens as a text reply), the JSON punctuation in the first and last.
+ * bills the same output tokens as a text reply), the JSON punctuation in the first and last. Scripted arguments
+ * (`input`: an object, or a freeform tool's text) are sent as they are, cut into at most as many pieces as there
+ * are words; the call still bills one output token per word.
  */
-export function toolArguments(words: readonly string[]): { json: string; pieces: string[] } {
+export function toolArguments(words: readonly string[], input?: Record<string, unknown> | string): { json: string; pieces: string[] } {
+  if (input !== undefined) {
+    const json = typeof input === 'string' ? input : JSON.stringify(input);
+    const size = Math.max(1, Math.ceil(json.length / Math.max(1, words.length)));
+    const pieces = Array.from({ length: Math.ceil(json.length / size) }, (_, i) => json.slice(i * size, (i + 1) * size));
+    return { json, pieces };
+  }
   const json = JSON.stringify({ query: words.join('') });
   const inner = words.map((word) => JSON.stringify(word).slice(1, -1));
   const pieces = ['{"query":"', ...inner, '"}'];

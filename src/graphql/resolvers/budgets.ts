@@ -68,7 +68,15 @@ function budgetOut(r: BudgetView, at: Date, thresholds: Thresholds | null) {
     tier: session ? 'NONE' : tierOf(used, r.limit_amount, thresholds),
     forecast: session || r.limit_amount === null ? null
       : forecastBudget({ spent: r.spent, limit: r.limit_amount, periodStart: r.period_start, periodEnd: end, asOf: at, thresholds }),
+    tierLines: session || r.limit_amount === null || !thresholds ? [] : tierLines(thresholds),
   };
+}
+
+const TIER_LINES = [['NOTICE', 'notice'], ['WARNING', 'warning'], ['SOFT_CAP', 'soft_cap'], ['HARD_CAP', 'hard_cap']] as const;
+
+/** Where each tier starts, as a share of the limit, lowest first (what a burn-down chart draws its lines at). */
+function tierLines(t: Thresholds): { tier: string; ratio: string }[] {
+  return TIER_LINES.map(([tier, key]) => ({ tier, ratio: t[key].toFixed(6) })).sort((a, b) => Number(a.ratio) - Number(b.ratio));
 }
 
 /** One query for the events of every listed budget (and one for their deliveries). */

@@ -1,5 +1,5 @@
 import { ChargebackInputError, resolvePeriod, runChargeback, type ChargebackDimension, type ChargebackFilter, type ChargebackRow } from '../../analytics/chargeback.js';
-import { authorize, checkChargeback, scopeFor, type Caller } from '../access.js';
+import { authorize, checkChargeback, ownBu, scopeFor, type Caller } from '../access.js';
 import { withTimeout, type GqlContext } from '../context.js';
 import { AnalyticsError } from '../errors.js';
 import type { Knex } from 'knex';
@@ -11,8 +11,9 @@ type ChargebackArgs = { period?: string | null; from?: Date | null; to?: Date | 
 export async function chargebackFor(db: Knex, caller: Caller, args: ChargebackArgs) {
   const filter = args.filter ?? {};
   checkChargeback(caller, args.groupBy, filter);
-  const scope = scopeFor(caller, filter.bu);
-  if (scope.buId !== undefined && caller.role === 'bu-owner') await assertInBu(db, scope.buId, filter);
+  scopeFor(caller, filter.bu);
+  const own = ownBu(caller);
+  if (own !== undefined) await assertInBu(db, own, filter);
   let period;
   try {
     period = resolvePeriod(args);
@@ -20,7 +21,7 @@ export async function chargebackFor(db: Knex, caller: Caller, args: ChargebackAr
     if (err instanceof ChargebackInputError) throw new AnalyticsError('BAD_USER_INPUT', err.message);
     throw err;
   }
-  return runChargeback(db, { ...period, groupBy: args.groupBy, filter, scopeBu: caller.role === 'bu-owner' ? scope.buId : undefined });
+  return runChargeback(db, { ...period, groupBy: args.groupBy, filter, scopeBu: own });
 }
 
 /** A BU owner naming another BU's use case or agent is refused, not answered with nothing. */

@@ -4,8 +4,11 @@ import { budgetLoaders, budgetResolvers } from './budgets.js';
 import { catalogLoaders, catalogResolvers } from './catalog.js';
 import { chargebackLoaders, chargebackResolvers } from './chargeback.js';
 import { decisionLoaders, decisionResolvers } from './decisions.js';
+import { downgradeLoaders, downgradeResolvers } from './downgrades.js';
 import { outcomeLoaders, outcomeResolvers } from './outcomes.js';
+import { priceLoaders, priceResolvers } from './prices.js';
 import { sessionLoaders, sessionResolvers } from './sessions.js';
+import { shadowLoaders, shadowResolvers } from './shadow.js';
 
 /**
  * Every feature's resolvers and loaders, merged by type. A feature adds its module to the two lists below
@@ -13,8 +16,8 @@ import { sessionLoaders, sessionResolvers } from './sessions.js';
  */
 type ResolverMap = Record<string, Record<string, unknown>>;
 
-const RESOLVERS: ResolverMap[] = [adjacencyResolvers, budgetResolvers, catalogResolvers, chargebackResolvers, decisionResolvers, outcomeResolvers, sessionResolvers];
-const LOADERS: ResolverMap[] = [adjacencyLoaders, budgetLoaders, catalogLoaders, chargebackLoaders, decisionLoaders, outcomeLoaders, sessionLoaders];
+const RESOLVERS: ResolverMap[] = [adjacencyResolvers, budgetResolvers, catalogResolvers, chargebackResolvers, decisionResolvers, downgradeResolvers, outcomeResolvers, priceResolvers, sessionResolvers, shadowResolvers];
+const LOADERS: ResolverMap[] = [adjacencyLoaders, budgetLoaders, catalogLoaders, chargebackLoaders, decisionLoaders, downgradeLoaders, outcomeLoaders, priceLoaders, sessionLoaders, shadowLoaders];
 
 export const resolvers = { ...scalarResolvers, ...merge(RESOLVERS) };
 export const loaders = merge(LOADERS);

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { monthRange } from '../../budgets/period.js';
 import { loadCostPerOutcome, upsertOutcomePoints, type CostPerOutcomeReport } from '../../db/outcomes.js';
-import { authorize, requireCaller, scopeFor, type Caller } from '../access.js';
+import { authorize, scopeFor, type Caller } from '../access.js';
 import { withTimeout, type GqlContext } from '../context.js';
 import { AnalyticsError } from '../errors.js';
 
@@ -28,10 +28,9 @@ async function costPerOutcomes(_: unknown, args: { period: string; bu?: string |
   });
 }
 
-// Finance and admin record for any use case; a BU owner for its own BU's; the council reads only.
+// Roles with outcomes:write record within their scope (a BU owner: its BU's use cases).
 async function recordOutcome(_: unknown, args: { useCase: string; metric: string; at: Date; value: string }, ctx: GqlContext) {
-  const caller = requireCaller(ctx.caller);
-  if (caller.role === 'council') throw new AnalyticsError('FORBIDDEN', 'the council role cannot record outcomes');
+  const caller = authorize(ctx.caller, 'outcomes:write');
   const uc = await useCaseInScope(ctx.db, caller, args.useCase);
   if (args.metric.trim() === '') throw new AnalyticsError('BAD_USER_INPUT', 'metric must not be empty');
   const counts = await upsertOutcomePoints(ctx.db, [{ useCaseId: uc.id, metric: args.metric, ts: args.at, value: args.value, source: `api:${caller.tokenId}` }]);

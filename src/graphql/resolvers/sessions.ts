@@ -1,7 +1,7 @@
 import { buildSessionTree, flattenTree, tokensOf, type SessionNode, type SessionTree } from '../../analytics/sessions.js';
 import { resolvePeriod, ChargebackInputError } from '../../analytics/chargeback.js';
 import { sessionCalls, topSessions, type SessionSummary } from '../../db/sessions.js';
-import { authorize, scopeFor } from '../access.js';
+import { authorize, ownBu } from '../access.js';
 import { withTimeout, type GqlContext } from '../context.js';
 import { AnalyticsError } from '../errors.js';
 
@@ -15,8 +15,7 @@ export const MAX_TOP_SESSIONS = 100;
 
 async function session(_: unknown, args: { id: string }, ctx: GqlContext): Promise<SessionTree | null> {
   const caller = authorize(ctx.caller, 'agents');
-  const scope = scopeFor(caller);
-  const calls = await withTimeout(ctx, () => sessionCalls(ctx.db, args.id, { buId: caller.role === 'bu-owner' ? scope.buId : undefined }));
+  const calls = await withTimeout(ctx, () => sessionCalls(ctx.db, args.id, { buId: ownBu(caller) }));
   return calls.length === 0 ? null : buildSessionTree(args.id, calls);
 }
 
@@ -31,8 +30,7 @@ async function topSessionsResolver(_: unknown, args: { period?: string | null; f
     if (err instanceof ChargebackInputError) throw new AnalyticsError('BAD_USER_INPUT', err.message);
     throw err;
   }
-  const scope = scopeFor(caller);
-  return withTimeout(ctx, () => topSessions(ctx.db, period, args.limit, { buId: caller.role === 'bu-owner' ? scope.buId : undefined }));
+  return withTimeout(ctx, () => topSessions(ctx.db, period, args.limit, { buId: ownBu(caller) }));
 }
 
 export const sessionResolvers = {

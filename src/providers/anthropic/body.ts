@@ -1,6 +1,7 @@
-import { clampOutputFor, isBilledFor, isStreamFor, maxOutputTokensFor, type EndpointSpecs } from '../endpoint-spec.js';
+import { clampOutputFor, isBilledFor, isStreamFor, readBodyFor, type BodyProblem, type BodyShape, type EndpointSpecs } from '../endpoint-spec.js';
 
 export const ENDPOINTS: EndpointSpecs = {
+  // Messages has no n: one answer per call.
   '/messages': { streams: true, maxOutputFields: ['max_tokens'] },
   '/messages/count_tokens': { streams: false, maxOutputFields: null, billed: false },
 };
@@ -9,8 +10,8 @@ export function isStream(endpoint: string, body: Record<string, unknown>): boole
   return isStreamFor(ENDPOINTS, endpoint, body);
 }
 
-export function maxOutputTokens(endpoint: string, body: Record<string, unknown>): number {
-  return maxOutputTokensFor(ENDPOINTS, endpoint, body);
+export function readBody(endpoint: string, body: Record<string, unknown>): BodyShape | BodyProblem {
+  return readBodyFor(ENDPOINTS, endpoint, body);
 }
 
 export function clampOutput(endpoint: string, body: Record<string, unknown>, limit: number): Record<string, unknown> {

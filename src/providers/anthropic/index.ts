@@ -1,14 +1,16 @@
 import type { ProviderAdapter } from '../types.js';
-import { ENDPOINTS, clampOutput, isBilled, isStream, maxOutputTokens, prepareBody } from './body.js';
+import { ENDPOINTS, clampOutput, isBilled, isStream, prepareBody, readBody } from './body.js';
 import { errorBody } from './errors.js';
+import { headerRules } from './headers.js';
 import { requestTools, toolsFromBody } from './tools.js';
 import { isInjectedUsageEvent, modelFromBody, streamReader, usageFromBody } from './usage.js';
 
 export const anthropic: ProviderAdapter = Object.freeze({
   name: 'anthropic',
+  root: '/anthropic',
   prefix: '/anthropic/v1',
   endpoints: Object.freeze(Object.keys(ENDPOINTS)),
-  credentialHeaders: (apiKey: string) => ({ 'x-api-key': apiKey }),
+  headerRules,
   prepareBody,
   isStream,
   usageFromBody,
@@ -18,7 +20,7 @@ export const anthropic: ProviderAdapter = Object.freeze({
   streamReader,
   isInjectedUsageEvent,
   errorBody,
-  maxOutputTokens,
+  readBody,
   clampOutput,
   isBilled,
 });

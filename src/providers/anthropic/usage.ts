@@ -1,5 +1,5 @@
-import { asObject, parseJson, stringField, tokenCount } from '../json.js';
-import { ZERO_USAGE, type NormalizedUsage, type StreamUsageReader } from '../types.js';
+import { asObject, nonStandardTier, parseJson, stringField, tokenCount } from '../json.js';
+import { ZERO_USAGE, type NormalizedUsage, type StreamUsageReader, type TokenKind } from '../types.js';
 import { ToolNames } from '../tools.js';
 import { addCallBlock } from './tools.js';
 
@@ -9,11 +9,16 @@ const USAGE_FIELDS = {
   cached_input_tokens: 'cache_read_input_tokens',
   cache_write_tokens: 'cache_creation_input_tokens',
   output_tokens: 'output_tokens',
-} as const satisfies Record<keyof NormalizedUsage, string>;
+} as const satisfies Record<TokenKind, string>;
 
-const USAGE_KEYS = Object.keys(USAGE_FIELDS) as (keyof NormalizedUsage)[];
+const USAGE_KEYS = Object.keys(USAGE_FIELDS) as TokenKind[];
 
-/** Copies every count the usage object has onto `into`; a count that is absent or null is left alone. */
+/**
+ * Copies every count the usage object has onto `into`; a count that is absent or null is left alone. The
+ * detail that changes the price comes along: `cache_creation` splits the cache writes by how long they live
+ * (https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching#1-hour-cache-duration), and
+ * `service_tier` says which tier served the call.
+ */
 function mergeUsage(into: NormalizedUsage, usage: unknown): boolean {
   const counts = asObject(usage);
   if (counts === undefined) return false;
@@ -25,6 +30,10 @@ function mergeUsage(into: NormalizedUsage, usage: unknown): boolean {
       found = true;
     }
   }
+  const hour = tokenCount(asObject(counts.cache_creation)?.ephemeral_1h_input_tokens);
+  if (hour !== undefined && hour > 0) into.cache_write_1h_tokens = Math.min(hour, into.cache_write_tokens);
+  const tier = nonStandardTier(counts.service_tier);
+  if (tier !== undefined) into.service_tier = tier;
   return found;
 }
 

@@ -1,8 +1,10 @@
-import { clampOutputFor, isBilledFor, isStreamFor, maxOutputTokensFor, type EndpointSpecs } from '../endpoint-spec.js';
+import { clampOutputFor, isBilledFor, isStreamFor, readBodyFor, type BodyProblem, type BodyShape, type EndpointSpecs } from '../endpoint-spec.js';
 import { asObject } from '../json.js';
 
 export const ENDPOINTS: EndpointSpecs = {
-  '/chat/completions': { streams: true, maxOutputFields: ['max_completion_tokens', 'max_tokens'] },
+  // n answers, each up to the output limit: https://platform.openai.com/docs/api-reference/chat/create#chat-create-n
+  '/chat/completions': { streams: true, maxOutputFields: ['max_completion_tokens', 'max_tokens'], choices: { field: 'n', max: 128 } },
+  // Responses has no n: one answer per call.
   '/responses': { streams: true, maxOutputFields: ['max_output_tokens'] },
   '/embeddings': { streams: false, maxOutputFields: null },
 };
@@ -11,8 +13,8 @@ export function isStream(endpoint: string, body: Record<string, unknown>): boole
   return isStreamFor(ENDPOINTS, endpoint, body);
 }
 
-export function maxOutputTokens(endpoint: string, body: Record<string, unknown>): number {
-  return maxOutputTokensFor(ENDPOINTS, endpoint, body);
+export function readBody(endpoint: string, body: Record<string, unknown>): BodyShape | BodyProblem {
+  return readBodyFor(ENDPOINTS, endpoint, body);
 }
 
 export function clampOutput(endpoint: string, body: Record<string, unknown>, limit: number): Record<string, unknown> {

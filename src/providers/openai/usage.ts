@@ -1,4 +1,4 @@
-import { asObject, parseJson, stringField, tokenCount } from '../json.js';
+import { asObject, nonStandardTier, parseJson, stringField, tokenCount } from '../json.js';
 import { ZERO_USAGE, type NormalizedUsage, type StreamUsageReader } from '../types.js';
 import { ToolNames } from '../tools.js';
 import { addChatCalls, addResponseOutput, addResponsesItem } from './tools.js';
@@ -34,8 +34,19 @@ export function normalizeUsage(endpoint: string, usage: unknown): NormalizedUsag
   };
 }
 
+/**
+ * The tier that served a call is on the answer, not in its usage (https://platform.openai.com/docs/api-reference/chat/object#chat/object-service_tier):
+ * flex and priority are priced apart.
+ */
+function withTier(usage: NormalizedUsage | null, tier: unknown): NormalizedUsage | null {
+  const t = nonStandardTier(tier);
+  if (usage !== null && t !== undefined) usage.service_tier = t;
+  return usage;
+}
+
 export function usageFromBody(endpoint: string, body: unknown): NormalizedUsage | null {
-  return normalizeUsage(endpoint, asObject(body)?.usage);
+  const answer = asObject(body);
+  return withTier(normalizeUsage(endpoint, answer?.usage), answer?.service_tier);
 }
 
 export function modelFromBody(body: unknown): string | undefined {
@@ -77,7 +88,7 @@ function readChatChunk(state: ReaderState, tools: ToolNames, _event: string | un
   if (chunk === undefined) return;
   state.servedModel ??= stringField(chunk, 'model');
   if (mayHaveTool) addChatCalls(tools, chunk.choices, 'delta');
-  const usage = normalizeUsage('/chat/completions', chunk.usage);
+  const usage = withTier(normalizeUsage('/chat/completions', chunk.usage), chunk.service_tier);
   if (usage !== null) Object.assign(state, { usage, complete: true });
 }
 
@@ -105,7 +116,7 @@ function readResponsesEvent(state: ReaderState, tools: ToolNames, event: string 
   const response = asObject(payload.response);
   if (response === undefined) return;
   state.servedModel = stringField(response, 'model') ?? state.servedModel;
-  const usage = normalizeUsage('/responses', response.usage);
+  const usage = withTier(normalizeUsage('/responses', response.usage), response.service_tier);
   if (usage !== null && RESPONSE_FINAL_EVENTS.has(String(payload.type))) {
     Object.assign(state, { usage, complete: true });
     addResponseOutput(tools, response.output);

@@ -64,6 +64,42 @@ describe('fake upstream, OpenAI chat completions', () => {
   });
 });
 
+describe('fake upstream, OpenAI chat completions with n answers', () => {
+  it('answers n choices and bills every one of them', async () => {
+    const res = await openai.chat.completions.create({ model: 'gpt-4o-mini', n: 3, max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] });
+    expect(res.choices.map((c) => c.index)).toEqual([0, 1, 2]);
+    expect(res.usage?.completion_tokens).toBe(15);
+    expect(onlyRecord().usage.output_tokens).toBe(15);
+  });
+
+  it('streams each choice under its index, with the usage of all of them at the end', async () => {
+    const stream = await openai.chat.completions.create({
+      model: 'gpt-4o-mini', n: 2, max_tokens: 4, stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'hi' }],
+    });
+    const text = ['', ''];
+    let completion = 0;
+    for await (const chunk of stream) {
+      for (const c of chunk.choices) text[c.index] += c.delta.content ?? '';
+      completion = chunk.usage?.completion_tokens ?? completion;
+    }
+    expect(text.map((t) => t.split(' ').length)).toEqual([4, 4]);
+    expect(completion).toBe(8);
+  });
+});
+
+describe('fake upstream, answer headers', () => {
+  it('sends what the providers send: request ids, account names, rate limits and cookies', async () => {
+    const { response } = await openai.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+    expect(response.headers.get('openai-organization')).toBeTruthy();
+    expect(response.headers.get('x-ratelimit-remaining-requests')).toBeTruthy();
+    expect(response.headers.getSetCookie()).toHaveLength(2);
+    const msg = await anthropic.messages.create({ model: 'claude-haiku-4-5', max_tokens: 4, messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+    expect(msg.response.headers.get('anthropic-organization-id')).toBeTruthy();
+    expect(msg.response.headers.get('anthropic-ratelimit-requests-remaining')).toBe('3999');
+    expect(msg.response.headers.get('request-id')).toBeTruthy();
+  });
+});
+
 describe('fake upstream, OpenAI responses and embeddings', () => {
   it('answers a non-streamed response with output_text and usage', async () => {
     const res = await openai.responses.create({ model: 'gpt-4.1-mini', input: CACHED_PROMPT, max_output_tokens: 16 });

@@ -24,6 +24,8 @@ describe('access rules', () => {
   it.each([
     ['finance', 'decisions', null], ['admin', 'agents', null], ['bu-owner', 'decisions', null],
     ['council', 'chargeback', null], ['council', 'decisions', 'FORBIDDEN'], ['council', 'agents', 'FORBIDDEN'],
+    ['council', 'outcomes:write', 'FORBIDDEN'], ['bu-owner', 'outcomes:write', null], ['admin', 'metrics', null],
+    ['finance', 'metrics', 'FORBIDDEN'], ['metrics', 'metrics', null], ['metrics', 'catalog', 'FORBIDDEN'], ['metrics', 'chargeback', 'FORBIDDEN'],
   ] as const)('%s → %s: %s', (role, cap, expected) => {
     expect(codeOf(() => authorize(caller(role, role === 'bu-owner' ? 'm' : null), cap))).toBe(expected);
   });

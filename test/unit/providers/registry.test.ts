@@ -7,10 +7,10 @@ const PROVIDERS_DIR = new URL('../../../src/providers/', import.meta.url);
 describe('provider registry', () => {
   it('holds each provider under its own name, with its route and credential header', () => {
     expect(Object.keys(PROVIDERS).sort()).toEqual(['anthropic', 'openai']);
-    expect(providerByName('openai')).toMatchObject({ prefix: '/openai/v1', endpoints: ['/chat/completions', '/responses', '/embeddings'] });
-    expect(providerByName('anthropic')).toMatchObject({ prefix: '/anthropic/v1', endpoints: ['/messages', '/messages/count_tokens'] });
-    expect(providerByName('openai')?.credentialHeaders('sk-1')).toEqual({ authorization: 'Bearer sk-1' });
-    expect(providerByName('anthropic')?.credentialHeaders('sk-ant-1')).toEqual({ 'x-api-key': 'sk-ant-1' });
+    expect(providerByName('openai')).toMatchObject({ root: '/openai', prefix: '/openai/v1', endpoints: ['/chat/completions', '/responses', '/embeddings'] });
+    expect(providerByName('anthropic')).toMatchObject({ root: '/anthropic', prefix: '/anthropic/v1', endpoints: ['/messages', '/messages/count_tokens'] });
+    expect(providerByName('openai')?.headerRules({ baseUrl: 'http://x', apiKey: 'sk-1' }).set).toEqual({ authorization: 'Bearer sk-1' });
+    expect(providerByName('anthropic')?.headerRules({ baseUrl: 'http://x', apiKey: 'sk-ant-1' }).set).toEqual({ 'x-api-key': 'sk-ant-1' });
   });
 
   it('knows nothing else, not even inherited names', () => {

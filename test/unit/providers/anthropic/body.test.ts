@@ -17,10 +17,10 @@ describe('anthropic body', () => {
     expect(anthropic.isStream('/messages/count_tokens', { stream: true })).toBe(false);
   });
 
-  it('maxOutputTokens: max_tokens, the default when absent, 0 for count_tokens', () => {
-    expect(anthropic.maxOutputTokens('/messages', { max_tokens: 1024 })).toBe(1024);
-    expect(anthropic.maxOutputTokens('/messages', {})).toBe(4096);
-    expect(anthropic.maxOutputTokens('/messages', { max_tokens: -1 })).toBe(4096);
-    expect(anthropic.maxOutputTokens('/messages/count_tokens', { max_tokens: 1024 })).toBe(0);
+  it('readBody: max_tokens, the default when absent, no output for count_tokens, never n', () => {
+    expect(anthropic.readBody('/messages', { max_tokens: 1024, n: 4 })).toEqual({ ok: true, outputLimit: 1024, worstOutput: 1024, choices: 1 });
+    expect(anthropic.readBody('/messages', {})).toEqual({ ok: true, outputLimit: null, worstOutput: 4096, choices: 1 });
+    expect(anthropic.readBody('/messages', { max_tokens: -1 })).toEqual({ ok: false, message: 'invalid request: max_tokens must be a whole number from 1 to 1000000' });
+    expect(anthropic.readBody('/messages/count_tokens', { max_tokens: 1024 })).toEqual({ ok: true, outputLimit: null, worstOutput: 0, choices: 1 });
   });
 });

@@ -29,7 +29,7 @@ describe('openai prepareBody', () => {
   });
 });
 
-describe('openai isStream and maxOutputTokens', () => {
+describe('openai isStream and readBody', () => {
   it('streams only chat and responses with stream: true', () => {
     expect(openai.isStream('/chat/completions', { stream: true })).toBe(true);
     expect(openai.isStream('/responses', { stream: true })).toBe(true);
@@ -37,16 +37,36 @@ describe('openai isStream and maxOutputTokens', () => {
     expect(openai.isStream('/embeddings', { stream: true })).toBe(false);
   });
 
-  it('chat: max_completion_tokens, else max_tokens, else the default', () => {
-    expect(openai.maxOutputTokens('/chat/completions', { max_completion_tokens: 100, max_tokens: 50 })).toBe(100);
-    expect(openai.maxOutputTokens('/chat/completions', { max_completion_tokens: null, max_tokens: 50 })).toBe(50);
-    expect(openai.maxOutputTokens('/chat/completions', {})).toBe(4096);
-    expect(openai.maxOutputTokens('/chat/completions', { max_tokens: 'lots' })).toBe(4096);
+  it('chat: the larger of max_completion_tokens and max_tokens, else the default; n answers', () => {
+    expect(openai.readBody('/chat/completions', { max_completion_tokens: 100, max_tokens: 50 })).toEqual({ ok: true, outputLimit: 100, worstOutput: 100, choices: 1 });
+    expect(openai.readBody('/chat/completions', { max_completion_tokens: null, max_tokens: 50, n: 3 })).toEqual({ ok: true, outputLimit: 50, worstOutput: 50, choices: 3 });
+    expect(openai.readBody('/chat/completions', { n: null })).toEqual({ ok: true, outputLimit: null, worstOutput: 4096, choices: 1 });
   });
 
-  it('responses: max_output_tokens; embeddings: none', () => {
-    expect(openai.maxOutputTokens('/responses', { max_output_tokens: 300 })).toBe(300);
-    expect(openai.maxOutputTokens('/responses', { max_tokens: 300 })).toBe(4096);
-    expect(openai.maxOutputTokens('/embeddings', { max_tokens: 300 })).toBe(0);
+  it('responses: max_output_tokens, and no n; embeddings: no output', () => {
+    expect(openai.readBody('/responses', { max_output_tokens: 300, n: 5 })).toEqual({ ok: true, outputLimit: 300, worstOutput: 300, choices: 1 });
+    expect(openai.readBody('/responses', { max_tokens: 300 })).toMatchObject({ outputLimit: null, worstOutput: 4096 });
+    expect(openai.readBody('/embeddings', { max_tokens: 'lots' })).toEqual({ ok: true, outputLimit: null, worstOutput: 0, choices: 1 });
+  });
+
+  // Issue 16 items 5 and 8: these were a silent 4096 (or a 500), and n was not counted at all.
+  it.each([
+    ['max_tokens', 1e16], ['max_tokens', 2 ** 53], ['max_tokens', 10.5], ['max_tokens', -1], ['max_tokens', 0], ['max_tokens', '100'],
+    ['max_completion_tokens', 1_000_001], ['n', 0], ['n', 129], ['n', 1.5], ['n', '2'],
+  ])('refuses %s = %j, naming the field', (field, value) => {
+    const r = openai.readBody('/chat/completions', { model: 'gpt-4o', [field]: value });
+    expect(r).toEqual({ ok: false, message: expect.stringMatching(new RegExp(`^invalid request: ${field} must be a whole number from 1 to \\d+$`)) });
+  });
+
+  it('refuses a model name no provider has', () => {
+    expect(openai.readBody('/chat/completions', { model: 'x'.repeat(257) })).toMatchObject({ ok: false, message: expect.stringContaining('model') });
+    expect(openai.readBody('/chat/completions', { model: 'gpt\u00004o' })).toMatchObject({ ok: false });
+    expect(openai.readBody('/chat/completions', { model: 'ft:gpt-4o-mini:org:custom@2024/x' })).toMatchObject({ ok: true });
+  });
+
+  it('clamps every output field set to at most the limit, or sets the first one', () => {
+    expect(openai.clampOutput('/chat/completions', { max_completion_tokens: 900, max_tokens: 100 }, 300)).toEqual({ max_completion_tokens: 300, max_tokens: 100 });
+    expect(openai.clampOutput('/chat/completions', { n: 4 }, 300)).toEqual({ n: 4, max_completion_tokens: 300 });
+    expect(openai.clampOutput('/embeddings', { input: 'x' }, 300)).toEqual({ input: 'x' });
   });
 });

@@ -1,0 +1,41 @@
+import type { BusinessUnitRow, ModelRow, UseCaseRow } from './catalog.js';
+import type { Db } from './knex.js';
+
+export type ProviderEntry = { id: string; name: string; api_style: string };
+/** Per million tokens, as exact decimal strings. */
+export type PriceEntry = {
+  model_id: string; effective_from: string | Date; input_per_mtok: string; cached_input_per_mtok: string;
+  cache_write_per_mtok: string; output_per_mtok: string; currency?: string; source?: string | null;
+};
+export type AgentEntry = { id: string; bu_id: string; name: string; use_cases: readonly string[]; models: readonly string[] };
+
+/** Catalog rows to add, or replace by their keys. */
+export type CatalogEntries = {
+  businessUnits?: readonly BusinessUnitRow[];
+  useCases?: readonly UseCaseRow[];
+  providers?: readonly ProviderEntry[];
+  models?: readonly ModelRow[];
+  prices?: readonly PriceEntry[];
+  agents?: readonly AgentEntry[];
+};
+
+/**
+ * Writes catalog entries in one transaction, parents first; an agent's use cases and models become exactly the
+ * ones given. Running it again with the same entries changes nothing.
+ */
+export async function upsertCatalogEntries(db: Db, e: CatalogEntries): Promise<void> {
+  await db.transaction(async (trx) => {
+    if (e.businessUnits?.length) await trx('business_units').insert(e.businessUnits).onConflict('id').merge();
+    if (e.useCases?.length) await trx('use_cases').insert(e.useCases).onConflict('id').merge();
+    if (e.providers?.length) await trx('providers').insert(e.providers).onConflict('id').merge();
+    if (e.models?.length) await trx('models').insert(e.models).onConflict('id').merge();
+    if (e.prices?.length) await trx('prices').insert(e.prices).onConflict(['model_id', 'effective_from']).merge();
+    for (const a of e.agents ?? []) {
+      await trx('agents').insert({ id: a.id, bu_id: a.bu_id, name: a.name }).onConflict('id').merge();
+      await trx('agent_use_cases').where({ agent_id: a.id }).delete();
+      await trx('agent_models').where({ agent_id: a.id }).delete();
+      if (a.use_cases.length) await trx('agent_use_cases').insert(a.use_cases.map((u) => ({ agent_id: a.id, use_case_id: u })));
+      if (a.models.length) await trx('agent_models').insert(a.models.map((m) => ({ agent_id: a.id, model_id: m })));
+    }
+  });
+}
