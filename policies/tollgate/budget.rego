@@ -109,13 +109,19 @@ _no_room_of contains i if {
 }
 
 # A budget with no room left for this call has reached its hard cap for this call, even a little below
-# 110%: its tier says so, so that the event and the notification of the cap are not lost to the clamp.
+# 110%: its tier says so, so that the event and the notification of the cap are not lost to the clamp. One
+# that is only busy (calls in flight hold the room, caps.rego) has not: its tier is what was spent.
 # A session budget has no tiers: hard_cap when it stops this call, none otherwise.
-_tier_for(i) := "hard_cap" if i in _no_room_of
-
-else := tier if tier := _base_tier_of[i]
-
-else := "none"
+_tier_for(i) := _tier_at(_budgets[i].spent / _budgets[i].limit) if {
+	i in _busy_of
+	_budgets[i].scope != "session"
+} else := "none" if {
+	i in _busy_of
+} else := "hard_cap" if {
+	i in _no_room_of
+} else := tier if {
+	tier := _base_tier_of[i]
+} else := "none"
 
 # (spent + reserved) / limit; for a session, the larger of that and calls / max_calls.
 _ratio(b) := _used(b) / b.limit if {

@@ -10,14 +10,51 @@ package tollgate
 
 violations contains _violation("budget_exhausted", _cap_message(b)) if {
 	some i in _no_room_of
+	not i in _busy_of
 	b := _budgets[i]
 	b.scope != "session"
 }
 
 violations contains _violation("session_budget_exhausted", _session_message(b)) if {
 	some i in _no_room_of
+	not i in _busy_of
 	b := _budgets[i]
 	b.scope == "session"
+}
+
+# A call refused only because other calls in flight hold the room (their reservations, replicas' leases), while
+# what was spent leaves room for it, can succeed once they finish: budget_busy, and the client may retry.
+violations contains _violation("budget_busy", _busy_message(b)) if {
+	some i in _busy_of
+	b := _budgets[i]
+}
+
+# METADATA
+# title: Budgets that are only busy
+# description: >-
+#   The budgets (by index) with no room for this call that would have room for it were nothing held by calls
+#   in flight: spend alone is below the cap by at least the call's input and one output token per answer.
+#   A session that made its number of calls is not busy: those calls count whether or not they finished.
+_busy_of contains i if {
+	some i in _no_room_of
+	b := _budgets[i]
+	not _calls_exhausted(b)
+	_fits_by_spend(b)
+}
+
+_fits_by_spend(b) if {
+	is_number(b.limit)
+	b.limit > 0
+	left := _cap_amount(b) - b.spent
+	_worst[b.unit] <= left
+}
+
+_fits_by_spend(b) if {
+	is_number(b.limit)
+	b.limit > 0
+	left := _cap_amount(b) - b.spent
+	_worst[b.unit] > left
+	_output_room(b.unit, left) >= 1
 }
 
 # METADATA
@@ -94,6 +131,18 @@ _session_message(b) := sprintf("session %v has made %v of its %v calls %v", [_se
 } else := sprintf("session %v has no room under its cap for this call (%v of %v %v %v)", _session_spend(b))
 
 _session_spend(b) := [_session_label, _used(b), b.limit, b.unit, _period_phrase(b)]
+
+_busy_message(b) := sprintf("%v %v has room for this call only once calls in flight finish (%v%% spent, %v%% held by calls in flight, of %v %v %v); retry shortly", [
+	_scope_label(b), _scope_name(b), floor((b.spent / b.limit) * 100), floor((b.reserved / b.limit) * 100), b.limit, b.unit, _period_phrase(b),
+])
+
+_scope_label(b) := "session" if b.scope == "session"
+
+else := b.scope
+
+_scope_name(b) := _session_label if b.scope == "session"
+
+else := b.scope_id
 
 _session_label := _tags.session_id if _has_tag("session_id")
 
