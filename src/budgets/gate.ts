@@ -25,8 +25,11 @@ export type BudgetGateOptions = {
 type Known = { fact: BudgetFact; useCase: string; bu: string; agent: string; session: string };
 type Worst = { usd: Units; tokens: Units };
 
-/** Leases are granted where the room left is this many times the slice, and a slice is at most this share of the cap. */
-export const LEASE_POLICY = Object.freeze({ headroom: 4, maxShare: 0.05 });
+/**
+ * Leases are granted where the room left is `headroom` times the slice; a slice is at least `minShare` of the cap
+ * and at most `maxShare` of it (a budget that cannot hold a few calls within that is not sliced).
+ */
+export const LEASE_POLICY = Object.freeze({ headroom: 4, minShare: 0.01, maxShare: 0.05 });
 /** A lease nobody used for this long is given back. */
 const IDLE_MS = 10_000;
 
@@ -190,7 +193,7 @@ export class BudgetGate {
       }
       lease.ref.limit = d.limit_amount === null ? null : toUnits(d.limit_amount);
       lease.ref.maxCalls = d.max_calls;
-      lease.refreeze(BigInt(Math.round(this.opts.hardCap() * 1e12)), LEASE_POLICY);
+      lease.refreeze(this.hardCapUnits(), LEASE_POLICY);
     }
     this.version++;
     this.settleSoon();
@@ -294,22 +297,30 @@ export class BudgetGate {
     return this.settling;
   }
 
+  /**
+   * Settles the leases that have something to settle: room to ask for, room to give back (frozen or idle), or an
+   * expiry to renew (within half the lease's lifetime). Others wait: what their calls spent goes back with
+   * their next top-up, so a busy lease settles about once a slice, and an idle one once.
+   */
   private async settleOnce(all: boolean): Promise<void> {
     if (this.leases.size === 0) return;
     const now = Date.now();
     const elapsed = Math.max(1, now - this.lastSettledAt);
     this.lastSettledAt = now;
+    const hardCap = this.hardCapUnits();
+    const renewBy = now + this.opts.leaseTtlMs / 2;
     const sent: { lease: Lease; entry: Settlement; released: { amount: Units; calls: number } }[] = [];
     for (const lease of [...this.leases.values()].sort(byRow)) {
       const idle = all || (now - lease.lastUsed > IDLE_MS && lease.live.size === 0);
       // A lease giving its free room back admits nothing while that is under way (nor after, unless unfrozen).
       if (idle) lease.frozen = true;
-      const slice = lease.nextSlice(elapsed, this.opts.leaseSettleMs);
-      sent.push({ lease, entry: lease.settlement(slice.amount, slice.calls), released: { amount: lease.written, calls: lease.capsCalls ? lease.writtenCalls : 0 } });
+      const target = lease.target(elapsed, this.opts.leaseSettleMs, hardCap, LEASE_POLICY);
+      if (!lease.wants(target) && lease.usableUntil > renewBy) continue;
+      sent.push({ lease, entry: lease.settlement(target), released: { amount: lease.written, calls: lease.capsCalls ? lease.writtenCalls : 0 } });
     }
+    if (sent.length === 0) return;
     const rows = await settleLeases(this.db, this.holder, this.expiry(), sent.map((x) => x.entry), this.policy());
     const usableUntil = this.usableUntil();
-    const hardCap = BigInt(Math.round(this.opts.hardCap() * 1e12));
     const back = new Map(rows.map((r) => [leaseKey({ id: r.id, periodStart: new Date(r.period_start), key: r.key }), r]));
     for (const { lease, released } of sent) {
       const key = leaseKey(lease.ref);
@@ -325,6 +336,10 @@ export class BudgetGate {
       lease.refreeze(hardCap, LEASE_POLICY);
       if (lease.empty) this.leases.delete(key);
     }
+  }
+
+  private hardCapUnits(): Units {
+    return BigInt(Math.round(this.opts.hardCap() * 1e12));
   }
 
   private policy(): LeasePolicy {

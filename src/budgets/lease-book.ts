@@ -31,6 +31,14 @@ const toNumber = (units: Units) => Number(units) / 1e12;
 /** A new lease, and the least a lease tops up to, is room for this many calls like the last one. */
 export const SLICE_CALLS = 8;
 
+/** See LEASE_POLICY (src/budgets/gate.ts). */
+export type SlicePolicy = { headroom: number; minShare: number; maxShare: number };
+
+const max = (...xs: Units[]) => xs.reduce((a, b) => (a > b ? a : b));
+const min = (a: Units, b: Units) => (a < b ? a : b);
+/** `share` (a number such as 0.05) of an amount, exactly enough for a slice. */
+const share = (amount: Units, s: number) => (amount * BigInt(Math.round(s * 1e6))) / 1_000_000n;
+
 /** One budget a call falls under, in the period of the call and (for sessions) its session. */
 export type BudgetRef = {
   id: number; scope: BudgetScope; scope_id: string; unit: BudgetUnit; period: BudgetPeriod;
@@ -138,51 +146,63 @@ export class Lease {
   }
 
   /**
-   * The free room to hold after the next settlement: about two settlement intervals of this replica's demand,
-   * and at least a few calls like the last one (in calls, likewise, where the budget caps calls).
+   * The free room this lease aims to hold: about two settlement intervals of this replica's demand, at least a
+   * few calls like the last one and `minShare` of the cap, at most `maxShare` of it (in calls likewise, where
+   * the budget caps calls). Reading it starts the next interval's demand.
    */
-  nextSlice(elapsedMs: number, settleMs: number): { amount: Units; calls: number } {
-    const amount = (this.demand * BigInt(2 * settleMs)) / BigInt(Math.max(1, elapsedMs));
-    const calls = Math.ceil((this.demandCalls * 2 * settleMs) / Math.max(1, elapsedMs));
-    const minimum = this.lastWorst * BigInt(SLICE_CALLS);
+  target(elapsedMs: number, settleMs: number, hardCap: Units, p: SlicePolicy): { amount: Units; calls: number } {
+    const perInterval = (this.demand * BigInt(2 * settleMs)) / BigInt(Math.max(1, elapsedMs));
+    const callsPerInterval = Math.ceil((this.demandCalls * 2 * settleMs) / Math.max(1, elapsedMs));
     this.demand = 0n;
     this.demandCalls = 0;
-    return { amount: amount > minimum ? amount : minimum, calls: Math.max(calls, SLICE_CALLS) };
+    const cap = this.cap(hardCap);
+    const amount = cap === null ? 0n : min(max(perInterval, this.lastWorst * BigInt(SLICE_CALLS), share(cap, p.minShare)), share(cap, p.maxShare));
+    const maxCalls = this.ref.maxCalls;
+    const calls = maxCalls === null ? 0 : Math.min(Math.max(callsPerInterval, SLICE_CALLS, Math.floor(maxCalls * p.minShare)), Math.floor(maxCalls * p.maxShare));
+    return { amount, calls };
   }
 
   /**
    * What to tell Postgres: give back what the ledger now counts (and, frozen, all free room), and ask for what
-   * brings the free room back to `slice` when it has fallen below half of it.
+   * brings the free room back to the target once it has fallen below half of it.
    */
-  settlement(slice: Units, sliceCalls: number): Settlement {
+  settlement(target: { amount: Units; calls: number }): Settlement {
     const free = this.free > 0n ? this.free : 0n;
     const freeCalls = Math.max(0, this.heldCalls - this.usedCalls);
     const release = this.written + (this.frozen ? free : 0n);
     const releaseCalls = this.capsCalls ? this.writtenCalls + (this.frozen ? freeCalls : 0) : 0;
-    const want = this.frozen || this.ref.limit === null || free * 2n >= slice ? 0n : slice - free;
-    const wantCalls = this.frozen || !this.capsCalls || freeCalls * 2 >= sliceCalls ? 0 : sliceCalls - freeCalls;
+    const want = this.frozen || free * 2n >= target.amount ? 0n : target.amount - free;
+    const wantCalls = this.frozen || !this.capsCalls || freeCalls * 2 >= target.calls ? 0 : target.calls - freeCalls;
     return {
       budgetId: this.ref.id, periodStart: this.ref.periodStart, key: this.ref.key,
       release: fromUnits(release), releaseCalls, want: fromUnits(want), wantCalls,
     };
   }
 
+  /** Whether the next settlement has anything to do for this lease: room to give back or to ask for. */
+  wants(target: { amount: Units; calls: number }): boolean {
+    if (this.frozen) return this.held > 0n || this.heldCalls > 0 || this.written > 0n;
+    const free = this.free > 0n ? this.free : 0n;
+    if (this.ref.limit !== null && free * 2n < target.amount) return true;
+    return this.capsCalls && (this.heldCalls - this.usedCalls) * 2 < target.calls;
+  }
+
   /**
    * Near the cap a lease stops admitting (calls reserve exactly, and its free room goes back): when the room
-   * beyond every hold is under `headroom` slices, or a slice would be more than `maxShare` of the cap (a budget
-   * too small to slice). It admits again once the room is twice that.
+   * beyond every hold is under `headroom` slices, or a budget cannot hold a few calls like the last one within
+   * `maxShare` of its cap (too small to slice). It admits again once the room is twice that.
    */
-  refreeze(hardCap: Units, p: { headroom: number; maxShare: number }): void {
+  refreeze(hardCap: Units, p: SlicePolicy): void {
     const cap = this.cap(hardCap);
     if (cap === null) {
       this.frozen = false;
       return;
     }
     const room = cap - this.spent - this.others - this.held;
-    const slice = this.lastWorst * BigInt(SLICE_CALLS);
+    const few = this.lastWorst * BigInt(SLICE_CALLS);
+    const slice = max(few, share(cap, p.minShare));
     const need = slice * BigInt(p.headroom);
-    const tooSmall = Number(slice) > Number(cap) * p.maxShare;
-    if (tooSmall || room < need) this.frozen = true;
+    if (few > share(cap, p.maxShare) || room < need) this.frozen = true;
     else if (room >= 2n * need) this.frozen = false;
   }
 

@@ -34,18 +34,21 @@ export type Settlement = {
   release: string; releaseCalls: number; want: string; wantCalls: number;
 };
 
-/** A lease is granted only where the room left is `headroom` times it and it is at most `maxShare` of the cap. */
-export type LeasePolicy = { headroom: number; hardCap: number; maxShare: number };
+/**
+ * A lease is granted only where the room left is `headroom` times it and it is at most `maxShare` of the cap; a
+ * slice is at least `minShare` of the cap.
+ */
+export type LeasePolicy = { headroom: number; hardCap: number; minShare: number; maxShare: number };
 
 export async function budgetDefinitions(db: Db): Promise<BudgetDefinition[]> {
   return (await db('budgets').select('id', 'scope', 'scope_id', 'unit', 'period', 'limit_amount', 'max_calls').orderBy('id')) as BudgetDefinition[];
 }
 
-const ACQUIRE_SQL = 'select * from tollgate_lease_acquire($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)';
+const ACQUIRE_SQL = 'select * from tollgate_lease_acquire($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)';
 
 export async function acquireLeases(db: Db, r: LeaseRequest, p: LeasePolicy): Promise<AcquiredLease[]> {
   const { rows } = await runPrepared<AcquiredLease>(db, 'tollgate_lease_acquire', ACQUIRE_SQL, [
-    r.holder, r.at.toISOString(), r.expiresAt.toISOString(), r.bu, r.useCase, r.agent, r.session, r.usd, r.tokens, r.calls, p.headroom, p.hardCap, p.maxShare,
+    r.holder, r.at.toISOString(), r.expiresAt.toISOString(), r.bu, r.useCase, r.agent, r.session, r.usd, r.tokens, r.calls, p.headroom, p.hardCap, p.minShare, p.maxShare,
   ]);
   return rows.map((x) => ({ ...x, lease_calls: Number(x.lease_calls), granted_calls: Number(x.granted_calls) }));
 }

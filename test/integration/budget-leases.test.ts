@@ -12,7 +12,7 @@ const MONTH = new Date('2025-03-01T00:00:00.000Z');
 const DAY = new Date('2025-03-10T00:00:00.000Z');
 /** An expiry well ahead, computed when used (a slow machine can take a minute over this file). */
 const later = () => new Date(Date.now() + 600_000);
-const POLICY = { headroom: 4, hardCap: 1.1, maxShare: 0.05 };
+const POLICY = { headroom: 4, hardCap: 1.1, minShare: 0, maxShare: 0.05 };
 
 const pico = (v: string | number) => BigInt(Math.round(Number(v) * 1e12));
 

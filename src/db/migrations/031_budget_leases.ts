@@ -45,7 +45,7 @@ export async function down(knex: Knex): Promise<void> {
   await knex.raw('drop trigger if exists budgets_changed on budgets');
   await knex.raw('drop function if exists tollgate_budgets_changed()');
   await knex.raw('drop function if exists tollgate_lease_settle(text, timestamptz, numeric, numeric, numeric, int[], timestamptz[], text[], numeric[], int[], numeric[], int[])');
-  await knex.raw('drop function if exists tollgate_lease_acquire(text, timestamptz, timestamptz, text, text, text, text, numeric, numeric, int, numeric, numeric, numeric)');
+  await knex.raw('drop function if exists tollgate_lease_acquire(text, timestamptz, timestamptz, text, text, text, text, numeric, numeric, int, numeric, numeric, numeric, numeric)');
   // Leased room goes back before the table does, so that the counters' `reserved` still adds up.
   await knex.raw(`
     update budget_counters bc set reserved = bc.reserved - l.amount, calls = bc.calls - l.calls
@@ -65,22 +65,23 @@ const ROOM = `
 
 /**
  * Grants the replica `p_holder` a lease (or more of one) on every budget that applies to a call: `p_usd` or
- * `p_tokens` (by the budget's unit) and `p_calls` calls where the budget caps calls, but only where that is at
- * most `p_max_share` of the cap and the room left is at least `p_headroom` times it; elsewhere nothing (the call
+ * `p_tokens` (by the budget's unit) and `p_calls` calls where the budget caps calls, or `p_min_share` of the cap
+ * when that is more, but only where that is at most `p_max_share` of the cap and the room left is at least
+ * `p_headroom` times it; elsewhere nothing (the call
  * then reserves exactly, as every call near a cap, or under a budget too small to slice, does). Returns each applicable budget with its counters after the grant and the holder's lease.
  */
 const ACQUIRE_FUNCTION = `
 create or replace function tollgate_lease_acquire(
   p_holder text, p_at timestamptz, p_expires timestamptz, p_bu text, p_use_case text, p_agent text, p_session text,
-  p_usd numeric, p_tokens numeric, p_calls int, p_headroom numeric, p_hard_cap numeric, p_max_share numeric
+  p_usd numeric, p_tokens numeric, p_calls int, p_headroom numeric, p_hard_cap numeric, p_min_share numeric, p_max_share numeric
 ) returns table (
   id int, scope text, scope_id text, unit text, period text, limit_amount numeric, max_calls int, period_start timestamptz,
   key text, spent numeric, reserved numeric, calls bigint, lease_amount numeric, lease_calls int, granted numeric, granted_calls int
 ) language plpgsql as $fn$
 #variable_conflict use_column
 declare
-  b record; c record; cap numeric; room numeric; call_room bigint; want numeric; g numeric; gc int; ps timestamptz; k text;
-  held numeric; held_calls int;
+  b record; c record; cap numeric; room numeric; call_room bigint; want numeric; want_calls int; g numeric; gc int;
+  ps timestamptz; k text; held numeric; held_calls int;
 begin
   for b in
     select bb.* from budgets bb
@@ -96,11 +97,13 @@ begin
     held := null; held_calls := null;
     select bl.amount, bl.calls into held, held_calls from budget_leases bl
     where bl.budget_id = b.id and bl.period_start = ps and bl.key = k and bl.holder = p_holder for update;
-    want := case when b.unit = 'usd' then p_usd else p_tokens end;
+    -- A slice: what the caller asks for (a few calls like this one), at least p_min_share of the cap.
+    want := greatest(case when b.unit = 'usd' then p_usd else p_tokens end, cap * p_min_share);
+    want_calls := greatest(p_calls, floor(b.max_calls * p_min_share));
     g := case when cap is not null and want > 0 and coalesce(held, 0) + want <= cap * p_max_share
       and room >= want * p_headroom then want else 0 end;
-    gc := case when b.max_calls is not null and p_calls > 0 and coalesce(held_calls, 0) + p_calls <= b.max_calls * p_max_share
-      and call_room >= p_calls * p_headroom then p_calls else 0 end;
+    gc := case when b.max_calls is not null and want_calls > 0 and coalesce(held_calls, 0) + want_calls <= b.max_calls * p_max_share
+      and call_room >= want_calls * p_headroom then want_calls else 0 end;
     if g > 0 or gc > 0 then
       insert into budget_leases as bl (budget_id, period_start, key, holder, amount, calls, expires_at)
       values (b.id, ps, k, p_holder, g, gc, p_expires)

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Lease, SLICE_CALLS, toUnits, fromUnits, type BudgetRef } from '../../../src/budgets/lease-book.js';
 
 const HARD_CAP = toUnits('1.1');
-const POLICY = { headroom: 4, maxShare: 0.05 };
+const POLICY = { headroom: 4, minShare: 0, maxShare: 0.05 };
 
 function ref(over: Partial<BudgetRef> = {}): BudgetRef {
   return { id: 1, scope: 'use_case', scope_id: 'uc', unit: 'usd', period: 'month', limit: toUnits('100'), maxCalls: null, periodStart: new Date('2026-12-01T00:00:00Z'), key: '', ...over };
@@ -48,7 +48,7 @@ describe('budget lease accounting', () => {
     lease.ledgered('a');
     expect(lease.written).toBe(toUnits('0.1'));
     // Free room 0.9 is more than half a slice of 1: nothing more is asked for; the ledgered 0.1 goes back.
-    const s = lease.settlement(toUnits('1'), SLICE_CALLS);
+    const s = lease.settlement({ amount: toUnits('1'), calls: SLICE_CALLS });
     expect(s).toMatchObject({ release: '0.100000000000', want: '0.000000000000' });
     // Postgres: the lease holds 0.9 now, and the counter's spent has the 0.1.
     lease.update({ lease_amount: '0.9', lease_calls: 0, spent: '0.1', reserved: '0.9', calls: '1' }, { amount: toUnits('0.1'), calls: 1 }, Date.now() + 60_000);
@@ -60,10 +60,10 @@ describe('budget lease accounting', () => {
   it('asks for a slice once its free room falls below half of it, and gives all free room back when frozen', () => {
     const lease = granted('1');
     lease.admit('a', toUnits('0.7'), Date.now());
-    expect(lease.settlement(toUnits('1'), SLICE_CALLS)).toMatchObject({ want: '0.700000000000', release: '0.000000000000' });
+    expect(lease.settlement({ amount: toUnits('1'), calls: SLICE_CALLS })).toMatchObject({ want: '0.700000000000', release: '0.000000000000' });
     lease.frozen = true;
     expect(lease.fits(toUnits('0.01'), Date.now())).toBe(false);
-    expect(lease.settlement(toUnits('1'), SLICE_CALLS)).toMatchObject({ want: '0.000000000000', release: '0.300000000000' });
+    expect(lease.settlement({ amount: toUnits('1'), calls: SLICE_CALLS })).toMatchObject({ want: '0.000000000000', release: '0.300000000000' });
   });
 
   it('releases a denied call\'s worst case at once', () => {
@@ -111,12 +111,20 @@ describe('budget lease accounting', () => {
     expect(small.frozen).toBe(true);
   });
 
-  it('sizes the next slice from the demand since the last settlement, and no less than a few calls', () => {
-    const lease = granted('10');
+  it('aims at two intervals of demand, at least a few calls and the least share of the cap, at most its largest share', () => {
+    const lease = granted('10', {}, { limit: toUnits('1000') });
     for (let i = 0; i < 10; i++) lease.admit(`c${i}`, toUnits('0.5'), Date.now());
     // 5 of demand in 1 s; a slice covers two 1 s intervals: 10.
-    expect(fromUnits(lease.nextSlice(1000, 1000).amount)).toBe('10.000000000000');
+    expect(fromUnits(lease.target(1000, 1000, HARD_CAP, POLICY).amount)).toBe('10.000000000000');
     // Nothing since: at least SLICE_CALLS calls like the last one.
-    expect(fromUnits(lease.nextSlice(1000, 1000).amount)).toBe('4.000000000000');
+    expect(fromUnits(lease.target(1000, 1000, HARD_CAP, POLICY).amount)).toBe('4.000000000000');
+    // At least 1% of the cap (1,100): 11; at most 5%: 55.
+    expect(fromUnits(lease.target(1000, 1000, HARD_CAP, { ...POLICY, minShare: 0.01 }).amount)).toBe('11.000000000000');
+    for (let i = 0; i < 200; i++) lease.admit(`d${i}`, toUnits('0.5'), Date.now());
+    expect(fromUnits(lease.target(1000, 1000, HARD_CAP, POLICY).amount)).toBe('55.000000000000');
+    // A session cap on calls: at least 8 calls, at most 5% of them.
+    const calls = granted('0', { heldCalls: 8 }, { scope: 'session', limit: null, maxCalls: 500, key: 's' });
+    expect(calls.target(1000, 1000, HARD_CAP, { ...POLICY, minShare: 0.04 })).toEqual({ amount: 0n, calls: 20 });
+    expect(calls.target(1000, 1000, HARD_CAP, POLICY).calls).toBe(8);
   });
 });
