@@ -15,9 +15,12 @@ import { decisionRollupSql, monthlyRollupSql, toolRollupSql, usageRollupSql } fr
 /** A column: its name, its Postgres type and, when the record's field is not sent as it is, what is sent. */
 export type Column<T> = readonly [name: keyof T & string, pgType: string, value?: (record: T) => unknown];
 
-// tools travels as one space-joined text per row and becomes text[] in SQL: UNNEST of a 2-D array yields its
-// scalars, not one array per row, and a sanitized tool name (src/providers/tools.ts) never holds a space.
+// tools and flags travel as one space-joined text per row and become text[] in SQL: UNNEST of a 2-D array yields
+// its scalars, not one array per row, and neither a sanitized tool name (src/providers/tools.ts) nor a flag
+// holds a space.
 const TOOL_SEPARATOR = ' ';
+const ARRAY_COLUMNS = new Set(['tools', 'flags']);
+const joined = (list: readonly string[] | undefined) => (list !== undefined && list.length > 0 ? list.join(TOOL_SEPARATOR) : null);
 
 export const USAGE_COLUMNS: readonly Column<UsageEvent>[] = [
   ['request_id', 'text'], ['ts', 'timestamptz'], ['bu_id', 'text'], ['use_case_id', 'text'],
@@ -26,10 +29,10 @@ export const USAGE_COLUMNS: readonly Column<UsageEvent>[] = [
   ['cached_input_tokens', 'int8'], ['cache_write_tokens', 'int8'], ['output_tokens', 'int8'],
   ['cost', 'numeric', (e) => toMoney(e.cost)], ['currency', 'text'], ['price_id', 'int4'], ['status', 'int4'], ['partial', 'bool'],
   ['latency_ms', 'int4'], ['decision_code', 'text'], ['policy_revision', 'text'], ['budget_tier', 'text'],
-  ['tools', 'text', (e) => (e.tools !== undefined && e.tools.length > 0 ? e.tools.join(TOOL_SEPARATOR) : null)],
+  ['tools', 'text', (e) => joined(e.tools)], ['flags', 'text', (e) => joined(e.flags)],
 ];
 const USAGE_SELECT = USAGE_COLUMNS
-  .map(([name]) => (name === 'tools' ? `string_to_array(u.tools, '${TOOL_SEPARATOR}')` : `u.${name}`))
+  .map(([name]) => (ARRAY_COLUMNS.has(name) ? `string_to_array(u.${name}, '${TOOL_SEPARATOR}')` : `u.${name}`))
   .join(', ');
 
 const DECISION_COLUMNS: readonly Column<DecisionRecord>[] = [

@@ -1,5 +1,6 @@
 import type { Decision, TagsFact } from '../policy/types.js';
 import type { NormalizedUsage, ProviderAdapter } from '../providers/types.js';
+import type { UsageFlag } from '../metering/types.js';
 
 /** What the gateway knows about one allowed call while it is in flight. */
 export type AllowedCall = {
@@ -29,7 +30,8 @@ export type AllowedCall = {
   progress?: () => CallProgress;
 };
 
-export type CallProgress = { usage: NormalizedUsage; complete: boolean; tools?: string[]; deltas?: number };
+/** `invalidUsage`: the counts of a usage report that held something other than token counts, as they came. */
+export type CallProgress = { usage: NormalizedUsage; complete: boolean; tools?: string[]; deltas?: number; invalidUsage?: Record<string, unknown> };
 
 /** How a call ended; `tools` are the names its answer called, as far as it was read. */
-export type CallOutcome = { status: number; usage: NormalizedUsage; partial: boolean; tools?: string[] };
+export type CallOutcome = { status: number; usage: NormalizedUsage; partial: boolean; tools?: string[]; flags?: UsageFlag[] };

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ZERO_USAGE } from '../providers/types.js';
 import { createSseTap } from '../providers/sse.js';
 import type { AllowedCall, CallProgress } from './call.js';
-import { meterCall, usageToMeter } from './meter-call.js';
+import { meterAnswer, meterCall, outcomeOf } from './meter-call.js';
 import { sendProviderError } from './respond.js';
 import { CREDENTIAL_HEADERS } from '../identity/authenticate.js';
 import { ERRORS } from '../errors.js';
@@ -50,11 +50,12 @@ function relay(app: FastifyInstance, call: AllowedCall, reply: FastifyReply, sta
   if (sse) reply.removeHeader('content-length');
   call.upstreamStatus = status;
   call.progress = result;
-  const finish = (cut: boolean) => {
+  const finish = (cut: boolean) => meterAnswer(app, call, status, () => {
     const r = result();
-    // An error answer that arrived whole carries no usage because nothing was billed: that is not partial.
-    meterCall(app, call, { status, usage: usageToMeter(call, r, status), tools: r.tools, partial: cut || (!r.complete && status < 400) });
-  };
+    // An error answer that arrived whole carries no usage because nothing was billed: that is not partial; nor is
+    // a whole answer whose usage report was not made of token counts (flagged instead).
+    return outcomeOf(call, status, r, cut || (!r.complete && r.invalidUsage === undefined && status < 400));
+  });
   tap.once('end', () => finish(false));
   pipeline(upstream, tap, (err) => {
     if (err) finish(true);
@@ -63,10 +64,12 @@ function relay(app: FastifyInstance, call: AllowedCall, reply: FastifyReply, sta
 }
 
 function clientGone(app: FastifyInstance, call: AllowedCall, responseFinished: boolean) {
-  const seen = call.progress?.() ?? { usage: { ...ZERO_USAGE }, complete: false };
+  if (call.finished) return;
   // 499: the client closed the connection before the upstream answered (nginx's convention).
-  meterCall(app, call, {
-    status: call.upstreamStatus ?? 499, usage: usageToMeter(call, seen, call.upstreamStatus), tools: seen.tools, partial: !(responseFinished && seen.complete),
+  const status = call.upstreamStatus ?? 499;
+  meterAnswer(app, call, status, () => {
+    const seen = call.progress?.() ?? { usage: { ...ZERO_USAGE }, complete: false };
+    return { ...outcomeOf(call, call.upstreamStatus ?? 0, seen, !(responseFinished && seen.complete)), status };
   });
 }
 
@@ -97,7 +100,8 @@ function jsonTap(call: AllowedCall): Tap {
       try {
         const body: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
         const usage = call.adapter.usageFromBody(call.endpoint, body);
-        return { usage: usage ?? { ...ZERO_USAGE }, complete: usage !== null, tools: call.adapter.toolsFromBody(call.endpoint, body) };
+        const invalidUsage = usage === null ? call.adapter.badUsage(call.endpoint, body) : undefined;
+        return { usage: usage ?? { ...ZERO_USAGE }, complete: usage !== null, tools: call.adapter.toolsFromBody(call.endpoint, body), ...(invalidUsage ? { invalidUsage } : {}) };
       } catch {
         return { usage: { ...ZERO_USAGE }, complete: false };
       }

@@ -33,6 +33,7 @@ export function usageEventOf(app: FastifyInstance, call: AllowedCall, outcome: C
     policy_revision: call.revision,
     budget_tier: call.decision.tier,
     ...(tools.length > 0 ? { tools } : {}),
+    ...(outcome.flags !== undefined && outcome.flags.length > 0 ? { flags: outcome.flags } : {}),
   };
 }
 
@@ -42,7 +43,7 @@ export function usageEventOf(app: FastifyInstance, call: AllowedCall, outcome: C
  * lease runs out.
  */
 export function recordInFlight(app: FastifyInstance, call: AllowedCall): void {
-  const fallback = usageEventOf(app, call, { status: 0, partial: true, usage: usageToMeter(call, { usage: ZERO_USAGE, complete: false }) });
+  const fallback = usageEventOf(app, call, { status: 0, partial: true, usage: usageToMeter(call, { usage: ZERO_USAGE, complete: false }), flags: ['fallback'] });
   const expiresAt = new Date(call.ts.getTime() + app.tollgate.config.reservationTtlMs).toISOString();
   try {
     app.tollgate.meter.record({ kind: 'inflight', request_id: call.requestId, ts: fallback.ts, expires_at: expiresAt, fallback: { ...fallback, latency_ms: 0 } });
@@ -51,27 +52,79 @@ export function recordInFlight(app: FastifyInstance, call: AllowedCall): void {
   }
 }
 
-/** Turns a finished call into its one usage event. */
+/**
+ * Meters a call from its answer as far as `read` (which reads it) got. It runs in stream and socket listeners,
+ * where an exception would end the process with every call in flight: it never throws. Should reading the
+ * answer fail, the call is metered from tollgate's estimate, flagged.
+ */
+export function meterAnswer(app: FastifyInstance, call: AllowedCall, status: number, read: () => CallOutcome): void {
+  let outcome: CallOutcome;
+  try {
+    outcome = read();
+  } catch (err) {
+    app.log.error({ err, request_id: call.requestId }, 'metering: reading the answer failed; the call is metered from the estimate');
+    outcome = estimatedOutcome(call, status);
+  }
+  meterCall(app, call, outcome);
+}
+
+/**
+ * A call's outcome from its answer's progress. A usage report that held something other than token counts is
+ * not taken: the call is metered as if the provider had reported none (usageToMeter), and flagged.
+ */
+export function outcomeOf(call: AllowedCall, status: number, progress: CallProgress, partial: boolean): CallOutcome {
+  const invalid = progress.invalidUsage !== undefined;
+  return { status, usage: usageToMeter(call, progress, status), tools: progress.tools, partial, ...(invalid ? { flags: ['usage_invalid'] } : {}) };
+}
+
+/** Turns a finished call into its one usage event. Never throws (see meterAnswer). */
 export function meterCall(app: FastifyInstance, call: AllowedCall, outcome: CallOutcome): UsageEvent | undefined {
   if (call.finished) return undefined;
   call.finished = true;
-  const { meter, budgetGate, metrics } = app.tollgate;
-  const event = usageEventOf(app, call, outcome);
-  const priced = event.price_id !== null;
+  const event = safeUsageEvent(app, call, outcome);
+  if (event === undefined) return undefined;
   try {
-    meter.record(event);
+    app.tollgate.meter.record(event);
   } catch (err) {
     // The call was served; losing its event is the worst outcome here, so say so loudly.
     app.log.error({ err, request_id: call.requestId }, 'usage event could not be journaled');
     return undefined;
   }
+  try {
+    countMetered(app, event);
+  } catch (err) {
+    app.log.error({ err, request_id: call.requestId }, 'metering: counting a metered call failed');
+  }
+  return event;
+}
+
+function safeUsageEvent(app: FastifyInstance, call: AllowedCall, outcome: CallOutcome): UsageEvent | undefined {
+  try {
+    return usageEventOf(app, call, outcome);
+  } catch (err) {
+    app.log.error({ err, request_id: call.requestId }, 'metering: the call\'s usage could not be priced; it is metered from the estimate');
+  }
+  try {
+    return usageEventOf(app, call, estimatedOutcome(call, outcome.status));
+  } catch (err) {
+    app.log.error({ err, request_id: call.requestId }, 'metering: the call could not be metered at all');
+    return undefined;
+  }
+}
+
+/** As if the provider had reported nothing: the prompt at the reservation's estimate, flagged. */
+function estimatedOutcome(call: AllowedCall, status: number): CallOutcome {
+  return { status, partial: false, usage: { ...ZERO_USAGE, input_tokens: call.estimatedInputTokens }, flags: ['metering_failed'] };
+}
+
+function countMetered(app: FastifyInstance, event: UsageEvent): void {
+  const { budgetGate, metrics } = app.tollgate;
   budgetGate.metered(event);
   for (const kind of ['input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens'] as const) {
     if (event[kind] > 0) metrics.tokens.inc({ provider: event.provider, model: event.model_served, kind: kind.replace('_tokens', '') }, event[kind]);
   }
   metrics.cost.inc({ provider: event.provider, model: event.model_served, currency: event.currency }, Number(event.cost));
-  if (!priced) app.log.warn({ model: call.modelServed, request_id: call.requestId }, 'no price in force for the served model; metered at cost 0');
-  return event;
+  if (event.price_id === null) app.log.warn({ model: event.model_served, request_id: event.request_id }, 'no price in force for the served model; metered at cost 0');
 }
 
 /**
@@ -83,7 +136,7 @@ export function meterCall(app: FastifyInstance, call: AllowedCall, outcome: Call
  */
 export function usageToMeter(call: AllowedCall, progress: CallProgress, upstreamStatus?: number): NormalizedUsage {
   const u = progress.usage;
-  if (progress.complete || (upstreamStatus ?? 0) >= 400) return u;
+  if ((progress.complete && progress.invalidUsage === undefined) || (upstreamStatus ?? 0) >= 400) return u;
   const prompt = u.input_tokens + u.cached_input_tokens + u.cache_write_tokens;
   return {
     ...u,

@@ -1,5 +1,13 @@
 import type { NormalizedUsage } from '../providers/types.js';
 
+/**
+ * Why a ledger row is not simply what the provider reported (README, "Flags on ledger rows").
+ * - fallback: written by the in-flight sweep for a call whose gateway never reported (the prompt estimate);
+ * - usage_invalid: the provider's usage report held something other than token counts; metered as if it had none;
+ * - metering_failed: reading the call's usage failed in tollgate; metered from the estimate.
+ */
+export type UsageFlag = 'fallback' | 'usage_invalid' | 'metering_failed';
+
 /** One row of the append-only usage ledger (usage_events), as journaled and as written. */
 export type UsageEvent = NormalizedUsage & {
   kind: 'usage';
@@ -34,6 +42,8 @@ export type UsageEvent = NormalizedUsage & {
    * when none (and in records journaled before tools were metered). Names only, never arguments or text.
    */
   tools?: string[];
+  /** Absent (null in the ledger) for an ordinary row. */
+  flags?: UsageFlag[];
 };
 
 /** One row of the decision log: a call the policy (or the gateway before it) denied. */

@@ -15,6 +15,7 @@ import * as ledgerIngest from './015_ledger_ingest.js';
 import * as rollupBillingPeriod from './016_rollup_billing_period.js';
 import * as ledgerBrin from './017_ledger_brin.js';
 import * as usageMonthly from './018_usage_monthly.js';
+import * as ledgerFlags from './020a_ledger_flags.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -36,6 +37,7 @@ const MIGRATIONS: ReadonlyArray<[string, Migration]> = [
   ['016_rollup_billing_period', rollupBillingPeriod],
   ['017_ledger_brin', ledgerBrin],
   ['018_usage_monthly', usageMonthly],
+  ['020a_ledger_flags', ledgerFlags],
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

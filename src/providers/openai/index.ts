@@ -2,7 +2,7 @@ import type { ProviderAdapter } from '../types.js';
 import { ENDPOINTS, clampOutput, isBilled, isStream, maxOutputTokens, prepareBody } from './body.js';
 import { errorBody } from './errors.js';
 import { requestTools, toolsFromBody } from './tools.js';
-import { isInjectedUsageEvent, modelFromBody, streamReader, usageFromBody } from './usage.js';
+import { badUsage, isInjectedUsageEvent, modelFromBody, streamReader, usageFromBody } from './usage.js';
 
 export const openai: ProviderAdapter = Object.freeze({
   name: 'openai',
@@ -12,6 +12,7 @@ export const openai: ProviderAdapter = Object.freeze({
   prepareBody,
   isStream,
   usageFromBody,
+  badUsage,
   requestTools,
   toolsFromBody,
   modelFromBody,

@@ -1,4 +1,4 @@
-import { asObject, parseJson, stringField, tokenCount } from '../json.js';
+import { asObject, isBadCount, parseJson, reportedCounts, stringField, tokenCount } from '../json.js';
 import { ZERO_USAGE, type NormalizedUsage, type StreamUsageReader } from '../types.js';
 import { ToolNames } from '../tools.js';
 import { addChatCalls, addResponseOutput, addResponsesItem } from './tools.js';
@@ -18,14 +18,28 @@ const RESPONSE_FINAL_EVENTS = new Set(['response.completed', 'response.incomplet
 /** Responses stream events that carry one output item (a function_call names its tool). */
 const RESPONSE_ITEM_EVENTS = new Set(['response.output_item.added', 'response.output_item.done']);
 
+/** The usage object's counts, null when it has none, or `bad` (the counts as they came) when one is not a count. */
+export function readUsage(endpoint: string, usage: unknown): { usage: NormalizedUsage } | { bad: Record<string, unknown> } | null {
+  const fields = USAGE_FIELDS[endpoint];
+  const counts = asObject(usage);
+  if (fields === undefined || counts === undefined) return null;
+  const raw = { [fields.input]: counts[fields.input], [fields.output]: counts[fields.output], cached_tokens: asObject(counts[fields.details])?.cached_tokens };
+  if (Object.values(raw).some(isBadCount)) return { bad: reportedCounts(raw) };
+  const normalized = normalizeUsage(endpoint, counts);
+  return normalized === null ? null : { usage: normalized };
+}
+
+/** Valid counts only: a usage object with a count that is not one (see readUsage) gives null. */
 export function normalizeUsage(endpoint: string, usage: unknown): NormalizedUsage | null {
   const fields = USAGE_FIELDS[endpoint];
   const counts = asObject(usage);
   if (fields === undefined || counts === undefined) return null;
   const input = tokenCount(counts[fields.input]);
   const output = tokenCount(counts[fields.output]);
+  const cachedCount = asObject(counts[fields.details])?.cached_tokens;
+  if (isBadCount(counts[fields.input]) || isBadCount(counts[fields.output]) || isBadCount(cachedCount)) return null;
   if (input === undefined && output === undefined) return null;
-  const cached = Math.min(input ?? 0, tokenCount(asObject(counts[fields.details])?.cached_tokens) ?? 0);
+  const cached = Math.min(input ?? 0, tokenCount(cachedCount) ?? 0);
   return {
     input_tokens: (input ?? 0) - cached,
     cached_input_tokens: cached,
@@ -38,11 +52,16 @@ export function usageFromBody(endpoint: string, body: unknown): NormalizedUsage 
   return normalizeUsage(endpoint, asObject(body)?.usage);
 }
 
+export function badUsage(endpoint: string, body: unknown): Record<string, unknown> | undefined {
+  const read = readUsage(endpoint, asObject(body)?.usage);
+  return read !== null && 'bad' in read ? read.bad : undefined;
+}
+
 export function modelFromBody(body: unknown): string | undefined {
   return stringField(body, 'model');
 }
 
-type ReaderState = { usage: NormalizedUsage; complete: boolean; servedModel?: string; deltas: number };
+type ReaderState = { usage: NormalizedUsage; complete: boolean; servedModel?: string; deltas: number; invalidUsage?: Record<string, unknown> };
 type ReadEvent = (state: ReaderState, tools: ToolNames, event: string | undefined, data: string) => void;
 
 function reader(onData: ReadEvent): StreamUsageReader {
@@ -77,8 +96,14 @@ function readChatChunk(state: ReaderState, tools: ToolNames, _event: string | un
   if (chunk === undefined) return;
   state.servedModel ??= stringField(chunk, 'model');
   if (mayHaveTool) addChatCalls(tools, chunk.choices, 'delta');
-  const usage = normalizeUsage('/chat/completions', chunk.usage);
-  if (usage !== null) Object.assign(state, { usage, complete: true });
+  if (mayHaveUsage) takeUsage(state, readUsage('/chat/completions', chunk.usage));
+}
+
+/** The final usage report; one whose counts are not counts leaves the call as if it had none, and says so. */
+function takeUsage(state: ReaderState, read: ReturnType<typeof readUsage>): void {
+  if (read === null) return;
+  if ('bad' in read) state.invalidUsage = read.bad;
+  else Object.assign(state, { usage: read.usage, complete: true });
 }
 
 /** Output items that may call a tool; a message item's .done event carries its whole text, not worth a parse. */
@@ -105,9 +130,8 @@ function readResponsesEvent(state: ReaderState, tools: ToolNames, event: string 
   const response = asObject(payload.response);
   if (response === undefined) return;
   state.servedModel = stringField(response, 'model') ?? state.servedModel;
-  const usage = normalizeUsage('/responses', response.usage);
-  if (usage !== null && RESPONSE_FINAL_EVENTS.has(String(payload.type))) {
-    Object.assign(state, { usage, complete: true });
+  if (RESPONSE_FINAL_EVENTS.has(String(payload.type))) {
+    takeUsage(state, readUsage('/responses', response.usage));
     addResponseOutput(tools, response.output);
   }
 }
