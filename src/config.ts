@@ -37,6 +37,7 @@ const EnvSchema = Type.Object({
   TOLLGATE_SHUTDOWN_GRACE_MS: Type.Integer({ default: 30_000, minimum: 0 }),
   TOLLGATE_FLUSH_INTERVAL_MS: Type.Integer({ default: 250, minimum: 1 }),
   TOLLGATE_FLUSH_BATCH: Type.Integer({ default: 1000, minimum: 1 }),
+  TOLLGATE_READY_METER_LAG_MS: Type.Integer({ default: 60_000, minimum: 1000 }),
   TOLLGATE_CATALOG_REFRESH_MS: Type.Integer({ default: 5000, minimum: 50 }),
   TOLLGATE_RESERVATION_TTL_MS: Type.Optional(Type.Integer({ minimum: 1000 })),
   TOLLGATE_RESERVATION_SWEEP_MS: Type.Integer({ default: 10_000, minimum: 50 }),
@@ -73,6 +74,8 @@ export type Config = Readonly<{
   /** Connections of the reservation pool (Postgres only). */
   reservationPool: number;
   flush: Readonly<{ intervalMs: number; batch: number }>;
+  /** /readyz fails its meter check when the oldest record not yet written to Postgres is older than this. */
+  readyMeterLagMs: number;
   /** What this process serves: the gateway routes, the analytics API (GraphQL, reports), or both. */
   role: 'gateway' | 'analytics' | 'all';
   refresh: Readonly<{ catalogMs: number; reservationSweepMs: number; keyCacheMs: number }>;
@@ -118,6 +121,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     reservationTtlMs: e.TOLLGATE_RESERVATION_TTL_MS ?? 2 * e.TOLLGATE_UPSTREAM_TIMEOUT_MS + 60_000,
     reservationPool: e.TOLLGATE_RESERVATION_POOL,
     flush: { intervalMs: e.TOLLGATE_FLUSH_INTERVAL_MS, batch: e.TOLLGATE_FLUSH_BATCH },
+    readyMeterLagMs: e.TOLLGATE_READY_METER_LAG_MS,
     role: e.TOLLGATE_ROLE,
     refresh: {
       catalogMs: e.TOLLGATE_CATALOG_REFRESH_MS,

@@ -14,6 +14,7 @@ import { syntheticCommand, type SyntheticCliOptions } from './synthetic.js';
 import { outcomeCommands } from './outcomes.js';
 import { periodCommands } from './periods.js';
 import { adjacencyCommands } from './adjacency.js';
+import { meteringCommands } from './metering.js';
 
 const program = new Command('tollgate')
   .description('Policy-enforcing egress gateway for agentic-AI spend')
@@ -55,6 +56,7 @@ reportCommands(program.command('report').description('reports for finance'));
 outcomeCommands(program.command('outcome').description('business outcome metrics (cost per outcome)'));
 periodCommands(program.command('period').description('accounting periods: close a month'));
 adjacencyCommands(program.command('adjacency').description("the council's adjacency analysis: run it, list and act on its alerts"));
+meteringCommands(program.command('metering').description('what the metering writer set aside: records Postgres refused, usage held for review'));
 tokenCommands(program.command('token').description('API tokens for the analytics API (GraphQL, reports)'));
 
 program.parseAsync().catch((err: unknown) => {

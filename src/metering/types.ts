@@ -4,9 +4,11 @@ import type { NormalizedUsage } from '../providers/types.js';
  * Why a ledger row is not simply what the provider reported (README, "Flags on ledger rows").
  * - fallback: written by the in-flight sweep for a call whose gateway never reported (the prompt estimate);
  * - usage_invalid: the provider's usage report held something other than token counts; metered as if it had none;
- * - metering_failed: reading the call's usage failed in tollgate; metered from the estimate.
+ * - metering_failed: reading the call's usage failed in tollgate; metered from the estimate;
+ * - sanitized: Postgres refused the record as it was; this row is its sanitized copy (the original is in
+ *   metering_dead_letters).
  */
-export type UsageFlag = 'fallback' | 'usage_invalid' | 'metering_failed';
+export type UsageFlag = 'fallback' | 'usage_invalid' | 'metering_failed' | 'sanitized';
 
 /** One row of the append-only usage ledger (usage_events), as journaled and as written. */
 export type UsageEvent = NormalizedUsage & {

@@ -46,7 +46,10 @@ export function registerMeterGauges(metrics: Metrics, stats: () => MeterStats): 
     new client.Gauge({ name, help, registers: [metrics.registry], collect() { this.set(read(stats())); } });
   gauge('tollgate_meter_pending_events', 'Events journaled but not yet written to Postgres', (s) => s.pending);
   gauge('tollgate_meter_flush_failures', 'Failed flush attempts since start', (s) => s.failures);
-  gauge('tollgate_meter_rejected_events', 'Events Postgres refused, set aside in rejected.jsonl', (s) => s.rejected);
+  gauge('tollgate_meter_rejected_events', 'Records Postgres refused as data since start, set aside in metering_dead_letters (alert on any)', (s) => s.rejected);
+  gauge('tollgate_meter_sanitized_events', 'Of the refused records, those whose sanitized copy was written (flagged sanitized)', (s) => s.sanitized);
+  gauge('tollgate_meter_consecutive_failures', 'Failed flush attempts in the current streak (0 when the last flush succeeded)', (s) => s.consecutiveFailures);
+  gauge('tollgate_meter_oldest_pending_seconds', 'Age of the oldest record not yet written to Postgres (0 when none)', (s) => (s.oldestPendingAt === null ? 0 : (Date.now() - s.oldestPendingAt) / 1000));
   gauge('tollgate_meter_last_flush_seconds', 'Duration of the last flush', (s) => (s.lastFlushMs ?? 0) / 1000);
 }
 

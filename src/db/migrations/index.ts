@@ -16,6 +16,7 @@ import * as rollupBillingPeriod from './016_rollup_billing_period.js';
 import * as ledgerBrin from './017_ledger_brin.js';
 import * as usageMonthly from './018_usage_monthly.js';
 import * as ledgerFlags from './020a_ledger_flags.js';
+import * as deadLetters from './020b_dead_letters.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -38,6 +39,7 @@ const MIGRATIONS: ReadonlyArray<[string, Migration]> = [
   ['017_ledger_brin', ledgerBrin],
   ['018_usage_monthly', usageMonthly],
   ['020a_ledger_flags', ledgerFlags],
+  ['020b_dead_letters', deadLetters],
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
