@@ -1,8 +1,9 @@
-import type { DecisionRecord, JournalRecord, InflightRecord, TierRecord, UsageEvent } from '../metering/types.js';
+import type { DecisionRecord, JournalRecord, InflightRecord, TierRecord, UsageEvent, UsageReview } from '../metering/types.js';
 import { budgetCounterCtes } from './budgets.js';
 import { recordTierEvents } from '../budgets/events.js';
 import { toMoney } from '../metering/money.js';
 import { clearInflight, insertInflight } from './inflight.js';
+import { insertReviews } from './usage-review.js';
 import type { Db } from './knex.js';
 import { decisionRollupSql, monthlyRollupSql, toolRollupSql, usageRollupSql } from './rollups.js';
 
@@ -124,6 +125,8 @@ async function writeTransaction(db: Db, records: readonly JournalRecord[]): Prom
     await clearInflight(trx, usage.map((u) => u.request_id));
     const tiers = records.filter((r): r is TierRecord => r.kind === 'tier');
     if (tiers.length > 0) await recordTierEvents(trx, tiers);
+    // Rare (calls billed other than as reported): a statement only when the batch has any.
+    await insertReviews(trx, usage.filter((u): u is UsageEvent & { review: UsageReview } => u.review !== undefined));
     // The statements that lock shared rows go last, the usage insert before the decisions': each holds those
     // locks until this transaction commits, after inserting its own ledger rows. Taken any earlier, the locks
     // would make another replica's writer wait before its ledger insert rather than after it, and concurrent

@@ -23,6 +23,12 @@ export type AllowedCall = {
   injectedUsage: boolean;
   /** The prompt's token estimate (the reservation's): metered when the provider never reports the usage. */
   estimatedInputTokens: number;
+  /** Bytes of the request body received (what bounds the input that can be billed). */
+  bodyBytes: number;
+  /** Answers the body asks for (OpenAI chat `n`, else 1), each up to `outputLimit`. */
+  choices: number;
+  /** Output limit per answer as forwarded upstream (after any clamp); null when the body sets none. */
+  outputLimit: number | null;
   finished: boolean;
   /** The upstream's status, once it answered. */
   upstreamStatus?: number;
@@ -33,5 +39,10 @@ export type AllowedCall = {
 /** `invalidUsage`: the counts of a usage report that held something other than token counts, as they came. */
 export type CallProgress = { usage: NormalizedUsage; complete: boolean; tools?: string[]; deltas?: number; invalidUsage?: Record<string, unknown> };
 
-/** How a call ended; `tools` are the names its answer called, as far as it was read. */
-export type CallOutcome = { status: number; usage: NormalizedUsage; partial: boolean; tools?: string[]; flags?: UsageFlag[] };
+/**
+ * How a call ended; `tools` are the names its answer called, as far as it was read; `invalidUsage`, the counts
+ * of a usage report that was not taken (for the review queue).
+ */
+export type CallOutcome = {
+  status: number; usage: NormalizedUsage; partial: boolean; tools?: string[]; flags?: UsageFlag[]; invalidUsage?: Record<string, unknown>;
+};

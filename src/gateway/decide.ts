@@ -81,6 +81,9 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
       requestTools: adapter.requestTools(endpoint, body),
       injectedUsage: prepared.injectedUsage,
       estimatedInputTokens: adapter.isBilled(endpoint) ? input.estimate.input_tokens : 0,
+      bodyBytes: Number(request.headers['content-length'] ?? 0),
+      choices: adapter.choices(endpoint, prepared.body),
+      outputLimit: adapter.outputLimit(endpoint, prepared.body),
       finished: false,
     };
     recordInFlight(app, request.tollgateCall);

@@ -1,14 +1,16 @@
 import type { FastifyInstance } from 'fastify';
-import type { UsageEvent } from '../metering/types.js';
-import { costOf } from '../metering/pricing.js';
+import { boundOf, overBound } from '../metering/bound.js';
+import type { UsageEvent, UsageFlag, UsageReview } from '../metering/types.js';
+import { costOf, type PriceRow } from '../metering/pricing.js';
 import { mergeToolNames } from '../providers/tools.js';
 import { ZERO_USAGE, type NormalizedUsage } from '../providers/types.js';
 import type { AllowedCall, CallOutcome, CallProgress } from './call.js';
 
-/** A call's usage event, priced at the price in force when the call was received. */
+/** A call's usage event, priced at the price in force when the call was received, billed up to its bound. */
 export function usageEventOf(app: FastifyInstance, call: AllowedCall, outcome: CallOutcome): UsageEvent {
   const price = app.tollgate.prices.book.priceAt(call.modelServed, call.ts);
   const tools = mergeToolNames(call.requestTools, outcome.tools);
+  const { usage, flags, review } = billable(app, call, outcome, price);
   return {
     kind: 'usage',
     request_id: call.requestId,
@@ -22,8 +24,8 @@ export function usageEventOf(app: FastifyInstance, call: AllowedCall, outcome: C
     endpoint: call.endpoint,
     model_requested: call.modelRequested,
     model_served: call.modelServed,
-    ...outcome.usage,
-    cost: price ? costOf(outcome.usage, price) : '0',
+    ...usage,
+    cost: price ? costOf(usage, price) : '0',
     currency: price?.currency ?? 'USD',
     price_id: price?.id ?? null,
     status: outcome.status,
@@ -33,8 +35,26 @@ export function usageEventOf(app: FastifyInstance, call: AllowedCall, outcome: C
     policy_revision: call.revision,
     budget_tier: call.decision.tier,
     ...(tools.length > 0 ? { tools } : {}),
-    ...(outcome.flags !== undefined && outcome.flags.length > 0 ? { flags: outcome.flags } : {}),
+    ...(flags !== undefined && flags.length > 0 ? { flags } : {}),
+    ...(review !== undefined ? { review } : {}),
   };
+}
+
+/**
+ * The usage to bill: as reported, up to what the call could have used (src/metering/bound.ts). Past it, the call
+ * is billed at the bound and flagged, and what was reported goes to the review queue instead of the budget; so
+ * does a usage report that was not taken (not token counts).
+ */
+function billable(app: FastifyInstance, call: AllowedCall, outcome: CallOutcome, price: PriceRow | null): { usage: NormalizedUsage; flags?: UsageFlag[]; review?: UsageReview } {
+  const limits = app.tollgate.config.bound;
+  const over = overBound(outcome.usage, call, limits);
+  if (over !== null) {
+    const reported_cost = price ? costOf(outcome.usage, price) : null;
+    return { usage: over.billed, flags: [...(outcome.flags ?? []), 'over_bound'], review: { reason: 'over_bound', reported: { ...outcome.usage }, reported_cost, bound: over.bound } };
+  }
+  if (outcome.invalidUsage === undefined) return { usage: outcome.usage, flags: outcome.flags };
+  const review: UsageReview = { reason: 'usage_invalid', reported: outcome.invalidUsage, reported_cost: null, bound: boundOf(call, limits) };
+  return { usage: outcome.usage, flags: outcome.flags, review };
 }
 
 /**
@@ -73,8 +93,9 @@ export function meterAnswer(app: FastifyInstance, call: AllowedCall, status: num
  * not taken: the call is metered as if the provider had reported none (usageToMeter), and flagged.
  */
 export function outcomeOf(call: AllowedCall, status: number, progress: CallProgress, partial: boolean): CallOutcome {
-  const invalid = progress.invalidUsage !== undefined;
-  return { status, usage: usageToMeter(call, progress, status), tools: progress.tools, partial, ...(invalid ? { flags: ['usage_invalid'] } : {}) };
+  const invalidUsage = progress.invalidUsage;
+  const outcome: CallOutcome = { status, usage: usageToMeter(call, progress, status), tools: progress.tools, partial };
+  return invalidUsage === undefined ? outcome : { ...outcome, flags: ['usage_invalid'], invalidUsage };
 }
 
 /** Turns a finished call into its one usage event. Never throws (see meterAnswer). */
@@ -124,6 +145,7 @@ function countMetered(app: FastifyInstance, event: UsageEvent): void {
     if (event[kind] > 0) metrics.tokens.inc({ provider: event.provider, model: event.model_served, kind: kind.replace('_tokens', '') }, event[kind]);
   }
   metrics.cost.inc({ provider: event.provider, model: event.model_served, currency: event.currency }, Number(event.cost));
+  for (const flag of event.flags ?? []) metrics.flagged.inc({ provider: event.provider, flag });
   if (event.price_id === null) app.log.warn({ model: event.model_served, request_id: event.request_id }, 'no price in force for the served model; metered at cost 0');
 }
 

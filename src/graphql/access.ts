@@ -15,9 +15,10 @@ export type Caller = { tokenId: string; role: ApiRole; buId: string | null };
  * budgets:deliveries: also the delivery state of their notifications (recipients, errors);
  * budgets:write: setBudget, extendBudget;
  * adjacency: read the adjacency graph and its alerts (with their history and council deliveries);
- * adjacency:act: run the analysis, acknowledge, escalate and resolve alerts.
+ * adjacency:act: run the analysis, acknowledge, escalate and resolve alerts;
+ * review: the usage review queue (calls not billed as their provider reported).
  */
-export type Capability = 'catalog' | 'agents' | 'chargeback' | 'decisions' | 'budgets' | 'budgets:deliveries' | 'budgets:write' | 'adjacency' | 'adjacency:act';
+export type Capability = 'catalog' | 'agents' | 'chargeback' | 'decisions' | 'budgets' | 'budgets:deliveries' | 'budgets:write' | 'adjacency' | 'adjacency:act' | 'review';
 export type Dimension = 'BU' | 'USE_CASE' | 'AGENT' | 'MODEL' | 'PROVIDER' | 'DAY' | 'MONTH';
 export type FilterKey = 'bu' | 'useCase' | 'agent' | 'model' | 'provider';
 
@@ -38,8 +39,8 @@ const READ_BUDGETS: readonly Capability[] = ['budgets', 'budgets:deliveries'];
 
 export const ACCESS_RULES: Readonly<Record<ApiRole, Rule>> = Object.freeze({
   // Finance reads budgets but does not set them: "admin edits catalog and budgets" (DESIGN.md).
-  finance: { scope: 'all', can: ['catalog', 'agents', 'chargeback', 'decisions', ...READ_BUDGETS, 'adjacency'], dimensions: ALL_DIMENSIONS, filters: ALL_FILTERS, budgetScopes: ALL_BUDGET_SCOPES },
-  admin: { scope: 'all', can: ['catalog', 'agents', 'chargeback', 'decisions', ...READ_BUDGETS, 'budgets:write', 'adjacency', 'adjacency:act'], dimensions: ALL_DIMENSIONS, filters: ALL_FILTERS, budgetScopes: ALL_BUDGET_SCOPES },
+  finance: { scope: 'all', can: ['catalog', 'agents', 'chargeback', 'decisions', ...READ_BUDGETS, 'adjacency', 'review'], dimensions: ALL_DIMENSIONS, filters: ALL_FILTERS, budgetScopes: ALL_BUDGET_SCOPES },
+  admin: { scope: 'all', can: ['catalog', 'agents', 'chargeback', 'decisions', ...READ_BUDGETS, 'budgets:write', 'adjacency', 'adjacency:act', 'review'], dimensions: ALL_DIMENSIONS, filters: ALL_FILTERS, budgetScopes: ALL_BUDGET_SCOPES },
   'bu-owner': { scope: 'own-bu', can: ['catalog', 'agents', 'chargeback', 'decisions', ...READ_BUDGETS], dimensions: ALL_DIMENSIONS, filters: ALL_FILTERS, budgetScopes: ALL_BUDGET_SCOPES },
   // The council weighs BUs and use cases against each other (adjacency): aggregate spend over time, but
   // nothing that identifies agents, sessions or single calls. Budgets: the use case and BU ones (their

@@ -6,9 +6,23 @@ import type { NormalizedUsage } from '../providers/types.js';
  * - usage_invalid: the provider's usage report held something other than token counts; metered as if it had none;
  * - metering_failed: reading the call's usage failed in tollgate; metered from the estimate;
  * - sanitized: Postgres refused the record as it was; this row is its sanitized copy (the original is in
- *   metering_dead_letters).
+ *   metering_dead_letters);
+ * - over_bound: the usage passed what the call could have used (src/metering/bound.ts); billed at the bound,
+ *   what was reported is in usage_review.
  */
-export type UsageFlag = 'fallback' | 'usage_invalid' | 'metering_failed' | 'sanitized';
+export type UsageFlag = 'fallback' | 'usage_invalid' | 'metering_failed' | 'sanitized' | 'over_bound';
+
+/**
+ * What the provider reported for a call that was not billed as reported; kept in usage_review (never in budgets)
+ * for finance to look at. `reported`: tollgate's four token kinds (over_bound), or the provider's own count fields
+ * as they came (usage_invalid); `reported_cost`: what the reported usage would have cost (over_bound, priced).
+ */
+export type UsageReview = {
+  reason: 'over_bound' | 'usage_invalid';
+  reported: Record<string, unknown>;
+  reported_cost: string | null;
+  bound: { input_tokens: number; output_tokens: number };
+};
 
 /** One row of the append-only usage ledger (usage_events), as journaled and as written. */
 export type UsageEvent = NormalizedUsage & {
@@ -46,6 +60,8 @@ export type UsageEvent = NormalizedUsage & {
   tools?: string[];
   /** Absent (null in the ledger) for an ordinary row. */
   flags?: UsageFlag[];
+  /** Present when the call was not billed as the provider reported (written to usage_review with the row). */
+  review?: UsageReview;
 };
 
 /** One row of the decision log: a call the policy (or the gateway before it) denied. */

@@ -23,6 +23,12 @@ export function createMetrics() {
     labelNames: ['provider', 'model', 'currency'] as const,
     registers: [registry],
   });
+  const flagged = new client.Counter({
+    name: 'tollgate_usage_flagged_total',
+    help: 'Calls metered with a flag (over_bound, usage_invalid, usage_unread, metering_failed, …): not billed simply as reported',
+    labelNames: ['provider', 'flag'] as const,
+    registers: [registry],
+  });
   const decisionSeconds = new client.Histogram({
     name: 'tollgate_decision_seconds',
     help: 'Time spent evaluating the compiled policy',
@@ -35,7 +41,7 @@ export function createMetrics() {
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
     registers: [registry],
   });
-  return { registry, calls, tokens, cost, decisionSeconds, overheadSeconds };
+  return { registry, calls, tokens, cost, flagged, decisionSeconds, overheadSeconds };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

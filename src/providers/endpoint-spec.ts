@@ -8,6 +8,8 @@ export type EndpointSpec = {
   maxOutputFields: readonly string[] | null;
   /** false for endpoints the provider does not charge for (token counting). */
   billed?: false;
+  /** The body field that asks for several answers (OpenAI chat `n`), each up to the output limit. */
+  choicesField?: string;
 };
 
 export type EndpointSpecs = Readonly<Record<string, EndpointSpec>>;
@@ -24,6 +26,21 @@ export function maxOutputTokensFor(specs: EndpointSpecs, endpoint: string, body:
   if (fields === null) return 0;
   const field = fields?.find((name) => body[name] !== undefined && body[name] !== null);
   return positiveInt(field === undefined ? undefined : body[field], DEFAULT_MAX_OUTPUT_TOKENS);
+}
+
+/** The output limit per choice the body sets (as forwarded, after any clamp), null when none, 0 for an endpoint without output. */
+export function outputLimitFor(specs: EndpointSpecs, endpoint: string, body: Record<string, unknown>): number | null {
+  const fields = specs[endpoint]?.maxOutputFields;
+  if (fields === null) return 0;
+  const field = fields?.find((name) => body[name] !== undefined && body[name] !== null);
+  const limit = field === undefined ? undefined : body[field];
+  return typeof limit === 'number' && Number.isInteger(limit) && limit >= 0 ? limit : null;
+}
+
+/** How many answers the body asks for (each up to the output limit): 1 unless the endpoint has a choices field. */
+export function choicesFor(specs: EndpointSpecs, endpoint: string, body: Record<string, unknown>): number {
+  const field = specs[endpoint]?.choicesField;
+  return field === undefined ? 1 : positiveInt(body[field], 1);
 }
 
 /**

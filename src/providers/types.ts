@@ -72,6 +72,10 @@ export interface ProviderAdapter {
   errorBody(err: ErrorShape): unknown;
   /** Worst-case output tokens the request may produce (max_tokens or a default). */
   maxOutputTokens(endpoint: string, body: Record<string, unknown>): number;
+  /** The output limit per answer the body sets, null when none, 0 for an endpoint without output (embeddings). */
+  outputLimit(endpoint: string, body: Record<string, unknown>): number | null;
+  /** How many answers the body asks for (OpenAI chat `n`), 1 elsewhere. */
+  choices(endpoint: string, body: Record<string, unknown>): number;
   /** The body with its output limit set to `limit` (used when a budget clamps the call). */
   clampOutput(endpoint: string, body: Record<string, unknown>, limit: number): Record<string, unknown>;
   /** Whether the provider charges for calls to this endpoint (token counting is free). */

@@ -17,6 +17,7 @@ import * as ledgerBrin from './017_ledger_brin.js';
 import * as usageMonthly from './018_usage_monthly.js';
 import * as ledgerFlags from './020a_ledger_flags.js';
 import * as deadLetters from './020b_dead_letters.js';
+import * as usageReview from './020c_usage_review.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -40,6 +41,7 @@ const MIGRATIONS: ReadonlyArray<[string, Migration]> = [
   ['018_usage_monthly', usageMonthly],
   ['020a_ledger_flags', ledgerFlags],
   ['020b_dead_letters', deadLetters],
+  ['020c_usage_review', usageReview],
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -5,6 +5,7 @@ import { catalogLoaders, catalogResolvers } from './catalog.js';
 import { chargebackLoaders, chargebackResolvers } from './chargeback.js';
 import { decisionLoaders, decisionResolvers } from './decisions.js';
 import { outcomeLoaders, outcomeResolvers } from './outcomes.js';
+import { reviewResolvers } from './review.js';
 import { sessionLoaders, sessionResolvers } from './sessions.js';
 
 /**
@@ -13,7 +14,7 @@ import { sessionLoaders, sessionResolvers } from './sessions.js';
  */
 type ResolverMap = Record<string, Record<string, unknown>>;
 
-const RESOLVERS: ResolverMap[] = [adjacencyResolvers, budgetResolvers, catalogResolvers, chargebackResolvers, decisionResolvers, outcomeResolvers, sessionResolvers];
+const RESOLVERS: ResolverMap[] = [adjacencyResolvers, budgetResolvers, catalogResolvers, chargebackResolvers, decisionResolvers, outcomeResolvers, reviewResolvers, sessionResolvers];
 const LOADERS: ResolverMap[] = [adjacencyLoaders, budgetLoaders, catalogLoaders, chargebackLoaders, decisionLoaders, outcomeLoaders, sessionLoaders];
 
 export const resolvers = { ...scalarResolvers, ...merge(RESOLVERS) };

@@ -1,4 +1,4 @@
-import { clampOutputFor, isBilledFor, isStreamFor, maxOutputTokensFor, type EndpointSpecs } from '../endpoint-spec.js';
+import { choicesFor, clampOutputFor, isBilledFor, isStreamFor, maxOutputTokensFor, outputLimitFor, type EndpointSpecs } from '../endpoint-spec.js';
 
 export const ENDPOINTS: EndpointSpecs = {
   '/messages': { streams: true, maxOutputFields: ['max_tokens'] },
@@ -11,6 +11,14 @@ export function isStream(endpoint: string, body: Record<string, unknown>): boole
 
 export function maxOutputTokens(endpoint: string, body: Record<string, unknown>): number {
   return maxOutputTokensFor(ENDPOINTS, endpoint, body);
+}
+
+export function outputLimit(endpoint: string, body: Record<string, unknown>): number | null {
+  return outputLimitFor(ENDPOINTS, endpoint, body);
+}
+
+export function choices(endpoint: string, body: Record<string, unknown>): number {
+  return choicesFor(ENDPOINTS, endpoint, body);
 }
 
 export function clampOutput(endpoint: string, body: Record<string, unknown>, limit: number): Record<string, unknown> {

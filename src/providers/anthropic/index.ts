@@ -1,5 +1,5 @@
 import type { ProviderAdapter } from '../types.js';
-import { ENDPOINTS, clampOutput, isBilled, isStream, maxOutputTokens, prepareBody } from './body.js';
+import { ENDPOINTS, choices, clampOutput, isBilled, isStream, maxOutputTokens, outputLimit, prepareBody } from './body.js';
 import { errorBody } from './errors.js';
 import { requestTools, toolsFromBody } from './tools.js';
 import { badUsage, isInjectedUsageEvent, modelFromBody, streamReader, usageFromBody } from './usage.js';
@@ -21,5 +21,7 @@ export const anthropic: ProviderAdapter = Object.freeze({
   errorBody,
   maxOutputTokens,
   clampOutput,
+  outputLimit,
+  choices,
   isBilled,
 });

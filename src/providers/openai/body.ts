@@ -1,8 +1,8 @@
-import { clampOutputFor, isBilledFor, isStreamFor, maxOutputTokensFor, type EndpointSpecs } from '../endpoint-spec.js';
+import { choicesFor, clampOutputFor, isBilledFor, isStreamFor, maxOutputTokensFor, outputLimitFor, type EndpointSpecs } from '../endpoint-spec.js';
 import { asObject } from '../json.js';
 
 export const ENDPOINTS: EndpointSpecs = {
-  '/chat/completions': { streams: true, maxOutputFields: ['max_completion_tokens', 'max_tokens'] },
+  '/chat/completions': { streams: true, maxOutputFields: ['max_completion_tokens', 'max_tokens'], choicesField: 'n' },
   '/responses': { streams: true, maxOutputFields: ['max_output_tokens'] },
   '/embeddings': { streams: false, maxOutputFields: null },
 };
@@ -13,6 +13,14 @@ export function isStream(endpoint: string, body: Record<string, unknown>): boole
 
 export function maxOutputTokens(endpoint: string, body: Record<string, unknown>): number {
   return maxOutputTokensFor(ENDPOINTS, endpoint, body);
+}
+
+export function outputLimit(endpoint: string, body: Record<string, unknown>): number | null {
+  return outputLimitFor(ENDPOINTS, endpoint, body);
+}
+
+export function choices(endpoint: string, body: Record<string, unknown>): number {
+  return choicesFor(ENDPOINTS, endpoint, body);
 }
 
 export function clampOutput(endpoint: string, body: Record<string, unknown>, limit: number): Record<string, unknown> {
