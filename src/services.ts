@@ -3,6 +3,7 @@ import type { Db } from './db/knex.js';
 import { openDatabase } from './db/bootstrap.js';
 import { createDb } from './db/knex.js';
 import { startOrphanSweeper } from './metering/orphans.js';
+import { createLeases, type Leases } from './metering/leases.js';
 import { Catalog } from './catalog/catalog.js';
 import { BudgetGate } from './budgets/gate.js';
 import { PolicyEngine } from './policy/engine.js';
@@ -26,6 +27,8 @@ export type Services = {
   prices: { book: PriceBook; refresh(): Promise<void> };
   policy: PolicyEngine;
   meter: Meter;
+  /** Calls in flight on this replica, whose leases (in-flight rows, reservations) are renewed until they end. */
+  leases: Leases;
   authenticate: Authenticator;
   metrics: Metrics;
   /** Delivers tier notifications from the outbox, on its own timer. */
@@ -62,6 +65,8 @@ export async function createServices(config: Config, log: Log): Promise<Services
   const policy = await PolicyEngine.fromFile(config.policy.bundlePath, { watch: config.policy.watch, log });
   const meter = createMeter({ db, journalDir: config.journalDir, flushIntervalMs: config.flush.intervalMs, batchSize: config.flush.batch, log });
   await meter.start();
+  const leases = createLeases({ db, log, ttlMs: config.reservationTtlMs });
+  leases.start();
   const notifier = createNotifier({ db, log });
   notifier.start();
   const adjacency = createAdjacencySchedule({
@@ -73,7 +78,7 @@ export async function createServices(config: Config, log: Log): Promise<Services
   registerMeterGauges(metrics, () => meter.stats());
 
   return {
-    config, db, catalog, budgetGate, prices, policy, meter, metrics, notifier, adjacency,
+    config, db, catalog, budgetGate, prices, policy, meter, leases, metrics, notifier, adjacency,
     authenticate: createAuthenticator({ db, verifyJwt: createJwtVerifier(config.jwt), cacheMs: config.refresh.keyCacheMs }),
     async close() {
       clearInterval(priceTimer);
@@ -83,6 +88,7 @@ export async function createServices(config: Config, log: Log): Promise<Services
       await policy.close();
       await adjacency.stop();
       await notifier.stop();
+      await leases.stop();
       await meter.close();
       if (reservationDb !== db) await reservationDb.destroy();
       await database.close();

@@ -2,6 +2,7 @@ import type { DecisionRecord, JournalRecord, InflightRecord, TierRecord, UsageEv
 import { budgetCounterCtes } from './budgets.js';
 import { recordTierEvents } from '../budgets/events.js';
 import { toMoney } from '../metering/money.js';
+import { undoFallbacks } from './fallbacks.js';
 import { clearInflight, insertInflight } from './inflight.js';
 import { insertReviews } from './usage-review.js';
 import type { Db } from './knex.js';
@@ -131,10 +132,27 @@ async function writeTransaction(db: Db, records: readonly JournalRecord[]): Prom
     // locks until this transaction commits, after inserting its own ledger rows. Taken any earlier, the locks
     // would make another replica's writer wait before its ledger insert rather than after it, and concurrent
     // writers would run one at a time (ingest bench: two writers ×1.5 of one this way, ×1 before).
-    const usageInserted = usage.length > 0 ? await insertCounting(trx, INSERT_USAGE_SQL, columnArrays(USAGE_COLUMNS, usage)) : 0;
+    let usageInserted = usage.length > 0 ? await insertCounting(trx, INSERT_USAGE_SQL, columnArrays(USAGE_COLUMNS, usage)) : 0;
+    if (usageInserted < usage.length) usageInserted += await replaceFallbacks(trx, usage);
     const decisionsInserted = decisions.length > 0 ? await insertCounting(trx, INSERT_DECISIONS_SQL, columnArrays(DECISION_COLUMNS, decisions)) : 0;
     return { usageInserted, decisionsInserted };
   });
+}
+
+/**
+ * Some events found their request_id in the ledger: a replay (nothing to do), or a call whose dead-gateway
+ * fallback was written while it was still live (src/db/fallbacks.ts): that row goes, with what it added to the
+ * figures, and the real event is inserted in its place, flagged `replaced_fallback`. Only when some event did
+ * not insert (replays, rare fallbacks), so the common batch runs no statement more. A second usage statement in
+ * the transaction takes its row locks after the first's, out of key order: two writers replacing fallbacks at
+ * once can deadlock, which Postgres breaks and the writer retries (40P01 is not bad data).
+ */
+async function replaceFallbacks(trx: Db, usage: readonly UsageEvent[]): Promise<number> {
+  const candidates = usage.filter((u) => !u.flags?.includes('fallback')).map((u) => u.request_id);
+  const replaced = new Set(await undoFallbacks(trx, candidates));
+  if (replaced.size === 0) return 0;
+  const real = usage.filter((u) => replaced.has(u.request_id)).map((u): UsageEvent => ({ ...u, flags: [...(u.flags ?? []), 'replaced_fallback'] }));
+  return insertCounting(trx, INSERT_USAGE_SQL, columnArrays(USAGE_COLUMNS, real));
 }
 
 export type LedgerFilter = { buId?: string; useCaseId?: string; from?: Date | string; to?: Date | string };

@@ -8,9 +8,11 @@ import type { NormalizedUsage } from '../providers/types.js';
  * - sanitized: Postgres refused the record as it was; this row is its sanitized copy (the original is in
  *   metering_dead_letters);
  * - over_bound: the usage passed what the call could have used (src/metering/bound.ts); billed at the bound,
- *   what was reported is in usage_review.
+ *   what was reported is in usage_review;
+ * - replaced_fallback: the call's fallback had been written while it was still live; this real event replaced it
+ *   (src/db/fallbacks.ts).
  */
-export type UsageFlag = 'fallback' | 'usage_invalid' | 'metering_failed' | 'sanitized' | 'over_bound';
+export type UsageFlag = 'fallback' | 'usage_invalid' | 'metering_failed' | 'sanitized' | 'over_bound' | 'replaced_fallback';
 
 /**
  * What the provider reported for a call that was not billed as reported; kept in usage_review (never in budgets)
