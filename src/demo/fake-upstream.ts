@@ -65,9 +65,10 @@ type FaultAction =
   | { fault: 'slow'; chunkDelayMs: number; latencyMs?: number }
   /**
    * A faulty provider: the answer's usage report carries these values in place of (or beside) its own counts
-   * (`{ prompt_tokens: 10.5 }`, `{ output_tokens: 1e17 }`), in the JSON body or the stream's final usage event.
+   * (`{ prompt_tokens: 10.5 }`, `{ output_tokens: 1e17 }`), in the JSON body or the stream's final usage event;
+   * null: the JSON answer carries no usage report at all.
    */
-  | { fault: 'usage'; usage: Record<string, unknown> };
+  | { fault: 'usage'; usage: Record<string, unknown> | null };
 
 /** Makes the next `times` (default 1) requests to `path` (default: any) misbehave. */
 export type FaultScript = FaultAction & { path?: string; times?: number };
@@ -136,11 +137,12 @@ function authorize(provider: FakeProvider, headers: IncomingHttpHeaders, options
 }
 
 /** The reply with `counts` written over its usage report (JSON body, or the stream event that completes the report). */
-function misreport(reply: Reply, counts: Record<string, unknown>): Reply {
+function misreport(reply: Reply, counts: Record<string, unknown> | null): Reply {
   const patch = (usage: unknown) => ({ ...(usage as object), ...counts });
   if (!('events' in reply)) {
-    const json = reply.json as { usage?: unknown };
-    return json.usage === undefined ? reply : { ...reply, json: { ...json, usage: patch(json.usage) } };
+    const { usage, ...json } = reply.json as { usage?: unknown };
+    if (usage === undefined) return reply;
+    return { ...reply, json: counts === null ? json : { ...json, usage: patch(usage) } };
   }
   const events = reply.events.map((event) => {
     if (event.final !== true) return event;

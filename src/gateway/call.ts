@@ -36,8 +36,13 @@ export type AllowedCall = {
   progress?: () => CallProgress;
 };
 
-/** `invalidUsage`: the counts of a usage report that held something other than token counts, as they came. */
-export type CallProgress = { usage: NormalizedUsage; complete: boolean; tools?: string[]; deltas?: number; invalidUsage?: Record<string, unknown> };
+/**
+ * `invalidUsage`: the counts of a usage report that held something other than token counts, as they came;
+ * `unread`: an answer too large to hold whose usage could not be found in its last bytes.
+ */
+export type CallProgress = {
+  usage: NormalizedUsage; complete: boolean; tools?: string[]; deltas?: number; invalidUsage?: Record<string, unknown>; unread?: boolean;
+};
 
 /**
  * How a call ended; `tools` are the names its answer called, as far as it was read; `invalidUsage`, the counts

@@ -1,6 +1,7 @@
 import { pipeline, Transform } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { parseJson, tailMember } from '../providers/json.js';
 import { ZERO_USAGE } from '../providers/types.js';
 import { createSseTap } from '../providers/sse.js';
 import type { AllowedCall, CallProgress } from './call.js';
@@ -9,8 +10,13 @@ import { sendProviderError } from './respond.js';
 import { CREDENTIAL_HEADERS } from '../identity/authenticate.js';
 import { ERRORS } from '../errors.js';
 
-/** JSON bodies larger than this are forwarded untouched but not parsed for usage (no provider sends one). */
+/**
+ * JSON answers up to this size are parsed whole for usage (and tool names). A larger one (an embeddings answer
+ * for many inputs) is not held: only its last TAIL_BYTES are kept, and the top-level `usage`, which the providers
+ * put at or near the end, is read from them (providers/json.ts tailMember).
+ */
 const MAX_JSON_USAGE_BYTES = 16 * 1024 * 1024;
+const TAIL_BYTES = 1024 * 1024;
 
 /** Request headers that never go upstream: the agent's credential, tollgate's own tags, and hop headers. */
 const STRIPPED_PREFIX = 'x-tollgate-';
@@ -54,7 +60,7 @@ function relay(app: FastifyInstance, call: AllowedCall, reply: FastifyReply, sta
     const r = result();
     // An error answer that arrived whole carries no usage because nothing was billed: that is not partial; nor is
     // a whole answer whose usage report was not made of token counts (flagged instead).
-    return outcomeOf(call, status, r, cut || (!r.complete && r.invalidUsage === undefined && status < 400));
+    return outcomeOf(call, status, r, cut || (!r.complete && r.invalidUsage === undefined && !r.unread && status < 400));
   });
   tap.once('end', () => finish(false));
   pipeline(upstream, tap, (err) => {
@@ -85,28 +91,47 @@ function sseTap(call: AllowedCall): Tap {
 }
 
 function jsonTap(call: AllowedCall): Tap {
-  const chunks: Buffer[] = [];
+  let chunks: Buffer[] = [];
   let size = 0;
+  let kept = 0;
   const tap = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       size += chunk.length;
-      if (size <= MAX_JSON_USAGE_BYTES) chunks.push(chunk);
+      chunks.push(chunk);
+      kept += chunk.length;
+      if (size > MAX_JSON_USAGE_BYTES) {
+        while (kept - chunks[0]!.length >= TAIL_BYTES) kept -= chunks.shift()!.length;
+      }
       cb(null, chunk);
     },
   });
   return {
     tap,
     result() {
-      try {
-        const body: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-        const usage = call.adapter.usageFromBody(call.endpoint, body);
-        const invalidUsage = usage === null ? call.adapter.badUsage(call.endpoint, body) : undefined;
-        return { usage: usage ?? { ...ZERO_USAGE }, complete: usage !== null, tools: call.adapter.toolsFromBody(call.endpoint, body), ...(invalidUsage ? { invalidUsage } : {}) };
-      } catch {
-        return { usage: { ...ZERO_USAGE }, complete: false };
-      }
+      const text = Buffer.concat(chunks).toString('utf8');
+      chunks = [];
+      return size <= MAX_JSON_USAGE_BYTES ? wholeBody(call, text) : bodyTail(call, text);
     },
   };
+}
+
+function wholeBody(call: AllowedCall, text: string): CallProgress {
+  const body = parseJson(text);
+  if (body === undefined) return { usage: { ...ZERO_USAGE }, complete: false };
+  return { ...readUsage(call, body), tools: call.adapter.toolsFromBody(call.endpoint, body) };
+}
+
+/** Usage from the end of an answer too large to hold; `unread` when it is not there (metered from the estimate, flagged). */
+function bodyTail(call: AllowedCall, tail: string): CallProgress {
+  const usage = tailMember(tail, 'usage');
+  if (usage === undefined || usage === null) return { usage: { ...ZERO_USAGE }, complete: false, unread: true };
+  return readUsage(call, { usage });
+}
+
+function readUsage(call: AllowedCall, body: unknown): CallProgress {
+  const usage = call.adapter.usageFromBody(call.endpoint, body);
+  const invalidUsage = usage === null ? call.adapter.badUsage(call.endpoint, body) : undefined;
+  return { usage: usage ?? { ...ZERO_USAGE }, complete: usage !== null, ...(invalidUsage ? { invalidUsage } : {}) };
 }
 
 function upstreamFailed(app: FastifyInstance, call: AllowedCall, reply: FastifyReply, error: Error & { statusCode?: number }) {

@@ -91,11 +91,13 @@ export function meterAnswer(app: FastifyInstance, call: AllowedCall, status: num
 
 /**
  * A call's outcome from its answer's progress. A usage report that held something other than token counts is
- * not taken: the call is metered as if the provider had reported none (usageToMeter), and flagged.
+ * not taken, and an answer too large to hold whose usage was not in its last bytes has none: either way the call
+ * is metered as if the provider had reported none (usageToMeter: the prompt at the estimate, never 0), flagged.
  */
 export function outcomeOf(call: AllowedCall, status: number, progress: CallProgress, partial: boolean): CallOutcome {
   const invalidUsage = progress.invalidUsage;
   const outcome: CallOutcome = { status, usage: usageToMeter(call, progress, status), tools: progress.tools, partial };
+  if (progress.unread === true && status < 400) return { ...outcome, flags: ['usage_unread'] };
   return invalidUsage === undefined ? outcome : { ...outcome, flags: ['usage_invalid'], invalidUsage };
 }
 

@@ -4,6 +4,8 @@ import type { NormalizedUsage } from '../providers/types.js';
  * Why a ledger row is not simply what the provider reported (README, "Flags on ledger rows").
  * - fallback: written by the in-flight sweep for a call whose gateway never reported (the prompt estimate);
  * - usage_invalid: the provider's usage report held something other than token counts; metered as if it had none;
+ * - usage_unread: a JSON answer too large to hold (over 16 MB) whose usage was not in its last bytes; metered
+ *   from the estimate;
  * - metering_failed: reading the call's usage failed in tollgate; metered from the estimate;
  * - sanitized: Postgres refused the record as it was; this row is its sanitized copy (the original is in
  *   metering_dead_letters);
@@ -12,7 +14,7 @@ import type { NormalizedUsage } from '../providers/types.js';
  * - replaced_fallback: the call's fallback had been written while it was still live; this real event replaced it
  *   (src/db/fallbacks.ts).
  */
-export type UsageFlag = 'fallback' | 'usage_invalid' | 'metering_failed' | 'sanitized' | 'over_bound' | 'replaced_fallback';
+export type UsageFlag = 'fallback' | 'usage_invalid' | 'usage_unread' | 'metering_failed' | 'sanitized' | 'over_bound' | 'replaced_fallback';
 
 /**
  * What the provider reported for a call that was not billed as reported; kept in usage_review (never in budgets)

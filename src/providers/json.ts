@@ -54,3 +54,65 @@ export function stringField(body: unknown, key: string): string | undefined {
 export function positiveInt(value: unknown, fallback: number): number {
   return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : fallback;
 }
+
+// A key seen this many times from the end without being the document's own is not looked for further.
+const MAX_TAIL_CANDIDATES = 8;
+
+/**
+ * The value of `key` in the top-level object of a JSON document of which only the last bytes (`tail`) are at hand,
+ * when the key is among that object's last members (OpenAI and Anthropic put `usage` last, or nearly: a few
+ * scalar members and `metadata` may follow it); undefined otherwise. A match is the document's own member
+ * when what follows its value closes exactly one object and ends the text. Inside a JSON string a quote is
+ * escaped, so `"key"` followed by `:` is always a key.
+ */
+export function tailMember(tail: string, key: string): unknown {
+  const needle = `"${key}"`;
+  let at = tail.lastIndexOf(needle);
+  for (let tries = 0; at >= 0 && tries < MAX_TAIL_CANDIDATES; tries++) {
+    const value = memberValue(tail, at + needle.length);
+    if (value !== undefined) return value;
+    at = at === 0 ? -1 : tail.lastIndexOf(needle, at - 1);
+  }
+  return undefined;
+}
+
+function memberValue(text: string, from: number): unknown {
+  let i = skipSpace(text, from);
+  if (text[i] !== ':') return undefined;
+  i = skipSpace(text, i + 1);
+  const end = valueEnd(text, i);
+  if (end < 0 || parseJson(`{"_":0${text.slice(end)}`) === undefined) return undefined;
+  return parseJson(text.slice(i, end));
+}
+
+function skipSpace(text: string, i: number): number {
+  while (i < text.length && (text[i] === ' ' || text[i] === '\n' || text[i] === '\r' || text[i] === '\t')) i++;
+  return i;
+}
+
+/** Where the JSON value starting at `i` ends (exclusive), or -1 when the text ends first. */
+function valueEnd(text: string, i: number): number {
+  let depth = 0;
+  for (let j = i; j < text.length; j++) {
+    const c = text[j];
+    if (c === '"') {
+      j = stringEnd(text, j);
+      if (j < 0) return -1;
+      if (depth === 0) return j + 1;
+    } else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') {
+      if (depth === 0) return j;
+      if (--depth === 0) return j + 1;
+    } else if (depth === 0 && (c === ',' || c === ' ' || c === '\n' || c === '\r' || c === '\t')) return j;
+  }
+  return -1;
+}
+
+/** Index of the quote that closes the string opening at `i`, or -1. */
+function stringEnd(text: string, i: number): number {
+  for (let j = i + 1; j < text.length; j++) {
+    if (text[j] === '\\') j++;
+    else if (text[j] === '"') return j;
+  }
+  return -1;
+}
