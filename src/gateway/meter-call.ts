@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { boundOf, overBound } from '../metering/bound.js';
-import type { UsageEvent, UsageFlag, UsageReview } from '../metering/types.js';
+import type { UsageEvent, UsageReview } from '../metering/types.js';
 import { costOf, type PriceRow } from '../metering/pricing.js';
 import { mergeToolNames } from '../providers/tools.js';
 import { ZERO_USAGE, type NormalizedUsage } from '../providers/types.js';
@@ -41,20 +41,20 @@ export function usageEventOf(app: FastifyInstance, call: AllowedCall, outcome: C
 }
 
 /**
- * The usage to bill: as reported, up to what the call could have used (src/metering/bound.ts). Past it, the call
- * is billed at the bound and flagged, and what was reported goes to the review queue instead of the budget; so
- * does a usage report that was not taken (not token counts).
+ * The outcome to bill: as reported (the outcome itself), up to what the call could have used
+ * (src/metering/bound.ts). Past it, the call is billed at the bound and flagged, and what was reported goes to the
+ * review queue instead of the budget; so does a usage report that was not taken (not token counts).
  */
-function billable(app: FastifyInstance, call: AllowedCall, outcome: CallOutcome, price: PriceRow | null): { usage: NormalizedUsage; flags?: UsageFlag[]; review?: UsageReview } {
+function billable(app: FastifyInstance, call: AllowedCall, outcome: CallOutcome, price: PriceRow | null): CallOutcome & { review?: UsageReview } {
   const limits = app.tollgate.config.bound;
   const over = overBound(outcome.usage, call, limits);
   if (over !== null) {
     const reported_cost = price ? costOf(outcome.usage, price) : null;
-    return { usage: over.billed, flags: [...(outcome.flags ?? []), 'over_bound'], review: { reason: 'over_bound', reported: { ...outcome.usage }, reported_cost, bound: over.bound } };
+    const review: UsageReview = { reason: 'over_bound', reported: { ...outcome.usage }, reported_cost, bound: over.bound };
+    return { ...outcome, usage: over.billed, flags: [...(outcome.flags ?? []), 'over_bound'], review };
   }
-  if (outcome.invalidUsage === undefined) return { usage: outcome.usage, flags: outcome.flags };
-  const review: UsageReview = { reason: 'usage_invalid', reported: outcome.invalidUsage, reported_cost: null, bound: boundOf(call, limits) };
-  return { usage: outcome.usage, flags: outcome.flags, review };
+  if (outcome.invalidUsage === undefined) return outcome;
+  return { ...outcome, review: { reason: 'usage_invalid', reported: outcome.invalidUsage, reported_cost: null, bound: boundOf(call, limits) } };
 }
 
 /**

@@ -25,23 +25,25 @@ export type BoundedCall = { bodyBytes: number; choices: number; outputLimit: num
 
 /** The call's bound; `state` says whether its body references server-side content (computed if not given). */
 export function boundOf(call: BoundedCall, limits: BoundLimits, state = referencesServerState(call.body)): Bound {
-  const perAnswer = call.outputLimit ?? limits.outputUnset;
-  return {
-    input_tokens: call.bodyBytes + (state ? limits.stateAllowance : limits.inputAllowance),
-    output_tokens: Math.min(perAnswer * call.choices, Number.MAX_SAFE_INTEGER),
-  };
+  return { input_tokens: call.bodyBytes + (state ? limits.stateAllowance : limits.inputAllowance), output_tokens: outputBound(call, limits) };
 }
 
 /**
- * The usage to bill and the bound, when `usage` passes it; null when it does not (the common case costs a few
- * comparisons: the body is looked at only when the input passes the stateless bound).
+ * The usage to bill and the bound, when `usage` passes it; null when it does not. The common case costs a few
+ * comparisons and allocates nothing: the body is looked at only when the input passes the stateless bound.
  */
 export function overBound(usage: NormalizedUsage, call: BoundedCall, limits: BoundLimits): { billed: NormalizedUsage; bound: Bound } | null {
   const input = usage.input_tokens + usage.cached_input_tokens + usage.cache_write_tokens;
-  let bound = boundOf(call, limits, false);
-  if (input > bound.input_tokens && referencesServerState(call.body)) bound = boundOf(call, limits, true);
-  if (input <= bound.input_tokens && usage.output_tokens <= bound.output_tokens) return null;
+  const output = outputBound(call, limits);
+  let inputBound = call.bodyBytes + limits.inputAllowance;
+  if (input > inputBound && referencesServerState(call.body)) inputBound = call.bodyBytes + limits.stateAllowance;
+  if (input <= inputBound && usage.output_tokens <= output) return null;
+  const bound = { input_tokens: inputBound, output_tokens: output };
   return { billed: clampTo(usage, bound), bound };
+}
+
+function outputBound(call: BoundedCall, limits: BoundLimits): number {
+  return Math.min((call.outputLimit ?? limits.outputUnset) * call.choices, Number.MAX_SAFE_INTEGER);
 }
 
 /** Input kinds scaled down together to the input bound (the provider's mix kept), output cut at the output bound. */
