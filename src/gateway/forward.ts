@@ -118,7 +118,7 @@ function jsonTap(call: AllowedCall): Tap {
 function wholeBody(call: AllowedCall, text: string): CallProgress {
   const body = parseJson(text);
   if (body === undefined) return { usage: { ...ZERO_USAGE }, complete: false };
-  return { ...readUsage(call, body), tools: call.adapter.toolsFromBody(call.endpoint, body) };
+  return readUsage(call, body, call.adapter.toolsFromBody(call.endpoint, body));
 }
 
 /** Usage from the end of an answer too large to hold; `unread` when it is not there (metered from the estimate, flagged). */
@@ -128,10 +128,11 @@ function bodyTail(call: AllowedCall, tail: string): CallProgress {
   return readUsage(call, { usage });
 }
 
-function readUsage(call: AllowedCall, body: unknown): CallProgress {
+function readUsage(call: AllowedCall, body: unknown, tools?: string[]): CallProgress {
   const usage = call.adapter.usageFromBody(call.endpoint, body);
-  const invalidUsage = usage === null ? call.adapter.badUsage(call.endpoint, body) : undefined;
-  return { usage: usage ?? { ...ZERO_USAGE }, complete: usage !== null, ...(invalidUsage ? { invalidUsage } : {}) };
+  if (usage !== null) return { usage, complete: true, tools };
+  const invalidUsage = call.adapter.badUsage(call.endpoint, body);
+  return { usage: { ...ZERO_USAGE }, complete: false, tools, ...(invalidUsage ? { invalidUsage } : {}) };
 }
 
 function upstreamFailed(app: FastifyInstance, call: AllowedCall, reply: FastifyReply, error: Error & { statusCode?: number }) {
