@@ -81,7 +81,7 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
       requestTools: adapter.requestTools(endpoint, body),
       injectedUsage: prepared.injectedUsage,
       estimatedInputTokens: adapter.isBilled(endpoint) ? input.estimate.input_tokens : 0,
-      bodyBytes: Number(request.headers['content-length'] ?? 0),
+      bodyBytes: bodyBytesOf(request, body),
       choices: adapter.choices(endpoint, prepared.body),
       outputLimit: adapter.outputLimit(endpoint, prepared.body),
       finished: false,
@@ -90,6 +90,20 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
     app.tollgate.metrics.calls.inc({ provider: adapter.name, code: decision.code, allowed: 'true' });
     app.tollgate.metrics.overheadSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
   };
+}
+
+/**
+ * Provisional, until the edge counts the bytes it received: content-length, or, for a chunked body, the size of
+ * the parsed body as JSON (a body too deep to serialize bounds nothing: it fails when forwarded anyway).
+ */
+function bodyBytesOf(request: FastifyRequest, body: Record<string, unknown>): number {
+  const declared = request.headers['content-length'];
+  if (declared !== undefined) return Number(declared);
+  try {
+    return Buffer.byteLength(JSON.stringify(body));
+  } catch {
+    return Number.MAX_SAFE_INTEGER;
+  }
 }
 
 type GateCode = Extract<ErrorCode, 'method_not_allowed' | 'unsupported_endpoint' | 'invalid_request'>;

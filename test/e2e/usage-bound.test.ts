@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiToken, insertApiToken, type ApiRole } from '../../src/db/api-tokens.js';
-import { startGateway, PROMO, WRITER, type Gateway, type Tags } from '../helpers/gateway.js';
+import { startGateway, tagHeaders, PROMO, WRITER, type Gateway, type Tags } from '../helpers/gateway.js';
 
 /**
  * Issue 16, item 4: "Absurd usage is billed as reported". Usage 1e15/1e15 for a call forwarded with max_tokens 16
@@ -103,6 +103,25 @@ describe('what a call can be billed at most', () => {
     expect(row.input + row.cached).toBe(bound);
     expect(row.cached).toBe(Math.floor(3_000_000 * (bound / 4_000_000)));
     expect(row.output).toBe(5);
+  });
+
+  it('bounds a chunked body (no content-length) by its size too', async () => {
+    const params = { model: 'gpt-4.1-mini', max_tokens: 16, messages: [{ role: 'user', content: 'x'.repeat(30_000) }] };
+    gw.upstream.script({ fault: 'usage', usage: { prompt_tokens: 30_000 }, path: '/v1/chat/completions' });
+    const text = JSON.stringify(params);
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < text.length; i += 4096) controller.enqueue(Buffer.from(text.slice(i, i + 4096)));
+        controller.close();
+      },
+    });
+    const res = await fetch(`${gw.url}/openai/v1/chat/completions`, {
+      method: 'POST', body, duplex: 'half',
+      headers: { authorization: `Bearer ${writerKey}`, 'content-type': 'application/json', ...tagHeaders({ ...WRITER, session_id: 'sess-chunked' }) },
+    } as RequestInit);
+    expect(res.status).toBe(200);
+    expect(gw.upstream.requests.at(-1)!.headers['content-length']).toBeDefined(); // forwarded whole
+    expect(await ledgerRow(res.headers.get('x-tollgate-request-id')!)).toMatchObject({ flags: null, input_tokens: 30_000 });
   });
 
   it('lets a body that references server-side state bill a whole context (previous_response_id)', async () => {
