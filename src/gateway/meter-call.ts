@@ -149,7 +149,13 @@ function countMetered(app: FastifyInstance, event: UsageEvent): void {
     if (event[kind] > 0) metrics.tokens.inc({ provider: event.provider, model: event.model_served, kind: kind.replace('_tokens', '') }, event[kind]);
   }
   metrics.cost.inc({ provider: event.provider, model: event.model_served, currency: event.currency }, Number(event.cost));
-  for (const flag of event.flags ?? []) metrics.flagged.inc({ provider: event.provider, flag });
+  if (event.flags !== undefined) {
+    for (const flag of event.flags) metrics.flagged.inc({ provider: event.provider, flag });
+    app.log.warn(
+      { request_id: event.request_id, provider: event.provider, model: event.model_served, flags: event.flags, reported: event.review?.reported, bound: event.review?.bound },
+      'metering: the call was not billed as its provider reported (see the review queue)',
+    );
+  }
   if (event.price_id === null) app.log.warn({ model: event.model_served, request_id: event.request_id }, 'no price in force for the served model; metered at cost 0');
 }
 
