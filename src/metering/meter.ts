@@ -189,7 +189,7 @@ export function createMeter(options: MeterOptions): Meter {
       }
     }
     const sqlstate = sqlstateOf(refusal);
-    const error = refusal instanceof Error ? refusal.message : String(refusal);
+    const error = refusalMessage(refusal, sqlstate);
     try {
       await insertDeadLetter(db, { record, sqlstate, error, sanitized });
     } catch (err) {
@@ -345,6 +345,12 @@ export function isBadData(err: unknown): boolean {
   if (err instanceof TypeError || err instanceof RangeError) return true;
   const code = sqlstateOf(err);
   return code !== null && BAD_DATA_CLASSES.has(code.slice(0, 2));
+}
+
+/** Postgres' own message: knex puts the statement (long, with its CTEs) before it, ` - ` between. */
+function refusalMessage(err: unknown, sqlstate: string | null): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return sqlstate === null ? message : message.slice(message.lastIndexOf(' - ') + 3);
 }
 
 function sqlstateOf(err: unknown): string | null {

@@ -25,7 +25,7 @@ function randomText(bytes: number): string {
   return Array.from({ length: bytes }, () => alphabet[Math.floor(Math.random() * alphabet.length)]).join('');
 }
 
-type DeadRow = { kind: string; request_id: string; sqlstate: string; record: string; sanitized: boolean };
+type DeadRow = { kind: string; request_id: string; sqlstate: string; error: string; record: string; sanitized: boolean };
 
 describe('records Postgres refuses', () => {
   let t: TestDb;
@@ -62,6 +62,7 @@ describe('records Postgres refuses', () => {
     expect(row).toMatchObject({ session_id: huge.slice(0, 200), flags: ['sanitized'], input_tokens: refused.input_tokens, cost: refused.cost });
     const [letter] = await dead();
     expect(letter).toMatchObject({ kind: 'usage', request_id: refused.request_id, sqlstate: '54000', sanitized: true });
+    expect(letter!.error).toMatch(/^index row /); // Postgres' own message, not the statement
     expect(JSON.parse(letter!.record)).toEqual(refused);
     // Budgets and rollups moved with the sanitized row, as with any other.
     const hourly = await t.db('usage_hourly').sum<{ calls: string }[]>('calls as calls');
