@@ -2,6 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { envSchema } from 'env-schema';
 import { Type, type Static } from '@sinclair/typebox';
+import type { BoundLimits } from './metering/bound.js';
 
 /**
  * The committed bundle ships beside src/ and dist/ (both one level below the package root), so the default
@@ -56,6 +57,10 @@ const EnvSchema = Type.Object({
   TOLLGATE_SHUTDOWN_GRACE_MS: Type.Integer({ default: 30_000, minimum: 0 }),
   TOLLGATE_FLUSH_INTERVAL_MS: Type.Integer({ default: 250, minimum: 1 }),
   TOLLGATE_FLUSH_BATCH: Type.Integer({ default: 1000, minimum: 1 }),
+  TOLLGATE_READY_METER_LAG_MS: Type.Integer({ default: 60_000, minimum: 1000 }),
+  TOLLGATE_BOUND_INPUT_ALLOWANCE: Type.Integer({ default: 16_384, minimum: 0 }),
+  TOLLGATE_BOUND_STATE_ALLOWANCE: Type.Integer({ default: 8_000_000, minimum: 0 }),
+  TOLLGATE_BOUND_OUTPUT_TOKENS: Type.Integer({ default: 131_072, minimum: 1 }),
   TOLLGATE_CATALOG_REFRESH_MS: Type.Integer({ default: 5000, minimum: 50 }),
   TOLLGATE_RESERVATION_TTL_MS: Type.Optional(Type.Integer({ minimum: 1000 })),
   TOLLGATE_RESERVATION_SWEEP_MS: Type.Integer({ default: 10_000, minimum: 50 }),
@@ -113,6 +118,10 @@ export type Config = Readonly<{
   /** Budget leases: how often a replica settles them (0: no leases, every call reserves in Postgres) and how long one outlives its replica. */
   budgetLeases: Readonly<{ settleMs: number; ttlMs: number }>;
   flush: Readonly<{ intervalMs: number; batch: number }>;
+  /** /readyz fails its meter check when the oldest record not yet written to Postgres is older than this. */
+  readyMeterLagMs: number;
+  /** What a call can be billed at most (src/metering/bound.ts): tokens beyond its body's bytes, and output per answer when it sets no limit. */
+  bound: Readonly<BoundLimits>;
   /** What this process serves: the gateway routes, the analytics API (GraphQL, reports), or both. */
   role: 'gateway' | 'analytics' | 'all';
   refresh: Readonly<{ catalogMs: number; reservationSweepMs: number; keyCacheMs: number }>;
@@ -190,6 +199,12 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     // in-process and a budget changed through the CLI's socket must apply to the next call.
     budgetLeases: { settleMs: e.TOLLGATE_BUDGET_LEASE_MS ?? (e.DATABASE_URL ? 1000 : 0), ttlMs: e.TOLLGATE_BUDGET_LEASE_TTL_MS },
     flush: { intervalMs: e.TOLLGATE_FLUSH_INTERVAL_MS, batch: e.TOLLGATE_FLUSH_BATCH },
+    readyMeterLagMs: e.TOLLGATE_READY_METER_LAG_MS,
+    bound: {
+      inputAllowance: e.TOLLGATE_BOUND_INPUT_ALLOWANCE,
+      stateAllowance: e.TOLLGATE_BOUND_STATE_ALLOWANCE,
+      outputUnset: e.TOLLGATE_BOUND_OUTPUT_TOKENS,
+    },
     role: e.TOLLGATE_ROLE,
     refresh: {
       catalogMs: e.TOLLGATE_CATALOG_REFRESH_MS,

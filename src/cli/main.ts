@@ -23,6 +23,7 @@ const GROUPS: ReadonlyArray<[string, string, Attach]> = [
   ['adjacency', "the council's adjacency analysis: run it, list and act on its alerts", async (g) => (await import('./adjacency.js')).adjacencyCommands(g)],
   ['price', 'the price book: import prices, list what is in force', async (g) => (await import('./prices.js')).priceCommands(g)],
   ['reconcile', "shadow spend: the providers' usage and cost reports against the ledger", async (g) => (await import('./reconcile.js')).reconcileCommands(g)],
+  ['metering', 'what the metering writer set aside: records Postgres refused, usage held for review', async (g) => (await import('./metering.js')).meteringCommands(g)],
   ['token', 'API tokens for the analytics API (GraphQL, reports)', async (g) => (await import('./tokens.js')).tokenCommands(g)],
 ];
 

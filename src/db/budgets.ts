@@ -156,17 +156,21 @@ export async function releaseDenied(db: Db, requestId: string): Promise<void> {
   await runPrepared(db, 'tollgate_release_denied', RELEASE_DENIED_SQL, [requestId]);
 }
 
-/** Reservations whose replica died (or whose call outlived every timeout) are given back. */
+/**
+ * Reservations whose replica died (or whose call outlived every timeout: live calls renew theirs) are given back,
+ * with the call each counted: a call whose usage is written later (its dead-gateway fallback, a journal replayed)
+ * is counted then, as a call without a reservation is, so that it counts once whichever comes first.
+ */
 const SWEEP_SQL = `
 with rel as (
   delete from budget_reservations where expires_at < now()
   returning budget_ids, period_starts, keys, amounts
 ), agg as (
-  select u.budget_id, u.period_start, u.key, sum(u.amount) as amount
+  select u.budget_id, u.period_start, u.key, sum(u.amount) as amount, count(*) as calls
   from rel cross join lateral ${ENTRIES('rel')}
   group by 1, 2, 3
 )
-update budget_counters bc set reserved = bc.reserved - agg.amount
+update budget_counters bc set reserved = bc.reserved - agg.amount, calls = bc.calls - agg.calls
 from agg where bc.budget_id = agg.budget_id and bc.period_start = agg.period_start and bc.key = agg.key`;
 
 export async function sweepExpiredReservations(db: Db): Promise<number> {
@@ -212,6 +216,25 @@ export function budgetCounterCtes(source: string): string {
   order by 1, 2, 3
   on conflict (budget_id, period_start, key) do update
     set spent = bc.spent + excluded.spent, reserved = bc.reserved + excluded.reserved, calls = bc.calls + excluded.calls
+)`;
+}
+
+/**
+ * The reverse of budgetCounterCtes' spend and calls for rows taken out of the ledger (a dead gateway's fallback
+ * replaced by its call's real usage, src/db/fallbacks.ts): their reservations were given back when they were
+ * written, so only spend and calls move. `source` is aliased `ev`, as above.
+ */
+export function budgetCounterUndoCtes(source: string): string {
+  return `bcu_sums as (
+  select b.id as budget_id,
+    date_trunc(b.period, ev.ts at time zone 'UTC') at time zone 'UTC' as period_start,
+    case when b.scope = 'session' then ev.session_id else '' end as key,
+    sum(case when b.unit = 'usd' then ev.cost else ev.tokens end) as spent, count(*) as calls
+  from ${source} join budgets b on ${budgetApplies('b.', CALL_COLUMNS)}
+  group by 1, 2, 3
+), bcu_counters as (
+  update budget_counters bc set spent = bc.spent - s.spent, calls = bc.calls - s.calls
+  from bcu_sums s where bc.budget_id = s.budget_id and bc.period_start = s.period_start and bc.key = s.key
 )`;
 }
 

@@ -6,6 +6,8 @@ export type ProviderEntry = { id: string; name: string; api_style: string };
 export type PriceEntry = {
   model_id: string; effective_from: string | Date; input_per_mtok: string; cached_input_per_mtok: string;
   cache_write_per_mtok: string; output_per_mtok: string; currency?: string; source?: string | null;
+  /** The service tier the row prices (standard when absent); 1-hour cache writes, when they have a price of their own. */
+  service_tier?: 'standard' | 'flex' | 'priority' | 'batch'; cache_write_1h_per_mtok?: string | null;
 };
 export type AgentEntry = { id: string; bu_id: string; name: string; use_cases: readonly string[]; models: readonly string[] };
 
@@ -29,7 +31,10 @@ export async function upsertCatalogEntries(db: Db, e: CatalogEntries): Promise<v
     if (e.useCases?.length) await trx('use_cases').insert(e.useCases).onConflict('id').merge();
     if (e.providers?.length) await trx('providers').insert(e.providers).onConflict('id').merge();
     if (e.models?.length) await trx('models').insert(e.models).onConflict('id').merge();
-    if (e.prices?.length) await trx('prices').insert(e.prices).onConflict(['model_id', 'effective_from']).merge();
+    if (e.prices?.length) {
+      const rows = e.prices.map((p) => ({ ...p, service_tier: p.service_tier ?? 'standard' }));
+      await trx('prices').insert(rows).onConflict(['model_id', 'service_tier', 'effective_from']).merge();
+    }
     for (const a of e.agents ?? []) {
       await trx('agents').insert({ id: a.id, bu_id: a.bu_id, name: a.name }).onConflict('id').merge();
       await trx('agent_use_cases').where({ agent_id: a.id }).delete();

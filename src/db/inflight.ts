@@ -32,3 +32,27 @@ export async function expiredInflight(db: Db, limit: number): Promise<UsageEvent
   const rows = (await db('inflight_calls').where('expires_at', '<', db.fn.now()).orderBy('expires_at').limit(limit).select('fallback')) as { fallback: UsageEvent | string }[];
   return rows.map((r) => (typeof r.fallback === 'string' ? (JSON.parse(r.fallback) as UsageEvent) : r.fallback));
 }
+
+/**
+ * Renews the leases of calls still in flight on this replica: their in-flight rows and their budget reservations
+ * expire `ttlMs` from now (Postgres' clock, which the sweeps read too), so that a stream outliving its first lease
+ * is neither metered by the dead-gateway fallback nor loses its reservation. One statement for all of them.
+ */
+const RENEW_SQL = `
+with ids as (
+  select unnest(?::text[]) as request_id
+), inflight as (
+  update inflight_calls i set expires_at = now() + ?::float8 * interval '1 millisecond'
+  from ids where i.request_id = ids.request_id
+  returning 1
+), reservations as (
+  update budget_reservations r set expires_at = now() + ?::float8 * interval '1 millisecond'
+  from ids where r.request_id = ids.request_id
+  returning 1
+)
+select (select count(*) from inflight)::int as inflight, (select count(*) from reservations)::int as reservations`;
+
+export async function renewLeases(db: Db, requestIds: readonly string[], ttlMs: number): Promise<{ inflight: number; reservations: number }> {
+  const { rows } = (await db.raw(RENEW_SQL, [requestIds as unknown as Knex.RawBinding, ttlMs, ttlMs])) as { rows: { inflight: number; reservations: number }[] };
+  return rows[0]!;
+}

@@ -1,8 +1,10 @@
-import type { DecisionRecord, JournalRecord, InflightRecord, TierRecord, UsageEvent } from '../metering/types.js';
+import type { DecisionRecord, JournalRecord, InflightRecord, TierRecord, UsageEvent, UsageReview } from '../metering/types.js';
 import { budgetCounterCtes } from './budgets.js';
 import { recordTierEvents } from '../budgets/events.js';
 import { toMoney } from '../metering/money.js';
+import { undoFallbacks } from './fallbacks.js';
 import { clearInflight, insertInflight } from './inflight.js';
+import { insertReviews } from './usage-review.js';
 import type { Db } from './knex.js';
 import { decisionRollupSql, monthlyRollupSql, toolRollupSql, usageRollupSql } from './rollups.js';
 
@@ -15,9 +17,12 @@ import { decisionRollupSql, monthlyRollupSql, toolRollupSql, usageRollupSql } fr
 /** A column: its name, its Postgres type and, when the record's field is not sent as it is, what is sent. */
 export type Column<T> = readonly [name: keyof T & string, pgType: string, value?: (record: T) => unknown];
 
-// tools travels as one space-joined text per row and becomes text[] in SQL: UNNEST of a 2-D array yields its
-// scalars, not one array per row, and a sanitized tool name (src/providers/tools.ts) never holds a space.
+// tools and flags travel as one space-joined text per row and become text[] in SQL: UNNEST of a 2-D array yields
+// its scalars, not one array per row, and neither a sanitized tool name (src/providers/tools.ts) nor a flag
+// holds a space.
 const TOOL_SEPARATOR = ' ';
+const ARRAY_COLUMNS = new Set(['tools', 'flags']);
+const joined = (list: readonly string[] | undefined) => (list !== undefined && list.length > 0 ? list.join(TOOL_SEPARATOR) : null);
 
 export const USAGE_COLUMNS: readonly Column<UsageEvent>[] = [
   ['request_id', 'text'], ['ts', 'timestamptz'], ['bu_id', 'text'], ['use_case_id', 'text'],
@@ -26,13 +31,13 @@ export const USAGE_COLUMNS: readonly Column<UsageEvent>[] = [
   ['cached_input_tokens', 'int8'], ['cache_write_tokens', 'int8'], ['output_tokens', 'int8'],
   ['cost', 'numeric', (e) => toMoney(e.cost)], ['currency', 'text'], ['price_id', 'int4'], ['status', 'int4'], ['partial', 'bool'],
   ['latency_ms', 'int4'], ['decision_code', 'text'], ['policy_revision', 'text'], ['budget_tier', 'text'],
-  ['tools', 'text', (e) => (e.tools !== undefined && e.tools.length > 0 ? e.tools.join(TOOL_SEPARATOR) : null)],
+  ['tools', 'text', (e) => joined(e.tools)], ['flags', 'text', (e) => joined(e.flags)],
   // Price detail within the four kinds (issue 15); absent in records journaled before it was metered.
   ['cache_write_1h_tokens', 'int8', (e) => e.cache_write_1h_tokens ?? 0], ['service_tier', 'text', (e) => e.service_tier ?? 'standard'],
   ['cost_estimated', 'bool', (e) => e.cost_estimated === true],
 ];
 const USAGE_SELECT = USAGE_COLUMNS
-  .map(([name]) => (name === 'tools' ? `string_to_array(u.tools, '${TOOL_SEPARATOR}')` : `u.${name}`))
+  .map(([name]) => (ARRAY_COLUMNS.has(name) ? `string_to_array(u.${name}, '${TOOL_SEPARATOR}')` : `u.${name}`))
   .join(', ');
 
 const DECISION_COLUMNS: readonly Column<DecisionRecord>[] = [
@@ -124,14 +129,33 @@ async function writeTransaction(db: Db, records: readonly JournalRecord[]): Prom
     await clearInflight(trx, usage.map((u) => u.request_id));
     const tiers = records.filter((r): r is TierRecord => r.kind === 'tier');
     if (tiers.length > 0) await recordTierEvents(trx, tiers);
+    // Rare (calls billed other than as reported): a statement only when the batch has any.
+    await insertReviews(trx, usage.filter((u): u is UsageEvent & { review: UsageReview } => u.review !== undefined));
     // The statements that lock shared rows go last, the usage insert before the decisions': each holds those
     // locks until this transaction commits, after inserting its own ledger rows. Taken any earlier, the locks
     // would make another replica's writer wait before its ledger insert rather than after it, and concurrent
     // writers would run one at a time (ingest bench: two writers ×1.5 of one this way, ×1 before).
-    const usageInserted = usage.length > 0 ? await insertCounting(trx, INSERT_USAGE_SQL, columnArrays(USAGE_COLUMNS, usage)) : 0;
+    let usageInserted = usage.length > 0 ? await insertCounting(trx, INSERT_USAGE_SQL, columnArrays(USAGE_COLUMNS, usage)) : 0;
+    if (usageInserted < usage.length) usageInserted += await replaceFallbacks(trx, usage);
     const decisionsInserted = decisions.length > 0 ? await insertCounting(trx, INSERT_DECISIONS_SQL, columnArrays(DECISION_COLUMNS, decisions)) : 0;
     return { usageInserted, decisionsInserted };
   });
+}
+
+/**
+ * Some events found their request_id in the ledger: a replay (nothing to do), or a call whose dead-gateway
+ * fallback was written while it was still live (src/db/fallbacks.ts): that row goes, with what it added to the
+ * figures, and the real event is inserted in its place, flagged `replaced_fallback`. Only when some event did
+ * not insert (replays, rare fallbacks), so the common batch runs no statement more. A second usage statement in
+ * the transaction takes its row locks after the first's, out of key order: two writers replacing fallbacks at
+ * once can deadlock, which Postgres breaks and the writer retries (40P01 is not bad data).
+ */
+async function replaceFallbacks(trx: Db, usage: readonly UsageEvent[]): Promise<number> {
+  const candidates = usage.filter((u) => !u.flags?.includes('fallback')).map((u) => u.request_id);
+  const replaced = new Set(await undoFallbacks(trx, candidates));
+  if (replaced.size === 0) return 0;
+  const real = usage.filter((u) => replaced.has(u.request_id)).map((u): UsageEvent => ({ ...u, flags: [...(u.flags ?? []), 'replaced_fallback'] }));
+  return insertCounting(trx, INSERT_USAGE_SQL, columnArrays(USAGE_COLUMNS, real));
 }
 
 export type LedgerFilter = { buId?: string; useCaseId?: string; from?: Date | string; to?: Date | string };

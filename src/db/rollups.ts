@@ -8,10 +8,12 @@
 
 const HOUR = `date_trunc('hour', ts at time zone 'UTC') at time zone 'UTC'`;
 
-// The usage rollups' measures in column order, and what a group of ledger rows, or of rollup rows, adds to them.
+// The usage rollups' measures in column order, and what a group of ledger rows, or of rollup rows, adds to them;
+// with sign '-', what it takes away (a dead gateway's fallback row replaced by its call's real usage).
 const MEASURES = ['calls', 'input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'cost', 'partial_calls', 'error_calls'];
-const FROM_LEDGER = `count(*), sum(input_tokens), sum(cached_input_tokens), sum(cache_write_tokens), sum(output_tokens), sum(cost),
-  count(*) filter (where partial), count(*) filter (where status >= 400)`;
+export type Sign = '' | '-';
+const fromLedger = (sign: Sign) => `${sign}count(*), ${sign}sum(input_tokens), ${sign}sum(cached_input_tokens), ${sign}sum(cache_write_tokens),
+  ${sign}sum(output_tokens), ${sign}sum(cost), ${sign}count(*) filter (where partial), ${sign}count(*) filter (where status >= 400)`;
 const FROM_ROLLUP = MEASURES.map((m) => `sum(${m})`).join(', ');
 
 const USAGE_KEYS: [column: string, expr: string][] = [
@@ -35,16 +37,16 @@ on conflict (${keys.map(([c]) => c).join(', ')}) do update set
 
 // The accounting (billing) period is part of the key: it differs from the hour's month only for events that
 // arrived after their month was closed, which the month's chargeback bills where FOCUS does (migration 016).
-export function usageRollupSql(source: string): string {
-  return usageUpsertSql('usage_hourly', [['hour', HOUR], ...USAGE_KEYS], source, FROM_LEDGER);
+export function usageRollupSql(source: string, sign: Sign = ''): string {
+  return usageUpsertSql('usage_hourly', [['hour', HOUR], ...USAGE_KEYS], source, fromLedger(sign));
 }
 
 /**
  * The same usage per billing month (usage_monthly), which a month's chargeback reads when it does not group
  * by day. From the ledger's rows, or from usage_hourly's (`fromHourly`: the migration's backfill).
  */
-export function monthlyRollupSql(source: string, fromHourly = false): string {
-  return usageUpsertSql('usage_monthly', USAGE_KEYS, source, fromHourly ? FROM_ROLLUP : FROM_LEDGER);
+export function monthlyRollupSql(source: string, fromHourly = false, sign: Sign = ''): string {
+  return usageUpsertSql('usage_monthly', USAGE_KEYS, source, fromHourly ? FROM_ROLLUP : fromLedger(sign));
 }
 
 export function decisionRollupSql(source: string): string {
@@ -61,10 +63,10 @@ on conflict (hour, bu_id, use_case_id, agent_id, code) do update set calls = h.c
  * Calls per UTC day, BU, use case and tool: a call counts once for each tool it declared or called (its
  * `tools` are distinct); calls without tools add nothing. Upserted in primary-key order, as above.
  */
-export function toolRollupSql(source: string): string {
+export function toolRollupSql(source: string, sign: Sign = ''): string {
   return `
 insert into tool_usage_daily as d (day, use_case_id, tool, bu_id, calls)
-select (e.ts at time zone 'UTC')::date, e.use_case_id, t.tool, e.bu_id, count(*)
+select (e.ts at time zone 'UTC')::date, e.use_case_id, t.tool, e.bu_id, ${sign}count(*)
 from ${source} e cross join lateral unnest(e.tools) as t(tool)
 group by 1, 2, 3, 4
 order by 1, 2, 3, 4

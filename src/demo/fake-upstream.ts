@@ -62,7 +62,13 @@ type FaultAction =
   | { fault: 'hang' }
   | { fault: 'cut'; afterEvents: number }
   | { fault: 'stream-error'; afterEvents: number; type?: string; message?: string }
-  | { fault: 'slow'; chunkDelayMs: number; latencyMs?: number };
+  | { fault: 'slow'; chunkDelayMs: number; latencyMs?: number }
+  /**
+   * A faulty provider: the answer's usage report carries these values in place of (or beside) its own counts
+   * (`{ prompt_tokens: 10.5 }`, `{ output_tokens: 1e17 }`), in the JSON body or the stream's final usage event;
+   * null: the JSON answer carries no usage report at all.
+   */
+  | { fault: 'usage'; usage: Record<string, unknown> | null };
 
 /** Makes the next `times` (default 1) requests to `path` (default: any) misbehave. */
 export type FaultScript = FaultAction & { path?: string; times?: number };
@@ -89,7 +95,7 @@ const ROUTES: readonly Route[] = [
   { path: '/v1/messages/count_tokens', provider: 'anthropic', render: countTokens },
 ];
 
-const FAULTS = new Set(['error', 'hang', 'cut', 'stream-error', 'slow']);
+const FAULTS = new Set(['error', 'hang', 'cut', 'stream-error', 'slow', 'usage']);
 const NO_USAGE = usage(0, 0, 0, 0);
 
 const OPENAI_ERROR_TYPES: Record<number, string> = { 400: 'invalid_request_error', 401: 'invalid_request_error', 404: 'invalid_request_error', 429: 'requests' };
@@ -128,6 +134,23 @@ function authorize(provider: FakeProvider, headers: IncomingHttpHeaders, options
     return denied(400, anthropicErrorJson('invalid_request_error', 'anthropic-version: header is required'));
   }
   return null;
+}
+
+/** The reply with `counts` written over its usage report (JSON body, or the stream event that completes the report). */
+function misreport(reply: Reply, counts: Record<string, unknown> | null): Reply {
+  const patch = (usage: unknown) => ({ ...(usage as object), ...counts });
+  if (!('events' in reply)) {
+    const { usage, ...json } = reply.json as { usage?: unknown };
+    if (usage === undefined) return reply;
+    return { ...reply, json: counts === null ? json : { ...json, usage: patch(usage) } };
+  }
+  const events = reply.events.map((event) => {
+    if (event.final !== true) return event;
+    const data = JSON.parse(event.data) as { usage?: unknown; response?: { usage?: unknown } };
+    const patched = data.response !== undefined ? { ...data, response: { ...data.response, usage: patch(data.response.usage) } } : { ...data, usage: patch(data.usage) };
+    return { ...event, data: JSON.stringify(patched) };
+  });
+  return { ...reply, events };
 }
 
 function writeFlushed(res: ServerResponse, text: string): Promise<void> {
@@ -235,7 +258,8 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
       const json = providerError(route.provider, fault.status, fault.message ?? 'The fake upstream was told to fail.', fault.type, record.requestId);
       return sendJson(res, denied(fault.status, json), fault, record);
     }
-    const reply: Reply = route.render(body, { id: record.requestId, created: Math.floor(Date.now() / 1000) });
+    const rendered: Reply = route.render(body, { id: record.requestId, created: Math.floor(Date.now() / 1000) });
+    const reply = fault?.fault === 'usage' ? misreport(rendered, fault.usage) : rendered;
     return 'events' in reply ? sendStream(res, reply, fault, record) : sendJson(res, reply, fault, record);
   }
 

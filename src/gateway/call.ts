@@ -1,5 +1,6 @@
 import type { Decision, TagsFact } from '../policy/types.js';
 import type { NormalizedUsage, ProviderAdapter } from '../providers/types.js';
+import type { UsageFlag } from '../metering/types.js';
 
 /** What the gateway knows about one allowed call while it is in flight. */
 export type AllowedCall = {
@@ -20,11 +21,13 @@ export type AllowedCall = {
   modelServed: string;
   /** The body as forwarded upstream, serialized once by the decision (model rewritten, output clamped). */
   bodyText: string;
+  /** The body as received, parsed: what the usage bound reads for references to server-side state. */
+  requestBody: Record<string, unknown>;
   /** Bytes of the request body as received (chunked included): what the prompt estimate and its bound read. */
   bodyBytes: number;
   /** Answers the call asks for (OpenAI chat `n`, else 1): each may produce up to `outputLimit` tokens. */
   choices: number;
-  /** The output limit per answer in the body as forwarded, after any clamp; null when the body sets none. */
+  /** The output limit per answer in the body as forwarded, after any clamp; null when the body sets none; 0 for an endpoint without output. */
   outputLimit: number | null;
   /** Names of the tools the request declares (metered with the names its answer calls). */
   requestTools: string[];
@@ -38,7 +41,18 @@ export type AllowedCall = {
   progress?: () => CallProgress;
 };
 
-export type CallProgress = { usage: NormalizedUsage; complete: boolean; tools?: string[]; deltas?: number };
+/**
+ * `invalidUsage`: the counts of a usage report that held something other than token counts, as they came;
+ * `unread`: an answer too large to hold whose usage could not be found in its last bytes.
+ */
+export type CallProgress = {
+  usage: NormalizedUsage; complete: boolean; tools?: string[]; deltas?: number; invalidUsage?: Record<string, unknown>; unread?: boolean;
+};
 
-/** How a call ended; `tools` are the names its answer called, as far as it was read. */
-export type CallOutcome = { status: number; usage: NormalizedUsage; partial: boolean; tools?: string[] };
+/**
+ * How a call ended; `tools` are the names its answer called, as far as it was read; `invalidUsage`, the counts
+ * of a usage report that was not taken (for the review queue).
+ */
+export type CallOutcome = {
+  status: number; usage: NormalizedUsage; partial: boolean; tools?: string[]; flags?: UsageFlag[]; invalidUsage?: Record<string, unknown>;
+};

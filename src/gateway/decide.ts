@@ -88,6 +88,7 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
       modelRequested: sent!,
       modelServed: served,
       bodyText,
+      requestBody: body,
       bodyBytes: request.bodyBytes,
       choices: shape.choices,
       outputLimit: clamp ?? shape.outputLimit,

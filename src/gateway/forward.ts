@@ -1,16 +1,22 @@
 import { pipeline, Transform } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { parseJson, tailMember } from '../providers/json.js';
 import { ZERO_USAGE } from '../providers/types.js';
 import { createSseTap } from '../providers/sse.js';
 import type { AllowedCall, CallProgress } from './call.js';
-import { meterCall, usageToMeter } from './meter-call.js';
+import { meterAnswer, meterCall, outcomeOf } from './meter-call.js';
 import { sendProviderError } from './respond.js';
 import type { HeaderFilter } from './headers.js';
 import { ERRORS } from '../errors.js';
 
-/** JSON bodies larger than this are forwarded untouched but not parsed for usage (no provider sends one). */
+/**
+ * JSON answers up to this size are parsed whole for usage (and tool names). A larger one (an embeddings answer
+ * for many inputs) is not held: only its last TAIL_BYTES are kept, and the top-level `usage`, which the providers
+ * put at or near the end, is read from them (providers/json.ts tailMember).
+ */
 const MAX_JSON_USAGE_BYTES = 16 * 1024 * 1024;
+const TAIL_BYTES = 1024 * 1024;
 
 /**
  * Forwards an allowed call with tollgate's provider credential, streams the answer back, meters it. The body
@@ -42,11 +48,12 @@ function relay(app: FastifyInstance, call: AllowedCall, reply: FastifyReply, sta
   if (sse) reply.removeHeader('content-length');
   call.upstreamStatus = status;
   call.progress = result;
-  const finish = (cut: boolean) => {
+  const finish = (cut: boolean) => meterAnswer(app, call, status, () => {
     const r = result();
-    // An error answer that arrived whole carries no usage because nothing was billed: that is not partial.
-    meterCall(app, call, { status, usage: usageToMeter(call, r, status), tools: r.tools, partial: cut || (!r.complete && status < 400) });
-  };
+    // An error answer that arrived whole carries no usage because nothing was billed: that is not partial; nor is
+    // a whole answer whose usage report was not made of token counts (flagged instead).
+    return outcomeOf(call, status, r, cut || (!r.complete && r.invalidUsage === undefined && !r.unread && status < 400));
+  });
   tap.once('end', () => finish(false));
   pipeline(upstream, tap, (err) => {
     if (err) finish(true);
@@ -55,10 +62,12 @@ function relay(app: FastifyInstance, call: AllowedCall, reply: FastifyReply, sta
 }
 
 function clientGone(app: FastifyInstance, call: AllowedCall, responseFinished: boolean) {
-  const seen = call.progress?.() ?? { usage: { ...ZERO_USAGE }, complete: false };
+  if (call.finished) return;
   // 499: the client closed the connection before the upstream answered (nginx's convention).
-  meterCall(app, call, {
-    status: call.upstreamStatus ?? 499, usage: usageToMeter(call, seen, call.upstreamStatus), tools: seen.tools, partial: !(responseFinished && seen.complete),
+  const status = call.upstreamStatus ?? 499;
+  meterAnswer(app, call, status, () => {
+    const seen = call.progress?.() ?? { usage: { ...ZERO_USAGE }, complete: false };
+    return { ...outcomeOf(call, call.upstreamStatus ?? 0, seen, !(responseFinished && seen.complete)), status };
   });
 }
 
@@ -74,27 +83,48 @@ function sseTap(call: AllowedCall): Tap {
 }
 
 function jsonTap(call: AllowedCall): Tap {
-  const chunks: Buffer[] = [];
+  let chunks: Buffer[] = [];
   let size = 0;
+  let kept = 0;
   const tap = new Transform({
     transform(chunk: Buffer, _enc, cb) {
       size += chunk.length;
-      if (size <= MAX_JSON_USAGE_BYTES) chunks.push(chunk);
+      chunks.push(chunk);
+      kept += chunk.length;
+      if (size > MAX_JSON_USAGE_BYTES) {
+        while (kept - chunks[0]!.length >= TAIL_BYTES) kept -= chunks.shift()!.length;
+      }
       cb(null, chunk);
     },
   });
   return {
     tap,
     result() {
-      try {
-        const body: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-        const usage = call.adapter.usageFromBody(call.endpoint, body);
-        return { usage: usage ?? { ...ZERO_USAGE }, complete: usage !== null, tools: call.adapter.toolsFromBody(call.endpoint, body) };
-      } catch {
-        return { usage: { ...ZERO_USAGE }, complete: false };
-      }
+      const text = Buffer.concat(chunks).toString('utf8');
+      chunks = [];
+      return size <= MAX_JSON_USAGE_BYTES ? wholeBody(call, text) : bodyTail(call, text);
     },
   };
+}
+
+function wholeBody(call: AllowedCall, text: string): CallProgress {
+  const body = parseJson(text);
+  if (body === undefined) return { usage: { ...ZERO_USAGE }, complete: false };
+  return readUsage(call, body, call.adapter.toolsFromBody(call.endpoint, body));
+}
+
+/** Usage from the end of an answer too large to hold; `unread` when it is not there (metered from the estimate, flagged). */
+function bodyTail(call: AllowedCall, tail: string): CallProgress {
+  const usage = tailMember(tail, 'usage');
+  if (usage === undefined || usage === null) return { usage: { ...ZERO_USAGE }, complete: false, unread: true };
+  return readUsage(call, { usage });
+}
+
+function readUsage(call: AllowedCall, body: unknown, tools?: string[]): CallProgress {
+  const usage = call.adapter.usageFromBody(call.endpoint, body);
+  if (usage !== null) return { usage, complete: true, tools };
+  const invalidUsage = call.adapter.badUsage(call.endpoint, body);
+  return { usage: { ...ZERO_USAGE }, complete: false, tools, ...(invalidUsage ? { invalidUsage } : {}) };
 }
 
 function upstreamFailed(app: FastifyInstance, call: AllowedCall, reply: FastifyReply, error: Error & { statusCode?: number }) {

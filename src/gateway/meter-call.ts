@@ -1,20 +1,23 @@
 import type { FastifyInstance } from 'fastify';
-import type { UsageEvent } from '../metering/types.js';
-import { costOf } from '../metering/pricing.js';
+import { boundOf, overBound } from '../metering/bound.js';
+import type { UsageEvent, UsageReview } from '../metering/types.js';
+import { costOf, type PriceKinds } from '../metering/pricing.js';
 import { mergeToolNames } from '../providers/tools.js';
 import { ZERO_USAGE, type NormalizedUsage } from '../providers/types.js';
 import type { AllowedCall, CallOutcome, CallProgress } from './call.js';
 
 /**
- * A call's usage event, priced at the price in force when the call was received, for the tier that served it.
- * A model with no price in force was allowed only because the policy's data lets its use case run on an
- * estimate: it is metered at the provider's highest prices in force and flagged (cost_estimated), never at 0.
+ * A call's usage event, priced at the price in force when the call was received, for the tier that served it,
+ * and billed up to its bound. A model with no price in force was allowed only because the policy's data lets its
+ * use case run on an estimate: it is metered at the provider's highest prices in force and flagged
+ * (cost_estimated), never at 0.
  */
 export function usageEventOf(app: FastifyInstance, call: AllowedCall, outcome: CallOutcome): UsageEvent {
   const { book } = app.tollgate.prices;
   const price = book.priceAt(call.modelServed, call.ts, outcome.usage.service_tier);
   const kinds = price ?? book.estimateAt(call.adapter.name, call.ts);
   const tools = mergeToolNames(call.requestTools, outcome.tools);
+  const { usage, flags, review } = billable(app, call, outcome, kinds);
   return {
     kind: 'usage',
     request_id: call.requestId,
@@ -28,8 +31,8 @@ export function usageEventOf(app: FastifyInstance, call: AllowedCall, outcome: C
     endpoint: call.endpoint,
     model_requested: call.modelRequested,
     model_served: call.modelServed,
-    ...outcome.usage,
-    cost: kinds ? costOf(outcome.usage, kinds) : '0',
+    ...usage,
+    cost: kinds ? costOf(usage, kinds) : '0',
     currency: kinds?.currency ?? 'USD',
     price_id: price?.id ?? null,
     ...(price === null ? { cost_estimated: true } : {}),
@@ -40,7 +43,26 @@ export function usageEventOf(app: FastifyInstance, call: AllowedCall, outcome: C
     policy_revision: call.revision,
     budget_tier: call.decision.tier,
     ...(tools.length > 0 ? { tools } : {}),
+    ...(flags !== undefined && flags.length > 0 ? { flags } : {}),
+    ...(review !== undefined ? { review } : {}),
   };
+}
+
+/**
+ * The outcome to bill: as reported (the outcome itself), up to what the call could have used
+ * (src/metering/bound.ts). Past it, the call is billed at the bound and flagged, and what was reported goes to the
+ * review queue instead of the budget; so does a usage report that was not taken (not token counts).
+ */
+function billable(app: FastifyInstance, call: AllowedCall, outcome: CallOutcome, price: PriceKinds | null): CallOutcome & { review?: UsageReview } {
+  const limits = app.tollgate.config.bound;
+  const over = overBound(outcome.usage, call, limits);
+  if (over !== null) {
+    const reported_cost = price ? costOf(outcome.usage, price) : null;
+    const review: UsageReview = { reason: 'over_bound', reported: { ...outcome.usage }, reported_cost, bound: over.bound };
+    return { ...outcome, usage: over.billed, flags: [...(outcome.flags ?? []), 'over_bound'], review };
+  }
+  if (outcome.invalidUsage === undefined) return outcome;
+  return { ...outcome, review: { reason: 'usage_invalid', reported: outcome.invalidUsage, reported_cost: null, bound: boundOf(call, limits) } };
 }
 
 /**
@@ -49,8 +71,9 @@ export function usageEventOf(app: FastifyInstance, call: AllowedCall, outcome: C
  * lease runs out.
  */
 export function recordInFlight(app: FastifyInstance, call: AllowedCall): void {
-  const fallback = usageEventOf(app, call, { status: 0, partial: true, usage: usageToMeter(call, { usage: ZERO_USAGE, complete: false }) });
+  const fallback = usageEventOf(app, call, { status: 0, partial: true, usage: usageToMeter(call, { usage: ZERO_USAGE, complete: false }), flags: ['fallback'] });
   const expiresAt = new Date(call.ts.getTime() + app.tollgate.config.reservationTtlMs).toISOString();
+  app.tollgate.leases.add(call.requestId);
   try {
     app.tollgate.meter.record({ kind: 'inflight', request_id: call.requestId, ts: fallback.ts, expires_at: expiresAt, fallback: { ...fallback, latency_ms: 0 } });
   } catch (err) {
@@ -58,27 +81,90 @@ export function recordInFlight(app: FastifyInstance, call: AllowedCall): void {
   }
 }
 
-/** Turns a finished call into its one usage event. */
+/**
+ * Meters a call from its answer as far as `read` (which reads it) got. It runs in stream and socket listeners,
+ * where an exception would end the process with every call in flight: it never throws. Should reading the
+ * answer fail, the call is metered from tollgate's estimate, flagged.
+ */
+export function meterAnswer(app: FastifyInstance, call: AllowedCall, status: number, read: () => CallOutcome): void {
+  let outcome: CallOutcome;
+  try {
+    outcome = read();
+  } catch (err) {
+    app.log.error({ err, request_id: call.requestId }, 'metering: reading the answer failed; the call is metered from the estimate');
+    outcome = estimatedOutcome(call, status);
+  }
+  meterCall(app, call, outcome);
+}
+
+/**
+ * A call's outcome from its answer's progress. A usage report that held something other than token counts is
+ * not taken, and an answer too large to hold whose usage was not in its last bytes has none: either way the call
+ * is metered as if the provider had reported none (usageToMeter: the prompt at the estimate, never 0), flagged.
+ */
+export function outcomeOf(call: AllowedCall, status: number, progress: CallProgress, partial: boolean): CallOutcome {
+  const invalidUsage = progress.invalidUsage;
+  const outcome: CallOutcome = { status, usage: usageToMeter(call, progress, status), tools: progress.tools, partial };
+  if (progress.unread === true && status < 400) return { ...outcome, flags: ['usage_unread'] };
+  return invalidUsage === undefined ? outcome : { ...outcome, flags: ['usage_invalid'], invalidUsage };
+}
+
+/** Turns a finished call into its one usage event. Never throws (see meterAnswer). */
 export function meterCall(app: FastifyInstance, call: AllowedCall, outcome: CallOutcome): UsageEvent | undefined {
   if (call.finished) return undefined;
   call.finished = true;
-  const { meter, budgetGate, metrics } = app.tollgate;
-  const event = usageEventOf(app, call, outcome);
-  const priced = event.price_id !== null;
+  app.tollgate.leases.remove(call.requestId);
+  const event = safeUsageEvent(app, call, outcome);
+  if (event === undefined) return undefined;
   try {
-    meter.record(event);
+    app.tollgate.meter.record(event);
   } catch (err) {
     // The call was served; losing its event is the worst outcome here, so say so loudly.
     app.log.error({ err, request_id: call.requestId }, 'usage event could not be journaled');
     return undefined;
   }
+  try {
+    countMetered(app, event);
+  } catch (err) {
+    app.log.error({ err, request_id: call.requestId }, 'metering: counting a metered call failed');
+  }
+  return event;
+}
+
+function safeUsageEvent(app: FastifyInstance, call: AllowedCall, outcome: CallOutcome): UsageEvent | undefined {
+  try {
+    return usageEventOf(app, call, outcome);
+  } catch (err) {
+    app.log.error({ err, request_id: call.requestId }, 'metering: the call\'s usage could not be priced; it is metered from the estimate');
+  }
+  try {
+    return usageEventOf(app, call, estimatedOutcome(call, outcome.status));
+  } catch (err) {
+    app.log.error({ err, request_id: call.requestId }, 'metering: the call could not be metered at all');
+    return undefined;
+  }
+}
+
+/** As if the provider had reported nothing: the prompt at the reservation's estimate, flagged. */
+function estimatedOutcome(call: AllowedCall, status: number): CallOutcome {
+  return { status, partial: false, usage: { ...ZERO_USAGE, input_tokens: call.estimatedInputTokens }, flags: ['metering_failed'] };
+}
+
+function countMetered(app: FastifyInstance, event: UsageEvent): void {
+  const { budgetGate, metrics } = app.tollgate;
   budgetGate.metered(event);
   for (const kind of ['input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens'] as const) {
     if (event[kind] > 0) metrics.tokens.inc({ provider: event.provider, model: event.model_served, kind: kind.replace('_tokens', '') }, event[kind]);
   }
   metrics.cost.inc({ provider: event.provider, model: event.model_served, currency: event.currency }, Number(event.cost));
-  if (!priced) app.log.warn({ model: call.modelServed, request_id: call.requestId, cost: event.cost }, 'no price in force for the served model; metered at an estimate, flagged');
-  return event;
+  if (event.flags !== undefined) {
+    for (const flag of event.flags) metrics.flagged.inc({ provider: event.provider, flag });
+    app.log.warn(
+      { request_id: event.request_id, provider: event.provider, model: event.model_served, flags: event.flags, reported: event.review?.reported, bound: event.review?.bound },
+      'metering: the call was not billed as its provider reported (see the review queue)',
+    );
+  }
+  if (event.cost_estimated === true) app.log.warn({ model: event.model_served, request_id: event.request_id, cost: event.cost }, 'no price in force for the served model; metered at an estimate, flagged');
 }
 
 /**
@@ -90,7 +176,7 @@ export function meterCall(app: FastifyInstance, call: AllowedCall, outcome: Call
  */
 export function usageToMeter(call: AllowedCall, progress: CallProgress, upstreamStatus?: number): NormalizedUsage {
   const u = progress.usage;
-  if (progress.complete || (upstreamStatus ?? 0) >= 400) return u;
+  if ((progress.complete && progress.invalidUsage === undefined) || (upstreamStatus ?? 0) >= 400) return u;
   const prompt = u.input_tokens + u.cached_input_tokens + u.cache_write_tokens;
   return {
     ...u,

@@ -21,9 +21,10 @@ export type Caller = { tokenId: string; role: ApiRole; buId: string | null };
  * metrics: scrape /metrics (spend per model, the process' state);
  * prices: the price book (list prices in force and their history), which every role but the scraper reads;
  * shadow-spend: the providers' reports against the ledger. Not for a BU owner: a report has no BU (bypass
- * spend never carried tags) and its ledger side is every BU's; not for the council: it names API keys.
+ * spend never carried tags) and its ledger side is every BU's; not for the council: it names API keys;
+ * review: the usage review queue (calls not billed as their provider reported).
  */
-export type Capability = 'catalog' | 'agents' | 'chargeback' | 'decisions' | 'budgets' | 'budgets:deliveries' | 'budgets:write' | 'adjacency' | 'adjacency:act' | 'outcomes:write' | 'metrics' | 'prices' | 'shadow-spend';
+export type Capability = 'catalog' | 'agents' | 'chargeback' | 'decisions' | 'budgets' | 'budgets:deliveries' | 'budgets:write' | 'adjacency' | 'adjacency:act' | 'outcomes:write' | 'metrics' | 'prices' | 'shadow-spend' | 'review';
 export type Dimension = 'BU' | 'USE_CASE' | 'AGENT' | 'MODEL' | 'PROVIDER' | 'DAY' | 'MONTH';
 export type FilterKey = 'bu' | 'useCase' | 'agent' | 'model' | 'provider';
 
@@ -44,8 +45,8 @@ const READ_BUDGETS: readonly Capability[] = ['budgets', 'budgets:deliveries'];
 
 export const ACCESS_RULES: Readonly<Record<ApiRole, Rule>> = Object.freeze({
   // Finance reads budgets but does not set them: "admin edits catalog and budgets" (DESIGN.md).
-  finance: { scope: 'all', can: ['catalog', 'prices', 'agents', 'chargeback', 'decisions', ...READ_BUDGETS, 'adjacency', 'outcomes:write', 'shadow-spend'], dimensions: ALL_DIMENSIONS, filters: ALL_FILTERS, budgetScopes: ALL_BUDGET_SCOPES },
-  admin: { scope: 'all', can: ['catalog', 'prices', 'agents', 'chargeback', 'decisions', ...READ_BUDGETS, 'budgets:write', 'adjacency', 'adjacency:act', 'outcomes:write', 'metrics', 'shadow-spend'], dimensions: ALL_DIMENSIONS, filters: ALL_FILTERS, budgetScopes: ALL_BUDGET_SCOPES },
+  finance: { scope: 'all', can: ['catalog', 'prices', 'agents', 'chargeback', 'decisions', ...READ_BUDGETS, 'adjacency', 'outcomes:write', 'shadow-spend', 'review'], dimensions: ALL_DIMENSIONS, filters: ALL_FILTERS, budgetScopes: ALL_BUDGET_SCOPES },
+  admin: { scope: 'all', can: ['catalog', 'prices', 'agents', 'chargeback', 'decisions', ...READ_BUDGETS, 'budgets:write', 'adjacency', 'adjacency:act', 'outcomes:write', 'metrics', 'shadow-spend', 'review'], dimensions: ALL_DIMENSIONS, filters: ALL_FILTERS, budgetScopes: ALL_BUDGET_SCOPES },
   'bu-owner': { scope: 'own-bu', can: ['catalog', 'prices', 'agents', 'chargeback', 'decisions', ...READ_BUDGETS, 'outcomes:write'], dimensions: ALL_DIMENSIONS, filters: ALL_FILTERS, budgetScopes: ALL_BUDGET_SCOPES },
   // The council weighs BUs and use cases against each other (adjacency): aggregate spend over time, but
   // nothing that identifies agents, sessions or single calls. Budgets: the use case and BU ones (their

@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { insertDeadLetter } from '../db/dead-letters.js';
 import type { Db } from '../db/knex.js';
 import { writeBatch, type WriteResult } from '../db/ledger.js';
 import { openJournal, type Journal } from './journal.js';
+import { sanitizeRecord } from './sanitize.js';
 import type { JournalRecord } from './types.js';
 
 /**
@@ -52,8 +54,12 @@ export type MeterStats = {
   /** Failed flush attempts, in total and in the current streak. */
   failures: number;
   consecutiveFailures: number;
-  /** Records set aside in rejected.jsonl because Postgres refuses them (bad data, not an outage). */
+  /** Records Postgres refused as data (not an outage), set aside in metering_dead_letters. */
   rejected: number;
+  /** Of those, the ones whose sanitized copy was written (the call is in the ledger, flagged). */
+  sanitized: number;
+  /** When the oldest record not yet written was journaled (or, replayed from an earlier process, taken over); null when none. */
+  oldestPendingAt: number | null;
   lastFlushMs: number | null;
   lastFlushAt: string | null;
 };
@@ -75,6 +81,7 @@ export const DEFAULT_MAX_RETRY_DELAY_MS = 5000;
 // Closed segments of this process keep their records in memory up to this many; beyond it (a long
 // outage) they are re-read from disk when their turn comes, so memory stays bounded.
 const MAX_RETAINED_RECORDS = 100_000;
+// Where a refused record goes only when Postgres refuses its dead letter too.
 const REJECTED_FILE = 'rejected.jsonl';
 
 export function createMeter(options: MeterOptions): Meter {
@@ -83,15 +90,17 @@ export function createMeter(options: MeterOptions): Meter {
   const journal: Journal = openJournal(options.journalDir, log);
   const listeners: FlushListener[] = [];
   /** Closed segments this process wrote: their records (null when they must be re-read from disk). */
-  const ownSegments = new Map<string, { records: JournalRecord[] | null; count: number }>();
+  const ownSegments = new Map<string, { records: JournalRecord[] | null; count: number; since: number }>();
   let current: JournalRecord[] = [];
+  let currentSince = 0;
+  const createdAt = Date.now();
   let retained = 0;
   let running: Promise<void> | null = null;
   let queued: Promise<void> | null = null;
   let timer: NodeJS.Timeout | undefined;
   let state: 'created' | 'started' | 'closed' = 'created';
   let released = false;
-  const counts = { recorded: 0, flushed: 0, inserted: 0, failures: 0, consecutiveFailures: 0, rejected: 0 };
+  const counts = { recorded: 0, flushed: 0, inserted: 0, failures: 0, consecutiveFailures: 0, rejected: 0, sanitized: 0 };
   const byKind: Record<JournalRecord['kind'], number> = { usage: 0, decision: 0, tier: 0, inflight: 0 };
   let last: { ms: number; at: string } | null = null;
 
@@ -99,7 +108,7 @@ export function createMeter(options: MeterOptions): Meter {
     const file = journal.roll();
     if (!file) return;
     const keep = retained + current.length <= MAX_RETAINED_RECORDS;
-    ownSegments.set(file, { records: keep ? current : null, count: current.length });
+    ownSegments.set(file, { records: keep ? current : null, count: current.length, since: currentSince });
     if (keep) retained += current.length;
     current = [];
   };
@@ -129,39 +138,73 @@ export function createMeter(options: MeterOptions): Meter {
   }
 
   // What a batch inserted is counted as each of its transactions commits: a batch of several transactions can
-  // fail after some committed, and its retry (or the one-by-one pass) then finds their rows written.
+  // fail after some committed, and its retry (or the halving pass) then finds their rows written.
   const write = async (records: JournalRecord[]): Promise<WriteResult> => {
     const total: WriteResult = { usageInserted: 0, decisionsInserted: 0 };
-    let written = 0;
-    const committed = (r: WriteResult, n: number) => {
+    const committed = (r: WriteResult) => {
       total.usageInserted += r.usageInserted;
       total.decisionsInserted += r.decisionsInserted;
       counts.inserted += r.usageInserted + r.decisionsInserted;
-      written += n;
     };
-    try {
-      await writeBatch(db, records, committed);
-    } catch (err) {
-      if (!isBadData(err)) throw err;
-      // The records of the transactions that committed are in; the bad one is among the rest.
-      await writeOneByOne(records.slice(written), committed);
-    }
+    await writeSplitting(records, committed);
     return total;
   };
 
-  // Postgres refused the data itself (a constraint, a malformed value): retrying would block the
-  // journal forever, so the offending records are set aside in rejected.jsonl and the others written.
-  const writeOneByOne = async (records: JournalRecord[], committed: (r: WriteResult, n: number) => void): Promise<void> => {
-    for (const record of records) {
+  // Postgres refused the data itself (a NUL byte, an index row too large, a constraint): retrying would block
+  // the journal forever. The batch is halved until the refused record is alone (a few transactions per refused
+  // record, not one per record of the batch), that record is set aside and the others are written.
+  const writeSplitting = async (records: JournalRecord[], committed: (r: WriteResult, n: number) => void): Promise<void> => {
+    let written = 0;
+    try {
+      await writeBatch(db, records, (r, n) => {
+        committed(r, n);
+        written += n;
+      });
+      return;
+    } catch (err) {
+      if (!isBadData(err)) throw err;
+      // The records of the transactions that committed are in; the refused one is among the rest.
+      const rest = records.slice(written);
+      if (rest.length === 1) return setAside(rest[0]!, err, committed);
+      const half = Math.ceil(rest.length / 2);
+      await writeSplitting(rest.slice(0, half), committed);
+      await writeSplitting(rest.slice(half), committed);
+    }
+  };
+
+  /**
+   * A refused record goes to metering_dead_letters as it was, and its sanitized copy (sanitize.ts) is written in
+   * its place: a call the upstream served still ends in the ledger, flagged. Both are idempotent, so a replay of
+   * the segment after a crash here sets nothing aside twice.
+   */
+  const setAside = async (record: JournalRecord, refusal: unknown, committed: (r: WriteResult, n: number) => void): Promise<void> => {
+    const copy = sanitizeRecord(record);
+    let sanitized = false;
+    if (copy !== null) {
       try {
-        await writeBatch(db, [record], committed);
+        await writeBatch(db, [copy], committed);
+        sanitized = true;
       } catch (err) {
         if (!isBadData(err)) throw err;
-        fs.appendFileSync(path.join(journal.dir, REJECTED_FILE), `${JSON.stringify(record)}\n`);
-        counts.rejected++;
-        log.error({ err, request_id: record.request_id, file: REJECTED_FILE }, 'metering: Postgres rejected a record; set aside in the journal directory');
       }
     }
+    const sqlstate = sqlstateOf(refusal);
+    const error = refusalMessage(refusal, sqlstate);
+    try {
+      await insertDeadLetter(db, { record, sqlstate, error, sanitized });
+    } catch (err) {
+      if (!isBadData(err)) throw err;
+      fs.appendFileSync(path.join(journal.dir, REJECTED_FILE), `${JSON.stringify(record)}\n`);
+      log.error({ err, request_id: record.request_id, file: REJECTED_FILE }, 'metering: Postgres refused a dead letter too; set aside in the journal directory');
+    }
+    counts.rejected++;
+    if (sanitized) counts.sanitized++;
+    log.error(
+      { err: refusal, sqlstate, kind: record.kind, request_id: record.request_id, sanitized },
+      sanitized
+        ? 'metering: Postgres refused a record; its sanitized copy was written (flagged) and the original set aside in metering_dead_letters'
+        : 'metering: Postgres refused a record; set aside in metering_dead_letters',
+    );
   };
 
   const notify = (records: JournalRecord[], info: FlushInfo) => {
@@ -229,6 +272,7 @@ export function createMeter(options: MeterOptions): Meter {
   return {
     record(record) {
       if (state === 'closed') throw new Error('metering: record() after close(); the journal is released');
+      if (current.length === 0) currentSince = Date.now();
       try {
         journal.append(record);
       } catch (err) {
@@ -266,12 +310,19 @@ export function createMeter(options: MeterOptions): Meter {
     },
     stats() {
       let pending = current.length;
-      for (const { count } of ownSegments.values()) pending += count;
+      let oldest = current.length > 0 ? currentSince : Infinity;
+      for (const { count, since } of ownSegments.values()) {
+        pending += count;
+        oldest = Math.min(oldest, since);
+      }
+      const segments = journal.pendingSegments();
+      if (segments.some((file) => !ownSegments.has(file))) oldest = Math.min(oldest, createdAt);
       return {
         ...counts,
         recordedByKind: { ...byKind },
         pending,
-        pendingSegments: journal.pendingSegments().length,
+        pendingSegments: segments.length,
+        oldestPendingAt: Number.isFinite(oldest) ? oldest : null,
         lastFlushMs: last?.ms ?? null,
         lastFlushAt: last?.at ?? null,
       };
@@ -279,9 +330,30 @@ export function createMeter(options: MeterOptions): Meter {
   };
 }
 
-/** Errors that retrying cannot fix: Postgres data exceptions (22xxx), constraint violations (23xxx), or values the batch could not encode. */
-function isBadData(err: unknown): boolean {
+/**
+ * SQLSTATE classes in which Postgres refuses the data itself, which retrying cannot fix: 22 data exception (a
+ * NUL byte, an untranslatable escape in jsonb, a value out of range), 23 integrity constraint violation, 54
+ * program limit exceeded (an index row too large). Every other class is an outage or contention to retry: 08
+ * connection, 40 serialization or deadlock, 53 insufficient resources, 55 lock not available, 57 operator
+ * intervention (a cancelled statement, a shutdown), 58 system error, XX internal; and 42 (an undefined table, a
+ * missing privilege) fails every record alike, so setting records aside would only empty the journal.
+ */
+const BAD_DATA_CLASSES: ReadonlySet<string> = new Set(['22', '23', '54']);
+
+/** Errors that retrying cannot fix: Postgres refusing the data (above), or values the batch could not encode. */
+export function isBadData(err: unknown): boolean {
   if (err instanceof TypeError || err instanceof RangeError) return true;
+  const code = sqlstateOf(err);
+  return code !== null && BAD_DATA_CLASSES.has(code.slice(0, 2));
+}
+
+/** Postgres' own message: knex puts the statement (long, with its CTEs) before it, ` - ` between. */
+function refusalMessage(err: unknown, sqlstate: string | null): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return sqlstate === null ? message : message.slice(message.lastIndexOf(' - ') + 3);
+}
+
+function sqlstateOf(err: unknown): string | null {
   const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^2[23][0-9A-Z]{3}$/.test(code);
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : null;
 }

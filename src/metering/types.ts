@@ -3,6 +3,34 @@ import type { NormalizedUsage } from '../providers/types.js';
 /** What a caller claimed: its tags and parent call id, each already checked at the edge (src/gateway/tags.ts). */
 export type ClaimedTags = Partial<Record<'bu' | 'use_case' | 'agent_id' | 'session_id' | 'parent_id', string>>;
 
+/**
+ * Why a ledger row is not simply what the provider reported (README, "Flags on ledger rows").
+ * - fallback: written by the in-flight sweep for a call whose gateway never reported (the prompt estimate);
+ * - usage_invalid: the provider's usage report held something other than token counts; metered as if it had none;
+ * - usage_unread: a JSON answer too large to hold (over 16 MB) whose usage was not in its last bytes; metered
+ *   from the estimate;
+ * - metering_failed: reading the call's usage failed in tollgate; metered from the estimate;
+ * - sanitized: Postgres refused the record as it was; this row is its sanitized copy (the original is in
+ *   metering_dead_letters);
+ * - over_bound: the usage passed what the call could have used (src/metering/bound.ts); billed at the bound,
+ *   what was reported is in usage_review;
+ * - replaced_fallback: the call's fallback had been written while it was still live; this real event replaced it
+ *   (src/db/fallbacks.ts).
+ */
+export type UsageFlag = 'fallback' | 'usage_invalid' | 'usage_unread' | 'metering_failed' | 'sanitized' | 'over_bound' | 'replaced_fallback';
+
+/**
+ * What the provider reported for a call that was not billed as reported; kept in usage_review (never in budgets)
+ * for finance to look at. `reported`: tollgate's four token kinds (over_bound), or the provider's own count fields
+ * as they came (usage_invalid); `reported_cost`: what the reported usage would have cost (over_bound, priced).
+ */
+export type UsageReview = {
+  reason: 'over_bound' | 'usage_invalid';
+  reported: Record<string, unknown>;
+  reported_cost: string | null;
+  bound: { input_tokens: number; output_tokens: number };
+};
+
 /** One row of the append-only usage ledger (usage_events), as journaled and as written. */
 export type UsageEvent = NormalizedUsage & {
   kind: 'usage';
@@ -39,6 +67,10 @@ export type UsageEvent = NormalizedUsage & {
    * when none (and in records journaled before tools were metered). Names only, never arguments or text.
    */
   tools?: string[];
+  /** Absent (null in the ledger) for an ordinary row. */
+  flags?: UsageFlag[];
+  /** Present when the call was not billed as the provider reported (written to usage_review with the row). */
+  review?: UsageReview;
 };
 
 /**

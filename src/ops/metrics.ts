@@ -23,6 +23,12 @@ export function createMetrics() {
     labelNames: ['provider', 'model', 'currency'] as const,
     registers: [registry],
   });
+  const flagged = new client.Counter({
+    name: 'tollgate_usage_flagged_total',
+    help: 'Calls metered with a flag (over_bound, usage_invalid, usage_unread, metering_failed, …): not billed simply as reported',
+    labelNames: ['provider', 'flag'] as const,
+    registers: [registry],
+  });
   const decisionSeconds = new client.Histogram({
     name: 'tollgate_decision_seconds',
     help: 'Time spent evaluating the compiled policy',
@@ -35,7 +41,7 @@ export function createMetrics() {
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
     registers: [registry],
   });
-  return { registry, calls, tokens, cost, decisionSeconds, overheadSeconds };
+  return { registry, calls, tokens, cost, flagged, decisionSeconds, overheadSeconds };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
@@ -61,7 +67,10 @@ export function registerMeterGauges(metrics: Metrics, stats: () => MeterStats): 
     new client.Gauge({ name, help, registers: [metrics.registry], collect() { this.set(read(stats())); } });
   gauge('tollgate_meter_pending_events', 'Events journaled but not yet written to Postgres', (s) => s.pending);
   gauge('tollgate_meter_flush_failures', 'Failed flush attempts since start', (s) => s.failures);
-  gauge('tollgate_meter_rejected_events', 'Events Postgres refused, set aside in rejected.jsonl', (s) => s.rejected);
+  gauge('tollgate_meter_rejected_events', 'Records Postgres refused as data since start, set aside in metering_dead_letters (alert on any)', (s) => s.rejected);
+  gauge('tollgate_meter_sanitized_events', 'Of the refused records, those whose sanitized copy was written (flagged sanitized)', (s) => s.sanitized);
+  gauge('tollgate_meter_consecutive_failures', 'Failed flush attempts in the current streak (0 when the last flush succeeded)', (s) => s.consecutiveFailures);
+  gauge('tollgate_meter_oldest_pending_seconds', 'Age of the oldest record not yet written to Postgres (0 when none)', (s) => (s.oldestPendingAt === null ? 0 : (Date.now() - s.oldestPendingAt) / 1000));
   gauge('tollgate_meter_last_flush_seconds', 'Duration of the last flush', (s) => (s.lastFlushMs ?? 0) / 1000);
 }
 

@@ -23,9 +23,9 @@ export const MAX_OUTPUT_TOKENS = 1_000_000;
 export const MAX_MODEL_LENGTH = 256;
 
 /**
- * What a body asks for: its output limit per answer (the largest of the fields set; null when it sets none),
- * the worst case per answer that a reservation counts (that limit, or the default; 0 without output) and how
- * many answers.
+ * What a body asks for: its output limit per answer (the largest of the fields set; null when it sets none; 0 for
+ * an endpoint without output), the worst case per answer that a reservation counts (that limit, or the default;
+ * 0 without output) and how many answers.
  */
 export type BodyShape = { ok: true; outputLimit: number | null; worstOutput: number; choices: number };
 export type BodyProblem = { ok: false; message: string };
@@ -52,8 +52,9 @@ export function readBodyFor(specs: EndpointSpecs, endpoint: string, body: Record
     if (!isCount(n, spec!.choices!.max)) return problem(spec!.choices!.field, `must be a whole number from 1 to ${spec!.choices!.max}`);
     choices = n;
   }
-  const worstOutput = spec?.maxOutputFields === null ? 0 : (outputLimit ?? DEFAULT_MAX_OUTPUT_TOKENS);
-  return { ok: true, outputLimit, worstOutput, choices };
+  // An endpoint without output (embeddings, count_tokens) has a limit of 0: what metering may bill (src/metering/bound.ts).
+  if (spec?.maxOutputFields === null) return { ok: true, outputLimit: 0, worstOutput: 0, choices };
+  return { ok: true, outputLimit, worstOutput: outputLimit ?? DEFAULT_MAX_OUTPUT_TOKENS, choices };
 }
 
 function isCount(value: unknown, max: number): value is number {

@@ -34,8 +34,10 @@ export interface StreamUsageReader {
   /**
    * The usage seen so far; `complete` is false until the provider's final usage report arrived. `deltas`:
    * the output delta events seen (a token or a few each), what an answer cut before its report did produce.
+   * `invalidUsage`: the counts of a usage report that held something other than a token count, as they came
+   * (that report is not taken: the call is metered as if it had none).
    */
-  result(): { usage: NormalizedUsage; complete: boolean; servedModel?: string; deltas: number };
+  result(): { usage: NormalizedUsage; complete: boolean; servedModel?: string; deltas: number; invalidUsage?: Record<string, unknown> };
   /** Names of the tools the answer called so far: sanitized, distinct, sorted (src/providers/tools.ts). */
   tools(): string[];
 }
@@ -78,8 +80,10 @@ export interface ProviderAdapter {
     injectedUsage: boolean;
   };
   isStream(endpoint: string, body: Record<string, unknown>): boolean;
-  /** Usage from a non-streamed JSON response body. */
+  /** Usage from a non-streamed JSON response body; null when it has none, or a count in it is not a token count. */
   usageFromBody(endpoint: string, body: unknown): NormalizedUsage | null;
+  /** The counts of a JSON body's usage report, as they came, when one of them is not a token count. */
+  badUsage(endpoint: string, body: unknown): Record<string, unknown> | undefined;
   /** Names of the tools the request declares (never their descriptions or schemas): sanitized, distinct, sorted. */
   requestTools(endpoint: string, body: Record<string, unknown>): string[];
   /** Names of the tools a non-streamed JSON response body called: sanitized, distinct, sorted. */

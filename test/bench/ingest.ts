@@ -70,8 +70,8 @@ function withTools(records: JournalRecord[]): void {
   }
 }
 
-// The writer's ledger columns without tools (a text[] the writer builds in SQL from one joined string).
-const BASELINE = USAGE_COLUMNS.filter(([name]) => name !== 'tools');
+// The writer's ledger columns without tools and flags (text[] the writer builds in SQL from one joined string).
+const BASELINE = USAGE_COLUMNS.filter(([name]) => name !== 'tools' && name !== 'flags');
 const BASELINE_COLUMNS = BASELINE.map(([name]) => name);
 const BASELINE_TYPES = BASELINE.map(([, type]) => type);
 const baselineSql = (table: string, tail = '') => `insert into ${table} (${BASELINE_COLUMNS.join(', ')}, accounting_period)

@@ -14,7 +14,7 @@ const READY_TIMEOUT_MS = 45_000;
 
 /**
  * `tollgate serve` as a real child process (node --import tsx src/cli/main.ts serve): its own port, data
- * directory and journal, on a shared Postgres, in front of a fake upstream. It can be killed with any
+ * directory and journal, on a shared Postgres (or a PGlite directory of its own), in front of a fake upstream. It can be killed with any
  * signal and started again on the same data directory, which is what the fault tests need.
  */
 export type TollgateProcess = {
@@ -35,7 +35,9 @@ export type TollgateProcess = {
 
 export type TollgateProcessOptions = {
   name?: string;
-  databaseUrl: string;
+  /** A Postgres database; or `pgliteDir`, an embedded one the child opens alone (prepare it before, read it after). */
+  databaseUrl?: string;
+  pgliteDir?: string;
   /** Base URL of the fake upstream (both providers). */
   upstreamUrl: string;
   /** Extra environment (TOLLGATE_UPSTREAM_TIMEOUT_MS, ...); wins over the defaults here. */
@@ -50,7 +52,7 @@ export async function startTollgateProcess(opts: TollgateProcessOptions): Promis
     ...withoutTollgateEnv(process.env),
     PORT: String(port),
     TOLLGATE_HOST: '127.0.0.1',
-    DATABASE_URL: opts.databaseUrl,
+    ...(opts.databaseUrl !== undefined ? { DATABASE_URL: opts.databaseUrl } : { TOLLGATE_PGLITE_DIR: opts.pgliteDir }),
     TOLLGATE_DATA_DIR: dataDir,
     TOLLGATE_JOURNAL_DIR: path.join(dataDir, 'journal'),
     TOLLGATE_SEED: 'never',

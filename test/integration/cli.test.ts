@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/knex.js';
+import { insertDeadLetter } from '../../src/db/dead-letters.js';
 import { sumLedger, writeBatch } from '../../src/db/ledger.js';
 import { hashAgentKey } from '../../src/identity/keys.js';
 import { TEST_DB_KIND, type TestDb } from '../helpers/db.js';
@@ -252,6 +253,29 @@ describe('tollgate CLI', { timeout: 90_000 }, () => {
     expect(fs.readdirSync(path.join(dataDir, '.tollgate')).sort(), 'the lock and the socket went with serve').toEqual(['journal', 'pgdata']);
     // The CLI opens the database itself again.
     expect((await cli('agent', 'key', 'list')).code).toBe(0);
+  });
+
+  it('lists the usage review queue and the records Postgres refused (metering review, metering dead-letters)', async () => {
+    const reviewed = usageEvent(900, {
+      flags: ['over_bound'], input_tokens: 1500, output_tokens: 16,
+      review: { reason: 'over_bound', reported: { input_tokens: 1e11, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 1e11 }, reported_cost: '200000.000000000000', bound: { input_tokens: 1500, output_tokens: 16 } },
+    }, 'cli-review');
+    await withDirectDb(async (db) => {
+      await writeBatch(db, [reviewed]);
+      await insertDeadLetter(db, { record: usageEvent(901, { session_id: 'a\u0000b' }, 'cli-dead'), sqlstate: '22021', error: 'invalid byte sequence for encoding "UTF8": 0x00', sanitized: true });
+    });
+    const review = await cli('metering', 'review', '--reason', 'over_bound', '--json');
+    expect(review).toMatchObject({ code: 0, stderr: '' });
+    const [row] = review.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(row).toMatchObject({ request_id: reviewed.request_id, reason: 'over_bound', reported: { input_tokens: 1e11 }, flags: ['over_bound'], bound_output_tokens: 16 });
+    expect(Number(row!.reported_cost)).toBe(200_000);
+    const table = await cli('metering', 'dead-letters');
+    expect(table).toMatchObject({ code: 0, stderr: '' });
+    expect(table.stdout).toContain('cli-dead-901');
+    expect(table.stdout).toContain('22021');
+    const json = await cli('metering', 'dead-letters', '--json', '--kind', 'usage');
+    expect(JSON.parse(json.stdout.trim())).toMatchObject({ request_id: 'cli-dead-901', sanitized: true, record: { session_id: 'a\u0000b' } });
+    expect((await cli('metering', 'review', '--reason', 'too_much')).code).not.toBe(0);
   });
 });
 

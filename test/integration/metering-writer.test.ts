@@ -204,32 +204,35 @@ describe('metering writer', () => {
     await expectLedgerHolds([...records, ...fresh]);
   });
 
-  it('sets aside a record Postgres refuses and writes the rest', async () => {
+  it('sets aside a record Postgres refuses, writes its sanitized copy and the rest', async () => {
     const meter = meterOn(t.db);
     const good = batch(20);
     const bad = usageEvent(99, { cost: 'not money' });
     const refused = usageEvent(98, { status: null as unknown as number });
     [...good.slice(0, 10), bad, refused, ...good.slice(10)].forEach((r) => meter.record(r));
     await meter.flush();
-    await expectLedgerHolds(good);
-    const rejected = fs.readFileSync(path.join(dir, 'rejected.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as JournalRecord);
-    expect(rejected.map((r) => r.request_id)).toEqual([bad.request_id, refused.request_id]);
-    expect(meter.stats()).toMatchObject({ rejected: 2, pendingSegments: 0 });
+    const dead = (await t.db('metering_dead_letters').orderBy('id')) as { request_id: string; record: string; sanitized: boolean }[];
+    expect(dead.map((d) => [d.request_id, d.sanitized])).toEqual([[bad.request_id, true], [refused.request_id, true]]);
+    expect(JSON.parse(dead[0]!.record)).toEqual(bad);
+    expect(await usageByRequestId(t.db, bad.request_id)).toMatchObject({ cost: '0.000000000000', flags: ['sanitized'] });
+    expect(await usageByRequestId(t.db, refused.request_id)).toMatchObject({ status: 0, flags: ['sanitized'] });
+    expect(fs.existsSync(path.join(dir, 'rejected.jsonl'))).toBe(false);
+    expect(meter.stats()).toMatchObject({ rejected: 2, sanitized: 2, pendingSegments: 0 });
   });
 
   it('counts the rows of a batch part that committed before a refused record, once', async () => {
-    // A group of 6,001 records goes in two transactions; the refused record is in the second, whose records
-    // are then written one by one (the first's are in).
+    // A group of 6,001 records goes in two transactions; the refused record is in the second, which is then
+    // halved until the refused record is alone (the first's are in), and that record's sanitized copy written.
     const meter = meterOn(t.db, { batchSize: 10_000 });
     const flushed: FlushInfo[] = [];
     meter.onFlushed((_, info) => flushed.push(info));
     const good = batch(6000);
-    const refused = usageEvent(98, { status: null as unknown as number });
+    const refused = usageEvent(98, { status: null as unknown as number }, 'refused');
     [...good, refused].forEach((r) => meter.record(r));
     await meter.flush();
-    await expectLedgerHolds(good);
-    expect(meter.stats()).toMatchObject({ inserted: 6000, flushed: 6001, rejected: 1, pendingSegments: 0 });
-    expect(flushed).toEqual([{ usageInserted: usageOnly(good).length, decisionsInserted: 1500, replayed: false }]);
+    expect(await sumLedger(t.db)).toMatchObject({ calls: usageOnly(good).length + 1 });
+    expect(meter.stats()).toMatchObject({ inserted: 6001, flushed: 6001, rejected: 1, sanitized: 1, pendingSegments: 0 });
+    expect(flushed).toEqual([{ usageInserted: usageOnly(good).length + 1, decisionsInserted: 1500, replayed: false }]);
   }, 60_000);
 
   it('never runs two flushes at once, and a flush called during another writes what came after', async () => {

@@ -16,6 +16,9 @@ import * as rollupBillingPeriod from './016_rollup_billing_period.js';
 import * as ledgerBrin from './017_ledger_brin.js';
 import * as usageMonthly from './018_usage_monthly.js';
 import * as decisionClaims from './019a_decision_claims.js';
+import * as ledgerFlags from './020a_ledger_flags.js';
+import * as deadLetters from './020b_dead_letters.js';
+import * as usageReview from './020c_usage_review.js';
 import * as metricsRole from './021_metrics_role.js';
 import * as priceBook from './022_price_book.js';
 import * as reforecasts from './023_reforecasts.js';
@@ -44,6 +47,9 @@ const MIGRATIONS: ReadonlyArray<[string, Migration]> = [
   ['017_ledger_brin', ledgerBrin],
   ['018_usage_monthly', usageMonthly],
   ['019a_decision_claims', decisionClaims],
+  ['020a_ledger_flags', ledgerFlags],
+  ['020b_dead_letters', deadLetters],
+  ['020c_usage_review', usageReview],
   ['021_metrics_role', metricsRole],
   ['022_price_book', priceBook],
   ['023_reforecasts', reforecasts],

@@ -7,6 +7,7 @@ import { decisionLoaders, decisionResolvers } from './decisions.js';
 import { downgradeLoaders, downgradeResolvers } from './downgrades.js';
 import { outcomeLoaders, outcomeResolvers } from './outcomes.js';
 import { priceLoaders, priceResolvers } from './prices.js';
+import { reviewResolvers } from './review.js';
 import { sessionLoaders, sessionResolvers } from './sessions.js';
 import { shadowLoaders, shadowResolvers } from './shadow.js';
 
@@ -16,7 +17,7 @@ import { shadowLoaders, shadowResolvers } from './shadow.js';
  */
 type ResolverMap = Record<string, Record<string, unknown>>;
 
-const RESOLVERS: ResolverMap[] = [adjacencyResolvers, budgetResolvers, catalogResolvers, chargebackResolvers, decisionResolvers, downgradeResolvers, outcomeResolvers, priceResolvers, sessionResolvers, shadowResolvers];
+const RESOLVERS: ResolverMap[] = [adjacencyResolvers, budgetResolvers, catalogResolvers, chargebackResolvers, decisionResolvers, downgradeResolvers, outcomeResolvers, priceResolvers, reviewResolvers, sessionResolvers, shadowResolvers];
 const LOADERS: ResolverMap[] = [adjacencyLoaders, budgetLoaders, catalogLoaders, chargebackLoaders, decisionLoaders, downgradeLoaders, outcomeLoaders, priceLoaders, sessionLoaders, shadowLoaders];
 
 export const resolvers = { ...scalarResolvers, ...merge(RESOLVERS) };

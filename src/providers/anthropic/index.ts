@@ -3,7 +3,7 @@ import { ENDPOINTS, clampOutput, isBilled, isStream, prepareBody, readBody } fro
 import { errorBody } from './errors.js';
 import { headerRules } from './headers.js';
 import { requestTools, toolsFromBody } from './tools.js';
-import { isInjectedUsageEvent, modelFromBody, streamReader, usageFromBody } from './usage.js';
+import { badUsage, isInjectedUsageEvent, modelFromBody, streamReader, usageFromBody } from './usage.js';
 
 export const anthropic: ProviderAdapter = Object.freeze({
   name: 'anthropic',
@@ -14,6 +14,7 @@ export const anthropic: ProviderAdapter = Object.freeze({
   prepareBody,
   isStream,
   usageFromBody,
+  badUsage,
   requestTools,
   toolsFromBody,
   modelFromBody,

@@ -1,4 +1,4 @@
-import { asObject, nonStandardTier, parseJson, stringField, tokenCount } from '../json.js';
+import { asObject, isBadCount, nonStandardTier, parseJson, reportedCounts, stringField, tokenCount } from '../json.js';
 import { ZERO_USAGE, type NormalizedUsage, type StreamUsageReader, type TokenKind } from '../types.js';
 import { ToolNames } from '../tools.js';
 import { addCallBlock } from './tools.js';
@@ -14,38 +14,48 @@ const USAGE_FIELDS = {
 const USAGE_KEYS = Object.keys(USAGE_FIELDS) as TokenKind[];
 
 /**
- * Copies every count the usage object has onto `into`; a count that is absent or null is left alone. The
- * detail that changes the price comes along: `cache_creation` splits the cache writes by how long they live
+ * Copies every count the usage object has onto `into`; a count that is absent or null is left alone, and so is
+ * one that is not a token count: the object's counts as they came are returned in `bad` then. The detail that
+ * changes the price comes along: `cache_creation` splits the cache writes by how long they live
  * (https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching#1-hour-cache-duration), and
  * `service_tier` says which tier served the call.
  */
-function mergeUsage(into: NormalizedUsage, usage: unknown): boolean {
+function mergeUsage(into: NormalizedUsage, usage: unknown): { found: boolean; bad?: Record<string, unknown> } {
   const counts = asObject(usage);
-  if (counts === undefined) return false;
+  if (counts === undefined) return { found: false };
   let found = false;
+  let bad = false;
   for (const key of USAGE_KEYS) {
-    const value = tokenCount(counts[USAGE_FIELDS[key]]);
+    const raw = counts[USAGE_FIELDS[key]];
+    const value = tokenCount(raw);
     if (value !== undefined) {
       into[key] = value;
       found = true;
-    }
+    } else if (isBadCount(raw)) bad = true;
   }
   const hour = tokenCount(asObject(counts.cache_creation)?.ephemeral_1h_input_tokens);
   if (hour !== undefined && hour > 0) into.cache_write_1h_tokens = Math.min(hour, into.cache_write_tokens);
   const tier = nonStandardTier(counts.service_tier);
   if (tier !== undefined) into.service_tier = tier;
-  return found;
+  return bad ? { found, bad: reportedCounts(Object.fromEntries(USAGE_KEYS.map((k) => [USAGE_FIELDS[k], counts[USAGE_FIELDS[k]]]))) } : { found };
 }
 
+/** Valid counts only: a usage object with a count that is not one gives null (see badUsage). */
 export function normalizeUsage(usage: unknown): NormalizedUsage | null {
   const normalized = { ...ZERO_USAGE };
-  return mergeUsage(normalized, usage) ? normalized : null;
+  const merged = mergeUsage(normalized, usage);
+  return merged.found && merged.bad === undefined ? normalized : null;
 }
 
 export function usageFromBody(endpoint: string, body: unknown): NormalizedUsage | null {
   // count_tokens is free: its input_tokens is the answer to the question, not tokens consumed.
   if (endpoint === '/messages/count_tokens') return { ...ZERO_USAGE };
   return normalizeUsage(asObject(body)?.usage);
+}
+
+export function badUsage(endpoint: string, body: unknown): Record<string, unknown> | undefined {
+  if (endpoint === '/messages/count_tokens') return undefined;
+  return mergeUsage({ ...ZERO_USAGE }, asObject(body)?.usage).bad;
 }
 
 export function modelFromBody(body: unknown): string | undefined {
@@ -65,7 +75,13 @@ export function streamReader(_endpoint: string): StreamUsageReader {
   let complete = false;
   let servedModel: string | undefined;
   let deltas = 0;
+  let invalidUsage: Record<string, unknown> | undefined;
   const tools = new ToolNames();
+  const merge = (counts: unknown): boolean => {
+    const merged = mergeUsage(usage, counts);
+    invalidUsage = merged.bad ?? invalidUsage;
+    return merged.found;
+  };
   return {
     push(event, data) {
       if (event === 'content_block_delta' || (event === undefined && data.includes('"content_block_delta"'))) {
@@ -81,12 +97,12 @@ export function streamReader(_endpoint: string): StreamUsageReader {
       } else if (payload?.type === 'message_start') {
         const message = asObject(payload.message);
         servedModel = stringField(message, 'model') ?? servedModel;
-        mergeUsage(usage, message?.usage);
-      } else if (payload?.type === 'message_delta' && mergeUsage(usage, payload.usage)) {
+        merge(message?.usage);
+      } else if (payload?.type === 'message_delta' && merge(payload.usage)) {
         complete = true;
       }
     },
-    result: () => ({ usage: { ...usage }, complete, servedModel, deltas }),
+    result: () => ({ usage: { ...usage }, complete, servedModel, deltas, ...(invalidUsage ? { invalidUsage } : {}) }),
     tools: () => tools.sorted(),
   };
 }

@@ -1,4 +1,4 @@
-import { asObject, nonStandardTier, parseJson, stringField, tokenCount } from '../json.js';
+import { asObject, isBadCount, nonStandardTier, parseJson, reportedCounts, stringField, tokenCount } from '../json.js';
 import { ZERO_USAGE, type NormalizedUsage, type StreamUsageReader } from '../types.js';
 import { ToolNames } from '../tools.js';
 import { addChatCalls, addResponseOutput, addResponsesItem } from './tools.js';
@@ -18,14 +18,28 @@ const RESPONSE_FINAL_EVENTS = new Set(['response.completed', 'response.incomplet
 /** Responses stream events that carry one output item (a function_call names its tool). */
 const RESPONSE_ITEM_EVENTS = new Set(['response.output_item.added', 'response.output_item.done']);
 
+/** The usage object's counts, null when it has none, or `bad` (the counts as they came) when one is not a count. */
+export function readUsage(endpoint: string, usage: unknown): { usage: NormalizedUsage } | { bad: Record<string, unknown> } | null {
+  const fields = USAGE_FIELDS[endpoint];
+  const counts = asObject(usage);
+  if (fields === undefined || counts === undefined) return null;
+  const raw = { [fields.input]: counts[fields.input], [fields.output]: counts[fields.output], cached_tokens: asObject(counts[fields.details])?.cached_tokens };
+  if (Object.values(raw).some(isBadCount)) return { bad: reportedCounts(raw) };
+  const normalized = normalizeUsage(endpoint, counts);
+  return normalized === null ? null : { usage: normalized };
+}
+
+/** Valid counts only: a usage object with a count that is not one (see readUsage) gives null. */
 export function normalizeUsage(endpoint: string, usage: unknown): NormalizedUsage | null {
   const fields = USAGE_FIELDS[endpoint];
   const counts = asObject(usage);
   if (fields === undefined || counts === undefined) return null;
   const input = tokenCount(counts[fields.input]);
   const output = tokenCount(counts[fields.output]);
+  const cachedCount = asObject(counts[fields.details])?.cached_tokens;
+  if (isBadCount(counts[fields.input]) || isBadCount(counts[fields.output]) || isBadCount(cachedCount)) return null;
   if (input === undefined && output === undefined) return null;
-  const cached = Math.min(input ?? 0, tokenCount(asObject(counts[fields.details])?.cached_tokens) ?? 0);
+  const cached = Math.min(input ?? 0, tokenCount(cachedCount) ?? 0);
   return {
     input_tokens: (input ?? 0) - cached,
     cached_input_tokens: cached,
@@ -49,11 +63,16 @@ export function usageFromBody(endpoint: string, body: unknown): NormalizedUsage 
   return withTier(normalizeUsage(endpoint, answer?.usage), answer?.service_tier);
 }
 
+export function badUsage(endpoint: string, body: unknown): Record<string, unknown> | undefined {
+  const read = readUsage(endpoint, asObject(body)?.usage);
+  return read !== null && 'bad' in read ? read.bad : undefined;
+}
+
 export function modelFromBody(body: unknown): string | undefined {
   return stringField(body, 'model');
 }
 
-type ReaderState = { usage: NormalizedUsage; complete: boolean; servedModel?: string; deltas: number };
+type ReaderState = { usage: NormalizedUsage; complete: boolean; servedModel?: string; deltas: number; invalidUsage?: Record<string, unknown> };
 type ReadEvent = (state: ReaderState, tools: ToolNames, event: string | undefined, data: string) => void;
 
 function reader(onData: ReadEvent): StreamUsageReader {
@@ -88,8 +107,14 @@ function readChatChunk(state: ReaderState, tools: ToolNames, _event: string | un
   if (chunk === undefined) return;
   state.servedModel ??= stringField(chunk, 'model');
   if (mayHaveTool) addChatCalls(tools, chunk.choices, 'delta');
-  const usage = withTier(normalizeUsage('/chat/completions', chunk.usage), chunk.service_tier);
-  if (usage !== null) Object.assign(state, { usage, complete: true });
+  if (mayHaveUsage) takeUsage(state, readUsage('/chat/completions', chunk.usage), chunk.service_tier);
+}
+
+/** The final usage report (with the tier that served the call); one whose counts are not counts leaves the call as if it had none, and says so. */
+function takeUsage(state: ReaderState, read: ReturnType<typeof readUsage>, tier: unknown): void {
+  if (read === null) return;
+  if ('bad' in read) state.invalidUsage = read.bad;
+  else Object.assign(state, { usage: withTier(read.usage, tier), complete: true });
 }
 
 /** Output items that may call a tool; a message item's .done event carries its whole text, not worth a parse. */
@@ -116,9 +141,8 @@ function readResponsesEvent(state: ReaderState, tools: ToolNames, event: string 
   const response = asObject(payload.response);
   if (response === undefined) return;
   state.servedModel = stringField(response, 'model') ?? state.servedModel;
-  const usage = withTier(normalizeUsage('/responses', response.usage), response.service_tier);
-  if (usage !== null && RESPONSE_FINAL_EVENTS.has(String(payload.type))) {
-    Object.assign(state, { usage, complete: true });
+  if (RESPONSE_FINAL_EVENTS.has(String(payload.type))) {
+    takeUsage(state, readUsage('/responses', response.usage), response.service_tier);
     addResponseOutput(tools, response.output);
   }
 }

@@ -50,6 +50,25 @@ describe('anthropic usage from JSON bodies', () => {
   });
 });
 
+describe('anthropic usage reports whose counts are not token counts (issue 16: an upstream reply kills the process)', () => {
+  it('are not taken from a JSON body: usageFromBody is null and badUsage gives the counts as they came', () => {
+    const body = { usage: { ...START_USAGE, output_tokens: 1e17 } };
+    expect(anthropic.usageFromBody('/messages', body)).toBeNull();
+    expect(anthropic.badUsage('/messages', body)).toEqual({ input_tokens: 25, cache_read_input_tokens: 3000, cache_creation_input_tokens: 1200, output_tokens: 1e17 });
+    expect(anthropic.badUsage('/messages', { usage: START_USAGE })).toBeUndefined();
+    expect(anthropic.badUsage('/messages/count_tokens', { input_tokens: 0.5 })).toBeUndefined();
+  });
+
+  it('in a stream, the valid counts are kept and the bad one is reported', () => {
+    const text = STREAM.replace('"output_tokens":15', '"output_tokens":3.7');
+    expect(readStream(text)).toMatchObject({
+      usage: { input_tokens: 25, cached_input_tokens: 3000, cache_write_tokens: 1200, output_tokens: 1 },
+      deltas: 1,
+      invalidUsage: { output_tokens: 3.7 },
+    });
+  });
+});
+
 describe('anthropic usage from streams', () => {
   it('input and cache from message_start, output from message_delta', () => {
     expect(readStream(STREAM)).toEqual({

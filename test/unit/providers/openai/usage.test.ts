@@ -76,6 +76,39 @@ describe('openai usage from JSON bodies', () => {
   });
 });
 
+describe('openai usage reports whose counts are not token counts (issue 16: an upstream reply kills the process)', () => {
+  const bad = [10.5, -1, 1e17, 1e13, '12', true, { n: 1 }];
+
+  it('are not taken: usageFromBody is null and badUsage gives the counts as they came', () => {
+    for (const value of bad) {
+      const body = { usage: { ...CHAT_USAGE, prompt_tokens: value } };
+      expect(openai.usageFromBody('/chat/completions', body)).toBeNull();
+      expect(openai.badUsage('/chat/completions', body)).toMatchObject({ prompt_tokens: typeof value === 'number' ? value : expect.any(String), completion_tokens: 300, cached_tokens: 1920 });
+    }
+    expect(openai.usageFromBody('/responses', { usage: { ...RESPONSES_USAGE, input_tokens_details: { cached_tokens: 0.5 } } })).toBeNull();
+    expect(openai.badUsage('/chat/completions', { usage: CHAT_USAGE })).toBeUndefined();
+    expect(openai.badUsage('/chat/completions', { usage: { prompt_tokens: null, completion_tokens: 2 } })).toBeUndefined();
+  });
+
+  it('a trillion tokens is the largest count believed', () => {
+    expect(openai.usageFromBody('/embeddings', { usage: { prompt_tokens: 1e12 } })).toMatchObject({ input_tokens: 1e12 });
+    expect(openai.usageFromBody('/embeddings', { usage: { prompt_tokens: 1e12 + 1 } })).toBeNull();
+  });
+
+  it('text in a count is kept short and without control characters', () => {
+    const reported = openai.badUsage('/chat/completions', { usage: { prompt_tokens: `\u0000${'9'.repeat(500)}`, completion_tokens: 1 } });
+    expect(String(reported?.prompt_tokens)).not.toMatch(/\p{Cc}/u);
+    expect(String(reported?.prompt_tokens).length).toBeLessThanOrEqual(64);
+  });
+
+  it('in a stream, leave the call incomplete and say what came', () => {
+    const chat = CHAT_STREAM.replace('"completion_tokens":300', '"completion_tokens":3.7');
+    expect(readStream('/chat/completions', chat)).toMatchObject({ complete: false, deltas: 1, invalidUsage: { completion_tokens: 3.7 } });
+    const responses = RESPONSES_STREAM.replace('"input_tokens":5000', '"input_tokens":1e17');
+    expect(readStream('/responses', responses)).toMatchObject({ complete: false, deltas: 1, invalidUsage: { input_tokens: 1e17 } });
+  });
+});
+
 describe('openai usage from streams', () => {
   it('chat: usage and model from the include_usage stream, complete', () => {
     // deltas: the one chunk with text ('Hi'); the role, finish and usage chunks carry none.
