@@ -4,7 +4,7 @@ import { openDatabase } from './db/bootstrap.js';
 import { createDb, type DbTarget } from './db/knex.js';
 import { serveLocalSocket, type LocalSocket } from './db/local-socket.js';
 import { startOrphanSweeper } from './metering/orphans.js';
-import { createLeases, type Leases } from './metering/leases.js';
+import { createLiveCalls, type LiveCalls } from './metering/live-calls.js';
 import { Catalog } from './catalog/catalog.js';
 import { BudgetGate } from './budgets/gate.js';
 import { PolicyEngine } from './policy/engine.js';
@@ -34,7 +34,7 @@ export type Services = {
   policy: PolicyEngine;
   meter: Meter;
   /** Calls in flight on this replica, whose leases (in-flight rows, reservations) are renewed until they end. */
-  leases: Leases;
+  liveCalls: LiveCalls;
   authenticate: Authenticator;
   metrics: Metrics;
   /** Delivers tier notifications from the outbox, on its own timer. */
@@ -84,8 +84,8 @@ export async function createServices(config: Config, log: Log, target?: DbTarget
   const meter = createMeter({ db, journalDir: config.journalDir, flushIntervalMs: config.flush.intervalMs, batchSize: config.flush.batch, log });
   meter.onFlushed((records) => budgetGate.ledgered(records));
   await meter.start();
-  const leases = createLeases({ db, log, ttlMs: config.reservationTtlMs });
-  leases.start();
+  const liveCalls = createLiveCalls({ db, log, ttlMs: config.reservationTtlMs });
+  liveCalls.start();
   const notifier = createNotifier({ db, log });
   notifier.start();
   const adjacency = createAdjacencySchedule({
@@ -102,7 +102,7 @@ export async function createServices(config: Config, log: Log, target?: DbTarget
   registerPolicyInfo(metrics, () => policy.revision);
 
   return {
-    config, db, catalog, budgetGate, prices, policy, meter, leases, metrics, notifier, adjacency, reforecasts, reconcile,
+    config, db, catalog, budgetGate, prices, policy, meter, liveCalls, metrics, notifier, adjacency, reforecasts, reconcile,
     authenticate: createAuthenticator({
       db, verifyJwt: createJwtVerifier(config.jwt), cacheMs: config.refresh.keyCacheMs, failures: new AuthFailureLimit(config.authFailures), log,
     }),
@@ -116,7 +116,7 @@ export async function createServices(config: Config, log: Log, target?: DbTarget
       await reforecasts.stop();
       await reconcile.stop();
       await notifier.stop();
-      await leases.stop();
+      await liveCalls.stop();
       await meter.close();
       // After the meter's last flush, so that what the leased calls spent is given back as ledgered.
       await budgetGate.stop();

@@ -85,7 +85,7 @@ describe('streams that outlive their lease', () => {
   });
 
   it('a fallback written anyway (the lease could not be renewed) is replaced by the real usage, and budgets equal the ledger', async () => {
-    await gw.app.tollgate.leases.stop();
+    await gw.app.tollgate.liveCalls.stop();
     try {
       const { requestId, watch } = await slowStream('sess-long-unrenewed');
       expect(watch.fallbackSeen).toBe(true);
@@ -94,7 +94,7 @@ describe('streams that outlive their lease', () => {
       expect(Number((await gw.app.tollgate.db('usage_events').where({ request_id: requestId }).count<{ n: string }[]>('* as n'))[0]!.n)).toBe(1);
       await expectBudgetsEqualLedger();
     } finally {
-      gw.app.tollgate.leases.start();
+      gw.app.tollgate.liveCalls.start();
     }
   });
 });
