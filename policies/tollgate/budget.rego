@@ -105,7 +105,7 @@ _no_room_of contains i if {
 
 _no_room_of contains i if {
 	some i, room in _room_of
-	room < 1
+	room < _min_output
 }
 
 # A budget with no room left for this call has reached its hard cap for this call, even a little below
@@ -147,6 +147,8 @@ _budgets_readable if {
 	is_number(_choices)
 	_choices >= 1
 	_choices == floor(_choices)
+	is_number(_min_output)
+	_min_output >= 1
 }
 
 _budget_readable(b) if {
@@ -182,6 +184,10 @@ _estimate_fields := ["input_tokens", "output_tokens", "tokens", "cost", "input_c
 # Answers the call asks for (OpenAI chat n): the output limit is per answer. Absent means one (an older gateway);
 # anything but a whole number from 1 leaves the budget facts unreadable, and the fail mode decides.
 _choices := object.get(_estimate, "choices", 1)
+
+# The least output limit per answer the provider accepts for this request (Anthropic extended thinking needs
+# max_tokens above its thinking budget of at least 1,024): a budget with room for less has no room for the call.
+_min_output := object.get(_estimate, "min_output_tokens", 1)
 
 _unavailable_message := "the budget state is unavailable" if not _state_available
 

@@ -3,7 +3,8 @@ package tollgate
 # Caps: no call may take a budget past its cap. A use case, BU or agent budget is capped at its hard-cap
 # threshold times its limit; a session budget at its limit and at max_calls. A call whose worst case would
 # pass a cap has its output clamped to what fits; the clamp is per answer (a call may ask for several, OpenAI's
-# n), so what fits is shared by every answer; when not even one output token per answer fits, it is rejected.
+# n), so what fits is shared by every answer; when less than the least valid output per answer fits (one token,
+# or above the thinking budget for Anthropic's extended thinking), it is rejected.
 # Every budget that stops the call is a reason; among reasons of one code the order is by message, so the
 # message names the budget deterministically. The clamp is priced at the requested model: a soft-cap
 # downgrade to a cheaper model only leaves more room.
@@ -33,7 +34,7 @@ violations contains _violation("budget_busy", _busy_message(b)) if {
 # title: Budgets that are only busy
 # description: >-
 #   The budgets (by index) with no room for this call that would have room for it were nothing held by calls
-#   in flight: spend alone is below the cap by at least the call's input and one output token per answer.
+#   in flight: spend alone is below the cap by at least the call's input and its least output per answer.
 #   A session that made its number of calls is not busy: those calls count whether or not they finished.
 _busy_of contains i if {
 	some i in _no_room_of
@@ -54,7 +55,7 @@ _fits_by_spend(b) if {
 	b.limit > 0
 	left := _cap_amount(b) - b.spent
 	_worst[b.unit] > left
-	_output_room(b.unit, left) >= 1
+	_output_room(b.unit, left) >= _min_output
 }
 
 # METADATA

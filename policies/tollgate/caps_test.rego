@@ -201,3 +201,20 @@ test_answers_that_are_not_a_whole_number_fail_closed if {
 		_codes({"estimate": {"choices": n}}, []) == {"budget_unavailable"}
 	}
 }
+
+test_a_clamp_keeps_the_least_valid_output if {
+	# 1000 + 99.994445 spent: room for 305 output tokens. Extended thinking needs 1,025: no room, not a clamp of 305.
+	thinking := {"input_tokens": 1000, "output_tokens": 1000, "tokens": 2000, "cost": 0.0125, "input_cost": 0.0025, "output_cost_per_token": 0.00001, "choices": 1, "min_output_tokens": 1025}
+	d := decision with input as _with({"budgets": [_uc({"spent": 1000, "reserved": 99.994445})], "estimate": thinking}, [])
+	d.allowed == false
+	d.code == "budget_busy"
+	d.max_output_tokens == null
+
+	# 1000 + 99.98 spent: room for 1,750 output tokens, above 1,025: clamped there.
+	max_output_tokens == 1750 with input as _with({"budgets": [_uc({"spent": 1000, "reserved": 99.98})], "estimate": json.patch(thinking, [{"op": "replace", "path": "/output_tokens", "value": 4000}, {"op": "replace", "path": "/tokens", "value": 5000}, {"op": "replace", "path": "/cost", "value": 0.0425}])}, [])
+}
+
+test_a_least_output_that_is_not_a_count_fails_closed if {
+	bad := {"input_tokens": 1000, "output_tokens": 1000, "tokens": 2000, "cost": 0.0125, "input_cost": 0.0025, "output_cost_per_token": 0.00001, "min_output_tokens": 0}
+	_codes({"estimate": bad}, []) == {"budget_unavailable"}
+}
