@@ -14,8 +14,8 @@ import { usageEvent } from '../integration/fixtures/events.js';
  * what Anthropic refuses (src/demo/fake-upstream/anthropic.ts).
  */
 
+/** A token budget of 10,000: its hard cap is 11,000. */
 const LIMIT = 10_000;
-const CAP = 11_000;
 let gw: Gateway;
 let key: string;
 let seq = 0;
