@@ -21,6 +21,6 @@ describe('anthropic body', () => {
     expect(anthropic.readBody('/messages', { max_tokens: 1024, n: 4 })).toEqual({ ok: true, outputLimit: 1024, worstOutput: 1024, choices: 1 });
     expect(anthropic.readBody('/messages', {})).toEqual({ ok: true, outputLimit: null, worstOutput: 4096, choices: 1 });
     expect(anthropic.readBody('/messages', { max_tokens: -1 })).toEqual({ ok: false, message: 'invalid request: max_tokens must be a whole number from 1 to 1000000' });
-    expect(anthropic.readBody('/messages/count_tokens', { max_tokens: 1024 })).toEqual({ ok: true, outputLimit: null, worstOutput: 0, choices: 1 });
+    expect(anthropic.readBody('/messages/count_tokens', { max_tokens: 1024 })).toEqual({ ok: true, outputLimit: 0, worstOutput: 0, choices: 1 });
   });
 });

@@ -46,7 +46,7 @@ describe('openai isStream and readBody', () => {
   it('responses: max_output_tokens, and no n; embeddings: no output', () => {
     expect(openai.readBody('/responses', { max_output_tokens: 300, n: 5 })).toEqual({ ok: true, outputLimit: 300, worstOutput: 300, choices: 1 });
     expect(openai.readBody('/responses', { max_tokens: 300 })).toMatchObject({ outputLimit: null, worstOutput: 4096 });
-    expect(openai.readBody('/embeddings', { max_tokens: 'lots' })).toEqual({ ok: true, outputLimit: null, worstOutput: 0, choices: 1 });
+    expect(openai.readBody('/embeddings', { max_tokens: 'lots' })).toEqual({ ok: true, outputLimit: 0, worstOutput: 0, choices: 1 });
   });
 
   // Issue 16 items 5 and 8: these were a silent 4096 (or a 500), and n was not counted at all.
