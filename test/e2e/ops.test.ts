@@ -33,7 +33,7 @@ describe('operations endpoints', () => {
     expect(await health.json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${gw.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready', checks: { policy: 'ok', database: 'ok' } });
+    expect(await ready.json()).toEqual({ status: 'ready', checks: { policy: 'ok', database: 'ok', meter: 'ok' } });
   });
 
   it('/metrics open without credentials: refuses no token and unknown tokens (401), and roles that may not scrape (403)', async () => {

@@ -63,6 +63,7 @@ const QUERIES = [
   '{ adjacencyAlert(id: "1") { id evidence } }',
   '{ prices { model provider serviceTier inputPerMTok } }',
   '{ priceHistory(model: "gpt-4.1-mini") { model effectiveFrom outputPerMTok } }',
+  `{ usageReview(first: 100) { requestId buId useCaseId agentId model reported } }`,
   `{ downgrades(period: "${PERIOD}") { rows { bu useCase modelRequested modelServed calls billed saved } calls saved } }`,
   `{ shadowSpend(period: "${PERIOD}") { rows { key { day model } reported metered bypass } totals { reported metered } } }`,
 ];
