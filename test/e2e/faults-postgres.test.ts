@@ -129,9 +129,11 @@ describePg('fault: the Postgres server stops under load and starts again', () =>
     upstream = await fakeUpstream({ latencyMs: 20, chunkDelayMs: 10 });
     // Agent-key lookups need Postgres too: once the key cache expires mid-outage every call is answered 500
     // internal_error instead of the policy's fail mode (reported). A long cache keeps this test on budgets.
+    // Budget leases off: every call reserves in Postgres, which is what fails closed here (with leases, calls
+    // that fit the room a replica holds are served through an outage: the next test).
     proc = await startTollgateProcess({
       name: 'pg-outage', databaseUrl: server.url(), upstreamUrl: upstream.url,
-      env: { TOLLGATE_RESERVATION_SWEEP_MS: '200', TOLLGATE_KEY_CACHE_MS: '600000' },
+      env: { TOLLGATE_RESERVATION_SWEEP_MS: '200', TOLLGATE_KEY_CACHE_MS: '600000', TOLLGATE_BUDGET_LEASE_MS: '0' },
     });
 
     const load = loadLoop({ gateway: () => proc!.url, key, prefix: 'pgo', workers: 8 });
@@ -164,6 +166,63 @@ describePg('fault: the Postgres server stops under load and starts again', () =>
 
     await waitUntil('reservations to be given back', async () => (await counters(db!, budgetId)).reserved === ZERO);
     const c = await counters(db, budgetId);
+    expect(c.spent).toBe(await ledgerSum(db));
+    expect(c.calls).toBe(rows.length);
+  }, 120_000);
+});
+
+describePg('fault: the Postgres server stops under load while a replica holds budget leases', () => {
+  let server: PgServer | undefined;
+  let upstream: FakeUpstream | undefined;
+  let proc: TollgateProcess | undefined;
+  let db: Db | undefined;
+
+  afterAll(async () => {
+    await proc?.close();
+    await upstream?.close();
+    await db?.destroy();
+    await server?.destroy();
+  }, 60_000);
+
+  it.skipIf(!PG_BIN)('serves what fits the room its leases hold while Postgres is away, and the ledger and counters reconcile after', async () => {
+    server = await createPgServer();
+    const setup = createDb({ kind: 'postgres', url: server.url() });
+    await migrateLatest(setup);
+    const { key, budgetId } = await prepare(setup);
+    await setup.destroy();
+    upstream = await fakeUpstream({ latencyMs: 20, chunkDelayMs: 10 });
+    proc = await startTollgateProcess({
+      name: 'pg-outage-leases', databaseUrl: server.url(), upstreamUrl: upstream.url,
+      env: { TOLLGATE_RESERVATION_SWEEP_MS: '200', TOLLGATE_KEY_CACHE_MS: '600000', TOLLGATE_BUDGET_LEASE_MS: '200' },
+    });
+
+    const load = loadLoop({ gateway: () => proc!.url, key, prefix: 'pgl', workers: 8 });
+    await sleep(1500);
+    await server.stop();
+    const downAt = load.results.length;
+    await sleep(3000);
+    await server.start();
+    const upAt = load.results.length;
+    await sleep(3000);
+    const results = await load.stop();
+
+    const during = countBy(results.slice(downAt, upAt), outcomeOf);
+    const all = countBy(results, outcomeOf);
+    console.log('postgres outage with leases: before', countBy(results.slice(0, downAt), outcomeOf), 'during', during, 'after', countBy(results.slice(upAt), outcomeOf));
+    // The use case's lease holds room Postgres counted before it went away: calls within it are served meanwhile.
+    expect(during['200'] ?? 0).toBeGreaterThan(0);
+    expect(Object.keys(all).every((o) => o === '200' || o === '503 budget_unavailable')).toBe(true);
+    expect(results.slice(-8).every((r) => r.status === 200)).toBe(true);
+
+    db = createDb({ kind: 'postgres', url: server.url() });
+    const rows = await settledRows(db, 'pgl', () => upstream!.usageLog.length);
+    expect(reconcile(rows, fakeRecordsByCall(upstream))).toEqual({ unmatchedRows: [], duplicateCalls: [], mismatched: [], servedWithoutRow: [] });
+    expect(rows.length).toBe(all['200']);
+    // Stopped, the replica gives its leases back: nothing stays reserved, and the counters equal the ledger.
+    await proc.close();
+    proc = undefined;
+    const c = await counters(db, budgetId);
+    expect(c.reserved).toBe(ZERO);
     expect(c.spent).toBe(await ledgerSum(db));
     expect(c.calls).toBe(rows.length);
   }, 120_000);
