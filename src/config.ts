@@ -65,6 +65,8 @@ const EnvSchema = Type.Object({
   TOLLGATE_RESERVATION_TTL_MS: Type.Optional(Type.Integer({ minimum: 1000 })),
   TOLLGATE_RESERVATION_SWEEP_MS: Type.Integer({ default: 10_000, minimum: 50 }),
   TOLLGATE_RESERVATION_POOL: Type.Integer({ default: 4, minimum: 1 }),
+  TOLLGATE_BUDGET_LEASE_MS: Type.Optional(Type.Integer({ minimum: 0 })),
+  TOLLGATE_BUDGET_LEASE_TTL_MS: Type.Integer({ default: 30_000, minimum: 1000 }),
   TOLLGATE_KEY_CACHE_MS: Type.Integer({ default: 5000, minimum: 0 }),
   TOLLGATE_ROLE: Type.Union([Type.Literal('gateway'), Type.Literal('analytics'), Type.Literal('all')], { default: 'all' }),
   TOLLGATE_ADJACENCY_INTERVAL_MS: Type.Integer({ default: 3_600_000, minimum: 0 }),
@@ -113,6 +115,8 @@ export type Config = Readonly<{
   reservationTtlMs: number;
   /** Connections of the reservation pool (Postgres only). */
   reservationPool: number;
+  /** Budget leases: how often a replica settles them (0: no leases, every call reserves in Postgres) and how long one outlives its replica. */
+  budgetLeases: Readonly<{ settleMs: number; ttlMs: number }>;
   flush: Readonly<{ intervalMs: number; batch: number }>;
   /** /readyz fails its meter check when the oldest record not yet written to Postgres is older than this. */
   readyMeterLagMs: number;
@@ -191,6 +195,9 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     shutdownGraceMs: e.TOLLGATE_SHUTDOWN_GRACE_MS,
     reservationTtlMs: e.TOLLGATE_RESERVATION_TTL_MS ?? 2 * e.TOLLGATE_UPSTREAM_TIMEOUT_MS + 60_000,
     reservationPool: e.TOLLGATE_RESERVATION_POOL,
+    // Leases save replicas a round trip per call; the embedded database is one process, where a reservation is
+    // in-process and a budget changed through the CLI's socket must apply to the next call.
+    budgetLeases: { settleMs: e.TOLLGATE_BUDGET_LEASE_MS ?? (e.DATABASE_URL ? 1000 : 0), ttlMs: e.TOLLGATE_BUDGET_LEASE_TTL_MS },
     flush: { intervalMs: e.TOLLGATE_FLUSH_INTERVAL_MS, batch: e.TOLLGATE_FLUSH_BATCH },
     readyMeterLagMs: e.TOLLGATE_READY_METER_LAG_MS,
     bound: {

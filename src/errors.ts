@@ -34,6 +34,7 @@ export const ERRORS = {
   // Budgets
   budget_exhausted: { status: 429, message: 'The use case has reached its hard budget cap; calls are rejected until the budget is extended.' },
   session_budget_exhausted: { status: 429, message: 'The session has reached its cap (cost or number of calls); start a new session or raise the cap.' },
+  budget_busy: { status: 429, message: 'The budget has room for this call only once calls in flight finish; retry shortly.' },
   budget_unavailable: { status: 503, message: 'The budget state is unavailable and the policy fails closed.' },
   // Gateway (decided before or around the policy, never instead of it)
   policy_unavailable: { status: 503, message: 'No valid policy is loaded; tollgate fails closed.' },

@@ -4,10 +4,11 @@ import { openDatabase } from './db/bootstrap.js';
 import { createDb, type DbTarget } from './db/knex.js';
 import { serveLocalSocket, type LocalSocket } from './db/local-socket.js';
 import { startOrphanSweeper } from './metering/orphans.js';
-import { createLeases, type Leases } from './metering/leases.js';
+import { createLiveCalls, type LiveCalls } from './metering/live-calls.js';
 import { Catalog } from './catalog/catalog.js';
 import { BudgetGate } from './budgets/gate.js';
 import { PolicyEngine } from './policy/engine.js';
+import { thresholdsFrom } from './analytics/forecast.js';
 import { createMeter, type Meter } from './metering/meter.js';
 import { createPriceBook, type PriceBook } from './metering/pricing.js';
 import { loadPrices } from './db/prices.js';
@@ -18,7 +19,6 @@ import { createMetrics, registerMeterGauges, registerPolicyInfo, type Metrics } 
 import { createNotifier, type Notifier } from './budgets/notifier.js';
 import { analysisOptionsFrom, createAdjacencySchedule, type AdjacencySchedule } from './adjacency/schedule.js';
 import { createReforecastSchedule } from './budgets/price-changes.js';
-import { thresholdsFrom } from './analytics/forecast.js';
 import type { Rounds } from './ops/rounds.js';
 import { createReconcileSchedule, type ReconcileSchedule } from './reconcile/schedule.js';
 
@@ -34,7 +34,7 @@ export type Services = {
   policy: PolicyEngine;
   meter: Meter;
   /** Calls in flight on this replica, whose leases (in-flight rows, reservations) are renewed until they end. */
-  leases: Leases;
+  liveCalls: LiveCalls;
   authenticate: Authenticator;
   metrics: Metrics;
   /** Delivers tier notifications from the outbox, on its own timer. */
@@ -62,7 +62,12 @@ export async function createServices(config: Config, log: Log, target?: DbTarget
   const reservationDb = config.database.kind === 'postgres'
     ? createDb(config.database, { asyncCommit: true, poolMax: config.reservationPool })
     : db;
-  const budgetGate = new BudgetGate(reservationDb, log, config.reservationTtlMs);
+  const policy = await PolicyEngine.fromFile(config.policy.bundlePath, { watch: config.policy.watch, log });
+  const budgetGate = new BudgetGate(reservationDb, log, {
+    reservationTtlMs: config.reservationTtlMs, leaseSettleMs: config.budgetLeases.settleMs, leaseTtlMs: config.budgetLeases.ttlMs,
+    // The policy's hard-cap ratio; without a bundle no call is allowed, so the default hardly matters.
+    hardCap: () => thresholdsFrom(policy.data)?.hard_cap ?? 1.1,
+  });
   const prices = {
     book: createPriceBook([]),
     async refresh() {
@@ -71,16 +76,16 @@ export async function createServices(config: Config, log: Log, target?: DbTarget
   };
   await Promise.all([catalog.refresh(), prices.refresh()]);
   catalog.start(config.refresh.catalogMs);
-  budgetGate.startSweeper(config.refresh.reservationSweepMs);
+  budgetGate.start(config.refresh.reservationSweepMs);
   const stopOrphanSweeper = startOrphanSweeper(db, log, config.refresh.reservationSweepMs);
   const priceTimer = setInterval(() => prices.refresh().catch((err: unknown) => log.warn({ err }, 'price refresh failed')), config.refresh.catalogMs);
   priceTimer.unref();
 
-  const policy = await PolicyEngine.fromFile(config.policy.bundlePath, { watch: config.policy.watch, log });
   const meter = createMeter({ db, journalDir: config.journalDir, flushIntervalMs: config.flush.intervalMs, batchSize: config.flush.batch, log });
+  meter.onFlushed((records) => budgetGate.ledgered(records));
   await meter.start();
-  const leases = createLeases({ db, log, ttlMs: config.reservationTtlMs });
-  leases.start();
+  const liveCalls = createLiveCalls({ db, log, ttlMs: config.reservationTtlMs });
+  liveCalls.start();
   const notifier = createNotifier({ db, log });
   notifier.start();
   const adjacency = createAdjacencySchedule({
@@ -97,7 +102,7 @@ export async function createServices(config: Config, log: Log, target?: DbTarget
   registerPolicyInfo(metrics, () => policy.revision);
 
   return {
-    config, db, catalog, budgetGate, prices, policy, meter, leases, metrics, notifier, adjacency, reforecasts, reconcile,
+    config, db, catalog, budgetGate, prices, policy, meter, liveCalls, metrics, notifier, adjacency, reforecasts, reconcile,
     authenticate: createAuthenticator({
       db, verifyJwt: createJwtVerifier(config.jwt), cacheMs: config.refresh.keyCacheMs, failures: new AuthFailureLimit(config.authFailures), log,
     }),
@@ -105,15 +110,16 @@ export async function createServices(config: Config, log: Log, target?: DbTarget
       await localSocket?.close();
       clearInterval(priceTimer);
       catalog.stop();
-      budgetGate.stop();
       stopOrphanSweeper();
       await policy.close();
       await adjacency.stop();
       await reforecasts.stop();
       await reconcile.stop();
       await notifier.stop();
-      await leases.stop();
+      await liveCalls.stop();
       await meter.close();
+      // After the meter's last flush, so that what the leased calls spent is given back as ledgered.
+      await budgetGate.stop();
       if (reservationDb !== db) await reservationDb.destroy();
       await database.close();
     },

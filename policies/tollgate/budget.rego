@@ -105,17 +105,23 @@ _no_room_of contains i if {
 
 _no_room_of contains i if {
 	some i, room in _room_of
-	room < 1
+	room < _min_output
 }
 
 # A budget with no room left for this call has reached its hard cap for this call, even a little below
-# 110%: its tier says so, so that the event and the notification of the cap are not lost to the clamp.
+# 110%: its tier says so, so that the event and the notification of the cap are not lost to the clamp. One
+# that is only busy (calls in flight hold the room, caps.rego) has not: its tier is what was spent.
 # A session budget has no tiers: hard_cap when it stops this call, none otherwise.
-_tier_for(i) := "hard_cap" if i in _no_room_of
-
-else := tier if tier := _base_tier_of[i]
-
-else := "none"
+_tier_for(i) := _tier_at(_budgets[i].spent / _budgets[i].limit) if {
+	i in _busy_of
+	_budgets[i].scope != "session"
+} else := "none" if {
+	i in _busy_of
+} else := "hard_cap" if {
+	i in _no_room_of
+} else := tier if {
+	tier := _base_tier_of[i]
+} else := "none"
 
 # (spent + reserved) / limit; for a session, the larger of that and calls / max_calls.
 _ratio(b) := _used(b) / b.limit if {
@@ -141,6 +147,8 @@ _budgets_readable if {
 	is_number(_choices)
 	_choices >= 1
 	_choices == floor(_choices)
+	is_number(_min_output)
+	_min_output >= 1
 }
 
 _budget_readable(b) if {
@@ -176,6 +184,10 @@ _estimate_fields := ["input_tokens", "output_tokens", "tokens", "cost", "input_c
 # Answers the call asks for (OpenAI chat n): the output limit is per answer. Absent means one (an older gateway);
 # anything but a whole number from 1 leaves the budget facts unreadable, and the fail mode decides.
 _choices := object.get(_estimate, "choices", 1)
+
+# The least output limit per answer the provider accepts for this request (Anthropic extended thinking needs
+# max_tokens above its thinking budget of at least 1,024): a budget with room for less has no room for the call.
+_min_output := object.get(_estimate, "min_output_tokens", 1)
 
 _unavailable_message := "the budget state is unavailable" if not _state_available
 

@@ -40,8 +40,52 @@ test_session_call_cap if {
 }
 
 test_session_cost_cap if {
-	v := violations with input as _on([_b("session", {"limit": 2, "spent": 1.5, "reserved": 0.5, "max_calls": null})])
+	v := violations with input as _on([_b("session", {"limit": 2, "spent": 2, "max_calls": null})])
 	v == {_violation("session_budget_exhausted", "session sess-42 is at its cap (2 of 2 usd today)")}
+}
+
+test_session_cap_held_by_calls_in_flight_is_busy if {
+	v := violations with input as _on([_b("session", {"limit": 2, "spent": 1.5, "reserved": 0.5, "max_calls": null})])
+	v == {_violation("budget_busy", "session sess-42 has room for this call only once calls in flight finish (75% spent, 25% held by calls in flight, of 2 usd today); retry shortly")}
+}
+
+test_busy_when_only_calls_in_flight_hold_the_room if {
+	d := decision with input as _on([_uc({"spent": 1000, "reserved": 100})])
+	d.allowed == false
+	d.http_status == 429
+	d.code == "budget_busy"
+	d.headers == {"x-should-retry": "true", "retry-after": "1", "retry-after-ms": "1000"}
+
+	# The tier is what was spent: not a hard cap, so no cap event or notice comes of it.
+	d.tier == "soft_cap"
+	d.budgets == [{"id": 1, "scope": "use_case", "tier": "soft_cap", "ratio": 1.1}]
+}
+
+test_exhausted_when_spend_alone_leaves_no_room if {
+	# 1099.999 spent: 0.001 left under the cap, less than the call's 0.0025 of input.
+	_codes({"budgets": [_uc({"spent": 1099.999, "reserved": 50})]}, []) == {"budget_exhausted"}
+	_codes({"budgets": [_uc({"spent": 1100})]}, []) == {"budget_exhausted"}
+
+	# 1099.9 spent: room for the input and 9,750 output tokens once the reservations are gone.
+	_codes({"budgets": [_uc({"spent": 1099.9, "reserved": 50})]}, []) == {"budget_busy"}
+}
+
+test_busy_outranked_by_exhausted if {
+	codes := _codes({"budgets": [_uc({"spent": 1000, "reserved": 100}), _b("bu", {"spent": 1100})]}, [])
+	codes == {"budget_exhausted", "budget_busy"}
+	d := decision with input as _on([_uc({"spent": 1000, "reserved": 100}), _b("bu", {"spent": 1100})])
+	d.code == "budget_exhausted"
+	d.headers == {"x-should-retry": "false"}
+}
+
+test_a_session_that_made_its_calls_is_not_busy if {
+	v := violations with input as _on([_b("session", {"calls": 50, "reserved": 1})])
+	v == {_violation("session_budget_exhausted", "session sess-42 has made 50 of its 50 calls today")}
+}
+
+test_busy_retry_after_from_data if {
+	d := decision with input as _on([_uc({"spent": 1000, "reserved": 100})]) with data.config.budget.busy_retry_after_ms as 2500
+	d.headers == {"x-should-retry": "true", "retry-after": "3", "retry-after-ms": "2500"}
 }
 
 test_session_with_no_room_for_the_call if {
@@ -156,4 +200,21 @@ test_answers_that_are_not_a_whole_number_fail_closed if {
 	every n in [0, -1, 1.5, "2", null] {
 		_codes({"estimate": {"choices": n}}, []) == {"budget_unavailable"}
 	}
+}
+
+test_a_clamp_keeps_the_least_valid_output if {
+	# 1000 + 99.994445 spent: room for 305 output tokens. Extended thinking needs 1,025: no room, not a clamp of 305.
+	thinking := {"input_tokens": 1000, "output_tokens": 1000, "tokens": 2000, "cost": 0.0125, "input_cost": 0.0025, "output_cost_per_token": 0.00001, "choices": 1, "min_output_tokens": 1025}
+	d := decision with input as _with({"budgets": [_uc({"spent": 1000, "reserved": 99.994445})], "estimate": thinking}, [])
+	d.allowed == false
+	d.code == "budget_busy"
+	d.max_output_tokens == null
+
+	# 1000 + 99.98 spent: room for 1,750 output tokens, above 1,025: clamped there.
+	max_output_tokens == 1750 with input as _with({"budgets": [_uc({"spent": 1000, "reserved": 99.98})], "estimate": json.patch(thinking, [{"op": "replace", "path": "/output_tokens", "value": 4000}, {"op": "replace", "path": "/tokens", "value": 5000}, {"op": "replace", "path": "/cost", "value": 0.0425}])}, [])
+}
+
+test_a_least_output_that_is_not_a_count_fails_closed if {
+	bad := {"input_tokens": 1000, "output_tokens": 1000, "tokens": 2000, "cost": 0.0125, "input_cost": 0.0025, "output_cost_per_token": 0.00001, "min_output_tokens": 0}
+	_codes({"estimate": bad}, []) == {"budget_unavailable"}
 }

@@ -52,6 +52,7 @@ _catalogue := [
 	["budget_unavailable", 503],
 	["budget_exhausted", 429],
 	["session_budget_exhausted", 429],
+	["budget_busy", 429],
 ]
 
 _rank[entry[0]] := i if some i, entry in _catalogue
@@ -60,7 +61,20 @@ _status_of[entry[0]] := entry[1] if some entry in _catalogue
 
 _no_retry := {"x-should-retry": "false"}
 
-_headers := {"budget_exhausted": _no_retry, "session_budget_exhausted": _no_retry}
+# Busy: the SDKs retry a 429 that says it may, after Retry-After (seconds) or retry-after-ms.
+_retry_soon := {
+	"x-should-retry": "true",
+	"retry-after": sprintf("%d", [ceil(_busy_retry_after_ms / 1000)]),
+	"retry-after-ms": sprintf("%d", [_busy_retry_after_ms]),
+}
+
+_busy_retry_after_ms := ms if {
+	ms := data.config.budget.busy_retry_after_ms
+	is_number(ms)
+	ms > 0
+} else := 1000
+
+_headers := {"budget_exhausted": _no_retry, "session_budget_exhausted": _no_retry, "budget_busy": _retry_soon}
 
 # The one way a violation is built.
 _violation(code, message) := {"code": code, "message": message}

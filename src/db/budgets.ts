@@ -104,7 +104,7 @@ from b join c on c.budget_id = b.id
 order by b.id`;
 
 export async function reserveBudgets(db: Db, s: ReservationSubject): Promise<ReservedBudget[]> {
-  const { rows } = await run<ReservedBudget>(db, 'tollgate_reserve_budgets', RESERVE_SQL, [
+  const { rows } = await runPrepared<ReservedBudget>(db, 'tollgate_reserve_budgets', RESERVE_SQL, [
     s.at.toISOString(), s.bu, s.useCase, s.agent, s.session, s.cost, s.tokens, s.requestId, s.expiresAt.toISOString(),
   ]);
   return rows.map((r) => ({ ...r, calls_before: Number(r.calls_before), spent: String(r.spent), reserved_before: String(r.reserved_before), amount: String(r.amount), limit_amount: r.limit_amount === null ? null : String(r.limit_amount) }));
@@ -135,7 +135,7 @@ from old where old.new_amount < old.amount
   and bc.budget_id = old.budget_id and bc.period_start = old.period_start and bc.key = old.key`;
 
 export async function shrinkReservation(db: Db, requestId: string, worst: { cost: string; tokens: number }): Promise<void> {
-  await run(db, 'tollgate_shrink_reservation', SHRINK_SQL, [requestId, worst.cost, worst.tokens]);
+  await runPrepared(db, 'tollgate_shrink_reservation', SHRINK_SQL, [requestId, worst.cost, worst.tokens]);
 }
 
 /**
@@ -153,7 +153,7 @@ update budget_counters bc set reserved = bc.reserved - u.amount, calls = bc.call
 from u where bc.budget_id = u.budget_id and bc.period_start = u.period_start and bc.key = u.key`;
 
 export async function releaseDenied(db: Db, requestId: string): Promise<void> {
-  await run(db, 'tollgate_release_denied', RELEASE_DENIED_SQL, [requestId]);
+  await runPrepared(db, 'tollgate_release_denied', RELEASE_DENIED_SQL, [requestId]);
 }
 
 /**
@@ -174,7 +174,7 @@ update budget_counters bc set reserved = bc.reserved - agg.amount, calls = bc.ca
 from agg where bc.budget_id = agg.budget_id and bc.period_start = agg.period_start and bc.key = agg.key`;
 
 export async function sweepExpiredReservations(db: Db): Promise<number> {
-  return (await run(db, 'tollgate_sweep_reservations', SWEEP_SQL, [])).rowCount;
+  return (await runPrepared(db, 'tollgate_sweep_reservations', SWEEP_SQL, [])).rowCount;
 }
 
 // The call's columns in the writer's CTEs (`source` is aliased `ev`).
@@ -249,7 +249,7 @@ type Connection = {
  * of its cost (about 0.5 ms of 0.9), and knex's formatting of a long statement cost as much as a round trip.
  * PGlite plans in process and takes the same statement unnamed.
  */
-async function run<R>(db: Db, name: string, text: string, values: unknown[]): Promise<{ rows: R[]; rowCount: number }> {
+export async function runPrepared<R = unknown>(db: Db, name: string, text: string, values: unknown[]): Promise<{ rows: R[]; rowCount: number }> {
   const client = db.client as { config: { client: unknown }; acquireConnection(): Promise<Connection>; releaseConnection(c: Connection): Promise<void> };
   const conn = await client.acquireConnection();
   try {

@@ -52,7 +52,7 @@ with ids as (
 )
 select (select count(*) from inflight)::int as inflight, (select count(*) from reservations)::int as reservations`;
 
-export async function renewLeases(db: Db, requestIds: readonly string[], ttlMs: number): Promise<{ inflight: number; reservations: number }> {
+export async function renewCallLeases(db: Db, requestIds: readonly string[], ttlMs: number): Promise<{ inflight: number; reservations: number }> {
   const { rows } = (await db.raw(RENEW_SQL, [requestIds as unknown as Knex.RawBinding, ttlMs, ttlMs])) as { rows: { inflight: number; reservations: number }[] };
   return rows[0]!;
 }

@@ -40,25 +40,29 @@ type PGliteLike = { listen(channel: string, cb: (payload: string) => void): Prom
 
 export const LISTEN_RETRY_MS = 1000;
 
-/**
- * Calls `onEvent` for every tier event any replica records. On Postgres: a dedicated connection (LISTEN
- * holds it for good, so not one of the pool's), reconnected after a failure. On PGlite: its own listen API
- * on the one in-process connection. Returns a function that stops listening.
- */
+/** Calls `onEvent` for every tier event any replica records (see `listen`). */
 export async function listenTierEvents(db: Knex, onEvent: (m: TierEventMessage) => void, log: Log): Promise<() => Promise<void>> {
-  const deliver = (payload: string | undefined) => {
+  return listen(db, TIER_CHANNEL, (payload) => {
     try {
       onEvent(JSON.parse(payload ?? '') as TierEventMessage);
     } catch (err) {
       log.warn({ err }, 'tier event notification ignored');
     }
-  };
+  }, log);
+}
+
+/**
+ * Calls `deliver` for every notification on `channel`. On Postgres: a dedicated connection (LISTEN holds it
+ * for good, so not one of the pool's), reconnected after a failure. On PGlite: its own listen API on the one
+ * in-process connection. Returns a function that stops listening.
+ */
+export async function listen(db: Knex, channel: string, deliver: (payload: string | undefined) => void, log: Log): Promise<() => Promise<void>> {
   const pglite = (db.client as { pglite?: PGliteLike }).pglite;
   if (pglite) return onTheConnection(db, async () => {
-    const unlisten = await pglite.listen(TIER_CHANNEL, deliver);
+    const unlisten = await pglite.listen(channel, deliver);
     return () => onTheConnection(db, unlisten);
   });
-  return listenOnPostgres(connectionOf(db), deliver, log);
+  return listenOnPostgres(connectionOf(db), channel, deliver, log);
 }
 
 /**
@@ -75,16 +79,16 @@ async function onTheConnection<T>(db: Knex, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-async function listenOnPostgres(connectionString: string, deliver: (payload: string | undefined) => void, log: Log): Promise<() => Promise<void>> {
+async function listenOnPostgres(connectionString: string, channel: string, deliver: (payload: string | undefined) => void, log: Log): Promise<() => Promise<void>> {
   let client: pg.Client | undefined;
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;
   const reconnectLater = (err: unknown) => {
-    log.warn({ err }, 'tier event listener lost its connection; reconnecting');
+    log.warn({ err, channel }, 'notification listener lost its connection; reconnecting');
     if (!stopped) retry = setTimeout(() => void connect().catch(reconnectLater), LISTEN_RETRY_MS).unref();
   };
   const connect = async (): Promise<void> => {
-    const c = new pg.Client({ connectionString, application_name: 'tollgate-tier-events' });
+    const c = new pg.Client({ connectionString, application_name: `tollgate-listen-${channel}` });
     client = c;
     c.on('notification', (msg) => deliver(msg.payload));
     c.on('error', (err) => {
@@ -92,7 +96,7 @@ async function listenOnPostgres(connectionString: string, deliver: (payload: str
       reconnectLater(err);
     });
     await c.connect();
-    await c.query(`listen ${TIER_CHANNEL}`);
+    await c.query(`listen ${channel}`);
   };
   await connect();
   return async () => {
@@ -105,6 +109,6 @@ async function listenOnPostgres(connectionString: string, deliver: (payload: str
 function connectionOf(db: Knex): string {
   const c = (db.client as { config: { connection?: string | { connectionString?: string } } }).config.connection;
   const url = typeof c === 'string' ? c : c?.connectionString;
-  if (!url) throw new Error('the tier event listener needs a Postgres connection string');
+  if (!url) throw new Error('a notification listener needs a Postgres connection string');
   return url;
 }

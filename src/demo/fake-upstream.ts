@@ -258,7 +258,8 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
       const json = providerError(route.provider, fault.status, fault.message ?? 'The fake upstream was told to fail.', fault.type, record.requestId);
       return sendJson(res, denied(fault.status, json), fault, record);
     }
-    const rendered: Reply = route.render(body, { id: record.requestId, created: Math.floor(Date.now() / 1000) });
+    const betas = String(request.headers['anthropic-beta'] ?? '').split(',').map((b) => b.trim()).filter((b) => b !== '');
+    const rendered: Reply = route.render(body, { id: record.requestId, created: Math.floor(Date.now() / 1000), betas });
     const reply = fault?.fault === 'usage' ? misreport(rendered, fault.usage) : rendered;
     return 'events' in reply ? sendStream(res, reply, fault, record) : sendJson(res, reply, fault, record);
   }

@@ -63,7 +63,7 @@ export function servedWorstCase(app: FastifyInstance, input: PolicyInput, served
 }
 
 /** Every answer may use the whole output limit, so the worst case counts it once per answer. */
-function estimateOf(tokens: { input: number; output: number; choices: number }, price: PriceKinds | null) {
+function estimateOf(tokens: { input: number; output: number; choices: number; minOutput: number }, price: PriceKinds | null) {
   const none = { input_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0 };
   const output = tokens.output * tokens.choices;
   const inputCost = price ? costOf({ ...none, input_tokens: tokens.input }, price) : '0';
@@ -72,6 +72,7 @@ function estimateOf(tokens: { input: number; output: number; choices: number }, 
     input_tokens: tokens.input,
     output_tokens: tokens.output,
     choices: tokens.choices,
+    min_output_tokens: tokens.minOutput,
     tokens: tokens.input + output,
     cost: toNumber(exactCost),
     input_cost: toNumber(inputCost),

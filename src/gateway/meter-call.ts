@@ -73,7 +73,7 @@ function billable(app: FastifyInstance, call: AllowedCall, outcome: CallOutcome,
 export function recordInFlight(app: FastifyInstance, call: AllowedCall): void {
   const fallback = usageEventOf(app, call, { status: 0, partial: true, usage: usageToMeter(call, { usage: ZERO_USAGE, complete: false }), flags: ['fallback'] });
   const expiresAt = new Date(call.ts.getTime() + app.tollgate.config.reservationTtlMs).toISOString();
-  app.tollgate.leases.add(call.requestId);
+  app.tollgate.liveCalls.add(call.requestId);
   try {
     app.tollgate.meter.record({ kind: 'inflight', request_id: call.requestId, ts: fallback.ts, expires_at: expiresAt, fallback: { ...fallback, latency_ms: 0 } });
   } catch (err) {
@@ -113,7 +113,7 @@ export function outcomeOf(call: AllowedCall, status: number, progress: CallProgr
 export function meterCall(app: FastifyInstance, call: AllowedCall, outcome: CallOutcome): UsageEvent | undefined {
   if (call.finished) return undefined;
   call.finished = true;
-  app.tollgate.leases.remove(call.requestId);
+  app.tollgate.liveCalls.remove(call.requestId);
   const event = safeUsageEvent(app, call, outcome);
   if (event === undefined) return undefined;
   try {

@@ -88,6 +88,8 @@ export type PolicyInput = {
     input_tokens: number;
     output_tokens: number;
     choices: number;
+    /** The least output limit per answer that keeps the request valid (Anthropic extended thinking: 1,025); absent means 1. */
+    min_output_tokens?: number;
     tokens: number;
     cost: number;
     input_cost: number;

@@ -27,7 +27,11 @@ export const MAX_MODEL_LENGTH = 256;
  * an endpoint without output), the worst case per answer that a reservation counts (that limit, or the default;
  * 0 without output) and how many answers.
  */
-export type BodyShape = { ok: true; outputLimit: number | null; worstOutput: number; choices: number };
+export type BodyShape = {
+  ok: true; outputLimit: number | null; worstOutput: number; choices: number;
+  /** The least output limit per answer that keeps the request valid (a provider's rule; 1 elsewhere). */
+  minOutput: number;
+};
 export type BodyProblem = { ok: false; message: string };
 
 // eslint-disable-next-line no-control-regex
@@ -53,8 +57,8 @@ export function readBodyFor(specs: EndpointSpecs, endpoint: string, body: Record
     choices = n;
   }
   // An endpoint without output (embeddings, count_tokens) has a limit of 0: what metering may bill (src/metering/bound.ts).
-  if (spec?.maxOutputFields === null) return { ok: true, outputLimit: 0, worstOutput: 0, choices };
-  return { ok: true, outputLimit, worstOutput: outputLimit ?? DEFAULT_MAX_OUTPUT_TOKENS, choices };
+  if (spec?.maxOutputFields === null) return { ok: true, outputLimit: 0, worstOutput: 0, choices, minOutput: 1 };
+  return { ok: true, outputLimit, worstOutput: outputLimit ?? DEFAULT_MAX_OUTPUT_TOKENS, choices, minOutput: 1 };
 }
 
 function isCount(value: unknown, max: number): value is number {

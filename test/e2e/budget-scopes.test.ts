@@ -161,8 +161,14 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, tim
 }
 
 /** Waits (bounded) until a budget's counter holds no reservation, then returns it. */
+/**
+ * The counter once every call's hold is given back: reservations by the ledger writer (or a denial), and the
+ * gateway's lease of the budget's room when it gives it back (it would at its next settlement, once idle).
+ */
 async function released(id: number, key = '', g: Gateway = gw): Promise<CounterRow> {
   return waitFor(`budget ${id} to hold no reservation`, async () => {
+    await g.flush();
+    await g.app.tollgate.budgetGate.giveBack();
     const c = await counter(id, key, g);
     return Number(c.reserved) === 0 ? c : undefined;
   });
@@ -323,7 +329,7 @@ describe('reservation accounting', () => {
       model: i % 2 === 0 ? 'claude-haiku-4-5' : 'gpt-4.1-mini', maxTokens: 30, stream: i % 4 >= 2,
     })));
     outs.forEach((o, i) => expectPassed(o, `call ${i}`));
-    const after = await counter(id);
+    const after = await released(id);
     expect(Number(after.reserved)).toBe(0);
     expect(after.calls - before.calls).toBe(n);
     expect(pico(after.spent) - pico(before.spent)).toBe(await ledgerCost(outs.map(requestId)));

@@ -100,9 +100,13 @@ async function ledgerRow(requestId: string) {
   return rows[0] as Record<string, unknown>;
 }
 
-/** Sets the limit; every reservation reads it from Postgres, so the next call decides on it. */
+/**
+ * Sets the limit; the gateway applies it before the next call (a replica hears of a change when it commits; here
+ * the test waits for that, as the CLI and GraphQL do on the replica that makes the change).
+ */
 async function setLimit(useCase: string, limit: string, unit: BudgetUnit) {
   await upsertBudget(gw.app.tollgate.db, { scope: 'use_case', scopeId: useCase, limit, unit, period: 'month' });
+  await gw.app.tollgate.budgetGate.sync();
 }
 
 function tokensOf(row: Record<string, unknown>): NormalizedUsage {

@@ -129,9 +129,11 @@ describePg('fault: the Postgres server stops under load and starts again', () =>
     upstream = await fakeUpstream({ latencyMs: 20, chunkDelayMs: 10 });
     // Agent-key lookups need Postgres too: once the key cache expires mid-outage every call is answered 500
     // internal_error instead of the policy's fail mode (reported). A long cache keeps this test on budgets.
+    // Budget leases off: every call reserves in Postgres, which is what fails closed here (with leases, calls
+    // that fit the room a replica holds are served through an outage: the next test).
     proc = await startTollgateProcess({
       name: 'pg-outage', databaseUrl: server.url(), upstreamUrl: upstream.url,
-      env: { TOLLGATE_RESERVATION_SWEEP_MS: '200', TOLLGATE_KEY_CACHE_MS: '600000' },
+      env: { TOLLGATE_RESERVATION_SWEEP_MS: '200', TOLLGATE_KEY_CACHE_MS: '600000', TOLLGATE_BUDGET_LEASE_MS: '0' },
     });
 
     const load = loadLoop({ gateway: () => proc!.url, key, prefix: 'pgo', workers: 8 });
@@ -169,6 +171,63 @@ describePg('fault: the Postgres server stops under load and starts again', () =>
   }, 120_000);
 });
 
+describePg('fault: the Postgres server stops under load while a replica holds budget leases', () => {
+  let server: PgServer | undefined;
+  let upstream: FakeUpstream | undefined;
+  let proc: TollgateProcess | undefined;
+  let db: Db | undefined;
+
+  afterAll(async () => {
+    await proc?.close();
+    await upstream?.close();
+    await db?.destroy();
+    await server?.destroy();
+  }, 60_000);
+
+  it.skipIf(!PG_BIN)('serves what fits the room its leases hold while Postgres is away, and the ledger and counters reconcile after', async () => {
+    server = await createPgServer();
+    const setup = createDb({ kind: 'postgres', url: server.url() });
+    await migrateLatest(setup);
+    const { key, budgetId } = await prepare(setup);
+    await setup.destroy();
+    upstream = await fakeUpstream({ latencyMs: 20, chunkDelayMs: 10 });
+    proc = await startTollgateProcess({
+      name: 'pg-outage-leases', databaseUrl: server.url(), upstreamUrl: upstream.url,
+      env: { TOLLGATE_RESERVATION_SWEEP_MS: '200', TOLLGATE_KEY_CACHE_MS: '600000', TOLLGATE_BUDGET_LEASE_MS: '200' },
+    });
+
+    const load = loadLoop({ gateway: () => proc!.url, key, prefix: 'pgl', workers: 8 });
+    await sleep(1500);
+    await server.stop();
+    const downAt = load.results.length;
+    await sleep(3000);
+    await server.start();
+    const upAt = load.results.length;
+    await sleep(3000);
+    const results = await load.stop();
+
+    const during = countBy(results.slice(downAt, upAt), outcomeOf);
+    const all = countBy(results, outcomeOf);
+    console.log('postgres outage with leases: before', countBy(results.slice(0, downAt), outcomeOf), 'during', during, 'after', countBy(results.slice(upAt), outcomeOf));
+    // The use case's lease holds room Postgres counted before it went away: calls within it are served meanwhile.
+    expect(during['200'] ?? 0).toBeGreaterThan(0);
+    expect(Object.keys(all).every((o) => o === '200' || o === '503 budget_unavailable')).toBe(true);
+    expect(results.slice(-8).every((r) => r.status === 200)).toBe(true);
+
+    db = createDb({ kind: 'postgres', url: server.url() });
+    const rows = await settledRows(db, 'pgl', () => upstream!.usageLog.length);
+    expect(reconcile(rows, fakeRecordsByCall(upstream))).toEqual({ unmatchedRows: [], duplicateCalls: [], mismatched: [], servedWithoutRow: [] });
+    expect(rows.length).toBe(all['200']);
+    // Stopped, the replica gives its leases back: nothing stays reserved, and the counters equal the ledger.
+    await proc.close();
+    proc = undefined;
+    const c = await counters(db, budgetId);
+    expect(c.reserved).toBe(ZERO);
+    expect(c.spent).toBe(await ledgerSum(db));
+    expect(c.calls).toBe(rows.length);
+  }, 120_000);
+});
+
 describePg('fault: a tollgate process is killed with SIGKILL mid-load and restarted on its journal', () => {
   let t: TestDb | undefined;
   let upstream: FakeUpstream | undefined;
@@ -180,7 +239,7 @@ describePg('fault: a tollgate process is killed with SIGKILL mid-load and restar
     await t?.drop();
   }, 60_000);
 
-  it('replays what the killed process journaled, exactly once, and the sweep releases its orphaned reservations', async () => {
+  it('replays what the killed process journaled, exactly once, and the sweep releases its orphaned leases and reservations', async () => {
     t = await createTestDb();
     const { key, budgetId } = await prepare(t.db);
     upstream = await fakeUpstream({ latencyMs: 20, chunkDelayMs: 15 });
@@ -217,17 +276,22 @@ describePg('fault: a tollgate process is killed with SIGKILL mid-load and restar
     expect(r.servedWithoutRow.length).toBeLessThanOrEqual(12);
     expect(r.servedWithoutRow.filter((i) => byIndex.get(i)?.complete)).toEqual([]);
 
-    // Their reservations outlive the process until they expire. The TTL is derived from the upstream
-    // timeout (2 × timeout + 60 s) and cannot be set on its own, so the test moves their expiry into the
-    // past and lets the restarted process's sweeper release them.
+    // What the killed process held outlives it until it expires: its budget leases (the room its calls were
+    // admitted against, src/budgets/gate.ts) and any exact reservation. The lease TTL is long enough to ride out a
+    // slow settlement and the reservation TTL is derived from the upstream timeout (2 × timeout + 60 s), so the
+    // test moves both expiries into the past (the restarted process's leases too: the load is over, and a lease
+    // it loses it forgets at its next settlement) and lets the restarted process's sweeper release them.
     const orphans = await t.db('budget_reservations').select('request_id', 'expires_at');
-    expect(orphans.length).toBeGreaterThan(0);
+    const leases = await t.db('budget_leases').select('holder', 'amount');
+    expect(orphans.length + leases.length).toBeGreaterThan(0);
     expect(orphans.filter((o: { request_id: string }) => ids.has(o.request_id))).toEqual([]);
     expect(orphans.every((o: { expires_at: Date }) => new Date(o.expires_at).getTime() > Date.now())).toBe(true);
     expect((await counters(t.db, budgetId)).reserved).not.toBe(ZERO);
     await t.db('budget_reservations').update({ expires_at: t.db.raw(`now() - interval '1 second'`) });
-    await waitUntil('the sweeper to release the orphaned reservations', async () => (await counters(t!.db, budgetId)).reserved === ZERO, 10_000);
+    await t.db('budget_leases').update({ expires_at: t.db.raw(`now() - interval '1 second'`) });
+    await waitUntil('the sweeper to release the orphaned reservations and leases', async () => (await counters(t!.db, budgetId)).reserved === ZERO, 10_000);
     expect(await t.db('budget_reservations').count<{ n: string }[]>('* as n').then((x) => Number(x[0]!.n))).toBe(0);
+    expect(await t.db('budget_leases').count<{ n: string }[]>('* as n').then((x) => Number(x[0]!.n))).toBe(0);
 
     // The calls in flight at the kill were journaled before they were forwarded; once their lease runs out
     // (moved into the past here, like the reservations) the restarted process meters each from its

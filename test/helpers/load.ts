@@ -24,6 +24,8 @@ export type CallSpec = {
   stream: boolean;
   via: Via;
   maxTokens?: number;
+  /** The SDK's retries (its own default is 2); 0 unless given, so that one call is one attempt. */
+  maxRetries?: number;
 };
 
 export type CallResult = {
@@ -110,7 +112,7 @@ async function viaSdk(s: CallSpec): Promise<CallResult> {
   const base = { i: s.i, gateway: s.gateway };
   try {
     if (s.provider === 'openai') {
-      const client = new OpenAI({ apiKey: s.key, baseURL: `${s.gateway}/openai/v1`, maxRetries: 0, defaultHeaders: headersOf(s), fetch: counting });
+      const client = new OpenAI({ apiKey: s.key, baseURL: `${s.gateway}/openai/v1`, maxRetries: s.maxRetries ?? 0, defaultHeaders: headersOf(s), fetch: counting });
       const params = bodyOf(s) as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming;
       if (!s.stream) {
         const { response } = await client.chat.completions.create({ ...params, stream: false }).withResponse();
@@ -120,7 +122,7 @@ async function viaSdk(s: CallSpec): Promise<CallResult> {
       for await (const _chunk of data);
       return { ...base, ...metaOf(response), complete: true, bodyBytes };
     }
-    const client = new Anthropic({ apiKey: s.key, baseURL: `${s.gateway}/anthropic`, maxRetries: 0, defaultHeaders: headersOf(s), fetch: counting });
+    const client = new Anthropic({ apiKey: s.key, baseURL: `${s.gateway}/anthropic`, maxRetries: s.maxRetries ?? 0, defaultHeaders: headersOf(s), fetch: counting });
     const params = bodyOf(s) as unknown as Anthropic.MessageCreateParamsNonStreaming;
     if (!s.stream) {
       const { response } = await client.messages.create({ ...params, stream: false }).withResponse();

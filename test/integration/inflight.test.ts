@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { reserveBudgets, sweepExpiredReservations, upsertBudget } from '../../src/db/budgets.js';
-import { renewLeases } from '../../src/db/inflight.js';
+import { renewCallLeases } from '../../src/db/inflight.js';
 import type { Db } from '../../src/db/knex.js';
 import { writeBatch } from '../../src/db/ledger.js';
 import { closePeriod } from '../../src/db/periods.js';
@@ -127,7 +127,7 @@ describe('a fallback written while its call was still live (issue 16: long strea
     const live = usageEvent(13, {}, 'renewed');
     await reserve(live, 500);
     await writeBatch(t.db, [inflight(live, 500)]);
-    expect(await renewLeases(t.db, [live.request_id, 'gone-already'], 60_000)).toEqual({ inflight: 1, reservations: 1 });
+    expect(await renewCallLeases(t.db, [live.request_id, 'gone-already'], 60_000)).toEqual({ inflight: 1, reservations: 1 });
     await new Promise((r) => setTimeout(r, 700));
     expect(await sweepOrphanedCalls(t.db)).toBe(0);
     expect(await sweepExpiredReservations(t.db)).toBe(0);

@@ -24,6 +24,7 @@ import * as priceBook from './022_price_book.js';
 import * as reforecasts from './023_reforecasts.js';
 import * as reconcile from './026_reconcile.js';
 import * as shadowNotices from './027_shadow_notices.js';
+import * as budgetLeases from './031_budget_leases.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -54,6 +55,7 @@ const MIGRATIONS: ReadonlyArray<[string, Migration]> = [
   ['023_reforecasts', reforecasts],
   ['026_reconcile', reconcile],
   ['027_shadow_notices', shadowNotices],
+  ['031_budget_leases', budgetLeases],
 ];
 
 /** Every migration's name, in order. */

@@ -93,10 +93,28 @@ export function errorJson(type: string, message: string, requestId?: string) {
   return { type: 'error', error: { type, message }, ...(requestId === undefined ? {} : { request_id: requestId }) };
 }
 
-export const messages: Renderer = (body, { id }): Reply => {
+/**
+ * Extended thinking's rules (https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking): a budget of
+ * at least 1,024 tokens, below max_tokens unless interleaved thinking is on (the budget then spans the turn).
+ */
+const INTERLEAVED_THINKING = 'interleaved-thinking-2025-05-14';
+const MIN_THINKING_BUDGET = 1024;
+
+function thinkingRefusal(body: Record<string, unknown>, betas: readonly string[]): string | null {
+  const thinking = body.thinking as { type?: unknown; budget_tokens?: unknown } | undefined;
+  if (thinking?.type !== 'enabled') return null;
+  const budget = thinking.budget_tokens;
+  if (typeof budget !== 'number' || budget < MIN_THINKING_BUDGET) return `thinking.enabled.budget_tokens: Input should be greater than or equal to ${MIN_THINKING_BUDGET}`;
+  if (budget >= Number(body.max_tokens) && !betas.includes(INTERLEAVED_THINKING)) return '`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size';
+  return null;
+}
+
+export const messages: Renderer = (body, { id, betas = [] }): Reply => {
   if (typeof body.max_tokens !== 'number') {
     return { status: 400, json: errorJson('invalid_request_error', 'max_tokens: Field required'), usage: usage(0, 0, 0, 0) };
   }
+  const refused = thinkingRefusal(body, betas);
+  if (refused !== null) return { status: 400, json: errorJson('invalid_request_error', refused), usage: usage(0, 0, 0, 0) };
   const prompt = promptTokens(body, { cacheWrites: true });
   const { words, truncated } = replyWords(body.max_tokens);
   const tool = toolToCall(body);

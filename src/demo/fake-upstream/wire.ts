@@ -14,7 +14,8 @@ export type JsonReply = { status: number; json: unknown; usage: NormalizedUsage;
 export type StreamReply = { status: 200; events: SseOut[] };
 export type Reply = JsonReply | StreamReply;
 
-export type RenderContext = { id: string; created: number };
+/** `betas`: the anthropic-beta values the request carried (Anthropic's rules depend on a few). */
+export type RenderContext = { id: string; created: number; betas?: readonly string[] };
 export type Renderer = (body: Record<string, unknown>, ctx: RenderContext) => Reply;
 
 /** How many tokens the fake bills for a prompt, and how they split between fresh, cache-read and cache-write. */

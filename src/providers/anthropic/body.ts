@@ -10,12 +10,30 @@ export function isStream(endpoint: string, body: Record<string, unknown>): boole
   return isStreamFor(ENDPOINTS, endpoint, body);
 }
 
-export function readBody(endpoint: string, body: Record<string, unknown>): BodyShape | BodyProblem {
-  return readBodyFor(ENDPOINTS, endpoint, body);
+/**
+ * Extended thinking (https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking): a budget of at least
+ * 1,024 tokens, below max_tokens (interleaved thinking lets the budget pass max_tokens; keeping it below is valid
+ * either way). A clamp must leave room for the least budget and one token more.
+ */
+const MIN_THINKING_BUDGET = 1024;
+
+function thinkingBudget(body: Record<string, unknown>): number | undefined {
+  const thinking = body.thinking as { type?: unknown; budget_tokens?: unknown } | undefined;
+  return thinking?.type === 'enabled' && typeof thinking.budget_tokens === 'number' ? thinking.budget_tokens : undefined;
 }
 
+export function readBody(endpoint: string, body: Record<string, unknown>): BodyShape | BodyProblem {
+  const shape = readBodyFor(ENDPOINTS, endpoint, body);
+  if (!shape.ok || endpoint !== '/messages' || thinkingBudget(body) === undefined) return shape;
+  return { ...shape, minOutput: MIN_THINKING_BUDGET + 1 };
+}
+
+/** The body with max_tokens lowered to `limit`, and a thinking budget lowered below it if it was not already. */
 export function clampOutput(endpoint: string, body: Record<string, unknown>, limit: number): Record<string, unknown> {
-  return clampOutputFor(ENDPOINTS, endpoint, body, limit);
+  const clamped = clampOutputFor(ENDPOINTS, endpoint, body, limit);
+  const budget = thinkingBudget(clamped);
+  if (budget === undefined || budget < limit) return clamped;
+  return { ...clamped, thinking: { ...(clamped.thinking as object), budget_tokens: Math.max(MIN_THINKING_BUDGET, limit - 1) } };
 }
 
 /** Anthropic streams always carry usage (message_start, message_delta): only the model changes. */

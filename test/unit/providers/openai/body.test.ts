@@ -38,15 +38,15 @@ describe('openai isStream and readBody', () => {
   });
 
   it('chat: the larger of max_completion_tokens and max_tokens, else the default; n answers', () => {
-    expect(openai.readBody('/chat/completions', { max_completion_tokens: 100, max_tokens: 50 })).toEqual({ ok: true, outputLimit: 100, worstOutput: 100, choices: 1 });
-    expect(openai.readBody('/chat/completions', { max_completion_tokens: null, max_tokens: 50, n: 3 })).toEqual({ ok: true, outputLimit: 50, worstOutput: 50, choices: 3 });
-    expect(openai.readBody('/chat/completions', { n: null })).toEqual({ ok: true, outputLimit: null, worstOutput: 4096, choices: 1 });
+    expect(openai.readBody('/chat/completions', { max_completion_tokens: 100, max_tokens: 50 })).toEqual({ ok: true, outputLimit: 100, worstOutput: 100, choices: 1, minOutput: 1 });
+    expect(openai.readBody('/chat/completions', { max_completion_tokens: null, max_tokens: 50, n: 3 })).toEqual({ ok: true, outputLimit: 50, worstOutput: 50, choices: 3, minOutput: 1 });
+    expect(openai.readBody('/chat/completions', { n: null })).toEqual({ ok: true, outputLimit: null, worstOutput: 4096, choices: 1, minOutput: 1 });
   });
 
   it('responses: max_output_tokens, and no n; embeddings: no output', () => {
-    expect(openai.readBody('/responses', { max_output_tokens: 300, n: 5 })).toEqual({ ok: true, outputLimit: 300, worstOutput: 300, choices: 1 });
+    expect(openai.readBody('/responses', { max_output_tokens: 300, n: 5 })).toEqual({ ok: true, outputLimit: 300, worstOutput: 300, choices: 1, minOutput: 1 });
     expect(openai.readBody('/responses', { max_tokens: 300 })).toMatchObject({ outputLimit: null, worstOutput: 4096 });
-    expect(openai.readBody('/embeddings', { max_tokens: 'lots' })).toEqual({ ok: true, outputLimit: 0, worstOutput: 0, choices: 1 });
+    expect(openai.readBody('/embeddings', { max_tokens: 'lots' })).toEqual({ ok: true, outputLimit: 0, worstOutput: 0, choices: 1, minOutput: 1 });
   });
 
   // Issue 16 items 5 and 8: these were a silent 4096 (or a 500), and n was not counted at all.

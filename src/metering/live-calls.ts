@@ -1,5 +1,5 @@
 import type { Db } from '../db/knex.js';
-import { renewLeases } from '../db/inflight.js';
+import { renewCallLeases } from '../db/inflight.js';
 import { rounds } from '../ops/rounds.js';
 
 type Log = { warn(obj: object, msg: string): void };
@@ -13,18 +13,18 @@ type Log = { warn(obj: object, msg: string): void };
  *
  * add/remove are a Set's: the hot path's whole cost.
  */
-export type Leases = { add(requestId: string): void; remove(requestId: string): void; readonly size: number; start(): void; stop(): Promise<void> };
+export type LiveCalls = { add(requestId: string): void; remove(requestId: string): void; readonly size: number; start(): void; stop(): Promise<void> };
 
 export const RENEWALS_PER_TTL = 4;
 
-export function createLeases(o: { db: Db; log: Log; ttlMs: number }): Leases {
+export function createLiveCalls(o: { db: Db; log: Log; ttlMs: number }): LiveCalls {
   const live = new Set<string>();
   let failing = false;
   const renewal = rounds({
     intervalMs: Math.max(1, Math.floor(o.ttlMs / RENEWALS_PER_TTL)),
     run: async () => {
       if (live.size === 0) return;
-      await renewLeases(o.db, [...live], o.ttlMs);
+      await renewCallLeases(o.db, [...live], o.ttlMs);
       failing = false;
     },
     onError: (err) => {

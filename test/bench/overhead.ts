@@ -1,0 +1,191 @@
+/**
+ * npm run bench:overhead — what a call through tollgate costs, beside its rivals, in one run.
+ *
+ * Four targets, each in a process of its own, in front of the same fake upstream (itself a process):
+ *   direct    the fake upstream itself;
+ *   bare      a bare @fastify/http-proxy (our floor: forwarding and nothing else);
+ *   portkey   the Portkey OSS gateway (@portkey-ai/gateway, --headless), routed to the fake as a custom host;
+ *   tollgate  `tollgate serve` (compiled, NODE_ENV=production) on Postgres with the demo budgets on
+ *             (use case, BU and session cap), a new session id every 20 calls.
+ * BENCH_OVERHEAD_ROUNDS rounds (default 5) of BENCH_OVERHEAD_CALLS chat completions (default 2,000) per target at
+ * BENCH_OVERHEAD_CONCURRENCY connections (default 32), the targets' order rotating each round. Per target: the
+ * median over rounds of rps, p50/p99, CPU µs per call of its process and of Postgres (both read from /proc).
+ * Then the latency added at 1 connection (p50 over direct), and 3 tollgate replicas on one hot use case with the
+ * Postgres transactions per call. The figures are ratios against the bare proxy and Portkey measured in the same
+ * run: the machine is shared and noisy, so absolute numbers mean little.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Agent, request } from 'undici';
+import knexFactory from 'knex';
+import { createBenchDb, pct, postgresCpu } from './bench-db.js';
+import { startProc, type Proc } from './overhead/procs.js';
+import { generateAgentKey } from '../../src/identity/keys.js';
+import { insertAgentKey } from '../../src/db/agent-keys.js';
+import { freePort } from '../helpers/pg-server.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const ROUNDS = Number(process.env.BENCH_OVERHEAD_ROUNDS ?? 5);
+const CALLS = Number(process.env.BENCH_OVERHEAD_CALLS ?? 2000);
+const CONCURRENCY = Number(process.env.BENCH_OVERHEAD_CONCURRENCY ?? 32);
+const SESSION_CALLS = 20;
+const UPSTREAM_KEY = 'sk-bench-upstream';
+const TAGS = { 'x-tollgate-bu': 'marketing', 'x-tollgate-use-case': 'digital-marketing', 'x-tollgate-agent-id': 'campaign-writer' };
+const BODY = JSON.stringify({ model: 'gpt-4.1-mini', max_tokens: 16, messages: [{ role: 'user', content: 'benchmark prompt of a typical short length for an agent step' }] });
+
+type Target = { name: string; proc: Proc; url: string; headers: (session: string) => Record<string, string> };
+type Round = { rps: number; p50: number; p99: number; cpu: number; pg: number };
+
+async function main() {
+  console.log(`tollgate overhead bench: ${ROUNDS} rounds × ${CALLS} calls per target, ${CONCURRENCY} connections, node ${process.version}, ${os.cpus().length} cpus`);
+  execFileSync('npx', ['tsc', '-p', 'src'], { cwd: ROOT, stdio: 'inherit' });
+  const bench = await createBenchDb({ budgets: true });
+  const procs: Proc[] = [];
+  try {
+    const tsx = ['--import', 'tsx'];
+    const upstream = track(procs, await startProc('upstream', [...tsx, path.join(ROOT, 'test/bench/overhead/upstream.ts')], { BENCH_UPSTREAM_KEY: UPSTREAM_KEY }));
+    const bare = track(procs, await startProc('bare', [...tsx, path.join(ROOT, 'test/bench/overhead/bare-proxy.ts')], { BENCH_UPSTREAM_URL: upstream.url, BENCH_UPSTREAM_KEY: UPSTREAM_KEY }));
+    const portkeyPort = await freePort();
+    const portkey = track(procs, await startProc('portkey', [path.join(ROOT, 'node_modules/@portkey-ai/gateway/build/start-server.js'), `--port=${portkeyPort}`, '--headless'],
+      { NODE_ENV: 'production' }, { url: `http://127.0.0.1:${portkeyPort}`, path: '/' }));
+    const key = generateAgentKey();
+    await insertAgentKey(bench.db, { id: key.id, agentId: 'campaign-writer', hash: key.hash, prefix: key.prefix });
+    const startTollgate = async (name: string) => {
+      const port = await freePort();
+      return track(procs, await startProc(name, [path.join(ROOT, 'dist/cli/main.js'), 'serve'], {
+      NODE_ENV: 'production', LOG_LEVEL: 'warn', PORT: String(port), DATABASE_URL: bench.url, TOLLGATE_SEED: 'never', TOLLGATE_POLICY_WATCH: 'false',
+      TOLLGATE_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), `tollgate-bench-${name}-`)),
+      TOLLGATE_OPENAI_BASE_URL: upstream.url, OPENAI_API_KEY: UPSTREAM_KEY, TOLLGATE_ANTHROPIC_BASE_URL: upstream.url, ANTHROPIC_API_KEY: UPSTREAM_KEY,
+      }, { url: `http://127.0.0.1:${port}`, path: '/readyz' }));
+    };
+    const tollgate = await startTollgate('tollgate');
+
+    const targets: Target[] = [
+      { name: 'direct', proc: upstream, url: `${upstream.url}/v1/chat/completions`, headers: () => ({ authorization: `Bearer ${UPSTREAM_KEY}` }) },
+      { name: 'bare', proc: bare, url: `${bare.url}/openai/v1/chat/completions`, headers: () => ({}) },
+      {
+        name: 'portkey', proc: portkey, url: `${portkey.url}/v1/chat/completions`,
+        headers: () => ({ authorization: `Bearer ${UPSTREAM_KEY}`, 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${upstream.url}/v1` }),
+      },
+      { name: 'tollgate', proc: tollgate, url: `${tollgate.url}/openai/v1/chat/completions`, headers: (session) => ({ authorization: `Bearer ${key.key}`, ...TAGS, 'x-tollgate-session-id': session }) },
+    ];
+
+    for (const t of targets) await load(t, 300, CONCURRENCY); // warm-up: JIT, connections, caches
+    const rounds = new Map<string, Round[]>(targets.map((t) => [t.name, []]));
+    for (let r = 0; r < ROUNDS; r++) {
+      for (let i = 0; i < targets.length; i++) {
+        const t = targets[(i + r) % targets.length]!;
+        rounds.get(t.name)!.push(await load(t, CALLS, CONCURRENCY));
+      }
+    }
+    const med = new Map([...rounds].map(([name, rs]) => [name, medianRound(rs)]));
+    report(med);
+
+    console.log('\nlatency at 1 connection (500 calls each, p50):');
+    const single = new Map<string, Round>();
+    for (const t of targets) single.set(t.name, await load(t, 500, 1));
+    const base = single.get('direct')!.p50;
+    for (const [name, s] of single) console.log(`  ${name.padEnd(9)} p50 ${s.p50.toFixed(2)} ms  added over direct ${(s.p50 - base).toFixed(2)} ms`);
+
+    await replicas(bench.url, targets[3]!, [await startTollgate('tollgate-2'), await startTollgate('tollgate-3')], key.key);
+    verdicts(med, single);
+  } finally {
+    for (const p of procs.reverse()) await p.stop();
+    await bench.drop();
+  }
+}
+
+function track(procs: Proc[], p: Proc): Proc {
+  procs.push(p);
+  return p;
+}
+
+/** `n` calls at `concurrency`, each worker on its own session that changes every SESSION_CALLS calls. */
+async function load(t: Target, n: number, concurrency: number, targetsFor?: Target[]): Promise<Round> {
+  const dispatcher = new Agent({ connections: concurrency, keepAliveTimeout: 30_000 });
+  const latencies: number[] = [];
+  let next = 0;
+  const cpu0 = (targetsFor ?? [t]).reduce((s, x) => s + x.proc.cpuMicros(), 0);
+  const pg0 = postgresCpu();
+  const started = process.hrtime.bigint();
+  const run = `${Date.now().toString(36)}-${t.name}`;
+  await Promise.all(Array.from({ length: concurrency }, async (_, worker) => {
+    for (let i = next++; i < n; i = next++) {
+      const target = targetsFor ? targetsFor[i % targetsFor.length]! : t;
+      const session = `bench-${run}-${worker}-${Math.floor(i / SESSION_CALLS)}`;
+      const t0 = process.hrtime.bigint();
+      const res = await request(target.url, { method: 'POST', headers: { 'content-type': 'application/json', ...target.headers(session) }, body: BODY, dispatcher });
+      const text = await res.body.text();
+      if (res.statusCode !== 200) throw new Error(`${target.name} answered ${res.statusCode}: ${text.slice(0, 300)}`);
+      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+  }));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpu = (targetsFor ?? [t]).reduce((s, x) => s + x.proc.cpuMicros(), 0) - cpu0;
+  const pg = postgresCpu().since(pg0);
+  await dispatcher.close();
+  latencies.sort((a, b) => a - b);
+  return { rps: n / seconds, p50: pct(latencies, 0.5), p99: pct(latencies, 0.99), cpu: cpu / n, pg: pg / n };
+}
+
+function medianRound(rs: Round[]): Round {
+  const m = (k: keyof Round) => median(rs.map((r) => r[k]));
+  return { rps: m('rps'), p50: m('p50'), p99: m('p99'), cpu: m('cpu'), pg: m('pg') };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+function report(med: Map<string, Round>) {
+  console.log('\nmedians over rounds:');
+  console.log('  target     rps     p50 ms  p99 ms  CPU µs/call (own)  Postgres µs/call');
+  for (const [name, r] of med) {
+    console.log(`  ${name.padEnd(9)} ${r.rps.toFixed(0).padStart(6)}  ${r.p50.toFixed(1).padStart(6)}  ${r.p99.toFixed(1).padStart(6)}  ${r.cpu.toFixed(0).padStart(17)}  ${r.pg.toFixed(0).padStart(16)}`);
+  }
+  const t = med.get('tollgate')!;
+  const bare = med.get('bare')!;
+  const portkey = med.get('portkey')!;
+  console.log('\nratios (tollgate against):');
+  console.log(`  bare proxy  throughput ×${(t.rps / bare.rps).toFixed(2)}  CPU per call ×${(t.cpu / bare.cpu).toFixed(2)}  (+ Postgres ${t.pg.toFixed(0)} µs)`);
+  console.log(`  Portkey OSS throughput ×${(t.rps / portkey.rps).toFixed(2)}  CPU per call ×${((t.cpu + t.pg) / portkey.cpu).toFixed(2)} (tollgate with its Postgres)`);
+}
+
+/** 3 replicas of tollgate on one Postgres, one hot use case: throughput and Postgres transactions per call. */
+async function replicas(dbUrl: string, first: Target, more: Proc[], agentKey: string) {
+  const all: Target[] = [first, ...more.map((proc) => ({ ...first, name: proc.name, proc, url: `${proc.url}/openai/v1/chat/completions` }))];
+  for (const t of all) await load(t, 200, 8);
+  const admin = knexFactory({ client: 'pg', connection: dbUrl, pool: { min: 0, max: 1 } });
+  const xacts = async () => Number(((await admin.raw('select xact_commit + xact_rollback as n from pg_stat_database where datname = current_database()')) as { rows: { n: string }[] }).rows[0]!.n);
+  const n = CALLS * 2;
+  const before = await xacts();
+  const r = await load(first, n, CONCURRENCY, all);
+  // Let the writers flush what the run metered, so its transactions are counted too.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const per = ((await xacts()) - before) / n;
+  await admin.destroy();
+  void agentKey;
+  console.log(`\n3 replicas, one use case: ${r.rps.toFixed(0)} calls/s, CPU µs/call (3 processes) ${r.cpu.toFixed(0)}, Postgres µs/call ${r.pg.toFixed(0)}, Postgres transactions per call ${per.toFixed(3)}`);
+}
+
+function verdicts(med: Map<string, Round>, single: Map<string, Round>) {
+  const t = med.get('tollgate')!;
+  const bare = med.get('bare')!;
+  const portkey = med.get('portkey')!;
+  const added = single.get('tollgate')!.p50 - single.get('direct')!.p50;
+  const lines: [string, boolean][] = [
+    [`throughput ≥ 0.6× bare proxy (×${(t.rps / bare.rps).toFixed(2)})`, t.rps >= 0.6 * bare.rps],
+    [`throughput ≥ 2.5× Portkey OSS (×${(t.rps / portkey.rps).toFixed(2)})`, t.rps >= 2.5 * portkey.rps],
+    [`gateway CPU per call ≤ 2× bare proxy (×${(t.cpu / bare.cpu).toFixed(2)})`, t.cpu <= 2 * bare.cpu],
+    [`Postgres CPU per call ≤ 100 µs (${t.pg.toFixed(0)} µs)`, t.pg <= 100],
+    [`added latency at 1 connection ≤ 1 ms p50 (${added.toFixed(2)} ms)`, added <= 1],
+  ];
+  console.log('\ntargets (issue "The chokepoint at proxy speed"):');
+  for (const [text, ok] of lines) console.log(`  ${ok ? 'met    ' : 'NOT met'}  ${text}`);
+}
+
+await main();
