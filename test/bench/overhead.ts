@@ -121,9 +121,11 @@ async function load(t: Target, n: number, concurrency: number, targetsFor?: Targ
   const started = process.hrtime.bigint();
   const run = `${Date.now().toString(36)}-${t.name}`;
   await Promise.all(Array.from({ length: concurrency }, async (_, worker) => {
+    // Counted per worker: the calls' global index would give a worker a new session at nearly every call.
+    let mine = 0;
     for (let i = next++; i < n; i = next++) {
       const target = targetsFor ? targetsFor[i % targetsFor.length]! : t;
-      const session = `bench-${run}-${worker}-${Math.floor(i / SESSION_CALLS)}`;
+      const session = `bench-${run}-${worker}-${Math.floor(mine++ / SESSION_CALLS)}`;
       const t0 = process.hrtime.bigint();
       const res = await request(target.url, { method: 'POST', headers: { 'content-type': 'application/json', ...target.headers(session) }, body: BODY, dispatcher });
       const text = await res.body.text();
