@@ -118,7 +118,8 @@ function jsonTap(call: AllowedCall): Tap {
 function wholeBody(call: AllowedCall, text: string): CallProgress {
   const body = parseJson(text);
   if (body === undefined) return { usage: { ...ZERO_USAGE }, complete: false };
-  const model = call.adapter.modelFromBody(body);
+  // Only a span reads the answer's model (gen_ai.response.model): with traces off, nothing more is done here.
+  const model = call.span === undefined ? undefined : call.adapter.modelFromBody(body);
   const progress = readUsage(call, body, call.adapter.toolsFromBody(call.endpoint, body));
   return model === undefined ? progress : { ...progress, model };
 }
