@@ -169,7 +169,36 @@ describe('a call with an OTLP endpoint set', () => {
   });
 });
 
+describe('sampling', () => {
+  it('a caller\'s unsampled trace yields no span, and the provider is told it is unsampled', async () => {
+    const caller = callerContext();
+    const client = gw.openai(key, PROMO, { traceparent: `00-${caller.traceId}-${caller.spanId}-00` });
+    const { response } = await client.chat.completions.create({ model: 'gpt-4.1-mini', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+    const requestId = response.headers.get('x-tollgate-request-id')!;
+    expect(await spansFor(requestId, 0)).toEqual([]);
+    expect(receiver.spans().filter((s) => s.traceId === caller.traceId)).toEqual([]);
+    expect(upstreamHeaders(response.headers.get('x-request-id')).traceparent).toMatch(new RegExp(`^00-${caller.traceId}-[0-9a-f]{16}-00$`));
+  });
+});
+
 describe('exports', () => {
+  it('the last spans go out when tollgate shuts down', async () => {
+    const last = await startOtlpReceiver();
+    const g = await startGateway({ OTEL_EXPORTER_OTLP_ENDPOINT: last.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' });
+    let requestId: string | null = null;
+    try {
+      const { response } = await g.openai(await g.key('promo-planner'), PROMO)
+        .chat.completions.create({ model: 'gpt-4.1-mini', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+      requestId = response.headers.get('x-tollgate-request-id');
+      // The batch goes out every 5 s: nothing has been exported yet.
+      expect(last.posts).toEqual([]);
+    } finally {
+      await g.close();
+    }
+    expect(last.spans().map((s) => s.attributes['tollgate.request_id'])).toEqual([requestId]);
+    await last.close();
+  });
+
   it('go out as OTLP protobuf by default (OpenTelemetry\'s default protocol)', async () => {
     const proto = await startOtlpReceiver();
     const g = await startGateway({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${proto.url}/custom/traces` });
