@@ -25,7 +25,8 @@ export async function createOtelTracer(settings: TracesSettings, log: Log): Prom
     resource: defaultResource().merge(detectResources({ detectors: [envDetector] })).merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: settings.serviceName })),
     spanProcessors: [new BatchSpanProcessor(await exporterFor(settings))],
   });
-  setGlobalErrorHandler((err) => log.warn({ err }, 'traces: exporting spans failed; they are dropped'));
+  // The SDK reports here what it cannot do, a failed export above all (its batch is then dropped).
+  setGlobalErrorHandler((err) => log.warn({ err }, 'traces: the OpenTelemetry SDK reported an error (a failed export\'s spans are dropped)'));
   const tracer = provider.getTracer(SCOPE);
   const propagator = new W3CTraceContextPropagator();
   const parentOf = (incoming: IncomingHttpHeaders): Context => propagator.extract(ROOT_CONTEXT, incoming, defaultTextMapGetter);
