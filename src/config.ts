@@ -21,6 +21,8 @@ const DEFAULT_ANTHROPIC_BETAS = [
   'output-128k-2025-02-19', 'search-results-2025-06-09',
 ].join(',');
 
+const OtlpProtocol = Type.Union([Type.Literal('http/protobuf'), Type.Literal('http/json')]);
+
 /** Every setting tollgate reads from the environment; validated once at boot, then frozen. */
 const EnvSchema = Type.Object({
   PORT: Type.Integer({ default: 8787, minimum: 0, maximum: 65535 }),
@@ -84,6 +86,14 @@ const EnvSchema = Type.Object({
   TOLLGATE_RECONCILE_LOOKBACK_DAYS: Type.Integer({ default: 3, minimum: 1, maximum: 31 }),
   TOLLGATE_SHADOW_SPEND_THRESHOLD: Type.String({ default: '100', pattern: '^\\d+(\\.\\d+)?$' }),
   TOLLGATE_SHADOW_SPEND_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  // OpenTelemetry's own names (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/),
+  // so that a platform's usual settings turn traces on; only the HTTP protocols are shipped (no gRPC).
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://' })),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://' })),
+  OTEL_EXPORTER_OTLP_PROTOCOL: Type.Optional(OtlpProtocol),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: Type.Optional(OtlpProtocol),
+  OTEL_SERVICE_NAME: Type.String({ default: 'tollgate', minLength: 1 }),
+  OTEL_SDK_DISABLED: Type.Boolean({ default: false }),
 });
 
 type Env = Static<typeof EnvSchema>;
@@ -139,7 +149,11 @@ export type Config = Readonly<{
     threshold: string;
     webhookUrl?: string;
   }>;
+  /** One span per call, exported over OTLP/HTTP; null (no tracing code loaded) unless an endpoint is set. */
+  traces: TracesSettings | null;
 }>;
+
+export type TracesSettings = Readonly<{ url: string; protocol: 'http/protobuf' | 'http/json'; serviceName: string }>;
 
 export type ReportProvider = 'openai' | 'anthropic';
 
@@ -226,7 +240,21 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       threshold: e.TOLLGATE_SHADOW_SPEND_THRESHOLD,
       webhookUrl: e.TOLLGATE_SHADOW_SPEND_WEBHOOK_URL,
     },
+    traces: tracesSettings(e),
   } satisfies Config);
+}
+
+/**
+ * The traces endpoint as OpenTelemetry's exporters read it: the signal's own URL as given, or the base endpoint
+ * with `/v1/traces` appended. Protocol: http/protobuf unless set (the specification's default).
+ */
+function tracesSettings(e: Env): TracesSettings | null {
+  if (e.OTEL_SDK_DISABLED) return null;
+  const base = e.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const url = e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (base === undefined ? undefined : `${base.replace(/\/+$/, '')}/v1/traces`);
+  if (url === undefined) return null;
+  const protocol = e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf';
+  return { url, protocol, serviceName: e.OTEL_SERVICE_NAME };
 }
 
 /** `memory://` keeps PGlite in memory (tests, throwaway demos); anything else is a directory. */

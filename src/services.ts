@@ -21,6 +21,7 @@ import { analysisOptionsFrom, createAdjacencySchedule, type AdjacencySchedule } 
 import { createReforecastSchedule } from './budgets/price-changes.js';
 import type { Rounds } from './ops/rounds.js';
 import { createReconcileSchedule, type ReconcileSchedule } from './reconcile/schedule.js';
+import { startTracing, type CallTracer } from './ops/traces.js';
 
 type Log = { info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void };
 
@@ -45,6 +46,8 @@ export type Services = {
   reforecasts: Rounds;
   /** Pulls the providers' usage and cost reports on a timer (analytics role; one run per provider at a time). */
   reconcile: ReconcileSchedule;
+  /** One span per call over OTLP; null when no OTLP endpoint is set (the SDK is then never loaded). */
+  tracer: CallTracer | null;
   close(): Promise<void>;
 };
 
@@ -97,13 +100,14 @@ export async function createServices(config: Config, log: Log, target?: DbTarget
   const reconcile = createReconcileSchedule({ db, log, settings: config.reconcile, intervalMs: config.role === 'gateway' ? 0 : config.reconcile.intervalMs });
   reconcile.start();
 
+  const tracer = await startTracing(config.traces, log);
   const metrics = createMetrics();
   registerMeterGauges(metrics, () => meter.stats());
   registerPolicyInfo(metrics, () => policy.revision);
   registerBudgetStatements(metrics, () => budgetGate.statements);
 
   return {
-    config, db, catalog, budgetGate, prices, policy, meter, liveCalls, metrics, notifier, adjacency, reforecasts, reconcile,
+    config, db, catalog, budgetGate, prices, policy, meter, liveCalls, metrics, notifier, adjacency, reforecasts, reconcile, tracer,
     authenticate: createAuthenticator({
       db, verifyJwt: createJwtVerifier(config.jwt), cacheMs: config.refresh.keyCacheMs, failures: new AuthFailureLimit(config.authFailures), log,
     }),
@@ -123,6 +127,8 @@ export async function createServices(config: Config, log: Log, target?: DbTarget
       await budgetGate.stop();
       if (reservationDb !== db) await reservationDb.destroy();
       await database.close();
+      // Calls have ended by now, and their spans with them: the last batch goes out (bounded by the export timeout).
+      await tracer?.shutdown().catch((err: unknown) => log.warn({ err }, 'traces: the last spans could not be exported'));
     },
   };
 }

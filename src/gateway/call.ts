@@ -1,6 +1,7 @@
 import type { Decision, TagsFact } from '../policy/types.js';
 import type { NormalizedUsage, ProviderAdapter } from '../providers/types.js';
 import type { UsageFlag } from '../metering/types.js';
+import type { CallSpan } from '../ops/traces.js';
 
 /** What the gateway knows about one allowed call while it is in flight. */
 export type AllowedCall = {
@@ -39,6 +40,8 @@ export type AllowedCall = {
   upstreamStatus?: number;
   /** Usage read so far from the upstream's answer, once it started. */
   progress?: () => CallProgress;
+  /** The call's span, when traces are on (src/ops/traces.ts). */
+  span?: CallSpan;
 };
 
 /**
@@ -47,6 +50,8 @@ export type AllowedCall = {
  */
 export type CallProgress = {
   usage: NormalizedUsage; complete: boolean; tools?: string[]; deltas?: number; invalidUsage?: Record<string, unknown>; unread?: boolean;
+  /** The model the answer says served it, as far as it was read. */
+  model?: string;
 };
 
 /**
@@ -55,4 +60,6 @@ export type CallProgress = {
  */
 export type CallOutcome = {
   status: number; usage: NormalizedUsage; partial: boolean; tools?: string[]; flags?: UsageFlag[]; invalidUsage?: Record<string, unknown>;
+  /** The model the answer says served it, when it said so. */
+  model?: string;
 };

@@ -97,6 +97,8 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
       estimatedInputTokens: adapter.isBilled(endpoint) ? input.estimate.input_tokens : 0,
       finished: false,
     };
+    const { tracer } = app.tollgate;
+    if (tracer !== null) request.tollgateCall.span = tracer.startCall(request.tollgateCall, request.headers);
     recordInFlight(app, request.tollgateCall);
     app.tollgate.metrics.calls.inc({ provider: adapter.name, code: decision.code, allowed: 'true' });
     app.tollgate.metrics.overheadSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);

@@ -77,6 +77,7 @@ export function deny(app: FastifyInstance, request: FastifyRequest, reply: Fasti
   } catch (err) {
     request.log.error({ err }, 'decision could not be journaled');
   }
+  app.tollgate.tracer?.refused(adapter, request.headers, ts, record);
   app.tollgate.metrics.calls.inc({ provider: adapter.name, code: decision.code, allowed: 'false' });
   request.log.info({ code: decision.code, status: decision.http_status, endpoint: record.endpoint }, 'call denied');
   return sendProviderError(reply, adapter, { status: decision.http_status, code: decision.code, message: decision.message, headers: decision.headers });

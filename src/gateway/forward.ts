@@ -27,6 +27,8 @@ export function forwardHandler(app: FastifyInstance, filter: HeaderFilter) {
   return function forward(request: FastifyRequest, reply: FastifyReply, dest: string, options: object) {
     const call = request.tollgateCall!;
     const { headers, dropped } = filter.request(request.headers);
+    // The caller's trace context never crosses as sent: with traces on, the upstream continues tollgate's span.
+    if (call.span !== undefined) Object.assign(headers, call.span.propagation);
     for (const [header, values] of dropped) reply.header(`x-tollgate-dropped-${header}`, values);
     // Whatever ends the call first meters it; a client that leaves mid-stream still yields its event.
     reply.raw.once('close', () => clientGone(app, call, reply.raw.writableFinished));
@@ -79,7 +81,13 @@ function sseTap(call: AllowedCall): Tap {
     onEvent: (event, data) => reader.push(event, data),
     drop: call.injectedUsage ? (event, data) => call.adapter.isInjectedUsageEvent(event, data) : undefined,
   });
-  return { tap, result: () => ({ ...reader.result(), tools: reader.tools() }) };
+  return {
+    tap,
+    result() {
+      const { servedModel, ...read } = reader.result();
+      return { ...read, tools: reader.tools(), ...(servedModel !== undefined ? { model: servedModel } : {}) };
+    },
+  };
 }
 
 function jsonTap(call: AllowedCall): Tap {
@@ -110,7 +118,10 @@ function jsonTap(call: AllowedCall): Tap {
 function wholeBody(call: AllowedCall, text: string): CallProgress {
   const body = parseJson(text);
   if (body === undefined) return { usage: { ...ZERO_USAGE }, complete: false };
-  return readUsage(call, body, call.adapter.toolsFromBody(call.endpoint, body));
+  // Only a span reads the answer's model (gen_ai.response.model): with traces off, nothing more is done here.
+  const model = call.span === undefined ? undefined : call.adapter.modelFromBody(body);
+  const progress = readUsage(call, body, call.adapter.toolsFromBody(call.endpoint, body));
+  return model === undefined ? progress : { ...progress, model };
 }
 
 /** Usage from the end of an answer too large to hold; `unread` when it is not there (metered from the estimate, flagged). */

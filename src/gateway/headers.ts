@@ -3,7 +3,8 @@ import type { HeaderRules } from '../providers/types.js';
 
 /**
  * Applies a provider adapter's header rules (src/providers/<name>/headers.ts), the same way for every provider:
- * an allowlist each way, nothing passes by default. Built once per provider at start.
+ * an allowlist each way, nothing passes by default. Built once per provider at start. The caller's trace context
+ * is not listed: with traces on, the forwarder sets the gateway span's own (src/gateway/forward.ts).
  */
 export type HeaderFilter = {
   /** The agent's headers that go upstream, with tollgate's own set on, and the list members dropped per header. */

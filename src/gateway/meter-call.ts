@@ -104,7 +104,7 @@ export function meterAnswer(app: FastifyInstance, call: AllowedCall, status: num
  */
 export function outcomeOf(call: AllowedCall, status: number, progress: CallProgress, partial: boolean): CallOutcome {
   const invalidUsage = progress.invalidUsage;
-  const outcome: CallOutcome = { status, usage: usageToMeter(call, progress, status), tools: progress.tools, partial };
+  const outcome: CallOutcome = { status, usage: usageToMeter(call, progress, status), tools: progress.tools, partial, model: progress.model };
   if (progress.unread === true && status < 400) return { ...outcome, flags: ['usage_unread'] };
   return invalidUsage === undefined ? outcome : { ...outcome, flags: ['usage_invalid'], invalidUsage };
 }
@@ -115,6 +115,7 @@ export function meterCall(app: FastifyInstance, call: AllowedCall, outcome: Call
   call.finished = true;
   app.tollgate.liveCalls.remove(call.requestId);
   const event = safeUsageEvent(app, call, outcome);
+  call.span?.end(outcome, event);
   if (event === undefined) return undefined;
   try {
     app.tollgate.meter.record(event);

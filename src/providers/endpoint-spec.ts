@@ -1,5 +1,7 @@
 /** What tollgate needs to know about a request body, per endpoint, declared by each provider. */
 export type EndpointSpec = {
+  /** The operation in OpenTelemetry's GenAI conventions (`gen_ai.operation.name`): chat, embeddings… */
+  operation: string;
   /** The endpoint streams when the body says `stream: true`. */
   streams: boolean;
   /** Body fields that bound the output of each answer; null when the endpoint produces no output tokens. */

@@ -69,6 +69,8 @@ export interface ProviderAdapter {
   readonly prefix: string;
   /** Endpoints (path after prefix) tollgate meters and forwards, e.g. '/chat/completions'. */
   readonly endpoints: readonly string[];
+  /** Each endpoint's operation in OpenTelemetry's GenAI conventions (`gen_ai.operation.name`). */
+  readonly operations: Readonly<Record<string, string>>;
   /** The headers that cross, each way, given tollgate's settings for this provider (its key, account, betas). */
   headerRules(settings: ProviderSettings): HeaderRules;
   /**

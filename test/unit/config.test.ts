@@ -23,6 +23,20 @@ describe('config', () => {
     expect(() => loadConfig({}, { TOLLGATE_RESERVATION_POOL: '0' })).toThrow(/TOLLGATE_RESERVATION_POOL/);
   });
 
+  it('traces: off unless an OTLP endpoint is set; the traces endpoint wins; /v1/traces appended to the base one', () => {
+    expect(loadConfig({}, {}).traces).toBeNull();
+    expect(loadConfig({}, { OTEL_SERVICE_NAME: 'x', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).traces).toBeNull();
+    expect(loadConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).traces)
+      .toEqual({ url: 'http://collector:4318/v1/traces', protocol: 'http/protobuf', serviceName: 'tollgate' });
+    expect(loadConfig({}, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://traces.example/otlp',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json', OTEL_SERVICE_NAME: 'gateway-eu',
+    }).traces).toEqual({ url: 'https://traces.example/otlp', protocol: 'http/json', serviceName: 'gateway-eu' });
+    expect(loadConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' }).traces).toBeNull();
+    expect(() => loadConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4317', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toThrow(/OTEL_EXPORTER_OTLP_PROTOCOL/);
+    expect(() => loadConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT/);
+  });
+
   it('refuses a JWKS without issuer and audience', () => {
     expect(() => loadConfig({}, { TOLLGATE_JWKS_URL: 'http://127.0.0.1:1/jwks' })).toThrow(/TOLLGATE_JWT_ISSUER and TOLLGATE_JWT_AUDIENCE/);
     const ok = loadConfig({}, { TOLLGATE_JWKS_URL: 'http://127.0.0.1:1/jwks', TOLLGATE_JWT_ISSUER: 'broker', TOLLGATE_JWT_AUDIENCE: 'tollgate' });

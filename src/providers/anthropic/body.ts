@@ -2,8 +2,8 @@ import { clampOutputFor, isBilledFor, isStreamFor, readBodyFor, type BodyProblem
 
 export const ENDPOINTS: EndpointSpecs = {
   // Messages has no n: one answer per call.
-  '/messages': { streams: true, maxOutputFields: ['max_tokens'] },
-  '/messages/count_tokens': { streams: false, maxOutputFields: null, billed: false },
+  '/messages': { operation: 'chat', streams: true, maxOutputFields: ['max_tokens'] },
+  '/messages/count_tokens': { operation: 'count_tokens', streams: false, maxOutputFields: null, billed: false },
 };
 
 export function isStream(endpoint: string, body: Record<string, unknown>): boolean {

@@ -10,6 +10,7 @@ export const anthropic: ProviderAdapter = Object.freeze({
   root: '/anthropic',
   prefix: '/anthropic/v1',
   endpoints: Object.freeze(Object.keys(ENDPOINTS)),
+  operations: Object.freeze(Object.fromEntries(Object.entries(ENDPOINTS).map(([endpoint, spec]) => [endpoint, spec.operation]))),
   headerRules,
   prepareBody,
   isStream,

@@ -3,10 +3,10 @@ import { asObject } from '../json.js';
 
 export const ENDPOINTS: EndpointSpecs = {
   // n answers, each up to the output limit: https://platform.openai.com/docs/api-reference/chat/create#chat-create-n
-  '/chat/completions': { streams: true, maxOutputFields: ['max_completion_tokens', 'max_tokens'], choices: { field: 'n', max: 128 } },
+  '/chat/completions': { operation: 'chat', streams: true, maxOutputFields: ['max_completion_tokens', 'max_tokens'], choices: { field: 'n', max: 128 } },
   // Responses has no n: one answer per call.
-  '/responses': { streams: true, maxOutputFields: ['max_output_tokens'] },
-  '/embeddings': { streams: false, maxOutputFields: null },
+  '/responses': { operation: 'chat', streams: true, maxOutputFields: ['max_output_tokens'] },
+  '/embeddings': { operation: 'embeddings', streams: false, maxOutputFields: null },
 };
 
 export function isStream(endpoint: string, body: Record<string, unknown>): boolean {

@@ -10,6 +10,7 @@ export const openai: ProviderAdapter = Object.freeze({
   root: '/openai',
   prefix: '/openai/v1',
   endpoints: Object.freeze(Object.keys(ENDPOINTS)),
+  operations: Object.freeze(Object.fromEntries(Object.entries(ENDPOINTS).map(([endpoint, spec]) => [endpoint, spec.operation]))),
   headerRules,
   prepareBody,
   isStream,
