@@ -3,6 +3,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
 import type { FaultScript } from '../../src/demo/fake-upstream.js';
 import { PROMO, WRITER, type Tags } from '../helpers/gateway.js';
 import { documentedCodes, refusalProblem, type CallerFormat } from '../helpers/refusals.js';
@@ -64,9 +65,8 @@ const RUNS = Number(process.env.TOLLGATE_FUZZ_RUNS ?? 300);
 /** fast-check stops starting runs past this (the runs done so far are still checked). */
 const TIME_LIMIT_MS = 35_000;
 const UPSTREAM_TIMEOUT_MS = 1500;
-// src/config.ts defaults of TOLLGATE_BOUND_INPUT_ALLOWANCE and TOLLGATE_BOUND_OUTPUT_TOKENS (src/metering/bound.ts).
-const INPUT_ALLOWANCE = 16_384;
-const OUTPUT_UNSET = 131_072;
+// What src/metering/bound.ts allows, with the defaults the process runs with.
+const { inputAllowance: INPUT_ALLOWANCE, outputUnset: OUTPUT_UNSET } = loadConfig({}, {}).bound;
 
 type Route = 'chat' | 'responses' | 'messages' | 'bogus';
 type TagName = keyof Tags;

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
 import { PROMO, WRITER, tagHeaders, type Tags } from '../helpers/gateway.js';
 import { fakeRecordsByCall, ledgerRows, reconcile, runAll, type CallSpec } from '../helpers/load.js';
 import { documentedCodes, refusalProblem, type CallerFormat } from '../helpers/refusals.js';
@@ -23,8 +24,8 @@ import { startServedProcess, type ServedProcess } from '../helpers/served-proces
 const GOOD = 300;
 const EACH = 5;
 const PREFIX = 'mixed';
-// src/config.ts default of TOLLGATE_BOUND_INPUT_ALLOWANCE (src/metering/bound.ts).
-const INPUT_ALLOWANCE = 16_384;
+// What src/metering/bound.ts allows for input beyond the body's bytes, by default.
+const INPUT_ALLOWANCE = loadConfig({}, {}).bound.inputAllowance;
 
 type Hostile = { name: string; expected: string[]; format: CallerFormat; send(base: string, marker: string): Promise<SocketResponse | null> };
 
