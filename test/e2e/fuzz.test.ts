@@ -61,10 +61,10 @@ import { startServedProcess, type ServedProcess } from '../helpers/served-proces
  */
 
 const SEED = Number(process.env.TOLLGATE_FUZZ_SEED ?? 160_016);
-const RUNS = Number(process.env.TOLLGATE_FUZZ_RUNS ?? 300);
+const RUNS = Number(process.env.TOLLGATE_FUZZ_RUNS ?? 200);
 /** fast-check stops starting runs past this (the runs done so far are still checked). */
-const TIME_LIMIT_MS = 35_000;
-const UPSTREAM_TIMEOUT_MS = 1500;
+const TIME_LIMIT_MS = 25_000;
+const UPSTREAM_TIMEOUT_MS = 1000;
 // What src/metering/bound.ts allows, with the defaults the process runs with.
 const { inputAllowance: INPUT_ALLOWANCE, outputUnset: OUTPUT_UNSET } = loadConfig({}, {}).bound;
 
@@ -156,7 +156,7 @@ const specArb: fc.Arbitrary<Spec> = fc.record({
     fc.record({ kind: fc.constant('nested' as const), depth: fc.integer({ min: 129, max: 20_000 }) }),
     fc.record({ kind: fc.constant('not-json' as const), text: fc.string({ maxLength: 200 }) }),
     fc.record({ kind: fc.constant('not-object' as const), json: fc.oneof(fc.array(fc.jsonValue({ maxDepth: 2 })), fc.double({ noNaN: true }), fc.string(), fc.constant(null)) }),
-    fc.record({ kind: fc.constant('bad-limit' as const), value: fc.constantFrom(0, -1, 1.5, 1e16, 2 ** 53, 1_000_001, '20', null, [20]) }),
+    fc.record({ kind: fc.constant('bad-limit' as const), value: fc.constantFrom(0, -1, 1.5, 1e16, 2 ** 53, 1_000_001, '20', [20], true) }),
     fc.record({ kind: fc.constant('bad-n' as const), value: fc.constantFrom(0, 129, 1.5, '2', -1, 1e9) }),
     fc.record({ kind: fc.constant('proto' as const), key: fc.constantFrom('__proto__' as const, 'constructor' as const) }),
     fc.record({ kind: fc.constant('unknown-model' as const), model: fc.oneof(validTag(60), fc.constant('x'.repeat(300)), fc.constant('gpt\u0000mini')) }),
