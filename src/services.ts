@@ -15,7 +15,7 @@ import { loadPrices } from './db/prices.js';
 import { createAuthenticator, type Authenticator } from './identity/authenticate.js';
 import { createJwtVerifier } from './identity/jwt.js';
 import { AuthFailureLimit } from './identity/failure-limit.js';
-import { createMetrics, registerMeterGauges, registerPolicyInfo, type Metrics } from './ops/metrics.js';
+import { createMetrics, registerMeterGauges, registerPolicyInfo, registerBudgetStatements, type Metrics } from './ops/metrics.js';
 import { createNotifier, type Notifier } from './budgets/notifier.js';
 import { analysisOptionsFrom, createAdjacencySchedule, type AdjacencySchedule } from './adjacency/schedule.js';
 import { createReforecastSchedule } from './budgets/price-changes.js';
@@ -100,6 +100,7 @@ export async function createServices(config: Config, log: Log, target?: DbTarget
   const metrics = createMetrics();
   registerMeterGauges(metrics, () => meter.stats());
   registerPolicyInfo(metrics, () => policy.revision);
+  registerBudgetStatements(metrics, () => budgetGate.statements);
 
   return {
     config, db, catalog, budgetGate, prices, policy, meter, liveCalls, metrics, notifier, adjacency, reforecasts, reconcile,

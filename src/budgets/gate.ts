@@ -22,6 +22,9 @@ export type BudgetGateOptions = {
   hardCap: () => number;
 };
 
+/** The statements the gate sends Postgres, by kind (tollgate_budget_statements_total): per-call ones are reserve, shrink and release. */
+export type BudgetStatementKind = 'reserve' | 'shrink' | 'release' | 'acquire' | 'settle' | 'sweep';
+
 type Known = { fact: BudgetFact; useCase: string; bu: string; agent: string; session: string };
 type Worst = { usd: Units; tokens: Units };
 
@@ -59,6 +62,8 @@ export class BudgetGate {
   private lastSettledAt = Date.now();
   private version = 0;
   private unlisten?: () => Promise<void>;
+  /** Statements sent to Postgres since start, by kind. */
+  readonly statements: Record<BudgetStatementKind, number> = { reserve: 0, shrink: 0, release: 0, acquire: 0, settle: 0, sweep: 0 };
 
   constructor(private readonly db: Db, private readonly log: Log, private readonly opts: BudgetGateOptions) {}
 
@@ -83,6 +88,7 @@ export class BudgetGate {
       this.leased.delete(requestId);
       return;
     }
+    this.statements.release++;
     releaseDenied(this.db, requestId).catch((err: unknown) => this.log.warn({ err, request_id: requestId }, 'reservation release failed; it will expire'));
   }
 
@@ -94,6 +100,7 @@ export class BudgetGate {
       for (const lease of call.leases) lease.shrink(requestId, amountFor(lease, w));
       return;
     }
+    this.statements.shrink++;
     shrinkReservation(this.db, requestId, worst).catch((err: unknown) => this.log.warn({ err, request_id: requestId }, 'reservation shrink failed; the reservation stays as it was'));
   }
 
@@ -141,6 +148,7 @@ export class BudgetGate {
       this.timers.push(t);
     };
     every(sweepMs, async () => {
+      this.statements.sweep += 2;
       const [n, leases] = await Promise.all([sweepExpiredReservations(this.db), sweepExpiredLeases(this.db)]);
       if (n + leases > 0) this.log.info({ reservations: n, leases }, 'expired budget reservations and leases released');
     });
@@ -216,6 +224,7 @@ export class BudgetGate {
   }
 
   private async reserveExactly(s: ReservationSubject): Promise<BudgetState> {
+    this.statements.reserve++;
     const rows = await reserveBudgets(this.db, s);
     const budgets = rows.map(toFact);
     this.remember(budgets, s);
@@ -229,7 +238,11 @@ export class BudgetGate {
     const now = Date.now();
     let leases = this.leasesFor(refs, worst, now);
     if (!leases) {
-      await this.acquire(s, worst);
+      // A lease ran dry before its settlement: settling now gives back what the ledger counts of its calls and
+      // tops it up. A budget this replica holds no lease of yet (a new session) takes one with one statement.
+      const held = refs.every((ref) => this.leases.get(leaseKey(ref))?.usable(now));
+      if (held) await this.settle(false);
+      else await this.acquire(s, worst, refs);
       leases = this.leasesFor(refs, worst, Date.now());
     }
     if (!leases) {
@@ -263,11 +276,17 @@ export class BudgetGate {
     return out;
   }
 
-  private async acquire(s: ReservationSubject, worst: Worst): Promise<void> {
+  /**
+   * Takes leases on the call's budgets: a slice of a few calls like this one, and of the calls a budget caps
+   * (a session cap's, mostly) the largest share at once, as a session's calls usually all come to one replica.
+   */
+  private async acquire(s: ReservationSubject, worst: Worst, refs: readonly BudgetRef[]): Promise<void> {
     const slice = (w: Units) => w * BigInt(SLICE_CALLS);
+    const calls = Math.max(SLICE_CALLS, ...refs.map((r) => (r.maxCalls === null ? 0 : Math.floor(r.maxCalls * LEASE_POLICY.maxShare))));
+    this.statements.acquire++;
     const rows = await acquireLeases(this.db, {
       holder: this.holder, at: s.at, expiresAt: this.expiry(), bu: s.bu, useCase: s.useCase, agent: s.agent, session: s.session,
-      usd: fromUnits(slice(worst.usd)), tokens: fromUnits(slice(worst.tokens)), calls: SLICE_CALLS,
+      usd: fromUnits(slice(worst.usd)), tokens: fromUnits(slice(worst.tokens)), calls,
     }, this.policy());
     const usableUntil = this.usableUntil();
     for (const row of rows) {
@@ -319,6 +338,7 @@ export class BudgetGate {
       sent.push({ lease, entry: lease.settlement(target), released: { amount: lease.written, calls: lease.capsCalls ? lease.writtenCalls : 0 } });
     }
     if (sent.length === 0) return;
+    this.statements.settle++;
     const rows = await settleLeases(this.db, this.holder, this.expiry(), sent.map((x) => x.entry), this.policy());
     const usableUntil = this.usableUntil();
     const back = new Map(rows.map((r) => [leaseKey({ id: r.id, periodStart: new Date(r.period_start), key: r.key }), r]));

@@ -88,6 +88,11 @@ export class Lease {
     return this.ref.maxCalls !== null;
   }
 
+  /** Whether the lease may admit calls now (not frozen, not about to expire unrenewed). */
+  usable(now: number): boolean {
+    return !this.frozen && now < this.usableUntil;
+  }
+
   /** Whether a call of `worst` (in this budget's unit) fits in the lease now. */
   fits(worst: Units, now: number): boolean {
     if (this.frozen || now >= this.usableUntil) return false;

@@ -74,3 +74,20 @@ export function registerMeterGauges(metrics: Metrics, stats: () => MeterStats): 
   gauge('tollgate_meter_last_flush_seconds', 'Duration of the last flush', (s) => (s.lastFlushMs ?? 0) / 1000);
 }
 
+
+/**
+ * The budget statements a replica sent Postgres, by kind, read when Prometheus scrapes. With leases on, the
+ * per-call kinds (reserve, shrink, release) appear only near a cap; acquire once per new session or dry lease.
+ */
+export function registerBudgetStatements(metrics: Metrics, counts: () => Readonly<Record<string, number>>): void {
+  new client.Counter({
+    name: 'tollgate_budget_statements_total',
+    help: 'Budget statements sent to Postgres by kind: reserve, shrink, release (per call, exact), acquire, settle (leases), sweep',
+    labelNames: ['kind'] as const,
+    registers: [metrics.registry],
+    collect() {
+      this.reset();
+      for (const [kind, n] of Object.entries(counts())) this.labels(kind).inc(n);
+    },
+  });
+}

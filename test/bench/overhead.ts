@@ -11,8 +11,9 @@
  * BENCH_OVERHEAD_CONCURRENCY connections (default 32), the targets' order rotating each round. Per target: the
  * median over rounds of rps, p50/p99, CPU µs per call of its process and of Postgres (both read from /proc).
  * Then the latency added at 1 connection (p50 over direct), and 3 tollgate replicas on one hot use case with the
- * Postgres transactions per call. The figures are ratios against the bare proxy and Portkey measured in the same
- * run: the machine is shared and noisy, so absolute numbers mean little.
+ * Postgres transactions and the budget statements (tollgate_budget_statements_total, read from /metrics) per call.
+ * The figures are ratios against the bare proxy and Portkey measured in the same run: the machine is shared and
+ * noisy, so absolute numbers mean little.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,6 +26,7 @@ import { createBenchDb, pct, postgresCpu } from './bench-db.js';
 import { startProc, type Proc } from './overhead/procs.js';
 import { generateAgentKey } from '../../src/identity/keys.js';
 import { insertAgentKey } from '../../src/db/agent-keys.js';
+import { generateApiToken, insertApiToken } from '../../src/db/api-tokens.js';
 import { freePort } from '../helpers/pg-server.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -53,6 +55,9 @@ async function main() {
       { NODE_ENV: 'production' }, { url: `http://127.0.0.1:${portkeyPort}`, path: '/' }));
     const key = generateAgentKey();
     await insertAgentKey(bench.db, { id: key.id, agentId: 'campaign-writer', hash: key.hash, prefix: key.prefix });
+    const metricsToken = generateApiToken();
+    await insertApiToken(bench.db, { id: metricsToken.id, hash: metricsToken.hash, prefix: metricsToken.prefix, role: 'metrics', label: 'bench' });
+    const statements = (procs: Proc[]) => budgetStatements(procs, metricsToken.token);
     const startTollgate = async (name: string) => {
       const port = await freePort();
       return track(procs, await startProc(name, [path.join(ROOT, 'dist/cli/main.js'), 'serve'], {
@@ -75,6 +80,7 @@ async function main() {
 
     for (const t of targets) await load(t, 300, CONCURRENCY); // warm-up: JIT, connections, caches
     const rounds = new Map<string, Round[]>(targets.map((t) => [t.name, []]));
+    const statementsBefore = await statements([tollgate]);
     for (let r = 0; r < ROUNDS; r++) {
       for (let i = 0; i < targets.length; i++) {
         const t = targets[(i + r) % targets.length]!;
@@ -83,6 +89,8 @@ async function main() {
     }
     const med = new Map([...rounds].map(([name, rs]) => [name, medianRound(rs)]));
     report(med);
+    const perCall = perCallStatements(statementsBefore, await statements([tollgate]), ROUNDS * CALLS);
+    console.log(`\ntollgate's budget statements to Postgres over the rounds (${ROUNDS * CALLS} calls, a new session every ${SESSION_CALLS}): ${perCall.text}`);
 
     console.log('\nlatency at 1 connection (500 calls each, p50):');
     const single = new Map<string, Round>();
@@ -90,8 +98,8 @@ async function main() {
     const base = single.get('direct')!.p50;
     for (const [name, s] of single) console.log(`  ${name.padEnd(9)} p50 ${s.p50.toFixed(2)} ms  added over direct ${(s.p50 - base).toFixed(2)} ms`);
 
-    await replicas(bench.url, targets[3]!, [await startTollgate('tollgate-2'), await startTollgate('tollgate-3')], key.key);
-    verdicts(med, single);
+    const steady = await replicas(bench.url, targets[3]!, [await startTollgate('tollgate-2'), await startTollgate('tollgate-3')], statements);
+    verdicts(med, single, steady);
   } finally {
     for (const p of procs.reverse()) await p.stop();
     await bench.drop();
@@ -113,9 +121,11 @@ async function load(t: Target, n: number, concurrency: number, targetsFor?: Targ
   const started = process.hrtime.bigint();
   const run = `${Date.now().toString(36)}-${t.name}`;
   await Promise.all(Array.from({ length: concurrency }, async (_, worker) => {
+    // Counted per worker: the calls' global index would give a worker a new session at nearly every call.
+    let mine = 0;
     for (let i = next++; i < n; i = next++) {
       const target = targetsFor ? targetsFor[i % targetsFor.length]! : t;
-      const session = `bench-${run}-${worker}-${Math.floor(i / SESSION_CALLS)}`;
+      const session = `bench-${run}-${worker}-${Math.floor(mine++ / SESSION_CALLS)}`;
       const t0 = process.hrtime.bigint();
       const res = await request(target.url, { method: 'POST', headers: { 'content-type': 'application/json', ...target.headers(session) }, body: BODY, dispatcher });
       const text = await res.body.text();
@@ -155,24 +165,49 @@ function report(med: Map<string, Round>) {
   console.log(`  Portkey OSS throughput ×${(t.rps / portkey.rps).toFixed(2)}  CPU per call ×${((t.cpu + t.pg) / portkey.cpu).toFixed(2)} (tollgate with its Postgres)`);
 }
 
-/** 3 replicas of tollgate on one Postgres, one hot use case: throughput and Postgres transactions per call. */
-async function replicas(dbUrl: string, first: Target, more: Proc[], agentKey: string) {
+/** 3 replicas of tollgate on one Postgres, one hot use case: throughput, Postgres transactions and budget statements per call. */
+async function replicas(dbUrl: string, first: Target, more: Proc[], statements: (procs: Proc[]) => Promise<Record<string, number>>) {
   const all: Target[] = [first, ...more.map((proc) => ({ ...first, name: proc.name, proc, url: `${proc.url}/openai/v1/chat/completions` }))];
   for (const t of all) await load(t, 200, 8);
   const admin = knexFactory({ client: 'pg', connection: dbUrl, pool: { min: 0, max: 1 } });
   const xacts = async () => Number(((await admin.raw('select xact_commit + xact_rollback as n from pg_stat_database where datname = current_database()')) as { rows: { n: string }[] }).rows[0]!.n);
   const n = CALLS * 2;
   const before = await xacts();
+  const statementsBefore = await statements(all.map((t) => t.proc));
   const r = await load(first, n, CONCURRENCY, all);
   // Let the writers flush what the run metered, so its transactions are counted too.
   await new Promise((resolve) => setTimeout(resolve, 1500));
   const per = ((await xacts()) - before) / n;
+  const perCall = perCallStatements(statementsBefore, await statements(all.map((t) => t.proc)), n);
   await admin.destroy();
-  void agentKey;
   console.log(`\n3 replicas, one use case: ${r.rps.toFixed(0)} calls/s, CPU µs/call (3 processes) ${r.cpu.toFixed(0)}, Postgres µs/call ${r.pg.toFixed(0)}, Postgres transactions per call ${per.toFixed(3)}`);
+  console.log(`  budget statements (all 3 replicas, ${n} calls): ${perCall.text}`);
+  return perCall;
 }
 
-function verdicts(med: Map<string, Round>, single: Map<string, Round>) {
+/** tollgate_budget_statements_total of these processes, summed by kind (from /metrics). */
+async function budgetStatements(procs: Proc[], token: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const p of procs) {
+    const res = await request(`${p.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    const text = await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`${p.name} /metrics answered ${res.statusCode}: ${text.slice(0, 200)}`);
+    for (const m of text.matchAll(/^tollgate_budget_statements_total\{kind="(\w+)"\} (\d+)/gm)) out[m[1]!] = (out[m[1]!] ?? 0) + Number(m[2]);
+  }
+  return out;
+}
+
+/** Budget statements per call between two readings: those a call sends itself (exact reservations) and the leases'. */
+function perCallStatements(before: Record<string, number>, after: Record<string, number>, calls: number) {
+  const d = (k: string) => (after[k] ?? 0) - (before[k] ?? 0);
+  const perCall = (d('reserve') + d('shrink') + d('release')) / calls;
+  const leases = (d('acquire') + d('settle')) / calls;
+  const text = `per call ${perCall.toFixed(4)} (reserve ${d('reserve')}, shrink ${d('shrink')}, release ${d('release')}); `
+    + `leases ${leases.toFixed(4)} per call (acquire ${d('acquire')}, settle ${d('settle')})`;
+  return { perCall, leases, text };
+}
+
+function verdicts(med: Map<string, Round>, single: Map<string, Round>, steady: { perCall: number }) {
   const t = med.get('tollgate')!;
   const bare = med.get('bare')!;
   const portkey = med.get('portkey')!;
@@ -183,6 +218,7 @@ function verdicts(med: Map<string, Round>, single: Map<string, Round>) {
     [`gateway CPU per call ≤ 2× bare proxy (×${(t.cpu / bare.cpu).toFixed(2)})`, t.cpu <= 2 * bare.cpu],
     [`Postgres CPU per call ≤ 100 µs (${t.pg.toFixed(0)} µs)`, t.pg <= 100],
     [`added latency at 1 connection ≤ 1 ms p50 (${added.toFixed(2)} ms)`, added <= 1],
+    [`no per-call budget statement in steady state, 3 replicas (${steady.perCall.toFixed(4)} per call)`, steady.perCall === 0],
   ];
   console.log('\ntargets (issue "The chokepoint at proxy speed"):');
   for (const [text, ok] of lines) console.log(`  ${ok ? 'met    ' : 'NOT met'}  ${text}`);

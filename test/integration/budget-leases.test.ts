@@ -68,16 +68,31 @@ describe('budget leases in Postgres', () => {
     expect((await counter(t.db, ids.useCase)).reserved).toBe(pico(2));
   });
 
-  it('grants nothing where the room left is under the headroom or the slice is over the largest share', async () => {
-    // Cap 110: a slice of 6 is more than 5% of it; 5 is not.
-    expect((await acquireLeases(t.db, request('r1', { usd: '6' }), POLICY)).find((r) => r.id === ids.useCase)!.granted).toMatch(/^0(\.0*)?$/);
-    expect(pico((await acquireLeases(t.db, request('r1', { usd: '5' }), POLICY)).find((r) => r.id === ids.useCase)!.granted)).toBe(pico(5));
-    // Spend 95: room 110 - 95 - 5 = 10.
+  it('grants nothing where the room left is under the headroom, and cuts a slice to the largest share', async () => {
+    // Cap 110: a slice of 6 is more than 5% of it (5.5), and is cut to that; the lease is then full.
+    expect(pico((await acquireLeases(t.db, request('r1', { usd: '6' }), POLICY)).find((r) => r.id === ids.useCase)!.granted)).toBe(pico(5.5));
+    expect(pico((await acquireLeases(t.db, request('r1', { usd: '1' }), POLICY)).find((r) => r.id === ids.useCase)!.granted)).toBe(0n);
+    // Spend 95: room 110 - 95 - 5.5 = 9.5.
     await writeBatch(t.db, [usageEvent(1, { cost: '95', session_id: 'other' })]);
     const near = await acquireLeases(t.db, request('r2', { usd: '3' }), POLICY);
-    expect(pico(near.find((r) => r.id === ids.useCase)!.granted)).toBe(0n); // 10 < 4 × 3
-    expect(pico((await acquireLeases(t.db, request('r3', { usd: '2.5' }), POLICY)).find((r) => r.id === ids.useCase)!.granted)).toBe(pico(2.5)); // 10 ≥ 4 × 2.5
+    expect(pico(near.find((r) => r.id === ids.useCase)!.granted)).toBe(0n); // 9.5 < 4 × 3
+    expect(pico((await acquireLeases(t.db, request('r3', { usd: '2' }), POLICY)).find((r) => r.id === ids.useCase)!.granted)).toBe(pico(2)); // 9.5 ≥ 4 × 2
     expect(pico((await acquireLeases(t.db, request('r4', { usd: '2' }), POLICY)).find((r) => r.id === ids.useCase)!.granted)).toBe(0n); // 7.5 < 4 × 2
+  });
+
+  it('cuts a grant of calls to the largest share too', async () => {
+    // The session cap's 200 calls allow 10 held by one replica: 8, then the 2 left of 8 more, then none.
+    const calls = async () => (await acquireLeases(t.db, request('r1', { calls: 8 }), POLICY)).find((r) => r.id === ids.session)!.granted_calls;
+    expect([await calls(), await calls(), await calls()]).toEqual([8, 2, 0]);
+    expect(await counter(t.db, ids.session, 's-1')).toMatchObject({ calls: 10 });
+  });
+
+  it('tops a busy lease up to the largest share when it settles, however much of it calls still hold', async () => {
+    await acquireLeases(t.db, request('r1', { usd: '5' }), POLICY);
+    // Calls in flight hold all 5; the replica asks for 5 more: it gets the 0.5 the share (5.5) leaves.
+    const rows = await settleLeases(t.db, 'r1', later(), [settlement(ids.useCase, MONTH, { want: '5' })], POLICY);
+    expect(pico(rows[0]!.lease_amount)).toBe(pico(5.5));
+    expect((await counter(t.db, ids.useCase)).reserved).toBe(pico(5.5));
   });
 
   it('settles: gives back what the ledger counts and the room no longer wanted, tops up, renews, drops what is empty', async () => {

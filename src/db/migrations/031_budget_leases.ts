@@ -70,7 +70,7 @@ const ROOM = `
  * `p_headroom` times it; elsewhere nothing (the call
  * then reserves exactly, as every call near a cap, or under a budget too small to slice, does). Returns each applicable budget with its counters after the grant and the holder's lease.
  */
-const ACQUIRE_FUNCTION = `
+export const ACQUIRE_FUNCTION = `
 create or replace function tollgate_lease_acquire(
   p_holder text, p_at timestamptz, p_expires timestamptz, p_bu text, p_use_case text, p_agent text, p_session text,
   p_usd numeric, p_tokens numeric, p_calls int, p_headroom numeric, p_hard_cap numeric, p_min_share numeric, p_max_share numeric
@@ -125,7 +125,7 @@ $fn$`;
  * for `p_want` more where the room left is at least `p_headroom` times it, renews the expiry, and drops leases
  * left empty. Returns each lease's counters and what the holder holds after.
  */
-const SETTLE_FUNCTION = `
+export const SETTLE_FUNCTION = `
 create or replace function tollgate_lease_settle(
   p_holder text, p_expires timestamptz, p_headroom numeric, p_hard_cap numeric, p_max_share numeric,
   p_budget_ids int[], p_period_starts timestamptz[], p_keys text[],

@@ -25,6 +25,7 @@ import * as reforecasts from './023_reforecasts.js';
 import * as reconcile from './026_reconcile.js';
 import * as shadowNotices from './027_shadow_notices.js';
 import * as budgetLeases from './031_budget_leases.js';
+import * as leasePartialGrants from './032_lease_partial_grants.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -56,6 +57,7 @@ const MIGRATIONS: ReadonlyArray<[string, Migration]> = [
   ['026_reconcile', reconcile],
   ['027_shadow_notices', shadowNotices],
   ['031_budget_leases', budgetLeases],
+  ['032_lease_partial_grants', leasePartialGrants],
 ];
 
 /** Every migration's name, in order. */
