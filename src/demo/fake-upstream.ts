@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
@@ -70,8 +71,11 @@ type FaultAction =
    */
   | { fault: 'usage'; usage: Record<string, unknown> | null };
 
-/** Makes the next `times` (default 1) requests to `path` (default: any) misbehave. */
-export type FaultScript = FaultAction & { path?: string; times?: number };
+/**
+ * Makes the next `times` (default 1) requests to `path` (default: any) misbehave; with `match`, only requests
+ * whose body (as JSON) contains that text, so that concurrent tests can aim a fault at one call.
+ */
+export type FaultScript = FaultAction & { path?: string; times?: number; match?: string };
 
 export type FakeUpstream = {
   /** e.g. http://127.0.0.1:54321 — OpenAI clients use url + '/v1', Anthropic clients use url. */
@@ -167,12 +171,15 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
   const usageLog: UsageRecord[] = [];
   const faults: { script: FaultScript; remaining: number }[] = [];
   const closing = new AbortController();
+  // Every hung answer waits on it: many at once are expected, not a leak.
+  setMaxListeners(0, closing.signal);
   let counter = 0;
 
   const app: FastifyInstance = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: 32 * 1024 * 1024 });
 
-  function takeFault(path: string): FaultScript | undefined {
-    const index = faults.findIndex(({ script }) => script.path === undefined || script.path === path);
+  function takeFault(path: string, body: unknown): FaultScript | undefined {
+    const text = faults.some(({ script }) => script.match !== undefined) ? JSON.stringify(body) : '';
+    const index = faults.findIndex(({ script }) => (script.path === undefined || script.path === path) && (script.match === undefined || text.includes(script.match)));
     const entry = faults[index];
     if (entry === undefined) return undefined;
     if (--entry.remaining <= 0) faults.splice(index, 1);
@@ -250,7 +257,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
     if (typeof body.model !== 'string') {
       return sendJson(res, denied(400, providerError(route.provider, 400, 'model: Field required')), undefined, record);
     }
-    const fault = takeFault(route.path);
+    const fault = takeFault(route.path, body);
     const latency = fault?.fault === 'slow' ? (fault.latencyMs ?? 0) : (options.latencyMs ?? 0);
     if (latency > 0) await sleep(latency);
     if (fault?.fault === 'hang') return hang(res, record);

@@ -65,6 +65,17 @@ describe('who a denial is attributed to', () => {
     expect(await marketingDenials('invalid_credential')).toBe(0);
   });
 
+  it('truncates what it stores of an anonymous request: a 12 KB path is logged as its first 256 characters, and no claim', async () => {
+    const tail = 'x'.repeat(12_000);
+    const res = await rawRequest(gw.url, { path: `/openai/v1/${tail}`, headers: [['content-type', 'application/json'], ...Object.entries(tagHeaders({ ...PROMO, agent_id: 'a b' }))], body: CHAT });
+    expect(res.status).toBe(404);
+    const row = await decisionRow(res);
+    expect(row).toMatchObject({ code: 'unsupported_endpoint', ...NOBODY });
+    expect(String(row.endpoint).length).toBeLessThanOrEqual(256);
+    expect(row.claimed).toBeNull();
+    expect(JSON.stringify(row).length).toBeLessThan(2000);
+  });
+
   it('counts an agent of marketing that claims supply-chain as a marketing denial, not supply-chain\'s', async () => {
     const res = await chat(promoKey, { ...PROMO, bu: 'supply-chain', use_case: 'demand-forecasting' });
     expect(res.status).toBe(403);

@@ -78,6 +78,13 @@ describe('tags at the edge', () => {
     expect(gw.app.tollgate.meter.stats().rejected).toBe(0);
   });
 
+  it('a NUL byte in an anonymous tag silently dropped the decision record: refused, and its denial is in the decision log', async () => {
+    const res = await chat(headerLines({ ...PROMO, bu: undefined }, [['baggage', 'bu=mark%00eting']], null));
+    expectRefusal(res, 'invalid_tag', /bu \(baggage bu\) contains a control character/);
+    expect(await decisionRow(res)).toMatchObject({ code: 'invalid_tag', allowed: false, bu_id: null, agent_id: null });
+    expect(gw.app.tollgate.meter.stats().rejected).toBe(0);
+  });
+
   it('refuses NUL in a session id with invalid_tag, not a misleading 503 budget_unavailable', async () => {
     const res = await chat(headerLines({ ...PROMO, session_id: undefined }, [['baggage', 'session_id=s%00x']]));
     expectRefusal(res, 'invalid_tag', /session_id \(baggage session_id\) contains a control character/);

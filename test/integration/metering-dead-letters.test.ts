@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/knex.js';
 import { sumLedger, usageByRequestId } from '../../src/db/ledger.js';
 import { createMeter, type Meter } from '../../src/metering/meter.js';
+import { createMetrics, registerMeterGauges } from '../../src/ops/metrics.js';
 import type { InflightRecord, JournalRecord, UsageEvent } from '../../src/metering/types.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
 import { decisionRecord, silentLog, usageEvent } from './fixtures/events.js';
@@ -57,6 +58,12 @@ describe('records Postgres refuses', () => {
     await meter.flush();
 
     expect(meter.stats()).toMatchObject({ pending: 0, pendingSegments: 0, consecutiveFailures: 0, rejected: 1, sanitized: 1 });
+    // What an alert watches: the gauges /metrics exposes.
+    const metrics = createMetrics();
+    registerMeterGauges(metrics, () => meter.stats());
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/^tollgate_meter_rejected_events 1$/m);
+    expect(text).toMatch(/^tollgate_meter_sanitized_events 1$/m);
     expect((await sumLedger(t.db)).calls).toBe(31);
     const row = await usageByRequestId(t.db, refused.request_id);
     expect(row).toMatchObject({ session_id: huge.slice(0, 200), flags: ['sanitized'], input_tokens: refused.input_tokens, cost: refused.cost });

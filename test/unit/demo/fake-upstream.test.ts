@@ -208,6 +208,17 @@ describe('fake upstream, recording and faults', () => {
     expect(up.usageLog.map((r) => r.outcome)).toEqual(['error', 'ok']);
   });
 
+  it('aims a fault with match at the call whose body contains it, letting calls before it through', async () => {
+    up.script({ fault: 'error', status: 503, path: '/v1/chat/completions', match: '#target#' });
+    const other = await openai.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'another call' }] });
+    expect(other.usage?.completion_tokens).toBe(20);
+    const err = await openai.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: '#target# this one' }] }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 503 });
+    const again = await openai.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: '#target# once only' }] });
+    expect(again.usage?.completion_tokens).toBe(20);
+    expect(up.usageLog.map((r) => r.outcome)).toEqual(['ok', 'error', 'ok']);
+  });
+
   it('answers a scripted 529 with Anthropic\'s overloaded_error', async () => {
     up.script({ fault: 'error', status: 529 });
     const err = await anthropic.messages.create({ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
