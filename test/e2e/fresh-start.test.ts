@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,8 +17,8 @@ import { UPSTREAM_ANTHROPIC_KEY, UPSTREAM_OPENAI_KEY, WRITER, tagHeaders } from 
  */
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const MAIN = path.join(ROOT, 'src/cli/main.ts');
-const TSX = pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
+// What `npm start` runs (test/global-setup.ts builds it, as npm ci and npm start do).
+const MAIN = path.join(ROOT, 'dist/cli/main.js');
 
 let cwd: string;
 let env: NodeJS.ProcessEnv;
@@ -45,7 +45,7 @@ const servers: Server[] = [];
  * handed to the child could be taken meanwhile by a listen(0) of a test file running alongside.
  */
 async function serve(extra: NodeJS.ProcessEnv = {}): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', TSX, MAIN, 'serve'], { cwd, env: { ...env, ...extra, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN, 'serve'], { cwd, env: { ...env, ...extra, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
@@ -82,7 +82,7 @@ async function stop(server: Server): Promise<number | null> {
 
 describe('fresh start', { timeout: 240_000 }, () => {
   const upstreamEnv = () => ({ TOLLGATE_OPENAI_BASE_URL: upstream.url, OPENAI_API_KEY: UPSTREAM_OPENAI_KEY });
-  const cli = async (...args: string[]) => (await promisify(execFile)(process.execPath, ['--import', TSX, MAIN, ...args], {
+  const cli = async (...args: string[]) => (await promisify(execFile)(process.execPath, [MAIN, ...args], {
     // TOLLGATE_SEED=never: the CLI must find the catalog the server seeded, not seed it itself.
     cwd, env: { ...env, TOLLGATE_SEED: 'never' },
   })).stdout;

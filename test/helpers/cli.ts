@@ -1,19 +1,18 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { createDb, type Db } from '../../src/db/knex.js';
 import { createTestDb, TEST_DB_KIND, type TestDb } from './db.js';
 
-/** The CLI as users run it: each command a process of its own, through tsx from src/. */
+/** The CLI as users run it: each command a process of its own, the compiled CLI (test/global-setup.ts builds it). */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const MAIN = path.join(ROOT, 'src/cli/main.ts');
-export const TSX = pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
+export const MAIN = path.join(ROOT, 'dist/cli/main.js');
 
 export type Run = { code: number; stdout: string; stderr: string };
 
 export function runCli(cwd: string, env: NodeJS.ProcessEnv, args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', TSX, MAIN, ...args], { cwd, env, timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [MAIN, ...args], { cwd, env, timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr });
     });
   });

@@ -13,7 +13,7 @@ const MAX_LOG_CHARS = 20_000;
 const READY_TIMEOUT_MS = 45_000;
 
 /**
- * `tollgate serve` as a real child process (node --import tsx src/cli/main.ts serve): its own port, data
+ * `tollgate serve` as a real child process (node dist/cli/main.js serve, the compiled CLI test/global-setup.ts builds): its own port, data
  * directory and journal, on a shared Postgres (or a PGlite directory of its own), in front of a fake upstream. It can be killed with any
  * signal and started again on the same data directory, which is what the fault tests need.
  */
@@ -72,7 +72,7 @@ export async function startTollgateProcess(opts: TollgateProcessOptions): Promis
   };
 
   async function spawnAndWait(): Promise<void> {
-    const c = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(process.execPath, ['dist/cli/main.js', 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child = c;
     c.stdout!.on('data', append);
     c.stderr!.on('data', append);

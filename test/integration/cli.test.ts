@@ -8,7 +8,7 @@ import { insertDeadLetter } from '../../src/db/dead-letters.js';
 import { sumLedger, writeBatch } from '../../src/db/ledger.js';
 import { hashAgentKey } from '../../src/identity/keys.js';
 import { TEST_DB_KIND, type TestDb } from '../helpers/db.js';
-import { cliEnvironment, MAIN, runCli, TSX, withCliDb, type Run } from '../helpers/cli.js';
+import { cliEnvironment, MAIN, runCli, withCliDb, type Run } from '../helpers/cli.js';
 import { usageEvent } from './fixtures/events.js';
 
 const KEY = /^tg_[A-Za-z0-9_-]{43}$/;
@@ -208,7 +208,7 @@ describe('tollgate CLI', { timeout: 90_000 }, () => {
 
   // A server and six CLI processes: longer than the others on a busy machine.
   it.skipIf(TEST_DB_KIND === 'postgres')('works beside a running serve on the embedded database, through its local socket', { timeout: 240_000 }, async () => {
-    const serve = spawn(process.execPath, ['--import', TSX, MAIN, 'serve'], { cwd: dataDir, env: { ...env, PORT: '0', LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const serve = spawn(process.execPath, [MAIN, 'serve'], { cwd: dataDir, env: { ...env, PORT: '0', LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       const url = /"address":"(http:\/\/[^"]+)"/.exec(await waitForOutput(serve, /tollgate is ready/))![1]!;
       const key = await cli('agent', 'key', 'create', '--agent', 'campaign-writer');
@@ -237,7 +237,7 @@ describe('tollgate CLI', { timeout: 90_000 }, () => {
 
       // A second serve on the same directory is refused, and told how to run two replicas.
       const second = await new Promise<Run>((resolve) => {
-        const c = spawn(process.execPath, ['--import', TSX, MAIN, 'serve'], { cwd: dataDir, env: { ...env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+        const c = spawn(process.execPath, [MAIN, 'serve'], { cwd: dataDir, env: { ...env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
         let stderr = '';
         c.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
         c.once('exit', (code) => resolve({ code: code ?? -1, stdout: '', stderr }));
