@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import secureJsonParse from 'secure-json-parse';
 import { TollgateError } from '../errors.js';
 
 /**
@@ -21,19 +22,37 @@ declare module 'fastify' {
  * 400 before anything reads it. Registered in each provider's scope, so other routes keep Fastify's parser.
  */
 export function ownJsonParser(scope: FastifyInstance): void {
-  const parse = scope.getDefaultJsonParser('error', 'error') as unknown as (req: FastifyRequest, body: Buffer, done: (err: Error | null, value?: unknown) => void) => void;
   scope.decorateRequest('bodyBytes', 0);
   scope.removeContentTypeParser('application/json');
   scope.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
     request.bodyBytes = body.length;
-    parse(request, body, (err, value) => {
-      if (err) return done(err, undefined);
-      if (nestsDeeperThan(value, MAX_JSON_DEPTH)) {
-        return done(new TollgateError('invalid_request', `invalid request: the body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`), undefined);
-      }
-      done(null, value);
-    });
+    let value: unknown;
+    try {
+      value = parseBody(body);
+    } catch (err) {
+      return done(err as Error, undefined);
+    }
+    if (nestsDeeperThan(value, MAX_JSON_DEPTH)) {
+      return done(new TollgateError('invalid_request', `invalid request: the body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+    }
+    done(null, value);
   });
+}
+
+/**
+ * JSON as Fastify parses it (secure-json-parse: a `__proto__` key or a `constructor.prototype` is refused, as
+ * prototype poisoning), with a message that says which of the refusals it is.
+ */
+export function parseBody(body: Buffer): unknown {
+  if (body.length === 0) throw new TollgateError('invalid_request', 'invalid request: the body is empty; send a JSON object');
+  try {
+    return secureJsonParse(body, { protoAction: 'error', constructorAction: 'error' });
+  } catch (err) {
+    if (/prototype property/.test((err as Error).message)) {
+      throw new TollgateError('invalid_request', 'invalid request: the body has a "__proto__" key or a "constructor" with a "prototype", which tollgate refuses (prototype poisoning)');
+    }
+    throw new TollgateError('invalid_request', 'invalid request: the body is not valid JSON');
+  }
 }
 
 /** Walks the parsed value (never the text), and no deeper than `limit`: the recursion is bounded by it. */

@@ -131,3 +131,23 @@ describe('output limits', () => {
     expect(res.status, res.body).toBe(200);
   });
 });
+
+describe('bodies that are not JSON objects tollgate reads', () => {
+  const cases: [string, string, RegExp][] = [
+    ['a "__proto__" key', '{"model":"gpt-4.1-mini","__proto__":{"polluted":1},"messages":[{"role":"user","content":"hi"}]}', /"__proto__" key .*prototype poisoning/],
+    ['a "constructor" with a "prototype"', '{"model":"gpt-4.1-mini","constructor":{"prototype":{"polluted":1}},"messages":[]}', /prototype poisoning/],
+    ['text that is not JSON', '{"model": "gpt-4.1-mini", messages: [}', /not valid JSON/],
+    ['an empty body', '', /body is empty/],
+  ];
+  it.each(cases)('refuses %s with 400 invalid_request saying why, in both shapes, and forwards nothing', async (_what, body, message) => {
+    const before = gw.upstream.requests.length;
+    const openai = await send('/openai/v1/chat/completions', PROMO, body);
+    expectInvalid(openai, message);
+    const anthropic = await send('/anthropic/v1/messages', PROMO, body);
+    expectInvalid(anthropic, message);
+    expect((anthropic.json() as { type: string }).type).toBe('error');
+    expect(gw.upstream.requests.length).toBe(before);
+    expect((await rowsFor(openai)).usage).toHaveLength(0);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
