@@ -9,6 +9,7 @@ export const openai: ProviderAdapter = Object.freeze({
   name: 'openai',
   root: '/openai',
   prefix: '/openai/v1',
+  upstreamPrefix: '/v1',
   endpoints: Object.freeze(Object.keys(ENDPOINTS)),
   operations: Object.freeze(Object.fromEntries(Object.entries(ENDPOINTS).map(([endpoint, spec]) => [endpoint, spec.operation]))),
   headerRules,
