@@ -1,10 +1,10 @@
 import type { ProviderAdapter } from '../types.js';
-import { ENDPOINTS, clampOutput, isBilled, isStream, prepareBody, readBody } from '../openai/body.js';
-import { errorBody } from '../openai/errors.js';
-import { requestTools, toolsFromBody } from '../openai/tools.js';
-import { badUsage, isInjectedUsageEvent, modelFromBody, streamReader, usageFromBody } from '../openai/usage.js';
+import { ENDPOINTS, clampOutput, isBilled, isStream, prepareBody, readBody } from './body.js';
+import { errorBody } from './errors.js';
 import { headerRules } from './headers.js';
 import { routePath } from './routes.js';
+import { requestTools, toolsFromBody } from './tools.js';
+import { badUsage, isInjectedUsageEvent, modelFromBody, streamReader, usageFromBody } from './usage.js';
 
 /**
  * Azure OpenAI: OpenAI's wire format (bodies, usage, streams, tools, error shape) behind Azure's paths, key
