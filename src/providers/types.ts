@@ -83,6 +83,8 @@ export interface ProviderAdapter {
    * or null when it names none tollgate forwards. Absent: the path is the endpoint and the body names the model.
    */
   routePath?(path: string, query: URLSearchParams): PathCall | PathProblem | null;
+  /** The paths forwarded, as the root lists them (below the prefix), when they are not the endpoints (Azure, Gemini). */
+  readonly paths?: readonly string[];
   /** Query parameters forwarded upstream (anything else, a credential in `key=` included, is dropped); absent: all. */
   readonly queryAllowlist?: readonly string[];
   /** Endpoints (path after prefix) tollgate meters and forwards, e.g. '/chat/completions'. */

@@ -2,7 +2,7 @@ import type { ProviderAdapter } from '../types.js';
 import { ENDPOINTS, clampOutput, isBilled, isStream, prepareBody, readBody } from './body.js';
 import { errorBody } from './errors.js';
 import { headerRules } from './headers.js';
-import { routePath } from './routes.js';
+import { PATHS, routePath } from './routes.js';
 import { requestTools, toolsFromBody } from './tools.js';
 import { badUsage, isInjectedUsageEvent, modelFromBody, streamReader, usageFromBody } from './usage.js';
 
@@ -16,6 +16,7 @@ export const azure: ProviderAdapter = Object.freeze({
   prefix: '/azure/openai',
   upstreamPrefix: '/openai',
   routePath,
+  paths: PATHS,
   queryAllowlist: Object.freeze(['api-version']),
   endpoints: Object.freeze(Object.keys(ENDPOINTS)),
   operations: Object.freeze(Object.fromEntries(Object.entries(ENDPOINTS).map(([endpoint, spec]) => [endpoint, spec.operation]))),

@@ -11,6 +11,12 @@ const DEPLOYMENT_ENDPOINTS = new Set(['/chat/completions', '/embeddings']);
 const BODY_MODEL_ENDPOINTS = new Set(['/chat/completions', '/responses', '/embeddings']);
 const DEPLOYMENT = /^\/deployments\/([A-Za-z0-9._-]{1,64})(\/.*)$/;
 
+/** What /azure lists as forwarded, below /azure/openai. */
+export const PATHS: readonly string[] = Object.freeze([
+  '/deployments/{deployment}/chat/completions?api-version=…', '/deployments/{deployment}/embeddings?api-version=…', '/responses?api-version=…',
+  '/v1/chat/completions', '/v1/responses', '/v1/embeddings',
+]);
+
 const NEEDS_API_VERSION: PathProblem = {
   problem: 'invalid request: the api-version query parameter is required (the AzureOpenAI client sends it: set apiVersion)',
 };

@@ -2,7 +2,7 @@ import type { ProviderAdapter } from '../types.js';
 import { ENDPOINTS, clampOutput, isBilled, isStream, prepareBody, readBody } from './body.js';
 import { errorBody } from './errors.js';
 import { headerRules } from './headers.js';
-import { routePath } from './routes.js';
+import { PATHS, routePath } from './routes.js';
 import { requestTools, toolsFromBody } from './tools.js';
 import { badUsage, isInjectedUsageEvent, modelFromBody, streamReader, usageFromBody } from './usage.js';
 
@@ -13,6 +13,7 @@ export const gemini: ProviderAdapter = Object.freeze({
   prefix: '/gemini/v1beta',
   upstreamPrefix: '/v1beta',
   routePath,
+  paths: PATHS,
   // alt=sse asks for server-sent events; `key` (a credential in the query) and anything else stays here.
   queryAllowlist: Object.freeze(['alt']),
   endpoints: Object.freeze(Object.keys(ENDPOINTS)),

@@ -7,6 +7,9 @@ import type { PathCall, PathProblem } from '../types.js';
  */
 const CALL = /^\/models\/([A-Za-z0-9._-]{1,128}):(generateContent|streamGenerateContent|countTokens)$/;
 
+/** What /gemini lists as forwarded, below /gemini/v1beta. */
+export const PATHS: readonly string[] = Object.freeze(['/models/{model}:generateContent', '/models/{model}:streamGenerateContent?alt=sse', '/models/{model}:countTokens']);
+
 export function routePath(path: string, query: URLSearchParams): PathCall | PathProblem | null {
   const call = CALL.exec(path);
   if (!call) return null;
