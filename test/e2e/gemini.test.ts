@@ -76,6 +76,22 @@ describe('@google/genai through tollgate /gemini', () => {
     await expectMetered(requestIdOf(chunks[0]!), 'gemini-2.5-flash-lite');
   });
 
+  it('meters a stream cut midway at the running usage it had reported, as partial', async () => {
+    gw.upstream.script({ fault: 'cut', afterEvents: 5 });
+    const stream = await gw.gemini(writerKey, WRITER).models.generateContentStream({ model: 'gemini-2.5-flash', contents: 'a long answer, please' });
+    const chunks: GenerateContentResponse[] = [];
+    const failed = await (async () => {
+      for await (const chunk of stream) chunks.push(chunk);
+    })().then(() => false, () => true);
+    expect(failed).toBe(true);
+    const cut = gw.upstream.usageLog.at(-1)!;
+    expect(cut).toMatchObject({ outcome: 'cut', complete: false });
+    const row = await ledgerRow(requestIdOf(chunks[0]!));
+    expect(row.partial).toBe(true);
+    expect(tokensOf(row)).toEqual(cut.usage);
+    expect(Number(row.output_tokens)).toBe(5);
+  });
+
   it('meters a function call and keeps the names of the tools', async () => {
     const answer = await gw.gemini(writerKey, WRITER).models.generateContent({
       model: 'gemini-2.5-flash',
