@@ -72,6 +72,8 @@ export type PathProblem = { problem: string };
 export interface ProviderAdapter {
   /** The vendor's id: 'openai', 'anthropic', 'azure', 'gemini' (the catalog's provider id and the policy's). */
   readonly name: string;
+  /** The provider as OpenTelemetry's GenAI conventions name it (`gen_ai.provider.name`): 'azure.ai.openai', 'gcp.gemini'… */
+  readonly genAiProvider: string;
   /** The provider's root on tollgate, e.g. '/anthropic' (an Anthropic SDK's base URL). */
   readonly root: string;
   /** Route prefix on tollgate, e.g. '/openai/v1'. */

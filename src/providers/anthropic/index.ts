@@ -8,6 +8,7 @@ import { badUsage, isInjectedUsageEvent, modelFromBody, streamReader, usageFromB
 
 export const anthropic: ProviderAdapter = Object.freeze({
   name: 'anthropic',
+  genAiProvider: 'anthropic',
   ...ROUTES,
   endpoints: Object.freeze(Object.keys(ENDPOINTS)),
   operations: Object.freeze(Object.fromEntries(Object.entries(ENDPOINTS).map(([endpoint, spec]) => [endpoint, spec.operation]))),

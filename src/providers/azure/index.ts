@@ -12,6 +12,7 @@ import { badUsage, isInjectedUsageEvent, modelFromBody, streamReader, usageFromB
  */
 export const azure: ProviderAdapter = Object.freeze({
   name: 'azure',
+  genAiProvider: 'azure.ai.openai',
   root: '/azure',
   prefix: '/azure/openai',
   upstreamPrefix: '/openai',

@@ -9,6 +9,7 @@ import { badUsage, isInjectedUsageEvent, modelFromBody, streamReader, usageFromB
 /** The Gemini API (generativelanguage): the model and method in the path, Google's error shape, usageMetadata. */
 export const gemini: ProviderAdapter = Object.freeze({
   name: 'gemini',
+  genAiProvider: 'gcp.gemini',
   root: '/gemini',
   prefix: '/gemini/v1beta',
   upstreamPrefix: '/v1beta',

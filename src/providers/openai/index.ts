@@ -8,6 +8,7 @@ import { badUsage, isInjectedUsageEvent, modelFromBody, streamReader, usageFromB
 
 export const openai: ProviderAdapter = Object.freeze({
   name: 'openai',
+  genAiProvider: 'openai',
   ...ROUTES,
   endpoints: Object.freeze(Object.keys(ENDPOINTS)),
   operations: Object.freeze(Object.fromEntries(Object.entries(ENDPOINTS).map(([endpoint, spec]) => [endpoint, spec.operation]))),
