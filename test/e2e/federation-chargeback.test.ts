@@ -15,6 +15,7 @@ let key: string;
 beforeAll(async () => {
   gw = await startGateway();
   key = await gw.key(PROMO.agent_id);
+  await gw.allow(PROMO.agent_id, ['gemini/gemini-2.5-flash', 'gemini/gemini-2.5-flash-lite']);
 });
 afterAll(async () => gw?.close());
 

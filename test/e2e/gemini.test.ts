@@ -14,6 +14,7 @@ let writerKey: string;
 beforeAll(async () => {
   gw = await startGateway();
   writerKey = await gw.key('campaign-writer');
+  await gw.allow('campaign-writer', ['gemini/gemini-2.5-flash', 'gemini/gemini-2.5-flash-lite']);
 });
 afterAll(async () => gw?.close());
 

@@ -18,6 +18,7 @@ let key: string;
 beforeAll(async () => {
   gw = await startGateway({ TOLLGATE_OPENAI_ORGANIZATION: 'org-tollgate', TOLLGATE_OPENAI_PROJECT: 'proj_tollgate' });
   key = await gw.key('promo-planner');
+  await gw.allow('promo-planner', ['gemini/gemini-2.5-flash']);
 });
 afterAll(async () => gw?.close());
 

@@ -48,6 +48,8 @@ export type Gateway = {
   azure(key: string, tags: Partial<Tags>, opts?: { deployment?: string; headers?: Record<string, string> }): AzureOpenAI;
   /** @google/genai for the Gemini API with baseUrl http://HOST/gemini (no retries: the SDK's default). */
   gemini(key: string, tags: Partial<Tags>, extra?: Record<string, string>): GoogleGenAI;
+  /** Lets an agent use these catalog models too (the demo catalog gives no agent a Gemini model), at once. */
+  allow(agentId: string, models: readonly string[]): Promise<void>;
   /** Waits until every metered event is in Postgres. */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -103,6 +105,10 @@ export async function startGateway(overrides: ConfigOverrides = {}, opts: { logg
       }),
     gemini: (key, tags, extra = {}) =>
       new GoogleGenAI({ apiKey: key, httpOptions: { baseUrl: `${url}/gemini`, headers: { ...tagHeaders(tags), ...extra } } }),
+    async allow(agentId, models) {
+      await app.tollgate.db('agent_models').insert(models.map((model) => ({ agent_id: agentId, model_id: model }))).onConflict(['agent_id', 'model_id']).ignore();
+      await app.tollgate.catalog.refresh();
+    },
     flush: () => app.tollgate.meter.flush(),
     async close() {
       await app.close();
