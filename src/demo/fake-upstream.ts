@@ -270,7 +270,8 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
     if (typeof model !== 'string') {
       return sendJson(res, denied(400, providerError(route.provider, 400, 'model: Field required')), undefined, record);
     }
-    const fault = takeFault(route.path, body);
+    // By the path as requested: a vendor route's pattern (/openai/deployments/:deployment/…) is no path a script names.
+    const fault = takeFault(record.path, body);
     const latency = fault?.fault === 'slow' ? (fault.latencyMs ?? 0) : (options.latencyMs ?? 0);
     if (latency > 0) await sleep(latency);
     if (fault?.fault === 'hang') return hang(res, record);
