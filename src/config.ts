@@ -42,6 +42,10 @@ const EnvSchema = Type.Object({
   TOLLGATE_ANTHROPIC_BASE_URL: Type.String({ default: 'https://api.anthropic.com', pattern: '^https?://' }),
   OPENAI_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
   ANTHROPIC_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_AZURE_OPENAI_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  AZURE_OPENAI_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_GEMINI_BASE_URL: Type.String({ default: 'https://generativelanguage.googleapis.com', pattern: '^https?://' }),
+  GEMINI_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_OPENAI_ORGANIZATION: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_OPENAI_PROJECT: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_ANTHROPIC_BETAS: Type.String({ default: DEFAULT_ANTHROPIC_BETAS, pattern: '^(none|[a-z0-9-]+(,[a-z0-9-]+)*)$' }),
@@ -107,10 +111,7 @@ export type Config = Readonly<{
   journalDir: string;
   seed: 'auto' | 'never';
   policy: Readonly<{ bundlePath: string; watch: boolean }>;
-  providers: Readonly<{
-    openai: ProviderSettings;
-    anthropic: ProviderSettings;
-  }>;
+  providers: Readonly<Record<ProviderName, ProviderSettings>>;
   jwt: Readonly<{ jwksUrl?: string; issuer?: string; audience?: string; agentClaim: string; maxLifetimeS: number }>;
   /** Failed authentications a source address may have per window before unknown credentials are refused (0: no limit). */
   authFailures: Readonly<{ limit: number; windowMs: number }>;
@@ -157,8 +158,12 @@ export type TracesSettings = Readonly<{ url: string; protocol: 'http/protobuf' |
 
 export type ReportProvider = 'openai' | 'anthropic';
 
+/** The vendors tollgate routes to (src/providers/registry.ts), each with its settings. */
+export type ProviderName = 'openai' | 'anthropic' | 'azure' | 'gemini';
+
 /** One provider's upstream: where, tollgate's key, and what tollgate (never the agent) chooses for the account. */
 export type ProviderSettings = Readonly<{
+  /** '' when not set (Azure, which has no default host): the vendor's routes then refuse with provider_not_configured. */
   baseUrl: string;
   apiKey?: string;
   /** OpenAI: the organization and project billed. */
@@ -193,6 +198,9 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     providers: {
       openai: { baseUrl: e.TOLLGATE_OPENAI_BASE_URL, apiKey: e.OPENAI_API_KEY, organization: e.TOLLGATE_OPENAI_ORGANIZATION, project: e.TOLLGATE_OPENAI_PROJECT },
       anthropic: { baseUrl: e.TOLLGATE_ANTHROPIC_BASE_URL, apiKey: e.ANTHROPIC_API_KEY, betas: e.TOLLGATE_ANTHROPIC_BETAS === 'none' ? [] : e.TOLLGATE_ANTHROPIC_BETAS.split(',') },
+      // Azure has no public host: each resource has its own (https://RESOURCE.openai.azure.com); unset, /azure refuses.
+      azure: { baseUrl: e.TOLLGATE_AZURE_OPENAI_BASE_URL ?? '', apiKey: e.AZURE_OPENAI_API_KEY },
+      gemini: { baseUrl: e.TOLLGATE_GEMINI_BASE_URL, apiKey: e.GEMINI_API_KEY },
     },
     jwt: {
       jwksUrl: e.TOLLGATE_JWKS_URL,

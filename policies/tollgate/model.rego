@@ -20,8 +20,14 @@ violations contains _violation("model_provider_mismatch", _provider_message) if 
 violations contains _violation("model_not_allowed", _model_message) if {
 	_model_known
 	_agent_known
-	not _request.model in object.get(_agent, "models", [])
+	not _agent_may_use_model
 }
+
+# An agent may use a model it is allowed, or a vendor's model (azure/gpt-4.1) whose canonical model (gpt-4.1) it
+# is allowed: allowing the canonical model allows it on every vendor, allowing the vendor's model only there.
+_agent_may_use_model if _request.model in object.get(_agent, "models", [])
+
+_agent_may_use_model if object.get(_catalog_model, "canonical", null) in object.get(_agent, "models", [])
 
 violations contains _violation("model_not_priced", _not_priced_message) if {
 	_model_unpriced

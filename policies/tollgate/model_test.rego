@@ -29,6 +29,22 @@ test_model_not_allowed if {
 	v == {_violation("model_not_allowed", "agent promo-planner is not allowed to use model gpt-4o")}
 }
 
+# A vendor's model: allowed through its canonical model (every vendor) or by its own id (that vendor only).
+_azure_call := {"request": {"provider": "azure", "model": "azure/gpt-4o"}, "catalog": {"model": {"id": "azure/gpt-4o", "provider": "azure", "canonical": "gpt-4o"}}}
+
+test_vendor_model_allowed_through_its_canonical_model if {
+	_codes(object.union(_azure_call, {"catalog": {"agent": {"models": ["gpt-4o"]}}}), []) == set()
+}
+
+test_vendor_model_allowed_by_its_own_id if {
+	_codes(object.union(_azure_call, {"catalog": {"agent": {"models": ["azure/gpt-4o"]}}}), []) == set()
+}
+
+test_vendor_model_not_allowed_for_another_canonical_model if {
+	v := violations with input as _with(object.union(_azure_call, {"catalog": {"agent": {"models": ["gpt-4o-mini", "azure/gpt-4o-mini"]}}}), [])
+	v == {_violation("model_not_allowed", "agent promo-planner is not allowed to use model azure/gpt-4o")}
+}
+
 test_agent_without_models_is_not_allowed if {
 	_codes({}, ["catalog/agent/models"]) == {"model_not_allowed"}
 }

@@ -38,11 +38,18 @@ export class Catalog {
 
   /**
    * The catalog model a call names: the id itself when the catalog has it, else the model it is an alias or
-   * dated snapshot of at this provider, else the id as sent (the policy then finds it unknown).
+   * dated snapshot of at this provider, else the id as sent (the policy then finds it unknown, or another
+   * provider's). A vendor's alias wins over another vendor's model of that name: `gpt-4.1` on /azure is the Azure
+   * deployment of that name, not OpenAI's gpt-4.1.
    */
   modelId(provider: string, sent: string): string {
-    if (this.index.models.has(sent)) return sent;
+    if (this.index.models.get(sent)?.provider_id === provider) return sent;
     return this.index.aliases.get(provider)?.get(sent) ?? sent;
+  }
+
+  /** The id the model's vendor takes for it when tollgate picks it (a downgrade): an Azure deployment, else the catalog id. */
+  upstreamId(modelId: string): string {
+    return this.index.models.get(modelId)?.vendor_model_id ?? modelId;
   }
 
   /** The catalog slice the policy needs for one call (`model`: the catalog model, see modelId). */
@@ -61,11 +68,16 @@ export class Catalog {
       agent: agent
         ? { id: agent.id, bu_id: agent.bu_id, status: agent.status, use_cases: agent.use_cases, models: agent.models }
         : null,
-      model: m ? { id: m.id, provider: m.provider_id } : null,
-      cheaper_model: c ? { id: c.id, provider: c.provider_id } : null,
+      model: m ? modelFact(m) : null,
+      cheaper_model: c ? modelFact(c) : null,
     };
   }
 
+}
+
+/** A model for the policy: its provider, and the canonical model it is on that vendor when it is one. */
+function modelFact(m: CatalogSnapshot['models'][number]): { id: string; provider: string; canonical?: string } {
+  return m.canonical_model_id ? { id: m.id, provider: m.provider_id, canonical: m.canonical_model_id } : { id: m.id, provider: m.provider_id };
 }
 
 function emptyIndex(): Index {

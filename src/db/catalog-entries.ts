@@ -1,4 +1,4 @@
-import type { BusinessUnitRow, ModelRow, UseCaseRow } from './catalog.js';
+import { upsertAliases, type AliasRow, type BusinessUnitRow, type LadderRow, type ModelRow, type UseCaseRow } from './catalog.js';
 import type { Db } from './knex.js';
 
 export type ProviderEntry = { id: string; name: string; api_style: string };
@@ -16,7 +16,12 @@ export type CatalogEntries = {
   businessUnits?: readonly BusinessUnitRow[];
   useCases?: readonly UseCaseRow[];
   providers?: readonly ProviderEntry[];
+  /** A vendor's model names its canonical model and the id the vendor takes (migration 040): see README, Cloud vendors. */
   models?: readonly ModelRow[];
+  /** Ids agents send for a model on one vendor: an Azure deployment name, a dated snapshot. */
+  aliases?: readonly AliasRow[];
+  /** A model's next cheaper one (on the same vendor, for the soft cap to serve it). */
+  ladder?: readonly LadderRow[];
   prices?: readonly PriceEntry[];
   agents?: readonly AgentEntry[];
 };
@@ -31,6 +36,8 @@ export async function upsertCatalogEntries(db: Db, e: CatalogEntries): Promise<v
     if (e.useCases?.length) await trx('use_cases').insert(e.useCases).onConflict('id').merge();
     if (e.providers?.length) await trx('providers').insert(e.providers).onConflict('id').merge();
     if (e.models?.length) await trx('models').insert(e.models).onConflict('id').merge();
+    if (e.aliases?.length) await upsertAliases(trx, e.aliases);
+    if (e.ladder?.length) await trx('downgrade_ladder').insert(e.ladder).onConflict('model_id').merge();
     if (e.prices?.length) {
       const rows = e.prices.map((p) => ({ ...p, service_tier: p.service_tier ?? 'standard' }));
       await trx('prices').insert(rows).onConflict(['model_id', 'service_tier', 'effective_from']).merge();

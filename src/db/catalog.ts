@@ -9,7 +9,10 @@ export type UseCaseRow = {
   id: string; bu_id: string; name: string; class: string; owner_name: string; owner_email: string;
   owner_webhook_url?: string | null; outcome_metric?: string | null; outcome_unit?: string | null;
 };
-export type ModelRow = { id: string; provider_id: string; family: string; display_name: string };
+/** canonical_model_id, vendor_model_id: migration 040 (one model on several vendors). */
+export type ModelRow = {
+  id: string; provider_id: string; family: string; display_name: string; canonical_model_id?: string | null; vendor_model_id?: string | null;
+};
 export type AgentRow = { id: string; bu_id: string; name: string; status: string };
 export type LadderRow = { model_id: string; cheaper_model_id: string };
 /** An alias or dated snapshot of a catalog model, as one provider names it. */

@@ -5,15 +5,17 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { NormalizedUsage } from '../providers/types.js';
 import { answerHeaders as anthropicHeaders, countTokens, errorJson as anthropicErrorJson, messages } from './fake-upstream/anthropic.js';
 import { answerHeaders as openaiHeaders, chatCompletions, embeddings, responses } from './fake-upstream/openai.js';
-import { formatSse, usage, type JsonReply, type Renderer, type Reply, type StreamReply } from './fake-upstream/wire.js';
+import { formatSse, usage, type FakeProvider, type JsonReply, type Reply, type Route, type StreamReply } from './fake-upstream/wire.js';
+import { AZURE_ROUTES, authorizeAzure, azureAnswerHeaders, azureError } from './fake-upstream/azure.js';
+import { GEMINI_ROUTES, authorizeGemini, geminiAnswerHeaders, googleError, rpcStatusOf } from './fake-upstream/gemini.js';
 
 /**
- * A local stand-in for api.openai.com and api.anthropic.com: it answers in their wire formats closely
+ * A local stand-in for api.openai.com, api.anthropic.com, an Azure OpenAI resource and the Gemini API: it answers in their wire formats closely
  * enough for the official SDKs, records what it received, keeps its own tally of the usage it reported,
  * and fails on demand. Tests compare tollgate's ledger to that tally.
  */
 
-export type FakeProvider = 'openai' | 'anthropic';
+export type { FakeProvider };
 
 export type FakeUpstreamOptions = {
   /** 0 (default) picks a free port. */
@@ -21,6 +23,9 @@ export type FakeUpstreamOptions = {
   host?: string;
   openaiKey: string;
   anthropicKey: string;
+  /** Azure's api-key and Gemini's x-goog-api-key; unset, every request there is refused as unauthenticated. */
+  azureKey?: string;
+  geminiKey?: string;
   /** Delay before every answer. */
   latencyMs?: number;
   /** Delay before every SSE event. */
@@ -89,9 +94,9 @@ export type FakeUpstream = {
   close(): Promise<void>;
 };
 
-type Route = { path: string; provider: FakeProvider; render: Renderer };
-
 const ROUTES: readonly Route[] = [
+  ...AZURE_ROUTES,
+  ...GEMINI_ROUTES,
   { path: '/v1/chat/completions', provider: 'openai', render: chatCompletions },
   { path: '/v1/responses', provider: 'openai', render: responses },
   { path: '/v1/embeddings', provider: 'openai', render: embeddings },
@@ -115,6 +120,8 @@ function openaiError(status: number, message: string, type?: string, code: strin
 
 function providerError(provider: FakeProvider, status: number, message: string, type?: string, requestId?: string): unknown {
   if (provider === 'openai') return openaiError(status, message, type);
+  if (provider === 'azure') return azureError(status, type ?? String(status), message).json;
+  if (provider === 'gemini') return googleError(status, message, type ?? rpcStatusOf(status)).json;
   return anthropicErrorJson(type ?? ANTHROPIC_ERROR_TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error'), message, requestId);
 }
 
@@ -124,6 +131,8 @@ function denied(status: number, json: unknown): JsonReply {
 
 /** The provider's own refusal of a request without the right key (or, for Anthropic, without a version). */
 function authorize(provider: FakeProvider, headers: IncomingHttpHeaders, options: FakeUpstreamOptions): JsonReply | null {
+  if (provider === 'azure') return authorizeAzure(headers, options.azureKey);
+  if (provider === 'gemini') return authorizeGemini(headers, options.geminiKey);
   if (provider === 'openai') {
     if (headers.authorization === `Bearer ${options.openaiKey}`) return null;
     return denied(401, openaiError(401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key'));
@@ -162,7 +171,8 @@ function writeFlushed(res: ServerResponse, text: string): Promise<void> {
 }
 
 function streamErrorEvent(provider: FakeProvider, type: string | undefined, message: string): string {
-  if (provider === 'openai') return `data: ${JSON.stringify(openaiError(500, message, type))}\n\n`;
+  if (provider === 'gemini') return `data: ${JSON.stringify(googleError(503, message, type ?? 'UNAVAILABLE').json)}\n\n`;
+  if (provider === 'openai' || provider === 'azure') return `data: ${JSON.stringify(openaiError(500, message, type))}\n\n`;
   return `event: error\ndata: ${JSON.stringify(anthropicErrorJson(type ?? 'overloaded_error', message))}\n\n`;
 }
 
@@ -238,6 +248,8 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
 
   function providerHeaders(record: UsageRecord): Record<string, string | string[]> {
     if (record.provider === 'openai') return { 'x-request-id': record.requestId, ...openaiHeaders() };
+    if (record.provider === 'azure') return azureAnswerHeaders(record.requestId);
+    if (record.provider === 'gemini') return geminiAnswerHeaders();
     return { 'request-id': record.requestId, ...anthropicHeaders() };
   }
 
@@ -252,12 +264,14 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
 
   async function answer(route: Route, request: FastifyRequest, res: ServerResponse, record: UsageRecord): Promise<void> {
     const body = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, unknown>;
-    const refusal = authorize(route.provider, request.headers, options);
+    const refusal = authorize(route.provider, request.headers, options) ?? route.refuse?.(request) ?? null;
     if (refusal !== null) return sendJson(res, refusal, undefined, record);
-    if (typeof body.model !== 'string') {
+    const model = route.model ? route.model(request) : body.model;
+    if (typeof model !== 'string') {
       return sendJson(res, denied(400, providerError(route.provider, 400, 'model: Field required')), undefined, record);
     }
-    const fault = takeFault(route.path, body);
+    // By the path as requested: a vendor route's pattern (/openai/deployments/:deployment/…) is no path a script names.
+    const fault = takeFault(record.path, body);
     const latency = fault?.fault === 'slow' ? (fault.latencyMs ?? 0) : (options.latencyMs ?? 0);
     if (latency > 0) await sleep(latency);
     if (fault?.fault === 'hang') return hang(res, record);
@@ -266,7 +280,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
       return sendJson(res, denied(fault.status, json), fault, record);
     }
     const betas = String(request.headers['anthropic-beta'] ?? '').split(',').map((b) => b.trim()).filter((b) => b !== '');
-    const rendered: Reply = route.render(body, { id: record.requestId, created: Math.floor(Date.now() / 1000), betas });
+    const rendered: Reply = route.render({ ...body, model }, { id: record.requestId, created: Math.floor(Date.now() / 1000), betas });
     const reply = fault?.fault === 'usage' ? misreport(rendered, fault.usage) : rendered;
     return 'events' in reply ? sendStream(res, reply, fault, record) : sendJson(res, reply, fault, record);
   }
@@ -277,9 +291,10 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
       const body = request.body as Record<string, unknown> | undefined;
       const path = request.url.split('?')[0] ?? request.url;
       requests.push({ id, method: request.method, path, url: request.url, headers: { ...request.headers }, body });
-      const model = typeof body?.model === 'string' ? body.model : undefined;
+      const named = (request.params as { deployment?: string; model?: string }).deployment ?? (request.params as { model?: string }).model ?? body?.model;
+      const model = typeof named === 'string' ? named : undefined;
       const record: UsageRecord = {
-        requestId: id, provider: route.provider, path, model, stream: body?.stream === true,
+        requestId: id, provider: route.provider, path, model, stream: route.streams ?? body?.stream === true,
         status: 0, usage: { ...NO_USAGE }, complete: false, outcome: 'ok',
       };
       usageLog.push(record);

@@ -22,6 +22,8 @@ export type AllowedCall = {
   modelServed: string;
   /** The body as forwarded upstream, serialized once by the decision (model rewritten, output clamped). */
   bodyText: string;
+  /** The upstream path and query, for vendors that name the model in the path; absent: the proxy's rewrite. */
+  upstreamUrl?: string;
   /** The body as received, parsed: what the usage bound reads for references to server-side state. */
   requestBody: Record<string, unknown>;
   /** Bytes of the request body as received (chunked included): what the prompt estimate and its bound read. */

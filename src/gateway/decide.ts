@@ -9,6 +9,8 @@ import { gatherFacts, servedWorstCase } from './facts.js';
 import { readTags } from './tags.js';
 import { recordTierCrossings } from './tiers.js';
 import { recordInFlight } from './meter-call.js';
+import { routeOf, type RoutedCall } from './route.js';
+import type { ProviderName, ProviderSettings } from '../config.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -26,15 +28,16 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
   return async function decide(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const started = process.hrtime.bigint();
     const ts = new Date();
-    const endpoint = endpointOf(request.url, adapter.prefix);
-    const edge = checkEdge(request, adapter, endpoint);
+    const route = routeOf(adapter, request.url);
+    const endpoint = route.endpoint;
+    const edge = checkEdge(request, adapter, route);
     if (!edge.ok) return deny(app, request, reply, { adapter, endpoint, ts, decision: gatewayDenial(edge.code, edge.message), tags: edge.tags, parentId: edge.parentId, revision: null });
     const { tags, parentId, body, shape } = edge;
 
     const identity = await app.tollgate.authenticate(request.headers, request.ip);
     if ('rateLimited' in identity) return refuseRateLimited(app, request, reply, adapter, identity.retryAfterS);
     // The policy sees the catalog model (an alias or dated snapshot resolves to it); the upstream gets what was sent.
-    const sent = typeof body.model === 'string' && body.model !== '' ? body.model : undefined;
+    const sent = route.model ?? (typeof body.model === 'string' && body.model !== '' ? body.model : undefined);
     const model = sent === undefined ? undefined : app.tollgate.catalog.modelId(adapter.name, sent);
     const { input, reserved } = await gatherFacts(app, { request, adapter, endpoint, body, shape, ts }, tags, identity, model);
     const base = { adapter, endpoint, ts, tags, parentId, input, model: sent, reserved };
@@ -51,12 +54,14 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
     reply.header('x-tollgate-budget-tier', decision.tier).header('x-tollgate-policy-revision', revision);
     recordTierCrossings(app, request.id, ts, input.budgets, decision);
     if (!decision.allowed) return deny(app, request, reply, { ...base, decision, revision });
-    if (!app.tollgate.config.providers[adapter.name as 'openai' | 'anthropic']?.apiKey) {
+    if (!isConfigured(app.tollgate.config.providers[adapter.name as ProviderName])) {
       return deny(app, request, reply, { ...base, decision: gatewayDenial('provider_not_configured'), revision });
     }
 
     const served = decision.model ?? model!;
-    const prepared = adapter.prepareBody(endpoint, body, served === model ? sent! : served);
+    // The upstream gets the id the agent sent for the model it asked for, and the vendor's id for a model tollgate chose.
+    const upstreamModel = served === model ? sent! : app.tollgate.catalog.upstreamId(served);
+    const prepared = adapter.prepareBody(endpoint, body, upstreamModel);
     const clamp = decision.max_output_tokens;
     if (clamp !== null) prepared.body = adapter.clampOutput(endpoint, prepared.body, clamp);
     // Serialized here, once: a body that cannot be sent is refused before anything says it was forwarded.
@@ -88,6 +93,7 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
       modelRequested: sent!,
       modelServed: served,
       bodyText,
+      ...(route.upstreamUrl ? { upstreamUrl: route.upstreamUrl(upstreamModel) } : {}),
       requestBody: body,
       bodyBytes: request.bodyBytes,
       choices: shape.choices,
@@ -111,17 +117,23 @@ type Edge =
   | { ok: false; code: EdgeCode; message?: string; tags?: TagsFact; parentId?: string | null };
 
 /** What is checked before anyone is authenticated or anything is looked up: the route, the tags, the body. */
-function checkEdge(request: FastifyRequest, adapter: ProviderAdapter, endpoint: string): Edge {
+function checkEdge(request: FastifyRequest, adapter: ProviderAdapter, route: RoutedCall): Edge {
   const read = readTags(request.raw);
   const claims = read.ok ? { tags: read.tags, parentId: read.parentId } : {};
   if (request.method !== 'POST') return { ok: false, code: 'method_not_allowed', ...claims };
-  if (!adapter.endpoints.includes(endpoint)) return { ok: false, code: 'unsupported_endpoint', ...claims };
+  if (!route.known) return { ok: false, code: 'unsupported_endpoint', ...claims };
+  if (route.problem !== undefined) return { ok: false, code: 'invalid_request', message: route.problem, ...claims };
   if (!read.ok) return { ok: false, code: read.code, message: read.message };
   const body = request.body;
   if (!body || typeof body !== 'object' || Array.isArray(body)) return { ok: false, code: 'invalid_request', ...claims };
-  const shape = adapter.readBody(endpoint, body as Record<string, unknown>);
+  const shape = adapter.readBody(route.endpoint, body as Record<string, unknown>);
   if (!shape.ok) return { ok: false, code: 'invalid_request', message: shape.message, ...claims };
   return { ok: true, tags: read.tags, parentId: read.parentId, body: body as Record<string, unknown>, shape };
+}
+
+/** A vendor is configured when tollgate has its credential and, for vendors without a public host (Azure), its base URL. */
+function isConfigured(settings: ProviderSettings | undefined): boolean {
+  return Boolean(settings?.apiKey && settings.baseUrl);
 }
 
 export function endpointOf(url: string, prefix: string): string {

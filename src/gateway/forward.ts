@@ -32,7 +32,7 @@ export function forwardHandler(app: FastifyInstance, filter: HeaderFilter) {
     for (const [header, values] of dropped) reply.header(`x-tollgate-dropped-${header}`, values);
     // Whatever ends the call first meters it; a client that leaves mid-stream still yields its event.
     reply.raw.once('close', () => clientGone(app, call, reply.raw.writableFinished));
-    return reply.from(dest, {
+    return reply.from(call.upstreamUrl ?? dest, {
       ...options,
       body: call.bodyText,
       contentType: 'application/json',

@@ -10,11 +10,14 @@ import { ownJsonParser } from './body.js';
 import { headerFilter } from './headers.js';
 import { sendProviderError } from './respond.js';
 import { ERRORS, TollgateError, type ErrorCode } from '../errors.js';
+import type { ProviderName } from '../config.js';
+
+const UNCONFIGURED_UPSTREAM = 'http://unconfigured.invalid';
 
 /** One proxied route tree per provider (/openai/v1/*, /anthropic/v1/*), beside the provider's root. */
 export async function gatewayRoutes(app: FastifyInstance): Promise<void> {
   for (const adapter of Object.values(PROVIDERS)) {
-    const settings = app.tollgate.config.providers[adapter.name as 'openai' | 'anthropic'];
+    const settings = app.tollgate.config.providers[adapter.name as ProviderName];
     const headers = headerFilter(adapter.headerRules(settings));
     await app.register(async (scope) => {
       ownJsonParser(scope);
@@ -32,9 +35,10 @@ export async function gatewayRoutes(app: FastifyInstance): Promise<void> {
       });
       providerRoots(app, scope, adapter);
       await scope.register(httpProxy, {
-        upstream: settings.baseUrl,
+        // A vendor without a base URL is refused before forwarding (provider_not_configured); the proxy needs one anyway.
+        upstream: settings.baseUrl || UNCONFIGURED_UPSTREAM,
         prefix: adapter.prefix,
-        rewritePrefix: '/v1',
+        rewritePrefix: adapter.upstreamPrefix,
         httpMethods: ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS'],
         // A preValidation hook keeps the scope's JSON parser (the policy needs the parsed body).
         preValidation: async () => {},

@@ -15,7 +15,7 @@ export function providerRoots(app: FastifyInstance, scope: FastifyInstance, adap
   const description = JSON.stringify({
     service: 'tollgate',
     provider: adapter.name,
-    forwards: adapter.endpoints.map((endpoint) => `POST ${adapter.prefix}${endpoint}`),
+    forwards: (adapter.paths ?? adapter.endpoints).map((path) => `POST ${adapter.prefix}${path}`),
   });
   const refuse = (request: FastifyRequest, reply: FastifyReply) => {
     // What the caller claimed is kept (checked like any claim), attributed to nobody: nobody authenticated.

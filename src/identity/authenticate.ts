@@ -6,8 +6,11 @@ import { hashAgentKey, looksLikeAgentKey, looksLikeJwt } from './keys.js';
 import type { JwtVerifier } from './jwt.js';
 import type { AuthFailureLimit } from './failure-limit.js';
 
-/** The headers that may carry an agent credential; the gateway strips all of them before forwarding. */
-export const CREDENTIAL_HEADERS = ['authorization', 'x-api-key'] as const;
+/**
+ * The headers that may carry an agent credential, in the order they are read: Bearer (OpenAI, broker JWTs),
+ * x-api-key (Anthropic), api-key (Azure OpenAI), x-goog-api-key (Gemini). None is forwarded (the allowlists).
+ */
+export const CREDENTIAL_HEADERS = ['authorization', 'x-api-key', 'api-key', 'x-goog-api-key'] as const;
 
 /** The source has failed to authenticate too often: refused without checking the credential. */
 export type RateLimited = { rateLimited: true; retryAfterS: number };
@@ -17,14 +20,19 @@ export type Authenticator = (headers: IncomingHttpHeaders, source: string) => Pr
 
 type Log = { warn(obj: object, msg: string): void };
 
+const KEY_HEADERS = CREDENTIAL_HEADERS.slice(1);
+
 export function readCredential(headers: IncomingHttpHeaders): string | undefined {
   const auth = headers.authorization;
   if (typeof auth === 'string' && auth.trim() !== '') {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
     return m ? m[1] : auth.trim();
   }
-  const apiKey = headers['x-api-key'];
-  return typeof apiKey === 'string' && apiKey.trim() !== '' ? apiKey.trim() : undefined;
+  for (const name of KEY_HEADERS) {
+    const key = headers[name];
+    if (typeof key === 'string' && key.trim() !== '') return key.trim();
+  }
+  return undefined;
 }
 
 /**

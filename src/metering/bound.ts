@@ -57,12 +57,15 @@ function clampTo(usage: NormalizedUsage, bound: Bound): NormalizedUsage {
   return { input_tokens: bound.input_tokens - cached_input_tokens - cache_write_tokens, cached_input_tokens, cache_write_tokens, output_tokens };
 }
 
-// Keys whose (non-null) value is content the provider holds or fetches, or a session it keeps.
+// Keys whose (non-null) value is content the provider holds or fetches, or a session it keeps. Gemini: a context
+// cache (cachedContent), and its server-side tools, declared by key rather than by type (googleSearch, codeExecution…).
 const STATE_KEYS: ReadonlySet<string> = new Set([
   'previous_response_id', 'conversation', 'prompt', 'file_id', 'container', 'mcp_servers', 'vector_store_ids', 'web_search_options',
+  'cachedContent', 'googleSearch', 'googleSearchRetrieval', 'codeExecution', 'urlContext', 'fileSearch', 'googleMaps', 'computerUse',
 ]);
-// Keys whose value is content the provider fetches when it is an http(s) URL (a data: URL is in the body's bytes).
-const URL_KEYS: ReadonlySet<string> = new Set(['url', 'image_url', 'file_url']);
+// Keys whose value is content the provider fetches when it is an http(s) URL (a data: URL is in the body's bytes);
+// Gemini's fileData.fileUri is a Files API URL or a public one, fetched either way.
+const URL_KEYS: ReadonlySet<string> = new Set(['url', 'image_url', 'file_url', 'fileUri']);
 // Tools that run in the body's own terms; any other type (web_search, code_interpreter, mcp, bash_20250124…) is the provider's.
 const CLIENT_TOOL_TYPES: ReadonlySet<unknown> = new Set([undefined, null, 'function', 'custom']);
 const MAX_DEPTH = 64;

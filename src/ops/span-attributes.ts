@@ -90,7 +90,7 @@ export function refusedCallAttributes(adapter: ProviderAdapter, record: Decision
 
 /** `gen_ai.system` is the conventions' former name for the provider, still read by many backends: both are set. */
 function providerAttributes(adapter: ProviderAdapter, endpoint: string): SpanAttributes {
-  const a: SpanAttributes = { 'gen_ai.provider.name': adapter.name, 'gen_ai.system': adapter.name };
+  const a: SpanAttributes = { 'gen_ai.provider.name': adapter.genAiProvider, 'gen_ai.system': adapter.genAiProvider };
   const operation = adapter.operations[endpoint];
   if (operation !== undefined) a['gen_ai.operation.name'] = operation;
   return a;

@@ -31,11 +31,12 @@ export type CatalogFact = {
   agent: { id: string; bu_id: string; status: string; use_cases: string[]; models: string[] } | null;
   /**
    * The requested model as the catalog names it (an alias or dated snapshot resolves to its catalog model),
-   * null when the catalog does not know it. `priced`: a price is in force for it now.
+   * null when the catalog does not know it. `priced`: a price is in force for it now. `canonical`: for a vendor's
+   * model (azure/gpt-4.1), the model it is (gpt-4.1): an agent allowed that one may use it.
    */
-  model: { id: string; provider: string; priced?: boolean } | null;
+  model: { id: string; provider: string; priced?: boolean; canonical?: string } | null;
   /** The next cheaper model on the catalog's downgrade ladder, if the requested model has one. */
-  cheaper_model: { id: string; provider: string; priced?: boolean } | null;
+  cheaper_model: { id: string; provider: string; priced?: boolean; canonical?: string } | null;
 };
 
 export type BudgetScope = 'use_case' | 'bu' | 'agent' | 'session';

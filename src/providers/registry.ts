@@ -1,4 +1,6 @@
 import { anthropic } from './anthropic/index.js';
+import { azure } from './azure/index.js';
+import { gemini } from './gemini/index.js';
 import { openai } from './openai/index.js';
 import type { ProviderAdapter } from './types.js';
 
@@ -6,6 +8,8 @@ import type { ProviderAdapter } from './types.js';
 export const PROVIDERS: Readonly<Record<string, ProviderAdapter>> = Object.freeze({
   [openai.name]: openai,
   [anthropic.name]: anthropic,
+  [azure.name]: azure,
+  [gemini.name]: gemini,
 });
 
 export function providerByName(name: string): ProviderAdapter | undefined {

@@ -60,13 +60,35 @@ export type HeaderRules = {
   responsePrefixes: readonly string[];
 };
 
+/**
+ * A call a vendor names in its path (Azure's deployment, Gemini's `models/{m}:method`): the endpoint it is (a key
+ * of the adapter's endpoints), the model the path names (undefined: the body names it), and the upstream path
+ * (below the adapter's upstreamPrefix) for the model tollgate serves.
+ */
+export type PathCall = { endpoint: string; model?: string; upstreamPath(model: string): string };
+/** A path that names a known call in a way tollgate refuses (no api-version, a stream that is not SSE). */
+export type PathProblem = { problem: string };
+
 export interface ProviderAdapter {
-  /** 'openai' | 'anthropic' */
+  /** The vendor's id: 'openai', 'anthropic', 'azure', 'gemini' (the catalog's provider id and the policy's). */
   readonly name: string;
+  /** The provider as OpenTelemetry's GenAI conventions name it (`gen_ai.provider.name`): 'azure.ai.openai', 'gcp.gemini'… */
+  readonly genAiProvider: string;
   /** The provider's root on tollgate, e.g. '/anthropic' (an Anthropic SDK's base URL). */
   readonly root: string;
   /** Route prefix on tollgate, e.g. '/openai/v1'. */
   readonly prefix: string;
+  /** What the prefix becomes upstream, e.g. '/v1' (Azure: '/openai'). */
+  readonly upstreamPrefix: string;
+  /**
+   * Vendors that name the model or the call in the path: the call a path (after the prefix) and its query name,
+   * or null when it names none tollgate forwards. Absent: the path is the endpoint and the body names the model.
+   */
+  routePath?(path: string, query: URLSearchParams): PathCall | PathProblem | null;
+  /** The paths forwarded, as the root lists them (below the prefix), when they are not the endpoints (Azure, Gemini). */
+  readonly paths?: readonly string[];
+  /** Query parameters forwarded upstream (anything else, a credential in `key=` included, is dropped); absent: all. */
+  readonly queryAllowlist?: readonly string[];
   /** Endpoints (path after prefix) tollgate meters and forwards, e.g. '/chat/completions'. */
   readonly endpoints: readonly string[];
   /** Each endpoint's operation in OpenTelemetry's GenAI conventions (`gen_ai.operation.name`). */

@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
-import { startGateway, tagHeaders, PROMO, UPSTREAM_ANTHROPIC_KEY, UPSTREAM_OPENAI_KEY, type Gateway } from '../helpers/gateway.js';
+import { AzureOpenAI } from 'openai';
+import { GoogleGenAI } from '@google/genai';
+import {
+  startGateway, tagHeaders, AZURE_API_VERSION, PROMO, UPSTREAM_ANTHROPIC_KEY, UPSTREAM_AZURE_KEY, UPSTREAM_GEMINI_KEY, UPSTREAM_OPENAI_KEY, type Gateway,
+} from '../helpers/gateway.js';
 
 /**
  * Issue 16 item 11: an agent's OpenAI-Organization, OpenAI-Project and anthropic-beta reached the provider beside
@@ -14,6 +18,7 @@ let key: string;
 beforeAll(async () => {
   gw = await startGateway({ TOLLGATE_OPENAI_ORGANIZATION: 'org-tollgate', TOLLGATE_OPENAI_PROJECT: 'proj_tollgate' });
   key = await gw.key('promo-planner');
+  await gw.allow('promo-planner', ['gemini/gemini-2.5-flash']);
 });
 afterAll(async () => gw?.close());
 
@@ -64,6 +69,37 @@ describe('headers to the provider', () => {
     expect(response.headers.get('x-tollgate-dropped-anthropic-beta')).toBe('context-1m-2025-08-07,extended-cache-ttl-2025-04-11');
     const allowed = ['host', 'connection', 'content-type', 'content-length', 'accept', 'user-agent', 'anthropic-version', 'anthropic-beta', 'x-stainless-retry-count', 'x-stainless-timeout', 'x-api-key', 'accept-encoding'];
     expect(Object.keys(sent).filter((h) => !allowed.includes(h))).toEqual([]);
+  });
+});
+
+describe('headers to the cloud vendors', () => {
+  it("Azure: tollgate's key in api-key, never the agent's api-key or Authorization, nothing else the agent sent", async () => {
+    const client = new AzureOpenAI({
+      apiKey: key, endpoint: `${gw.url}/azure`, apiVersion: AZURE_API_VERSION, maxRetries: 0,
+      defaultHeaders: { ...tagHeaders(PROMO), ...AGENT_EXTRAS, authorization: `Bearer ${key}` },
+    });
+    const { response } = await client.chat.completions.create({ model: 'gpt-4.1-mini', messages: [{ role: 'user', content: 'hi' }] }).withResponse();
+    const sent = gw.upstream.requests.at(-1)!.headers;
+    expect(sent).toMatchObject({ 'api-key': UPSTREAM_AZURE_KEY, 'user-agent': expect.stringMatching(/^AzureOpenAI\/JS /) });
+    const allowed = ['host', 'connection', 'content-type', 'content-length', 'accept', 'user-agent', 'x-stainless-retry-count', 'x-stainless-timeout', 'api-key', 'accept-encoding'];
+    expect(Object.keys(sent).filter((h) => !allowed.includes(h))).toEqual([]);
+    // Azure's region and model session name tollgate's resource: they stay here.
+    for (const name of [...NEVER_BACK, 'x-ms-region', 'azureml-model-session', 'x-ms-rai-invoked']) expect(response.headers.get(name), name).toBeNull();
+    expect(response.headers.get('x-ratelimit-remaining-requests')).toBe('249');
+  });
+
+  it("Gemini: tollgate's key in x-goog-api-key, never the agent's nor its billing project, nothing else the agent sent", async () => {
+    const client = new GoogleGenAI({
+      apiKey: key, httpOptions: { baseUrl: `${gw.url}/gemini`, headers: { ...tagHeaders(PROMO), ...AGENT_EXTRAS, 'x-goog-user-project': 'agent-project' } },
+    });
+    const answer = await client.models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi' });
+    const sent = gw.upstream.requests.at(-1)!.headers;
+    expect(sent).toMatchObject({ 'x-goog-api-key': UPSTREAM_GEMINI_KEY, 'x-goog-api-client': expect.stringMatching(/^google-genai-sdk\//) });
+    const allowed = ['host', 'connection', 'content-type', 'content-length', 'accept', 'user-agent', 'x-goog-api-client', 'x-goog-api-key', 'accept-encoding'];
+    expect(Object.keys(sent).filter((h) => !allowed.includes(h))).toEqual([]);
+    const back = answer.sdkHttpResponse?.headers ?? {};
+    for (const name of [...NEVER_BACK, 'server-timing', 'x-xss-protection']) expect(back[name], name).toBeUndefined();
+    expect(back['content-type']).toMatch(/^application\/json/);
   });
 });
 

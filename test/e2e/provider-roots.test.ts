@@ -18,6 +18,17 @@ afterAll(async () => gw?.close());
 const ROOTS = [
   { provider: 'anthropic', root: '/anthropic', forwards: ['POST /anthropic/v1/messages', 'POST /anthropic/v1/messages/count_tokens'] },
   { provider: 'openai', root: '/openai', forwards: ['POST /openai/v1/chat/completions', 'POST /openai/v1/responses', 'POST /openai/v1/embeddings'] },
+  {
+    provider: 'azure', root: '/azure', forwards: [
+      'POST /azure/openai/deployments/{deployment}/chat/completions?api-version=…', 'POST /azure/openai/deployments/{deployment}/embeddings?api-version=…',
+      'POST /azure/openai/responses?api-version=…', 'POST /azure/openai/v1/chat/completions', 'POST /azure/openai/v1/responses', 'POST /azure/openai/v1/embeddings',
+    ],
+  },
+  {
+    provider: 'gemini', root: '/gemini', forwards: [
+      'POST /gemini/v1beta/models/{model}:generateContent', 'POST /gemini/v1beta/models/{model}:streamGenerateContent?alt=sse', 'POST /gemini/v1beta/models/{model}:countTokens',
+    ],
+  },
 ] as const;
 
 async function decisionRows(requestId: string) {
@@ -66,6 +77,16 @@ describe('provider roots', () => {
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({ error: { message: expect.any(String), type: 'not_found_error', param: null, code: 'unsupported_endpoint' } });
     expect(await decisionRows(res.headers.get('x-tollgate-request-id')!)).toHaveLength(1);
+  });
+
+  it("refuses a path under /azure or /gemini outside the forwarded prefix in the vendor's shape", async () => {
+    const azure = await fetch(`${gw.url}/azure/openai-v2/x`, { method: 'POST' });
+    expect(azure.status).toBe(404);
+    expect(await azure.json()).toEqual({ error: { message: expect.any(String), type: 'not_found_error', param: null, code: 'unsupported_endpoint' } });
+    const gemini = await fetch(`${gw.url}/gemini/v1/models/gemini-2.5-flash:generateContent`, { method: 'POST' });
+    expect(gemini.status).toBe(404);
+    expect(await gemini.json()).toMatchObject({ error: { code: 404, status: 'NOT_FOUND', details: [{ reason: 'unsupported_endpoint' }] } });
+    expect(await decisionRows(gemini.headers.get('x-tollgate-request-id')!)).toMatchObject([{ provider: 'gemini', code: 'unsupported_endpoint' }]);
   });
 
   it('leaves the forwarded routes as they were', async () => {

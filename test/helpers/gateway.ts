@@ -3,8 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
-import OpenAI from 'openai';
+import OpenAI, { AzureOpenAI } from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
+import { GoogleGenAI } from '@google/genai';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type ConfigOverrides } from '../../src/config.js';
 import { insertAgentKey } from '../../src/db/agent-keys.js';
@@ -14,6 +15,10 @@ import { createTestDb, TEST_DB_KIND, testDatabase, type TestDb } from './db.js';
 
 export const UPSTREAM_OPENAI_KEY = 'sk-upstream-openai-0123456789abcdef';
 export const UPSTREAM_ANTHROPIC_KEY = 'sk-ant-upstream-0123456789abcdef';
+export const UPSTREAM_AZURE_KEY = 'azure-upstream-0123456789abcdef0123456789';
+export const UPSTREAM_GEMINI_KEY = 'AIza-upstream-gemini-0123456789abcdef';
+/** The api-version the Azure tests' client sends (a GA version of Azure OpenAI's data plane). */
+export const AZURE_API_VERSION = '2024-10-21';
 
 export type Tags = { bu: string; use_case: string; agent_id: string; session_id: string };
 
@@ -39,6 +44,12 @@ export type Gateway = {
   key(agentId: string): Promise<string>;
   openai(key: string, tags: Partial<Tags>, extra?: Record<string, string>): OpenAI;
   anthropic(key: string, tags: Partial<Tags>, extra?: Record<string, string>): Anthropic;
+  /** The AzureOpenAI client with endpoint http://HOST/azure; `deployment` pins one (else the call's model names it). */
+  azure(key: string, tags: Partial<Tags>, opts?: { deployment?: string; headers?: Record<string, string> }): AzureOpenAI;
+  /** @google/genai for the Gemini API with baseUrl http://HOST/gemini (no retries: the SDK's default). */
+  gemini(key: string, tags: Partial<Tags>, extra?: Record<string, string>): GoogleGenAI;
+  /** Lets an agent use these catalog models too (the demo catalog gives no agent a Gemini model), at once. */
+  allow(agentId: string, models: readonly string[]): Promise<void>;
   /** Waits until every metered event is in Postgres. */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -46,7 +57,9 @@ export type Gateway = {
 
 /** A real tollgate on a random port, in front of the fake upstream, on the database kind under test. */
 export async function startGateway(overrides: ConfigOverrides = {}, opts: { logger?: FastifyServerOptions['logger'] } = {}): Promise<Gateway> {
-  const upstream = await startFakeUpstream({ openaiKey: UPSTREAM_OPENAI_KEY, anthropicKey: UPSTREAM_ANTHROPIC_KEY });
+  const upstream = await startFakeUpstream({
+    openaiKey: UPSTREAM_OPENAI_KEY, anthropicKey: UPSTREAM_ANTHROPIC_KEY, azureKey: UPSTREAM_AZURE_KEY, geminiKey: UPSTREAM_GEMINI_KEY,
+  });
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-test-'));
   let pg: TestDb | undefined;
   if (TEST_DB_KIND === 'postgres') pg = await createTestDb();
@@ -57,6 +70,10 @@ export async function startGateway(overrides: ConfigOverrides = {}, opts: { logg
     TOLLGATE_ANTHROPIC_BASE_URL: upstream.url,
     OPENAI_API_KEY: UPSTREAM_OPENAI_KEY,
     ANTHROPIC_API_KEY: UPSTREAM_ANTHROPIC_KEY,
+    TOLLGATE_AZURE_OPENAI_BASE_URL: upstream.url,
+    AZURE_OPENAI_API_KEY: UPSTREAM_AZURE_KEY,
+    TOLLGATE_GEMINI_BASE_URL: upstream.url,
+    GEMINI_API_KEY: UPSTREAM_GEMINI_KEY,
     TOLLGATE_FLUSH_INTERVAL_MS: 25,
     TOLLGATE_RESERVATION_SWEEP_MS: 100,
     TOLLGATE_KEY_CACHE_MS: 0,
@@ -81,6 +98,17 @@ export async function startGateway(overrides: ConfigOverrides = {}, opts: { logg
       new OpenAI({ apiKey: key, baseURL: `${url}/openai/v1`, maxRetries: 0, defaultHeaders: { ...tagHeaders(tags), ...extra } }),
     anthropic: (key, tags, extra = {}) =>
       new Anthropic({ apiKey: key, baseURL: `${url}/anthropic`, maxRetries: 0, defaultHeaders: { ...tagHeaders(tags), ...extra } }),
+    azure: (key, tags, opts = {}) =>
+      new AzureOpenAI({
+        apiKey: key, endpoint: `${url}/azure`, apiVersion: AZURE_API_VERSION, maxRetries: 0,
+        ...(opts.deployment ? { deployment: opts.deployment } : {}), defaultHeaders: { ...tagHeaders(tags), ...opts.headers },
+      }),
+    gemini: (key, tags, extra = {}) =>
+      new GoogleGenAI({ apiKey: key, httpOptions: { baseUrl: `${url}/gemini`, headers: { ...tagHeaders(tags), ...extra } } }),
+    async allow(agentId, models) {
+      await app.tollgate.db('agent_models').insert(models.map((model) => ({ agent_id: agentId, model_id: model }))).onConflict(['agent_id', 'model_id']).ignore();
+      await app.tollgate.catalog.refresh();
+    },
     flush: () => app.tollgate.meter.flush(),
     async close() {
       await app.close();

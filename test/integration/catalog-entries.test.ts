@@ -33,6 +33,23 @@ describe('catalog entries', () => {
     expect(Number(prices[0]!.output_per_mtok)).toBe(7.5);
   });
 
+  it("adds a vendor's model with its canonical model, the id the vendor takes, its deployment alias and its ladder", async () => {
+    await upsertCatalogEntries(t.db, {
+      providers: [{ id: 'azure', name: 'Azure OpenAI', api_style: 'openai' }],
+      models: [
+        { id: 'azure/model-a', provider_id: 'azure', family: 'a', display_name: 'A on Azure', canonical_model_id: 'model-a', vendor_model_id: 'prod-a' },
+        { id: 'azure/model-b', provider_id: 'azure', family: 'b', display_name: 'B on Azure', canonical_model_id: 'model-b', vendor_model_id: 'prod-b' },
+      ],
+      aliases: [{ provider_id: 'azure', alias: 'prod-a', model_id: 'azure/model-a' }],
+      ladder: [{ model_id: 'azure/model-a', cheaper_model_id: 'azure/model-b' }],
+    });
+    const { models, aliases, ladder } = await loadCatalog(t.db);
+    expect(models.find((m) => m.id === 'azure/model-a')).toMatchObject({ provider_id: 'azure', canonical_model_id: 'model-a', vendor_model_id: 'prod-a' });
+    expect(models.find((m) => m.id === 'model-a')).toMatchObject({ canonical_model_id: null, vendor_model_id: null });
+    expect(aliases).toContainEqual({ provider_id: 'azure', alias: 'prod-a', model_id: 'azure/model-a' });
+    expect(ladder).toContainEqual({ model_id: 'azure/model-a', cheaper_model_id: 'azure/model-b' });
+  });
+
   it('gives an agent exactly the models and use cases written last', async () => {
     await upsertCatalogEntries(t.db, { agents: [{ id: 'coder', bu_id: 'eng', name: 'Coder', use_cases: ['coding'], models: ['model-b'] }] });
     const { agents } = await loadCatalog(t.db);

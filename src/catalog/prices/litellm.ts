@@ -8,10 +8,12 @@ import type { ParsedPrices, PriceInput } from './types.js';
  * token as JSON numbers. Numbers are read as their source text (lossless-json) and converted exactly.
  */
 
-/** litellm_provider → tollgate's provider. Adding a provider (azure, bedrock, vertex, gemini) is one line here. */
+/** litellm_provider → tollgate's provider. Adding a provider (bedrock, vertex) is one line here. */
 export const LITELLM_PROVIDERS: Readonly<Record<string, string>> = Object.freeze({
   openai: 'openai',
   anthropic: 'anthropic',
+  azure: 'azure',
+  gemini: 'gemini',
 });
 
 /** The modes of the endpoints tollgate forwards (chat completions and messages, responses, embeddings). */
@@ -57,12 +59,13 @@ export function parseLiteLlm(text: string, catalog: CatalogModels, source: strin
       continue;
     }
     const id = key.startsWith(`${String(entry.litellm_provider)}/`) ? key.slice(String(entry.litellm_provider).length + 1) : key;
-    const model = resolve(provider, id);
+    // A vendor's catalog model is named like LiteLLM's key (azure/gpt-4o, gemini/gemini-2.5-flash); others by the bare id.
+    const model = resolve(provider, key) ?? resolve(provider, id);
     if (!model) {
       out.notInCatalog.push(`${provider}/${id}`);
       continue;
     }
-    const exact = model.id === id;
+    const exact = model.id === id || model.id === key;
     const seen = chosen.get(model.id);
     if (seen && !seen.exact && !exact && !samePrices(seen.entry, entry)) {
       conflicts.set(model.id, { key, reason: `an alias of ${model.id} like ${seen.key}, with other prices; give ${model.id} an entry of its own` });

@@ -26,6 +26,7 @@ import * as reconcile from './026_reconcile.js';
 import * as shadowNotices from './027_shadow_notices.js';
 import * as budgetLeases from './031_budget_leases.js';
 import * as leasePartialGrants from './032_lease_partial_grants.js';
+import * as vendorModels from './040_vendor_models.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -58,6 +59,7 @@ const MIGRATIONS: ReadonlyArray<[string, Migration]> = [
   ['027_shadow_notices', shadowNotices],
   ['031_budget_leases', budgetLeases],
   ['032_lease_partial_grants', leasePartialGrants],
+  ['040_vendor_models', vendorModels],
 ];
 
 /** Every migration's name, in order. */

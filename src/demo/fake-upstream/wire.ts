@@ -1,4 +1,26 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { FastifyRequest } from 'fastify';
 import type { NormalizedUsage } from '../../providers/types.js';
+
+export type FakeProvider = 'openai' | 'anthropic' | 'azure' | 'gemini';
+
+/**
+ * One endpoint of the fake. `model`: the model the request names when the path names it (Azure's deployment,
+ * Gemini's models/{m}), else the body's; `refuse`: the vendor's own refusal of a request it cannot serve (an
+ * unknown deployment, no api-version), checked after the key; `streams`: the path alone makes it a stream.
+ */
+export type Route = {
+  path: string;
+  provider: FakeProvider;
+  render: Renderer;
+  model?: (request: FastifyRequest) => string | undefined;
+  refuse?: (request: FastifyRequest) => JsonReply | null;
+  streams?: boolean;
+};
+
+/** The fake's keys, one per vendor. */
+export type FakeKeys = { openaiKey: string; anthropicKey: string; azureKey?: string; geminiKey?: string };
+export type Authorize = (headers: IncomingHttpHeaders, keys: FakeKeys) => JsonReply | null;
 
 /** One SSE event the fake sends, and the usage the stream has reported once it is on the wire. */
 export type SseOut = {

@@ -2,13 +2,14 @@ import type { ProviderAdapter } from '../types.js';
 import { ENDPOINTS, clampOutput, isBilled, isStream, prepareBody, readBody } from './body.js';
 import { errorBody } from './errors.js';
 import { headerRules } from './headers.js';
+import { ROUTES } from './routes.js';
 import { requestTools, toolsFromBody } from './tools.js';
 import { badUsage, isInjectedUsageEvent, modelFromBody, streamReader, usageFromBody } from './usage.js';
 
 export const anthropic: ProviderAdapter = Object.freeze({
   name: 'anthropic',
-  root: '/anthropic',
-  prefix: '/anthropic/v1',
+  genAiProvider: 'anthropic',
+  ...ROUTES,
   endpoints: Object.freeze(Object.keys(ENDPOINTS)),
   operations: Object.freeze(Object.fromEntries(Object.entries(ENDPOINTS).map(([endpoint, spec]) => [endpoint, spec.operation]))),
   headerRules,

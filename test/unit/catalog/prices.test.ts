@@ -10,7 +10,8 @@ import type { PriceRow } from '../../../src/metering/pricing.js';
 const EXCERPT = fs.readFileSync(new URL('../../fixtures/litellm-excerpt.json', import.meta.url), 'utf8');
 const CATALOG = {
   models: ['claude-haiku-4-5', 'claude-sonnet-4-5', 'claude-opus-5', 'claude-sonnet-5-5'].map((id) => ({ id, provider_id: 'anthropic' }))
-    .concat(['gpt-4.1', 'gpt-4o-mini', 'gpt-5.4', 'text-embedding-3-small'].map((id) => ({ id, provider_id: 'openai' }))),
+    .concat(['gpt-4.1', 'gpt-4o-mini', 'gpt-5.4', 'text-embedding-3-small'].map((id) => ({ id, provider_id: 'openai' })))
+    .concat([{ id: 'gemini/gemini-2.5-flash', provider_id: 'gemini' }]),
   aliases: [
     { provider_id: 'anthropic', alias: 'claude-haiku-4-5-20251001', model_id: 'claude-haiku-4-5' },
     { provider_id: 'anthropic', alias: 'claude-sonnet-4-5-20250929', model_id: 'claude-sonnet-4-5' },
@@ -58,6 +59,10 @@ describe('LiteLLM price map', () => {
     expect(row('claude-opus-5')).toMatchObject({ input_per_mtok: '5', cached_input_per_mtok: '0.5', output_per_mtok: '25' });
   });
 
+  it("reads a vendor's entry under the vendor's catalog model (LiteLLM's own key)", () => {
+    expect(row('gemini/gemini-2.5-flash')).toMatchObject({ input_per_mtok: '0.3', output_per_mtok: '2.5' });
+  });
+
   it('makes one row per service tier the entry prices: flex, priority, batch', () => {
     expect(parsed.prices.filter((p) => p.model_id === 'gpt-5.4').map((p) => [p.service_tier, p.input_per_mtok, p.cached_input_per_mtok, p.output_per_mtok]))
       .toEqual([['standard', '2.5', '0.25', '15'], ['flex', '1.25', '0.125', '7.5'], ['priority', '5', '0.5', '30']]);
@@ -67,10 +72,11 @@ describe('LiteLLM price map', () => {
   it('reports the entries of served providers and modes that are not in the catalog, and skips the rest', () => {
     expect(parsed.notInCatalog.sort()).toEqual([
       'anthropic/claude-3-haiku-20240307', 'anthropic/claude-instant-1.2', 'anthropic/claude-opus-4-1', 'anthropic/claude-opus-4-8', 'anthropic/claude-sonnet-5',
+      'azure/gpt-4o',
       'openai/chatgpt-4o-latest', 'openai/ft:gpt-4o-mini-2024-07-18', 'openai/gpt-4.1-mini', 'openai/gpt-4o', 'openai/o3-pro', 'openai/text-embedding-3-large',
     ]);
     // sample_spec, completion, image, audio, moderation, and the providers tollgate does not serve yet
-    expect(parsed.skipped).toBe(11);
+    expect(parsed.skipped).toBe(9);
     expect(parsed.rejected).toEqual([]);
     expect(parsed.prices.some((p) => p.model_id === 'claude-sonnet-5-5')).toBe(false);
   });

@@ -43,6 +43,9 @@ describe('bodies that reference server-side state or remote content', () => {
     ['a server tool (Responses)', { tools: [{ type: 'web_search' }] }],
     ['a server tool (Anthropic)', { tools: [{ type: 'web_search_20250305', name: 'web_search' }] }],
     ['MCP servers', { mcp_servers: [{ type: 'url', url: 'https://mcp.example.com' }] }],
+    ['a context cache (Gemini)', { cachedContent: 'cachedContents/abc', contents: [] }],
+    ['a file by URI (Gemini)', { contents: [{ role: 'user', parts: [{ fileData: { fileUri: 'https://generativelanguage.googleapis.com/v1beta/files/x', mimeType: 'application/pdf' } }] }] }],
+    ['a server tool (Gemini)', { contents: [], tools: [{ googleSearch: {} }] }],
   ])('%s', (_what, body) => {
     expect(referencesServerState(body)).toBe(true);
   });
@@ -52,6 +55,7 @@ describe('bodies that reference server-side state or remote content', () => {
     ['an inline image (data: URL)', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }] }] }],
     ['function tools', { tools: [{ type: 'function', function: { name: 'lookup' } }, { name: 'client_tool', input_schema: {} }] }],
     ['null state fields', { previous_response_id: null, conversation: null }],
+    ['function declarations (Gemini)', { contents: [{ role: 'user', parts: [{ text: 'hi' }] }], tools: [{ functionDeclarations: [{ name: 'lookup' }] }] }],
   ])('not %s', (_what, body) => {
     expect(referencesServerState(body)).toBe(false);
   });

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { allowedCallAttributes, callError, endedCallAttributes, refusedCallAttributes, spanName } from '../../../src/ops/span-attributes.js';
 import { anthropic } from '../../../src/providers/anthropic/index.js';
 import { openai } from '../../../src/providers/openai/index.js';
+import { azure } from '../../../src/providers/azure/index.js';
+import { gemini } from '../../../src/providers/gemini/index.js';
 import type { AllowedCall, CallOutcome } from '../../../src/gateway/call.js';
 import type { DecisionRecord, UsageEvent } from '../../../src/metering/types.js';
 import { ZERO_USAGE } from '../../../src/providers/types.js';
@@ -54,6 +56,16 @@ describe('span attributes', () => {
   it('an error answer names no response model it did not give; a call that could not be metered keeps its status', () => {
     expect(endedCallAttributes(CALL, { ...OK, status: 529 }, undefined)).toEqual({ 'http.response.status_code': 529 });
     expect(endedCallAttributes(CALL, { ...OK, status: 0 }, undefined)).toEqual({});
+  });
+
+  it("names the cloud vendors as the conventions do, with their operations", () => {
+    const record = (provider: string, endpoint: string): DecisionRecord => ({
+      kind: 'decision', request_id: 'req-3', ts: '', provider, endpoint, bu_id: null, use_case_id: null, agent_id: null, session_id: null,
+      model: null, allowed: false, http_status: 429, code: 'budget_exhausted', message: 'no', reasons: [], policy_revision: null, budget_tier: 'hard_cap',
+    });
+    expect(refusedCallAttributes(azure, record('azure', '/chat/completions'))).toMatchObject({ 'gen_ai.provider.name': 'azure.ai.openai', 'gen_ai.system': 'azure.ai.openai', 'gen_ai.operation.name': 'chat' });
+    expect(refusedCallAttributes(gemini, record('gemini', ':streamGenerateContent'))).toMatchObject({ 'gen_ai.provider.name': 'gcp.gemini', 'gen_ai.operation.name': 'generate_content' });
+    expect(spanName(gemini, ':generateContent', 'gemini-2.5-flash')).toBe('generate_content gemini-2.5-flash');
   });
 
   it('errors: 4xx and 5xx answers, and no answer at all', () => {

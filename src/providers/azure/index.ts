@@ -1,0 +1,38 @@
+import type { ProviderAdapter } from '../types.js';
+import { ENDPOINTS, clampOutput, isBilled, isStream, prepareBody, readBody } from './body.js';
+import { errorBody } from './errors.js';
+import { headerRules } from './headers.js';
+import { PATHS, routePath } from './routes.js';
+import { requestTools, toolsFromBody } from './tools.js';
+import { badUsage, isInjectedUsageEvent, modelFromBody, streamReader, usageFromBody } from './usage.js';
+
+/**
+ * Azure OpenAI: OpenAI's wire format (bodies, usage, streams, tools, error shape) behind Azure's paths, key
+ * header and deployment names (the catalog maps each deployment to a model of provider `azure`).
+ */
+export const azure: ProviderAdapter = Object.freeze({
+  name: 'azure',
+  genAiProvider: 'azure.ai.openai',
+  root: '/azure',
+  prefix: '/azure/openai',
+  upstreamPrefix: '/openai',
+  routePath,
+  paths: PATHS,
+  queryAllowlist: Object.freeze(['api-version']),
+  endpoints: Object.freeze(Object.keys(ENDPOINTS)),
+  operations: Object.freeze(Object.fromEntries(Object.entries(ENDPOINTS).map(([endpoint, spec]) => [endpoint, spec.operation]))),
+  headerRules,
+  prepareBody,
+  isStream,
+  usageFromBody,
+  badUsage,
+  requestTools,
+  toolsFromBody,
+  modelFromBody,
+  streamReader,
+  isInjectedUsageEvent,
+  errorBody,
+  readBody,
+  clampOutput,
+  isBilled,
+});

@@ -1,0 +1,2 @@
+// Tools are declared and called as on OpenAI.
+export { requestTools, toolsFromBody } from '../openai/tools.js';

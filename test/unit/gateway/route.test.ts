@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { routeOf } from '../../../src/gateway/route.js';
+import { anthropic } from '../../../src/providers/anthropic/index.js';
+import { azure } from '../../../src/providers/azure/index.js';
+import { gemini } from '../../../src/providers/gemini/index.js';
+import { openai } from '../../../src/providers/openai/index.js';
+
+describe('the call a URL names', () => {
+  it('OpenAI and Anthropic: the path after the prefix is the endpoint; the proxy rewrites the URL', () => {
+    expect(routeOf(openai, '/openai/v1/chat/completions?x=1')).toEqual({ endpoint: '/chat/completions', known: true });
+    expect(routeOf(anthropic, '/anthropic/v1/messages/count_tokens')).toEqual({ endpoint: '/messages/count_tokens', known: true });
+    expect(routeOf(openai, '/openai/v1/files')).toEqual({ endpoint: '/files', known: false });
+  });
+
+  it('Azure: the deployment from the path, the served one upstream, only api-version in the query', () => {
+    const route = routeOf(azure, '/azure/openai/deployments/marketing-gpt41/chat/completions?api-version=2024-10-21&key=leak&x=1');
+    expect(route).toMatchObject({ endpoint: '/chat/completions', known: true, model: 'marketing-gpt41' });
+    expect(route.upstreamUrl?.('gpt-4.1-mini')).toBe('/openai/deployments/gpt-4.1-mini/chat/completions?api-version=2024-10-21');
+    expect(routeOf(azure, '/azure/openai/v1/responses').upstreamUrl?.('ignored')).toBe('/openai/v1/responses');
+  });
+
+  it('Gemini: the model and method from the path; alt kept, a key in the query dropped', () => {
+    const route = routeOf(gemini, '/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse&key=tg_secret');
+    expect(route).toMatchObject({ endpoint: ':streamGenerateContent', known: true, model: 'gemini-2.5-flash' });
+    expect(route.upstreamUrl?.('gemini-2.5-flash-lite')).toBe('/v1beta/models/gemini-2.5-flash-lite:streamGenerateContent?alt=sse');
+  });
+
+  it('a known call refused for its URL, and an unknown one', () => {
+    expect(routeOf(gemini, '/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent')).toMatchObject({ known: true, problem: expect.stringContaining('alt=sse') });
+    expect(routeOf(azure, '/azure/openai/deployments/d/chat/completions')).toMatchObject({ known: true, problem: expect.stringContaining('api-version') });
+    expect(routeOf(azure, '/azure/openai/chat/completions?api-version=1')).toEqual({ endpoint: '/chat/completions', known: false });
+    expect(routeOf(gemini, '/gemini/v1beta/models/gemini-2.5-flash:embedContent')).toMatchObject({ known: false });
+  });
+});
