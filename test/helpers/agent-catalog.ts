@@ -19,13 +19,23 @@ type TestPrice = Omit<PriceEntry, 'model_id' | 'effective_from'>;
 const price = (input: string, cached: string, write: string, output: string): TestPrice =>
   ({ input_per_mtok: input, cached_input_per_mtok: cached, cache_write_per_mtok: write, output_per_mtok: output });
 
-export const TEST_MODELS: Readonly<Record<string, { provider: 'anthropic' | 'openai'; price: TestPrice }>> = {
+/**
+ * A vendor's model (Gemini) is a catalog model of its own, named as LiteLLM names it (`gemini/gemini-2.5-pro`), that
+ * the vendor knows by another id (`vendor`, what the agent sends and the fake tallies): README, Cloud vendors.
+ */
+export const TEST_MODELS: Readonly<Record<string, { provider: 'anthropic' | 'openai' | 'gemini'; price: TestPrice; vendor?: string }>> = {
   'claude-opus-5-5': { provider: 'anthropic', price: price('5', '0.5', '6.25', '25') },
   'claude-sonnet-5-5': { provider: 'anthropic', price: price('3', '0.3', '3.75', '15') },
   'claude-haiku-5-5': { provider: 'anthropic', price: price('1', '0.1', '1.25', '5') },
   'gpt-6.2-sol': { provider: 'openai', price: price('1.25', '0.125', '0', '10') },
   'gpt-6-luna': { provider: 'openai', price: price('0.25', '0.025', '0', '2') },
+  // Gemini CLI's DEFAULT_GEMINI_MODEL, the model README's recipe pins.
+  'gemini/gemini-2.5-pro': { provider: 'gemini', price: price('1.25', '0.125', '0', '10'), vendor: 'gemini-2.5-pro' },
 };
+
+/** The catalog model the fake's tally names by its vendor id. */
+const CATALOG_ID: ReadonlyMap<string, string> = new Map(Object.entries(TEST_MODELS).flatMap(([id, m]) => (m.vendor === undefined ? [] : [[m.vendor, id] as const])));
+const catalogId = (tallied: string) => CATALOG_ID.get(tallied) ?? tallied;
 
 export function tagsFor(agentId: string, sessionId: string, useCase = CODING): Tags {
   return { bu: ENGINEERING, use_case: useCase, agent_id: agentId, session_id: sessionId };
@@ -38,8 +48,9 @@ export async function seedAgentCatalog(gw: Gateway, agents: readonly { id: strin
   await upsertCatalogEntries(gw.app.tollgate.db, {
     businessUnits: [{ id: ENGINEERING, name: 'Engineering', ...owner, finance_name: 'Engineering finance partner', finance_email: 'eng-finance@example.com' }],
     useCases: [CODING, CAPPED].map((id) => ({ id, bu_id: ENGINEERING, name: id, class: 'software-delivery', ...owner })),
-    providers: [{ id: 'anthropic', name: 'Anthropic', api_style: 'anthropic' }, { id: 'openai', name: 'OpenAI', api_style: 'openai' }],
-    models: models.map((id) => ({ id, provider_id: TEST_MODELS[id]!.provider, family: id, display_name: id })),
+    providers: [{ id: 'anthropic', name: 'Anthropic', api_style: 'anthropic' }, { id: 'openai', name: 'OpenAI', api_style: 'openai' }, { id: 'gemini', name: 'Google Gemini', api_style: 'gemini' }],
+    models: models.map((id) => ({ id, provider_id: TEST_MODELS[id]!.provider, family: id, display_name: id, vendor_model_id: TEST_MODELS[id]!.vendor ?? null })),
+    aliases: models.flatMap((id) => { const m = TEST_MODELS[id]!; return m.vendor === undefined ? [] : [{ provider_id: m.provider, alias: m.vendor, model_id: id }]; }),
     prices: models.map((id) => ({ model_id: id, effective_from: '2026-01-01T00:00:00Z', ...TEST_MODELS[id]!.price, source: 'test price' })),
     agents: agents.map((a) => ({ id: a.id, bu_id: ENGINEERING, name: a.id, use_cases: [CODING, CAPPED], models: a.models })),
   });
@@ -67,7 +78,7 @@ export async function expectLedgerMatchesTally(gw: Gateway, sessionId: string): 
     input_tokens: Number(r.input_tokens), cached_input_tokens: Number(r.cached_input_tokens),
     cache_write_tokens: Number(r.cache_write_tokens), output_tokens: Number(r.output_tokens),
   });
-  expect(sorted(rows.map((r) => `${String(r.model_served)} ${rowTokens(r)}`))).toEqual(sorted(tally.map((r) => `${r.model} ${tokens(r.usage)}`)));
+  expect(sorted(rows.map((r) => `${String(r.model_served)} ${rowTokens(r)}`))).toEqual(sorted(tally.map((r) => `${catalogId(String(r.model))} ${tokens(r.usage)}`)));
   for (const r of rows) {
     expect(r).toMatchObject({ status: 200, partial: false, decision_code: 'ok' });
     const model = String(r.model_served);

@@ -24,7 +24,7 @@ export type AgentCli = {
   skip: string;
 };
 
-export function agentCli(pkg: '@anthropic-ai/claude-code' | '@openai/codex', bin: string): AgentCli {
+export function agentCli(pkg: '@anthropic-ai/claude-code' | '@openai/codex' | '@google/gemini-cli', bin: string): AgentCli {
   const pinned = MANIFEST.dependencies[pkg]!;
   let installed: string | null = null;
   try {
@@ -76,6 +76,21 @@ export function proxyEnv(trap: SideChannelTrap): Record<string, string> {
     HTTPS_PROXY: trap.url, HTTP_PROXY: trap.url, ALL_PROXY: trap.url, https_proxy: trap.url, http_proxy: trap.url, all_proxy: trap.url,
     NO_PROXY: '127.0.0.1,localhost', no_proxy: '127.0.0.1,localhost',
   };
+}
+
+/**
+ * For an agent that runs on Node: test/helpers/net-trap.mjs preloaded (NODE_OPTIONS), so that a socket to anything
+ * but loopback is refused and written to `log` (`connect host:port`), whether or not its client reads the proxy
+ * variables; each process that loaded the trap writes `load <pid>`.
+ */
+export function netTrapEnv(log: string): Record<string, string> {
+  return { NODE_OPTIONS: `--import=${new URL('./net-trap.mjs', import.meta.url).href}`, TOLLGATE_NET_TRAP_LOG: log };
+}
+
+/** What the network trap wrote to `log`: the processes that loaded it, and the connections it refused. */
+export function netTrapped(log: string): { loads: number; connects: string[] } {
+  const lines = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean) : [];
+  return { loads: lines.filter((l) => l.startsWith('load ')).length, connects: lines.filter((l) => l.startsWith('connect ')) };
 }
 
 export type CliRun = { code: number | null; stdout: string; stderr: string };
