@@ -5,11 +5,12 @@ import { startGateway, PROMO, type Gateway } from '../helpers/gateway.js';
 /**
  * Issue 16, item 7: "Long streams are metered by the dead-gateway fallback". A stream that outlived its lease
  * (TOLLGATE_RESERVATION_TTL_MS) had its fallback row (status 0, output 0) written by the in-flight sweep while it
- * was still live, and its real usage was then dropped by ON CONFLICT DO NOTHING. Here the lease is 1.5 s and
- * each stream about 3.5 s.
+ * was still live, and its real usage was then dropped by ON CONFLICT DO NOTHING. Here the lease is 2.5 s (renewed
+ * every 625 ms) and each stream about 5 s: a 1.5 s lease let a CI run on PGlite, with another test file on the
+ * second core, miss enough renewals in a row for the sweep to meter a live call by its fallback.
  */
 
-const TTL_MS = 1500;
+const TTL_MS = 2500;
 const PROMPT = 'write the long version of the spring promotion brief';
 
 type Watch = { fallbackSeen: boolean; reservationSeen: boolean; reservationLost: boolean };
@@ -28,7 +29,7 @@ describe('streams that outlive their lease', () => {
 
   /** Streams a slow answer while watching the ledger and the call's reservation; returns its request id. */
   async function slowStream(session: string): Promise<{ requestId: string; watch: Watch; deltas: number }> {
-    gw.upstream.script({ fault: 'slow', chunkDelayMs: 160, path: '/v1/messages' });
+    gw.upstream.script({ fault: 'slow', chunkDelayMs: 300, path: '/v1/messages' });
     const { data, response } = await gw.anthropic(key, { ...PROMO, session_id: session }).messages
       .create({ model: 'claude-haiku-4-5', max_tokens: 16, stream: true, messages: [{ role: 'user', content: PROMPT }] })
       .withResponse();
