@@ -14,6 +14,14 @@ export type EndpointSpec = {
 
 export type EndpointSpecs = Readonly<Record<string, EndpointSpec>>;
 
+/** An adapter's endpoints and each one's GenAI operation, from its specs. */
+export function endpointsOf(specs: EndpointSpecs): { endpoints: readonly string[]; operations: Readonly<Record<string, string>> } {
+  return {
+    endpoints: Object.freeze(Object.keys(specs)),
+    operations: Object.freeze(Object.fromEntries(Object.entries(specs).map(([endpoint, spec]) => [endpoint, spec.operation]))),
+  };
+}
+
 /** Reserved when the client sets no output limit (the estimate is a worst case, reconciled afterwards). */
 export const DEFAULT_MAX_OUTPUT_TOKENS = 4096;
 /**

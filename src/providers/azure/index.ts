@@ -1,4 +1,5 @@
 import type { ProviderAdapter } from '../types.js';
+import { endpointsOf } from '../endpoint-spec.js';
 import { ENDPOINTS, clampOutput, isBilled, isStream, prepareBody, readBody } from './body.js';
 import { errorBody } from './errors.js';
 import { headerRules } from './headers.js';
@@ -19,8 +20,7 @@ export const azure: ProviderAdapter = Object.freeze({
   routePath,
   paths: PATHS,
   queryAllowlist: Object.freeze(['api-version']),
-  endpoints: Object.freeze(Object.keys(ENDPOINTS)),
-  operations: Object.freeze(Object.fromEntries(Object.entries(ENDPOINTS).map(([endpoint, spec]) => [endpoint, spec.operation]))),
+  ...endpointsOf(ENDPOINTS),
   headerRules,
   prepareBody,
   isStream,

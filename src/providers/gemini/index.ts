@@ -1,4 +1,5 @@
 import type { ProviderAdapter } from '../types.js';
+import { endpointsOf } from '../endpoint-spec.js';
 import { ENDPOINTS, clampOutput, isBilled, isStream, prepareBody, readBody } from './body.js';
 import { errorBody } from './errors.js';
 import { headerRules } from './headers.js';
@@ -17,8 +18,7 @@ export const gemini: ProviderAdapter = Object.freeze({
   paths: PATHS,
   // alt=sse asks for server-sent events; `key` (a credential in the query) and anything else stays here.
   queryAllowlist: Object.freeze(['alt']),
-  endpoints: Object.freeze(Object.keys(ENDPOINTS)),
-  operations: Object.freeze(Object.fromEntries(Object.entries(ENDPOINTS).map(([endpoint, spec]) => [endpoint, spec.operation]))),
+  ...endpointsOf(ENDPOINTS),
   headerRules,
   prepareBody,
   isStream,

@@ -1,4 +1,5 @@
 import type { ProviderAdapter } from '../types.js';
+import { endpointsOf } from '../endpoint-spec.js';
 import { ENDPOINTS, clampOutput, isBilled, isStream, prepareBody, readBody } from './body.js';
 import { errorBody } from './errors.js';
 import { headerRules } from './headers.js';
@@ -10,8 +11,7 @@ export const openai: ProviderAdapter = Object.freeze({
   name: 'openai',
   genAiProvider: 'openai',
   ...ROUTES,
-  endpoints: Object.freeze(Object.keys(ENDPOINTS)),
-  operations: Object.freeze(Object.fromEntries(Object.entries(ENDPOINTS).map(([endpoint, spec]) => [endpoint, spec.operation]))),
+  ...endpointsOf(ENDPOINTS),
   headerRules,
   prepareBody,
   isStream,
