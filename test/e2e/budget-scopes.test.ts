@@ -111,8 +111,14 @@ function usageEvent(tags: Tags, ts: Date, cost: string, tokens = 10): UsageEvent
   };
 }
 
+/**
+ * Sets a budget as the CLI and GraphQL do: written, then applied by this replica before the next call (with
+ * leases, other replicas apply it when Postgres' notification reaches them).
+ */
 async function budget(b: BudgetInput, g: Gateway = gw): Promise<number> {
-  return (await upsertBudget(g.app.tollgate.db, b)).after.id;
+  const id = (await upsertBudget(g.app.tollgate.db, b)).after.id;
+  await g.app.tollgate.budgetGate.sync();
+  return id;
 }
 
 type CounterRow = { period_start: Date; key: string; spent: string; reserved: string; calls: number };
