@@ -32,7 +32,9 @@ export const analyticsApi = fp(async function analyticsApi(app: FastifyInstance)
     : sharedDb;
   app.decorate('analyticsDb', db);
   if (db !== sharedDb) app.addHook('onClose', async () => db.destroy());
-  await app.register(graphqlPlugin, { db });
+  // A budget set or extended here is applied by this replica before the mutation answers; other replicas apply
+  // it when Postgres' notification reaches them.
+  await app.register(graphqlPlugin, { db, budgetsChanged: () => app.tollgate.budgetGate.sync() });
   await app.register(reportRoutes, { db });
   await app.register(outcomeRoutes, { db });
 }, { name: 'tollgate-analytics', fastify: '5.x', dependencies: ['tollgate'] });

@@ -4,7 +4,7 @@ import type { Caller } from './access.js';
 import { AnalyticsError } from './errors.js';
 
 /** What every resolver and loader gets: the caller (null when the token is missing or bad) and the db. */
-export type GqlContext = MercuriusContext & { caller: Caller | null; db: Knex; timeoutMs: number };
+export type GqlContext = MercuriusContext & { caller: Caller | null; db: Knex; timeoutMs: number; budgetsChanged?: () => Promise<void> };
 
 // Postgres' "canceling statement due to statement timeout".
 const QUERY_CANCELED = '57014';

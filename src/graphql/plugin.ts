@@ -16,7 +16,11 @@ import { startTierEventRelay, subscriptionOptions } from './subscriptions.js';
 /** schema/ sits beside src/ and dist/, one level above this file's folder in both. */
 export const SCHEMA_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schema/tollgate.graphql');
 
-export type GraphqlOptions = { db: Knex; graphiql?: boolean; limits?: Partial<typeof LIMITS> };
+export type GraphqlOptions = {
+  db: Knex; graphiql?: boolean; limits?: Partial<typeof LIMITS>;
+  /** After a budget mutation: this replica applies the change before the mutation answers (its budget leases). */
+  budgetsChanged?: () => Promise<void>;
+};
 
 /**
  * mercurius on tollgate's Fastify, SDL from schema/. Registered in its own encapsulated context: mercurius
@@ -36,7 +40,7 @@ export async function graphqlPlugin(app: FastifyInstance, opts: GraphqlOptions):
     graphql: { parseOptions: { maxTokens: limits.maxTokens } },
     additionalRouteOptions: { bodyLimit: limits.maxBodyBytes },
     errorFormatter: formatErrors,
-    context: async (request): Promise<Partial<GqlContext>> => ({ caller: await callerFrom(opts.db, request), db: opts.db, timeoutMs: limits.timeoutMs }),
+    context: async (request): Promise<Partial<GqlContext>> => ({ caller: await callerFrom(opts.db, request), db: opts.db, timeoutMs: limits.timeoutMs, budgetsChanged: opts.budgetsChanged }),
     subscription: subscriptionOptions(opts.db, limits.timeoutMs),
   });
   await startTierEventRelay(app, opts.db);

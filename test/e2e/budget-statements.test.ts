@@ -16,6 +16,7 @@ const BODY = (n: number) => JSON.stringify({ model: 'gpt-4.1-mini', max_tokens: 
 let gw: Gateway;
 let agentKeys: Map<string, string>;
 let metricsToken: string;
+let adminToken: string;
 
 beforeAll(async () => {
   gw = await startGateway({ TOLLGATE_BUDGET_LEASE_MS: 1000 });
@@ -23,6 +24,9 @@ beforeAll(async () => {
   const t = generateApiToken();
   await insertApiToken(gw.app.tollgate.db, { id: t.id, hash: t.hash, prefix: t.prefix, role: 'metrics', label: 'budget-statements test' });
   metricsToken = t.token;
+  const a = generateApiToken();
+  await insertApiToken(gw.app.tollgate.db, { id: a.id, hash: a.hash, prefix: a.prefix, role: 'admin', label: 'budget-statements test' });
+  adminToken = a.token;
 }, 120_000);
 afterAll(async () => gw?.close());
 
@@ -94,5 +98,21 @@ describe('budget statements per call', () => {
     for (const k of ['reserve', 'shrink', 'release', 'acquire'] as const) expect(metric[k], k).toBe(counts[k]);
     expect(metric.acquire).toBeGreaterThan(0);
     expect(metric.reserve).toBeGreaterThanOrEqual(10);
+  }, 30_000);
+
+  it('applies a budget set through GraphQL before the mutation answers, without waiting for the notification', async () => {
+    const gate = gw.app.tollgate.budgetGate;
+    // No notification can arrive: only the mutation itself can make this replica read the budgets again.
+    await (gate as unknown as { unlisten?: () => Promise<void> }).unlisten?.();
+    const before = gate.budgetsVersion;
+    const res = await fetch(`${gw.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
+      body: JSON.stringify({ query: `mutation { setBudget(input: { scope: USE_CASE, scopeId: "${WRITER.use_case}", limit: "1400", unit: USD, reason: "test" }) { budget { limit } } }` }),
+    });
+    const body = (await res.json()) as { data?: { setBudget: { budget: { limit: string } } }; errors?: unknown[] };
+    expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
+    expect(Number(body.data!.setBudget.budget.limit)).toBe(1400);
+    expect(gate.budgetsVersion).toBeGreaterThan(before);
   }, 30_000);
 });

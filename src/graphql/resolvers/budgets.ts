@@ -112,6 +112,7 @@ async function setBudget(_: unknown, { input }: SetArgs, ctx: GqlContext) {
     scope, scopeId: input.scopeId, limit: input.limit ?? null, unit, period: lower<BudgetPeriod>(input.period),
     maxCalls: input.maxCalls ?? null, actor: actorOf(caller), reason: input.reason ?? null,
   }));
+  await applied(ctx);
   return { budget: await budgetAfter(ctx, scope, input.scopeId), change: result.change };
 }
 
@@ -123,7 +124,13 @@ async function extendBudgetResolver(_: unknown, { input }: ExtendArgs, ctx: GqlC
   const result = await mapChangeErrors(() => extendBudget(ctx.db, {
     scope, scopeId: input.scopeId, by: input.by ?? undefined, to: input.to ?? undefined, reason: input.reason, actor: actorOf(caller),
   }));
+  await applied(ctx);
   return { budget: await budgetAfter(ctx, scope, input.scopeId), change: result.change };
+}
+
+/** This replica applies a budget change before the mutation answers; failing that, the notification does it. */
+async function applied(ctx: GqlContext): Promise<void> {
+  await ctx.budgetsChanged?.().catch(() => {});
 }
 
 function authorizeWrite(caller: Caller | null | undefined): Caller {
