@@ -46,6 +46,7 @@ export const ERRORS = {
   method_not_allowed: { status: 405, message: 'Only POST is forwarded on this route.' },
   provider_not_configured: { status: 503, message: 'tollgate has no credential for this provider.' },
   upstream_unreachable: { status: 502, message: 'The provider could not be reached.' },
+  upstream_auth_failed: { status: 502, message: 'tollgate could not obtain its own credential for the provider (its token endpoint or credential source failed).' },
   upstream_timeout: { status: 504, message: 'The provider did not answer in time.' },
   internal_error: { status: 500, message: 'tollgate failed to handle the request.' },
 } as const satisfies Record<string, ErrorDef>;

@@ -24,6 +24,8 @@ export type AllowedCall = {
   bodyText: string;
   /** The upstream path and query, for vendors that name the model in the path; absent: the proxy's rewrite. */
   upstreamUrl?: string;
+  /** Headers of tollgate's own credential for this call (a vendor's signer: SigV4, an OAuth token), set over all others. */
+  upstreamAuth?: Record<string, string>;
   /** The body as received, parsed: what the usage bound reads for references to server-side state. */
   requestBody: Record<string, unknown>;
   /** Bytes of the request body as received (chunked included): what the prompt estimate and its bound read. */

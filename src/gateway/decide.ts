@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TollgateError, type ErrorCode } from '../errors.js';
 import type { TagsFact } from '../policy/types.js';
 import type { BodyShape } from '../providers/endpoint-spec.js';
-import type { ProviderAdapter } from '../providers/types.js';
+import type { ProviderAdapter, UpstreamSigner } from '../providers/types.js';
 import type { AllowedCall } from './call.js';
 import { deny, gatewayDenial, refuseRateLimited } from './deny.js';
 import { gatherFacts, servedWorstCase } from './facts.js';
@@ -24,7 +24,7 @@ declare module 'fastify' {
  * here in the provider's error shape, logged, and its reservation given back; an allowed call is left on the
  * request for the forwarder, its body serialized once, before its in-flight record is journaled.
  */
-export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
+export function decideHook(app: FastifyInstance, adapter: ProviderAdapter, signer: UpstreamSigner | null = null) {
   return async function decide(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const started = process.hrtime.bigint();
     const ts = new Date();
@@ -54,7 +54,8 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
     reply.header('x-tollgate-budget-tier', decision.tier).header('x-tollgate-policy-revision', revision);
     recordTierCrossings(app, request.id, ts, input.budgets, decision);
     if (!decision.allowed) return deny(app, request, reply, { ...base, decision, revision });
-    if (!isConfigured(app.tollgate.config.providers[adapter.name as ProviderName])) {
+    const settings = app.tollgate.config.providers[adapter.name as ProviderName];
+    if (!isConfigured(settings, signer)) {
       return deny(app, request, reply, { ...base, decision: gatewayDenial('provider_not_configured'), revision });
     }
 
@@ -71,6 +72,16 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
     } catch (err) {
       request.log.warn({ err }, 'the body could not be serialized for the provider');
       return deny(app, request, reply, { ...base, decision: gatewayDenial('invalid_request', 'invalid request: the body cannot be serialized'), revision });
+    }
+    const upstreamUrl = route.upstreamUrl?.(upstreamModel);
+    let upstreamAuth: Record<string, string> | undefined;
+    if (signer !== null) {
+      try {
+        upstreamAuth = await signer({ url: new URL(upstreamUrl ?? `${adapter.upstreamPrefix}${endpoint}`, settings.baseUrl), body: bodyText });
+      } catch (err) {
+        request.log.error({ err, provider: adapter.name }, 'tollgate could not sign the call with its credential for the provider');
+        return deny(app, request, reply, { ...base, decision: gatewayDenial('upstream_auth_failed'), revision });
+      }
     }
     if (clamp !== null) reply.header('x-tollgate-output-clamped', String(clamp));
     if (reserved) {
@@ -93,7 +104,8 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter) {
       modelRequested: sent!,
       modelServed: served,
       bodyText,
-      ...(route.upstreamUrl ? { upstreamUrl: route.upstreamUrl(upstreamModel) } : {}),
+      ...(upstreamUrl !== undefined ? { upstreamUrl } : {}),
+      ...(upstreamAuth !== undefined ? { upstreamAuth } : {}),
       requestBody: body,
       bodyBytes: request.bodyBytes,
       choices: shape.choices,
@@ -131,9 +143,12 @@ function checkEdge(request: FastifyRequest, adapter: ProviderAdapter, route: Rou
   return { ok: true, tags: read.tags, parentId: read.parentId, body: body as Record<string, unknown>, shape };
 }
 
-/** A vendor is configured when tollgate has its credential and, for vendors without a public host (Azure), its base URL. */
-function isConfigured(settings: ProviderSettings | undefined): boolean {
-  return Boolean(settings?.apiKey && settings.baseUrl);
+/**
+ * A vendor is configured when tollgate has its credential (a key, or a signer built from its settings) and, for
+ * vendors without a public host (Azure), its base URL.
+ */
+function isConfigured(settings: ProviderSettings | undefined, signer: UpstreamSigner | null): boolean {
+  return Boolean((settings?.apiKey || signer !== null) && settings?.baseUrl);
 }
 
 export function endpointOf(url: string, prefix: string): string {

@@ -29,6 +29,8 @@ export function forwardHandler(app: FastifyInstance, filter: HeaderFilter) {
     const { headers, dropped } = filter.request(request.headers);
     // The caller's trace context never crosses as sent: with traces on, the upstream continues tollgate's span.
     if (call.span !== undefined) Object.assign(headers, call.span.propagation);
+    // tollgate's own credential for a signing vendor (SigV4, a token) goes on last, over anything else.
+    if (call.upstreamAuth !== undefined) Object.assign(headers, call.upstreamAuth);
     for (const [header, values] of dropped) reply.header(`x-tollgate-dropped-${header}`, values);
     // Whatever ends the call first meters it; a client that leaves mid-stream still yields its event.
     reply.raw.once('close', () => clientGone(app, call, reply.raw.writableFinished));

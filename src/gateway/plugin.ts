@@ -19,6 +19,8 @@ export async function gatewayRoutes(app: FastifyInstance): Promise<void> {
   for (const adapter of Object.values(PROVIDERS)) {
     const settings = app.tollgate.config.providers[adapter.name as ProviderName];
     const headers = headerFilter(adapter.headerRules(settings));
+    // Built once: a signer caches and refreshes tollgate's token for the vendor itself.
+    const signer = adapter.upstreamSigner?.(settings) ?? null;
     await app.register(async (scope) => {
       ownJsonParser(scope);
       // Requests Fastify refuses before the hooks run (unparseable or too deep body, wrong content type, too
@@ -42,7 +44,7 @@ export async function gatewayRoutes(app: FastifyInstance): Promise<void> {
         httpMethods: ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS'],
         // A preValidation hook keeps the scope's JSON parser (the policy needs the parsed body).
         preValidation: async () => {},
-        preHandler: decideHook(app, adapter),
+        preHandler: decideHook(app, adapter, signer),
         handler: forwardHandler(app, headers),
         replyOptions: { rewriteHeaders: (upstream: Parameters<typeof headers.response>[0]) => headers.response(upstream) },
         http: undefined,

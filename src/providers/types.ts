@@ -69,6 +69,16 @@ export type PathCall = { endpoint: string; model?: string; upstreamPath(model: s
 /** A path that names a known call in a way tollgate refuses (no api-version, a stream that is not SSE). */
 export type PathProblem = { problem: string };
 
+/** The upstream request a signer signs: POST, its full URL (the vendor's base URL, path and query), the body as sent. */
+export type UpstreamRequest = { url: URL; body: string };
+
+/**
+ * Signs upstream calls with tollgate's own credential for a vendor whose credential is not a static key (AWS
+ * SigV4, Google OAuth tokens, Entra tokens): the headers to set on the call (they win over every other). It may
+ * fetch or refresh a token; a rejection refuses the call with upstream_auth_failed, nothing forwarded.
+ */
+export type UpstreamSigner = (request: UpstreamRequest) => Promise<Record<string, string>>;
+
 export interface ProviderAdapter {
   /** The vendor's id: 'openai', 'anthropic', 'azure', 'gemini' (the catalog's provider id and the policy's). */
   readonly name: string;
@@ -131,4 +141,9 @@ export interface ProviderAdapter {
   clampOutput(endpoint: string, body: Record<string, unknown>, limit: number): Record<string, unknown>;
   /** Whether the provider charges for calls to this endpoint (token counting is free). */
   isBilled(endpoint: string): boolean;
+  /**
+   * Vendors that sign each call (Bedrock, Vertex, Azure with Entra): the signer for tollgate's settings, built
+   * once at start, or null when those settings hold no credential (the vendor is then not configured).
+   */
+  upstreamSigner?(settings: ProviderSettings): UpstreamSigner | null;
 }
