@@ -33,6 +33,8 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter, signe
     const edge = checkEdge(request, adapter, route);
     if (!edge.ok) return deny(app, request, reply, { adapter, endpoint, ts, decision: gatewayDenial(edge.code, edge.message), tags: edge.tags, parentId: edge.parentId, revision: null });
     const { tags, parentId, body, shape } = edge;
+    const foreign = adapter.refuseCredential?.(request.headers);
+    if (foreign !== undefined) return deny(app, request, reply, { adapter, endpoint, ts, decision: gatewayDenial('invalid_credential', foreign), tags, parentId, revision: null, model: route.model });
 
     const identity = await app.tollgate.authenticate(request.headers, request.ip);
     if ('rateLimited' in identity) return refuseRateLimited(app, request, reply, adapter, identity.retryAfterS);

@@ -3,7 +3,7 @@ import { ERRORS, type ErrorCode } from '../errors.js';
 import type { DecisionRecord } from '../metering/types.js';
 import type { Decision, PolicyInput, TagsFact } from '../policy/types.js';
 import type { ProviderAdapter } from '../providers/types.js';
-import { sendProviderError } from './respond.js';
+import { providerStatus, sendProviderError } from './respond.js';
 import { claimedOf } from './tags.js';
 
 /** Who a denial counts against: the decision log's bu_id, use_case_id, agent_id and session_id. */
@@ -65,7 +65,8 @@ export function deny(app: FastifyInstance, request: FastifyRequest, reply: Fasti
     claimed: d.tags ? claimedOf(d.tags, d.parentId ?? null) : null,
     model: model ?? null,
     allowed: false,
-    http_status: decision.http_status,
+    // The status the agent got: a vendor may answer a code with its own (Bedrock's hard cap is a 400).
+    http_status: providerStatus(adapter, { status: decision.http_status, code: decision.code, message: decision.message }).status,
     code: decision.code,
     message: decision.message,
     reasons: decision.reasons,

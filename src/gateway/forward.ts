@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseJson, tailMember } from '../providers/json.js';
 import { ZERO_USAGE } from '../providers/types.js';
 import { createSseTap } from '../providers/sse.js';
+import { createEventStreamTap } from '../providers/event-stream.js';
 import type { AllowedCall, CallProgress } from './call.js';
 import { meterAnswer, meterCall, outcomeOf } from './meter-call.js';
 import { sendProviderError } from './respond.js';
@@ -48,8 +49,9 @@ export function forwardHandler(app: FastifyInstance, filter: HeaderFilter) {
 function relay(app: FastifyInstance, call: AllowedCall, reply: FastifyReply, status: number, headers: IncomingHttpHeaders, upstream: NodeJS.ReadableStream) {
   const contentType = String(headers['content-type'] ?? '');
   const sse = contentType.includes('text/event-stream');
-  const { tap, result } = sse ? sseTap(call) : jsonTap(call);
-  if (sse) reply.removeHeader('content-length');
+  const eventStream = contentType.includes('application/vnd.amazon.eventstream');
+  const { tap, result } = sse ? sseTap(call) : eventStream ? eventStreamTap(call) : jsonTap(call);
+  if (sse || eventStream) reply.removeHeader('content-length');
   call.upstreamStatus = status;
   call.progress = result;
   const finish = (cut: boolean) => meterAnswer(app, call, status, () => {
@@ -88,6 +90,28 @@ function sseTap(call: AllowedCall): Tap {
     result() {
       const { servedModel, ...read } = reader.result();
       return { ...read, tools: reader.tools(), ...(servedModel !== undefined ? { model: servedModel } : {}) };
+    },
+  };
+}
+
+/**
+ * AWS event-stream frames (Bedrock's streams): each event's type and payload go to the adapter's reader; an
+ * exception frame ends the answer as failed midway, so what it had reported is metered as partial.
+ */
+function eventStreamTap(call: AllowedCall): Tap {
+  const reader = call.adapter.streamReader(call.endpoint);
+  let failed = false;
+  const tap = createEventStreamTap({
+    onEvent: (eventType, payload) => reader.push(eventType, payload),
+    onException: () => {
+      failed = true;
+    },
+  });
+  return {
+    tap,
+    result() {
+      const { servedModel, ...read } = reader.result();
+      return { ...read, ...(failed ? { complete: false } : {}), tools: reader.tools(), ...(servedModel !== undefined ? { model: servedModel } : {}) };
     },
   };
 }

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { ProviderSettings } from '../config.js';
 import type { BodyProblem, BodyShape } from './endpoint-spec.js';
 
@@ -80,7 +81,7 @@ export type UpstreamRequest = { url: URL; body: string };
 export type UpstreamSigner = (request: UpstreamRequest) => Promise<Record<string, string>>;
 
 export interface ProviderAdapter {
-  /** The vendor's id: 'openai', 'anthropic', 'azure', 'gemini' (the catalog's provider id and the policy's). */
+  /** The vendor's id: 'openai', 'anthropic', 'azure', 'gemini', 'bedrock' (the catalog's provider id and the policy's). */
   readonly name: string;
   /** The provider as OpenTelemetry's GenAI conventions name it (`gen_ai.provider.name`): 'azure.ai.openai', 'gcp.gemini'… */
   readonly genAiProvider: string;
@@ -132,6 +133,17 @@ export interface ProviderAdapter {
   isInjectedUsageEvent(event: string | undefined, data: string): boolean;
   /** The error body in this provider's own shape. */
   errorBody(err: ErrorShape): unknown;
+  /**
+   * Vendors whose SDKs read the error's kind from a header, or retry by status (Bedrock: x-amzn-errortype, and a
+   * hard cap must not be a 429 the AWS SDK retries): the status and headers a refusal leaves with. Absent: the
+   * code's status, no header.
+   */
+  errorReply?(err: ErrorShape): { status: number; headers: Record<string, string> };
+  /**
+   * A credential the vendor's SDK sends that is never tollgate's (an AWS signature): why it is refused, before
+   * anything is looked up (invalid_credential). Absent or undefined: the credential is read as usual.
+   */
+  refuseCredential?(headers: IncomingHttpHeaders): string | undefined;
   /**
    * The body's output limit per answer and number of answers (what a reservation's worst case multiplies),
    * or why the body is refused (a limit that is not a whole number in range, an absurd model name).
