@@ -46,6 +46,12 @@ const EnvSchema = Type.Object({
   AZURE_OPENAI_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_GEMINI_BASE_URL: Type.String({ default: 'https://generativelanguage.googleapis.com', pattern: '^https?://' }),
   GEMINI_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_BEDROCK_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  TOLLGATE_BEDROCK_REGION: Type.Optional(Type.String({ pattern: '^[a-z]{2}(-[a-z]+)+-[0-9]+$' })),
+  AWS_REGION: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_BEDROCK_ACCESS_KEY_ID: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_BEDROCK_SECRET_ACCESS_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_BEDROCK_SESSION_TOKEN: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_OPENAI_ORGANIZATION: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_OPENAI_PROJECT: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_ANTHROPIC_BETAS: Type.String({ default: DEFAULT_ANTHROPIC_BETAS, pattern: '^(none|[a-z0-9-]+(,[a-z0-9-]+)*)$' }),
@@ -159,7 +165,7 @@ export type TracesSettings = Readonly<{ url: string; protocol: 'http/protobuf' |
 export type ReportProvider = 'openai' | 'anthropic';
 
 /** The vendors tollgate routes to (src/providers/registry.ts), each with its settings. */
-export type ProviderName = 'openai' | 'anthropic' | 'azure' | 'gemini';
+export type ProviderName = 'openai' | 'anthropic' | 'azure' | 'gemini' | 'bedrock';
 
 /** One provider's upstream: where, tollgate's key, and what tollgate (never the agent) chooses for the account. */
 export type ProviderSettings = Readonly<{
@@ -171,6 +177,8 @@ export type ProviderSettings = Readonly<{
   project?: string;
   /** Anthropic: the betas an agent may turn on with anthropic-beta. */
   betas?: readonly string[];
+  /** Bedrock: the region signed for, and tollgate's own AWS credential (no key: the vendor is not configured). */
+  aws?: Readonly<{ region: string; accessKeyId?: string; secretAccessKey?: string; sessionToken?: string }>;
 }>;
 
 /** Anything set here wins over the environment (tests and the demo use it). */
@@ -201,6 +209,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       // Azure has no public host: each resource has its own (https://RESOURCE.openai.azure.com); unset, /azure refuses.
       azure: { baseUrl: e.TOLLGATE_AZURE_OPENAI_BASE_URL ?? '', apiKey: e.AZURE_OPENAI_API_KEY },
       gemini: { baseUrl: e.TOLLGATE_GEMINI_BASE_URL, apiKey: e.GEMINI_API_KEY },
+      bedrock: bedrockSettings(e),
     },
     jwt: {
       jwksUrl: e.TOLLGATE_JWKS_URL,
@@ -250,6 +259,27 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     },
     traces: tracesSettings(e),
   } satisfies Config);
+}
+
+/**
+ * Bedrock's runtime host is per region (https://docs.aws.amazon.com/general/latest/gr/bedrock.html); the region is
+ * TOLLGATE_BEDROCK_REGION, else AWS_REGION, else us-east-1. A key id without its secret (or the reverse) is a
+ * configuration mistake, not a vendor left unconfigured.
+ */
+function bedrockSettings(e: Env): ProviderSettings {
+  const region = e.TOLLGATE_BEDROCK_REGION ?? e.AWS_REGION ?? 'us-east-1';
+  if (Boolean(e.TOLLGATE_BEDROCK_ACCESS_KEY_ID) !== Boolean(e.TOLLGATE_BEDROCK_SECRET_ACCESS_KEY)) {
+    throw new Error('env/TOLLGATE_BEDROCK_ACCESS_KEY_ID and env/TOLLGATE_BEDROCK_SECRET_ACCESS_KEY must be set together');
+  }
+  return {
+    baseUrl: e.TOLLGATE_BEDROCK_BASE_URL ?? `https://bedrock-runtime.${region}.amazonaws.com`,
+    aws: {
+      region,
+      accessKeyId: e.TOLLGATE_BEDROCK_ACCESS_KEY_ID,
+      secretAccessKey: e.TOLLGATE_BEDROCK_SECRET_ACCESS_KEY,
+      sessionToken: e.TOLLGATE_BEDROCK_SESSION_TOKEN,
+    },
+  };
 }
 
 /**

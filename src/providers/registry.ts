@@ -1,5 +1,6 @@
 import { anthropic } from './anthropic/index.js';
 import { azure } from './azure/index.js';
+import { bedrock } from './bedrock/index.js';
 import { gemini } from './gemini/index.js';
 import { openai } from './openai/index.js';
 import type { ProviderAdapter } from './types.js';
@@ -10,6 +11,7 @@ export const PROVIDERS: Readonly<Record<string, ProviderAdapter>> = Object.freez
   [anthropic.name]: anthropic,
   [azure.name]: azure,
   [gemini.name]: gemini,
+  [bedrock.name]: bedrock,
 });
 
 export function providerByName(name: string): ProviderAdapter | undefined {

@@ -6,7 +6,7 @@ const PROVIDERS_DIR = new URL('../../../src/providers/', import.meta.url);
 
 describe('provider registry', () => {
   it('holds each provider under its own name, with its route and credential header', () => {
-    expect(Object.keys(PROVIDERS).sort()).toEqual(['anthropic', 'azure', 'gemini', 'openai']);
+    expect(Object.keys(PROVIDERS).sort()).toEqual(['anthropic', 'azure', 'bedrock', 'gemini', 'openai']);
     expect(providerByName('openai')).toMatchObject({ root: '/openai', prefix: '/openai/v1', endpoints: ['/chat/completions', '/responses', '/embeddings'] });
     expect(providerByName('anthropic')).toMatchObject({ root: '/anthropic', prefix: '/anthropic/v1', endpoints: ['/messages', '/messages/count_tokens'] });
     expect(providerByName('openai')?.headerRules({ baseUrl: 'http://x', apiKey: 'sk-1' }).set).toEqual({ authorization: 'Bearer sk-1' });
@@ -15,10 +15,13 @@ describe('provider registry', () => {
     expect(providerByName('gemini')).toMatchObject({ root: '/gemini', prefix: '/gemini/v1beta', upstreamPrefix: '/v1beta', endpoints: [':generateContent', ':streamGenerateContent', ':countTokens'] });
     expect(providerByName('azure')?.headerRules({ baseUrl: 'http://x', apiKey: 'az-1' }).set).toEqual({ 'api-key': 'az-1' });
     expect(providerByName('gemini')?.headerRules({ baseUrl: 'http://x', apiKey: 'AIza-1' }).set).toEqual({ 'x-goog-api-key': 'AIza-1' });
+    // Bedrock's credential is a signature per call (its upstreamSigner), not a header set once.
+    expect(providerByName('bedrock')).toMatchObject({ root: '/bedrock', prefix: '/bedrock/model', upstreamPrefix: '/model', endpoints: ['/converse', '/converse-stream', '/invoke', '/invoke-with-response-stream'] });
+    expect(providerByName('bedrock')?.headerRules({ baseUrl: 'http://x' }).set).toEqual({});
   });
 
   it('knows nothing else, not even inherited names', () => {
-    expect(providerByName('bedrock')).toBeUndefined();
+    expect(providerByName('vertex')).toBeUndefined();
     expect(providerByName('toString')).toBeUndefined();
   });
 

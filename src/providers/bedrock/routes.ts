@@ -1,0 +1,61 @@
+import { Sha256 } from '@aws-crypto/sha256-js';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { ProviderSettings } from '../../config.js';
+import type { PathCall, PathProblem, UpstreamSigner } from '../types.js';
+
+/**
+ * Bedrock runtime's paths below `/model` (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_Operations_Amazon_Bedrock_Runtime.html):
+ * `/model/{modelId}/converse`, `/converse-stream`, `/invoke`, `/invoke-with-response-stream`. The SDKs URL-encode the
+ * model id (`anthropic.claude-sonnet-4-5-20250929-v1%3A0`). tollgate takes a foundation model id or a cross-region
+ * inference profile id (`us.anthropic…`, `global.anthropic…`), which the catalog maps to its models; an ARN (a
+ * provisioned model, an application inference profile, an imported model) names something in an account the
+ * catalog cannot price, and is refused.
+ */
+const CALL = /^\/([^/]{1,512})\/(converse|converse-stream|invoke|invoke-with-response-stream)$/;
+const MODEL_ID = /^[a-z0-9-]+\.[A-Za-z0-9._:-]{1,200}$/;
+
+/** What /bedrock lists as forwarded, below /bedrock/model. */
+export const PATHS: readonly string[] = Object.freeze([
+  '/{modelId}/converse', '/{modelId}/converse-stream', '/{modelId}/invoke', '/{modelId}/invoke-with-response-stream',
+]);
+
+export function routePath(path: string): PathCall | PathProblem | null {
+  const call = CALL.exec(path);
+  if (!call) return null;
+  const [, encoded, action] = call as unknown as [string, string, string];
+  const model = decoded(encoded);
+  if (model === undefined || model.startsWith('arn:')) {
+    return { problem: 'invalid request: tollgate takes a Bedrock model id or cross-region inference profile id (anthropic.claude-…, us.anthropic.claude-…), not an ARN' };
+  }
+  if (!MODEL_ID.test(model)) return { problem: `invalid request: ${JSON.stringify(model.slice(0, 64))} is not a Bedrock model id` };
+  return { endpoint: `/${action}`, model, upstreamPath: (served) => `/${encodeURIComponent(served)}/${action}` };
+}
+
+function decoded(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * tollgate's own AWS credential signs every upstream call with SigV4 (service `bedrock`, the configured region),
+ * over the body as sent. Only the host is signed besides SigV4's own x-amz-* headers, so the proxy's framing
+ * headers may be set after. Without a key id and secret, Bedrock is not configured (the AWS SDK's provider chain
+ * is not used: tollgate's credential is the one the operator gave it).
+ */
+export function upstreamSigner(settings: ProviderSettings): UpstreamSigner | null {
+  const aws = settings.aws;
+  if (!aws?.accessKeyId || !aws.secretAccessKey) return null;
+  const credentials = { accessKeyId: aws.accessKeyId, secretAccessKey: aws.secretAccessKey, ...(aws.sessionToken ? { sessionToken: aws.sessionToken } : {}) };
+  const signer = new SignatureV4({ service: 'bedrock', region: aws.region, credentials, sha256: Sha256 });
+  return async ({ url, body }) => {
+    const signed = await signer.sign({
+      method: 'POST', protocol: url.protocol, hostname: url.hostname, ...(url.port ? { port: Number(url.port) } : {}),
+      path: url.pathname, query: Object.fromEntries(url.searchParams), headers: { host: url.host }, body,
+    });
+    const { host: _host, ...headers } = signed.headers;
+    return headers;
+  };
+}
