@@ -8,9 +8,10 @@ import { answerHeaders as openaiHeaders, chatCompletions, embeddings, responses 
 import { formatSse, usage, type FakeProvider, type JsonReply, type Reply, type Route, type StreamReply } from './fake-upstream/wire.js';
 import { AZURE_ROUTES, authorizeAzure, azureAnswerHeaders, azureError } from './fake-upstream/azure.js';
 import { GEMINI_ROUTES, authorizeGemini, geminiAnswerHeaders, googleError, rpcStatusOf } from './fake-upstream/gemini.js';
+import { BEDROCK_ROUTES, bedrockAnswerHeaders, bedrockError, bedrockTypeOf, verifySignature, type BedrockCredential } from './fake-upstream/bedrock.js';
 
 /**
- * A local stand-in for api.openai.com, api.anthropic.com, an Azure OpenAI resource and the Gemini API: it answers in their wire formats closely
+ * A local stand-in for api.openai.com, api.anthropic.com, an Azure OpenAI resource, the Gemini API and Bedrock's runtime: it answers in their wire formats closely
  * enough for the official SDKs, records what it received, keeps its own tally of the usage it reported,
  * and fails on demand. Tests compare tollgate's ledger to that tally.
  */
@@ -26,6 +27,8 @@ export type FakeUpstreamOptions = {
   /** Azure's api-key and Gemini's x-goog-api-key; unset, every request there is refused as unauthenticated. */
   azureKey?: string;
   geminiKey?: string;
+  /** The AWS credential Bedrock calls must be signed with; unset, every request there is refused. */
+  bedrock?: BedrockCredential;
   /** Delay before every answer. */
   latencyMs?: number;
   /** Delay before every SSE event. */
@@ -97,6 +100,7 @@ export type FakeUpstream = {
 const ROUTES: readonly Route[] = [
   ...AZURE_ROUTES,
   ...GEMINI_ROUTES,
+  ...BEDROCK_ROUTES,
   { path: '/v1/chat/completions', provider: 'openai', render: chatCompletions },
   { path: '/v1/responses', provider: 'openai', render: responses },
   { path: '/v1/embeddings', provider: 'openai', render: embeddings },
@@ -123,6 +127,12 @@ function providerError(provider: FakeProvider, status: number, message: string, 
   if (provider === 'azure') return azureError(status, type ?? String(status), message).json;
   if (provider === 'gemini') return googleError(status, message, type ?? rpcStatusOf(status)).json;
   return anthropicErrorJson(type ?? ANTHROPIC_ERROR_TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error'), message, requestId);
+}
+
+/** A scripted error in the provider's shape (Bedrock names the error in a header). */
+function providerErrorReply(provider: FakeProvider, status: number, message: string, type?: string, requestId?: string): JsonReply {
+  if (provider === 'bedrock') return bedrockError(status, type ?? bedrockTypeOf(status), message);
+  return denied(status, providerError(provider, status, message, type, requestId));
 }
 
 function denied(status: number, json: unknown): JsonReply {
@@ -166,7 +176,7 @@ function misreport(reply: Reply, counts: Record<string, unknown> | null): Reply 
   return { ...reply, events };
 }
 
-function writeFlushed(res: ServerResponse, text: string): Promise<void> {
+function writeFlushed(res: ServerResponse, text: string | Uint8Array): Promise<void> {
   return new Promise((resolve) => res.write(text, () => resolve()));
 }
 
@@ -186,6 +196,22 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
   let counter = 0;
 
   const app: FastifyInstance = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: 32 * 1024 * 1024 });
+  // The body as received is kept: Bedrock's signature covers its bytes.
+  const rawBodies = new WeakMap<FastifyRequest, string>();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, text, done) => {
+    rawBodies.set(request, text as string);
+    try {
+      done(null, JSON.parse(text as string) as unknown);
+    } catch (err) {
+      (err as { statusCode?: number }).statusCode = 400;
+      done(err as Error, undefined);
+    }
+  });
+
+  async function authorizeBedrock(request: FastifyRequest): Promise<JsonReply | null> {
+    if (options.bedrock === undefined) return bedrockError(403, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
+    return verifySignature(request, rawBodies.get(request) ?? '', options.bedrock);
+  }
 
   function takeFault(path: string, body: unknown): FaultScript | undefined {
     const text = faults.some(({ script }) => script.match !== undefined) ? JSON.stringify(body) : '';
@@ -199,7 +225,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
   async function sendJson(res: ServerResponse, reply: JsonReply, fault: FaultScript | undefined, record: UsageRecord): Promise<void> {
     const text = JSON.stringify(reply.json);
     const extra = fault?.fault === 'error' ? fault.headers : undefined;
-    res.writeHead(reply.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...providerHeaders(record), ...extra });
+    res.writeHead(reply.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...providerHeaders(record), ...reply.headers, ...extra });
     record.status = reply.status;
     if (fault?.fault === 'cut') {
       await writeFlushed(res, text.slice(0, text.length >> 1));
@@ -213,7 +239,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
   }
 
   async function sendStream(res: ServerResponse, reply: StreamReply, fault: FaultScript | undefined, record: UsageRecord): Promise<void> {
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...providerHeaders(record) });
+    res.writeHead(200, { 'content-type': reply.contentType ?? 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...providerHeaders(record) });
     res.flushHeaders();
     record.status = 200;
     const delay = fault?.fault === 'slow' ? fault.chunkDelayMs : (options.chunkDelayMs ?? 0);
@@ -224,7 +250,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
         return;
       }
       if (fault?.fault === 'stream-error' && index === fault.afterEvents) {
-        res.end(streamErrorEvent(record.provider, fault.type, fault.message ?? 'Overloaded'));
+        res.end(reply.encodeError ? reply.encodeError(fault.type, fault.message ?? 'Overloaded') : streamErrorEvent(record.provider, fault.type, fault.message ?? 'Overloaded'));
         record.outcome = 'stream-error';
         return;
       }
@@ -233,7 +259,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
         record.outcome = 'client-closed';
         return;
       }
-      await writeFlushed(res, formatSse(event));
+      await writeFlushed(res, reply.encode ? reply.encode(event) : formatSse(event));
       if (event.usage !== undefined) record.usage = event.usage;
       if (event.final === true) record.complete = true;
     }
@@ -250,6 +276,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
     if (record.provider === 'openai') return { 'x-request-id': record.requestId, ...openaiHeaders() };
     if (record.provider === 'azure') return azureAnswerHeaders(record.requestId);
     if (record.provider === 'gemini') return geminiAnswerHeaders();
+    if (record.provider === 'bedrock') return bedrockAnswerHeaders(record.requestId);
     return { 'request-id': record.requestId, ...anthropicHeaders() };
   }
 
@@ -264,7 +291,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
 
   async function answer(route: Route, request: FastifyRequest, res: ServerResponse, record: UsageRecord): Promise<void> {
     const body = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, unknown>;
-    const refusal = authorize(route.provider, request.headers, options) ?? route.refuse?.(request) ?? null;
+    const refusal = (route.provider === 'bedrock' ? await authorizeBedrock(request) : authorize(route.provider, request.headers, options)) ?? route.refuse?.(request) ?? null;
     if (refusal !== null) return sendJson(res, refusal, undefined, record);
     const model = route.model ? route.model(request) : body.model;
     if (typeof model !== 'string') {
@@ -276,8 +303,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
     if (latency > 0) await sleep(latency);
     if (fault?.fault === 'hang') return hang(res, record);
     if (fault?.fault === 'error') {
-      const json = providerError(route.provider, fault.status, fault.message ?? 'The fake upstream was told to fail.', fault.type, record.requestId);
-      return sendJson(res, denied(fault.status, json), fault, record);
+      return sendJson(res, providerErrorReply(route.provider, fault.status, fault.message ?? 'The fake upstream was told to fail.', fault.type, record.requestId), fault, record);
     }
     const betas = String(request.headers['anthropic-beta'] ?? '').split(',').map((b) => b.trim()).filter((b) => b !== '');
     const rendered: Reply = route.render({ ...body, model }, { id: record.requestId, created: Math.floor(Date.now() / 1000), betas });
@@ -291,7 +317,8 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
       const body = request.body as Record<string, unknown> | undefined;
       const path = request.url.split('?')[0] ?? request.url;
       requests.push({ id, method: request.method, path, url: request.url, headers: { ...request.headers }, body });
-      const named = (request.params as { deployment?: string; model?: string }).deployment ?? (request.params as { model?: string }).model ?? body?.model;
+      const params = request.params as { deployment?: string; model?: string; modelId?: string };
+      const named = params.deployment ?? params.model ?? params.modelId ?? body?.model;
       const model = typeof named === 'string' ? named : undefined;
       const record: UsageRecord = {
         requestId: id, provider: route.provider, path, model, stream: route.streams ?? body?.stream === true,

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import type { NormalizedUsage } from '../../providers/types.js';
 
-export type FakeProvider = 'openai' | 'anthropic' | 'azure' | 'gemini';
+export type FakeProvider = 'openai' | 'anthropic' | 'azure' | 'gemini' | 'bedrock';
 
 /**
  * One endpoint of the fake. `model`: the model the request names when the path names it (Azure's deployment,
@@ -32,8 +32,16 @@ export type SseOut = {
   final?: boolean;
 };
 
-export type JsonReply = { status: number; json: unknown; usage: NormalizedUsage; counted?: number };
-export type StreamReply = { status: 200; events: SseOut[] };
+/** `headers`: the vendor's own on this answer (Bedrock's error type, its token counts). */
+export type JsonReply = { status: number; json: unknown; usage: NormalizedUsage; counted?: number; headers?: Record<string, string> };
+/**
+ * A stream: SSE unless it names its own framing (Bedrock's AWS event stream): its content type, how an event is
+ * framed, and how a failure midway is.
+ */
+export type StreamReply = {
+  status: 200; events: SseOut[];
+  contentType?: string; encode?: (event: SseOut) => Uint8Array; encodeError?: (type: string | undefined, message: string) => Uint8Array;
+};
 export type Reply = JsonReply | StreamReply;
 
 /** `betas`: the anthropic-beta values the request carried (Anthropic's rules depend on a few). */
