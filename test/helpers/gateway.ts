@@ -6,6 +6,9 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import OpenAI, { AzureOpenAI } from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { GoogleGenAI } from '@google/genai';
+import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { AnthropicBedrock } from '@anthropic-ai/bedrock-sdk';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type ConfigOverrides } from '../../src/config.js';
 import { insertAgentKey } from '../../src/db/agent-keys.js';
@@ -17,6 +20,8 @@ export const UPSTREAM_OPENAI_KEY = 'sk-upstream-openai-0123456789abcdef';
 export const UPSTREAM_ANTHROPIC_KEY = 'sk-ant-upstream-0123456789abcdef';
 export const UPSTREAM_AZURE_KEY = 'azure-upstream-0123456789abcdef0123456789';
 export const UPSTREAM_GEMINI_KEY = 'AIza-upstream-gemini-0123456789abcdef';
+/** tollgate's AWS credential for Bedrock, the one the fake verifies signatures with. */
+export const UPSTREAM_BEDROCK = Object.freeze({ accessKeyId: 'AKIAUPSTREAMBEDROCK01', secretAccessKey: 'upstream-bedrock-secret-0123456789abcdef0123', region: 'us-east-1' });
 /** The api-version the Azure tests' client sends (a GA version of Azure OpenAI's data plane). */
 export const AZURE_API_VERSION = '2024-10-21';
 
@@ -48,6 +53,13 @@ export type Gateway = {
   azure(key: string, tags: Partial<Tags>, opts?: { deployment?: string; headers?: Record<string, string> }): AzureOpenAI;
   /** @google/genai for the Gemini API with baseUrl http://HOST/gemini (no retries: the SDK's default). */
   gemini(key: string, tags: Partial<Tags>, extra?: Record<string, string>): GoogleGenAI;
+  /**
+   * The AWS SDK's Bedrock runtime client with endpoint http://HOST/bedrock, the agent key as its bearer token (a
+   * Bedrock API key); the SDK's default retries unless `maxAttempts` is given.
+   */
+  bedrock(key: string, tags: Partial<Tags>, opts?: { maxAttempts?: number; headers?: Record<string, string> }): BedrockRuntimeClient;
+  /** AnthropicBedrock with baseURL http://HOST/bedrock and the agent key as its API key (bearer). */
+  anthropicBedrock(key: string, tags: Partial<Tags>, opts?: { maxRetries?: number }): AnthropicBedrock;
   /** Lets an agent use these catalog models too (the demo catalog gives no agent a Gemini model), at once. */
   allow(agentId: string, models: readonly string[]): Promise<void>;
   /** Waits until every metered event is in Postgres. */
@@ -59,6 +71,7 @@ export type Gateway = {
 export async function startGateway(overrides: ConfigOverrides = {}, opts: { logger?: FastifyServerOptions['logger'] } = {}): Promise<Gateway> {
   const upstream = await startFakeUpstream({
     openaiKey: UPSTREAM_OPENAI_KEY, anthropicKey: UPSTREAM_ANTHROPIC_KEY, azureKey: UPSTREAM_AZURE_KEY, geminiKey: UPSTREAM_GEMINI_KEY,
+    bedrock: UPSTREAM_BEDROCK,
   });
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-test-'));
   let pg: TestDb | undefined;
@@ -74,6 +87,10 @@ export async function startGateway(overrides: ConfigOverrides = {}, opts: { logg
     AZURE_OPENAI_API_KEY: UPSTREAM_AZURE_KEY,
     TOLLGATE_GEMINI_BASE_URL: upstream.url,
     GEMINI_API_KEY: UPSTREAM_GEMINI_KEY,
+    TOLLGATE_BEDROCK_BASE_URL: upstream.url,
+    TOLLGATE_BEDROCK_REGION: UPSTREAM_BEDROCK.region,
+    TOLLGATE_BEDROCK_ACCESS_KEY_ID: UPSTREAM_BEDROCK.accessKeyId,
+    TOLLGATE_BEDROCK_SECRET_ACCESS_KEY: UPSTREAM_BEDROCK.secretAccessKey,
     TOLLGATE_FLUSH_INTERVAL_MS: 25,
     TOLLGATE_RESERVATION_SWEEP_MS: 100,
     TOLLGATE_KEY_CACHE_MS: 0,
@@ -105,6 +122,22 @@ export async function startGateway(overrides: ConfigOverrides = {}, opts: { logg
       }),
     gemini: (key, tags, extra = {}) =>
       new GoogleGenAI({ apiKey: key, httpOptions: { baseUrl: `${url}/gemini`, headers: { ...tagHeaders(tags), ...extra } } }),
+    bedrock(key, tags, opts = {}) {
+      const client = new BedrockRuntimeClient({
+        endpoint: `${url}/bedrock`, region: UPSTREAM_BEDROCK.region, token: { token: key }, authSchemePreference: ['httpBearerAuth'],
+        // The client speaks HTTP/2 by default (for its bidirectional stream), which a cleartext HTTP/1.1 gateway does not.
+        requestHandler: new NodeHttpHandler(),
+        ...(opts.maxAttempts !== undefined ? { maxAttempts: opts.maxAttempts } : {}),
+      });
+      const headers = { ...tagHeaders(tags), ...opts.headers };
+      client.middlewareStack.add((next) => async (args) => {
+        Object.assign((args.request as { headers: Record<string, string> }).headers, headers);
+        return next(args);
+      }, { step: 'build', name: 'tollgateTags' });
+      return client;
+    },
+    anthropicBedrock: (key, tags, opts = {}) =>
+      new AnthropicBedrock({ apiKey: key, baseURL: `${url}/bedrock`, awsRegion: UPSTREAM_BEDROCK.region, maxRetries: opts.maxRetries ?? 0, defaultHeaders: tagHeaders(tags) }),
     async allow(agentId, models) {
       await app.tollgate.db('agent_models').insert(models.map((model) => ({ agent_id: agentId, model_id: model }))).onConflict(['agent_id', 'model_id']).ignore();
       await app.tollgate.catalog.refresh();
