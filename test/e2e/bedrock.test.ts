@@ -5,7 +5,7 @@ import {
 } from '@aws-sdk/client-bedrock-runtime';
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { startGateway, tagHeaders, UPSTREAM_BEDROCK, WRITER, type Gateway, type Tags } from '../helpers/gateway.js';
+import { PROMO, startGateway, tagHeaders, UPSTREAM_BEDROCK, WRITER, type Gateway, type Tags } from '../helpers/gateway.js';
 import { expectedCost, normalizeDecimal } from '../helpers/expect-cost.js';
 import { upsertBudget } from '../../src/db/budgets.js';
 import { writeBatch } from '../../src/db/ledger.js';
@@ -183,6 +183,23 @@ function tracked(key: string, tags: Partial<Tags>, opts?: Parameters<Gateway['be
   }, { step: 'deserialize', name: 'tollgateAnswerHeaders' });
   return { client, answers, lastId: () => answers.at(-1)?.['x-tollgate-request-id'] };
 }
+
+describe('models an agent is allowed', () => {
+  it('lets an agent allowed the canonical model use it on Bedrock, priced at Bedrock\'s price', async () => {
+    const { client, lastId } = tracked(await gw.key(PROMO.agent_id), PROMO);
+    await client.send(new ConverseCommand({ modelId: SONNET_US, messages: text('a promo line'), inferenceConfig: { maxTokens: 8 } }));
+    await expectMetered(lastId(), SONNET_US);
+  });
+
+  it('refuses a Bedrock model whose canonical model the agent is not allowed, as AccessDeniedException', async () => {
+    const before = gw.upstream.requests.length;
+    const tags: Tags = { bu: 'supply-chain', use_case: 'inventory-management', agent_id: 'inventory-optimizer', session_id: 'sess-inv-bedrock' };
+    const err = await gw.bedrock(await gw.key(tags.agent_id), tags).send(new ConverseCommand({ modelId: SONNET, messages: text('hi') })).catch((e: unknown) => e as BedrockRuntimeServiceException);
+    expect(err).toBeInstanceOf(BedrockRuntimeServiceException);
+    expect([(err as BedrockRuntimeServiceException).name, (err as BedrockRuntimeServiceException).$metadata.httpStatusCode]).toEqual(['AccessDeniedException', 403]);
+    expect(gw.upstream.requests.length).toBe(before);
+  });
+});
 
 describe("refusals in Bedrock's error shape, nothing forwarded, in the decision log", () => {
   async function refused(call: Promise<unknown>, status: number, type: string, code: string) {
