@@ -100,6 +100,19 @@ describe('@aws-sdk/client-bedrock-runtime through tollgate /bedrock', () => {
     expect(Number(row.output_tokens)).toBe(metadata.usage!.outputTokens);
   });
 
+  it('never forwards the agent\'s AWS signing headers, nor options that change the price or reach into the account', async () => {
+    const agentHeaders = {
+      'x-amz-security-token': 'agent-session-token', 'x-amz-date': '20200101T000000Z', 'x-amzn-bedrock-guardrailidentifier': 'gr-123',
+      'x-amzn-bedrock-guardrailversion': '1', 'x-amzn-bedrock-performanceconfig-latency': 'optimized', 'x-amzn-bedrock-service-tier': 'priority',
+    };
+    const { client, lastId } = tracked(writerKey, WRITER, { headers: agentHeaders });
+    await client.send(new ConverseCommand({ modelId: SONNET, messages: text('hi'), inferenceConfig: { maxTokens: 3 } }));
+    const sent = gw.upstream.requests.at(-1)!.headers;
+    for (const name of Object.keys(agentHeaders).filter((h) => h !== 'x-amz-date')) expect(sent[name], name).toBeUndefined();
+    expect(sent['x-amz-date']).not.toBe('20200101T000000Z');
+    await expectMetered(lastId(), SONNET);
+  });
+
   it('meters a Converse tool call and keeps the names of the tools', async () => {
     const { client, lastId } = tracked(writerKey, WRITER);
     const answer = await client.send(new ConverseCommand({
