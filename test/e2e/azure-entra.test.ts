@@ -49,6 +49,13 @@ async function expectMetered(requestId: string, deployment: string) {
 }
 
 describe('Azure OpenAI with tollgate on a Microsoft Entra ID token', () => {
+  it('fetches its token once for a burst of first calls, with the client-credentials grant for Azure OpenAI', async () => {
+    await Promise.all(Array.from({ length: 5 }, () => gw.azure(writerKey, WRITER).chat.completions.create({ model: 'gpt-4.1-mini', messages: [{ role: 'user', content: 'hi' }] })));
+    expect(gw.upstream.entra!.tokenRequests).toEqual([
+      { tenant: ENTRA_APP.tenantId, grantType: 'client_credentials', clientId: ENTRA_APP.clientId, scope: SCOPE, status: 200 },
+    ]);
+  });
+
   it('sends its own bearer token (no api-key, no agent credential) and meters each call as the fake billed it', async () => {
     const client = gw.azure(writerKey, WRITER);
     const chat = await client.chat.completions.create({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'a tagline for spring' }] }).withResponse();
@@ -68,13 +75,6 @@ describe('Azure OpenAI with tollgate on a Microsoft Entra ID token', () => {
     await expectMetered(answer.response.headers.get('x-tollgate-request-id')!, 'gpt-4.1-mini');
   });
 
-  it('fetched its token once for all those calls, with the client-credentials grant for Azure OpenAI', async () => {
-    await Promise.all(Array.from({ length: 5 }, () => gw.azure(writerKey, WRITER).chat.completions.create({ model: 'gpt-4.1-mini', messages: [{ role: 'user', content: 'hi' }] })));
-    expect(gw.upstream.entra!.tokenRequests).toEqual([
-      { tenant: ENTRA_APP.tenantId, grantType: 'client_credentials', clientId: ENTRA_APP.clientId, scope: SCOPE, status: 200 },
-    ]);
-  });
-
   it('agrees with the fake on every call it served, per token kind', async () => {
     await gw.flush();
     const served = gw.upstream.usageLog.filter((r) => r.provider === 'azure' && r.status === 200);
@@ -85,6 +85,8 @@ describe('Azure OpenAI with tollgate on a Microsoft Entra ID token', () => {
       cache_write_tokens: a.cache_write_tokens + u.cache_write_tokens, output_tokens: a.output_tokens + u.output_tokens,
     }), { input_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0 });
     expect(sum(rows.map(tokensOf))).toEqual(sum(served.map((r) => r.usage)));
+    // Still the one token: it is reused while it is valid, not fetched per call.
+    expect(gw.upstream.entra!.tokenRequests).toHaveLength(1);
   });
 });
 

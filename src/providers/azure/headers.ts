@@ -1,5 +1,5 @@
 import { rootCertificates } from 'node:tls';
-import type { TokenCredential } from '@azure/identity';
+import type { AccessToken, TokenCredential } from '@azure/identity';
 import type { EntraSettings, ProviderSettings } from '../../config.js';
 import type { HeaderRules, UpstreamSigner } from '../types.js';
 
@@ -31,23 +31,51 @@ export const COGNITIVE_SERVICES_SCOPE = 'https://cognitiveservices.azure.com/.de
  */
 const TOKEN_RETRIES = Object.freeze({ maxRetries: 2, retryDelayInMs: 100, maxRetryDelayInMs: 500 });
 
+/** When a token says nothing of when to renew it, renew it this long before it expires (MSAL's own margin). */
+const RENEW_BEFORE_EXPIRY_MS = 5 * 60_000;
+/** A token this close to expiry is not sent: it could expire before the upstream reads it. */
+const EXPIRY_SKEW_MS = 10_000;
+
 /**
  * tollgate's own Microsoft Entra ID token for Azure OpenAI, sent as `Authorization: Bearer` in place of the
- * resource's key. The credential (MSAL underneath) caches the token and fetches a new one only when it nears
- * expiry, so the token endpoint sees one request per token lifetime, not one per call. Instance discovery is off:
- * the authority host is the one configured (a sovereign or private cloud's own), never looked up elsewhere.
- * A key, when set, wins: no signer then.
+ * resource's key. The token endpoint sees one request per token lifetime, not one per call (tokenReuse).
+ * Instance discovery is off: the authority host is the one configured (a sovereign or private cloud's own),
+ * never looked up elsewhere. A key, when set, wins: no signer then.
  */
 export function entraSigner(settings: ProviderSettings): UpstreamSigner | null {
   const entra = settings.entra;
   if (settings.apiKey || entra === undefined) return null;
   let credential: Promise<TokenCredential> | undefined;
-  return async () => {
+  const token = tokenReuse(async () => {
     // Loaded on first use: a gateway on an Azure key (or none) never loads the identity library.
     credential ??= credentialFor(entra);
-    const token = await (await credential).getToken(COGNITIVE_SERVICES_SCOPE);
-    if (token === null) throw new Error('the Entra credential returned no token');
-    return { authorization: `Bearer ${token.token}` };
+    const fetched = await (await credential).getToken(COGNITIVE_SERVICES_SCOPE);
+    if (fetched === null) throw new Error('the Entra credential returned no token');
+    return fetched;
+  });
+  return async () => ({ authorization: `Bearer ${await token()}` });
+}
+
+/**
+ * One token for every call: reused while it is valid, so a call costs no credential lookup. Renewal is one fetch
+ * however many calls ask (a burst of first calls included, which the credential alone would each send to the
+ * token endpoint); once the token is due for renewal, calls keep it while the new one comes, and a failed
+ * renewal is tried again by the next call. Only a call with no valid token waits for the fetch, and fails with it.
+ */
+export function tokenReuse(fetch: () => Promise<AccessToken>, now: () => number = Date.now): () => Promise<string> {
+  let current: AccessToken | undefined;
+  let pending: Promise<AccessToken> | undefined;
+  const renew = (): Promise<AccessToken> => {
+    pending ??= fetch().then((token) => (current = token)).finally(() => (pending = undefined));
+    return pending;
+  };
+  return async () => {
+    const at = now();
+    if (current !== undefined && at < current.expiresOnTimestamp - EXPIRY_SKEW_MS) {
+      if (at >= (current.refreshAfterTimestamp ?? current.expiresOnTimestamp - RENEW_BEFORE_EXPIRY_MS)) renew().catch(() => {});
+      return current.token;
+    }
+    return (await renew()).token;
   };
 }
 
