@@ -1,7 +1,7 @@
 import { AlertsView } from './alerts.js';
 import { ApiError, describeError, graphqlClient, type Gql } from './api.js';
 import { announce, byId, showError } from './dom.js';
-import { wireControls } from './controls.js';
+import { inSection, wireControls } from './controls.js';
 import { budgetsTable, spendTable } from './finance.js';
 import { currentMonth, label, MONTH } from './format.js';
 import { AdjacencyView } from './graph.js';
@@ -80,19 +80,8 @@ async function loadAll(): Promise<void> {
   await Promise.all([loadGraph().then(loadAlerts), loadSpend(), loadBudgets(), loadShadow()]);
 }
 
-async function section<T>(errorSlot: string, work: () => Promise<T>): Promise<T | undefined> {
-  showError(byId(errorSlot), null);
-  try {
-    return await work();
-  } catch (err) {
-    if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') {
-      forgetToken();
-      showSignIn(`The token is no longer accepted: ${describeError(err)}`);
-    } else {
-      showError(byId(errorSlot), describeError(err));
-    }
-    return undefined;
-  }
+function section<T>(errorSlot: string, work: () => Promise<T>): Promise<T | undefined> {
+  return inSection(errorSlot, work, showSignIn);
 }
 
 async function loadGraph(): Promise<void> {

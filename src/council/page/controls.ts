@@ -1,4 +1,5 @@
-import { byId } from './dom.js';
+import { ApiError, describeError } from './api.js';
+import { byId, showError } from './dom.js';
 import { MONTH } from './format.js';
 import { forgetToken } from './token.js';
 
@@ -36,4 +37,23 @@ export function wireControls(page: PageControls): void {
     history.replaceState(history.state, '', url.pathname + url.search);
     page.periodChanged(value);
   });
+}
+
+/**
+ * Runs one panel's work, its error slot cleared first: a token no longer accepted signs the page out (the reason
+ * on the sign-in form), any other failure is shown in the slot. Undefined when it failed.
+ */
+export async function inSection<T>(errorSlot: string, work: () => Promise<T>, showSignIn: (message: string | null) => void): Promise<T | undefined> {
+  showError(byId(errorSlot), null);
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') {
+      forgetToken();
+      showSignIn(`The token is no longer accepted: ${describeError(err)}`);
+    } else {
+      showError(byId(errorSlot), describeError(err));
+    }
+    return undefined;
+  }
 }

@@ -2,7 +2,7 @@ import { ApiError, describeError, graphqlClient, type Gql } from '../../council/
 import { buColors } from '../../council/page/colors.js';
 import { byId, el, showError } from '../../council/page/dom.js';
 import { currentMonth, label, MONTH } from '../../council/page/format.js';
-import { wireControls } from '../../council/page/controls.js';
+import { inSection, wireControls } from '../../council/page/controls.js';
 import { forgetToken, storedToken, storeToken, tokenFromFragment } from '../../council/page/token.js';
 import { burnDowns } from './burn.js';
 import { denialsPanel, downgradesPanel, kpis, outcomesTable, sessionsTable } from './panels.js';
@@ -118,19 +118,8 @@ function fill(id: string, content: HTMLElement | null | undefined): void {
   target.dataset.state = content ? 'ready' : 'failed';
 }
 
-async function section<T>(errorSlot: string, work: () => Promise<T>): Promise<T | undefined> {
-  showError(byId(errorSlot), null);
-  try {
-    return await work();
-  } catch (err) {
-    if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') {
-      forgetToken();
-      showSignIn(`The token is no longer accepted: ${describeError(err)}`);
-    } else {
-      showError(byId(errorSlot), describeError(err));
-    }
-    return undefined;
-  }
+function section<T>(errorSlot: string, work: () => Promise<T>): Promise<T | undefined> {
+  return inSection(errorSlot, work, showSignIn);
 }
 
 function gql<T>(query: string, variables?: Record<string, unknown>): Promise<T> {
