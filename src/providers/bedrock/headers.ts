@@ -3,7 +3,7 @@ import type { ProviderSettings } from '../../config.js';
 import type { HeaderRules } from '../types.js';
 
 /**
- * Requests: the body's framing and the SDK's name. tollgate's SigV4 signature (src/providers/bedrock/signer.ts) is
+ * Requests: the body's framing and the SDK's name. tollgate's SigV4 signature (upstreamSigner, in routes.ts) is
  * set on each call; the agent's Authorization (its tollgate key, or an AWS signature tollgate refuses), its
  * x-amz-* signing headers, and Bedrock's options that change the price or reach into the account (guardrails,
  * latency-optimized performance, service tier) never go up. Answers: the framing, Bedrock's request id, error
