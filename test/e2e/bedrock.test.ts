@@ -291,7 +291,7 @@ async function budgetedUseCase(limit: string, unit: 'usd' | 'tokens', spent = 0,
 }
 
 describe('budget tiers on Bedrock', () => {
-  it('walks a use case to the soft cap (serving Haiku on Bedrock) and the hard cap, refused in a shape the AWS SDK does not retry', async () => {
+  it('walks a use case to the soft cap (serving Haiku on Bedrock, in the agent\'s profile) and the hard cap, refused in a shape the AWS SDK does not retry', async () => {
     // $0.0038 of $0.004 already spent: a Sonnet call or two to the soft cap, a few Haiku ones to the hard cap.
     const tags = await budgetedUseCase('0.004', 'usd', 1, '0.0038');
     const { client, answers } = tracked(writerKey, tags);
@@ -299,7 +299,7 @@ describe('budget tiers on Bedrock', () => {
     let denial: BedrockRuntimeServiceException | undefined;
     for (let i = 0; i < 80 && denial === undefined; i++) {
       const before = gw.upstream.requests.length;
-      const out = await client.send(new ConverseCommand({ modelId: SONNET, messages: text('one more line for the campaign brief'), inferenceConfig: { maxTokens: 5 } }))
+      const out = await client.send(new ConverseCommand({ modelId: SONNET_US, messages: text('one more line for the campaign brief'), inferenceConfig: { maxTokens: 5 } }))
         .catch((e: unknown) => e as BedrockRuntimeServiceException);
       await gw.flush();
       if (out instanceof BedrockRuntimeServiceException) {
@@ -314,7 +314,8 @@ describe('budget tiers on Bedrock', () => {
       if (clamp !== undefined) expect((sent.body as { inferenceConfig: { maxTokens: number } }).inferenceConfig.maxTokens).toBe(Number(clamp));
       if (headers['x-tollgate-model-served'] === 'bedrock/claude-haiku-4-5') {
         expect(headers['x-tollgate-budget-tier']).toBe('soft_cap');
-        expect(sent.url).toBe('/model/anthropic.claude-haiku-4-5-20251001-v1%3A0/converse');
+        // Behind the agent's inference profile, as the agent's own model was.
+        expect(sent.url).toBe('/model/us.anthropic.claude-haiku-4-5-20251001-v1%3A0/converse');
         const row = await ledgerRow(headers['x-tollgate-request-id']);
         expect(normalizeDecimal(row.cost as string)).toBe(expectedCost(gw.upstream.usageLog.at(-1)!.usage, 'bedrock/claude-haiku-4-5'));
       }

@@ -13,6 +13,8 @@ import type { PathCall, PathProblem, UpstreamSigner } from '../types.js';
  */
 const CALL = /^\/([^/]{1,512})\/(converse|converse-stream|invoke|invoke-with-response-stream)$/;
 const MODEL_ID = /^[a-z0-9-]+\.[A-Za-z0-9._:-]{1,200}$/;
+/** A cross-region inference profile's geography prefix (https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-support.html). */
+const PROFILE = /^(us|eu|apac|jp|au|ca|us-gov|global)\./;
 
 /** What /bedrock lists as forwarded, below /bedrock/model. */
 export const PATHS: readonly string[] = Object.freeze([
@@ -28,7 +30,11 @@ export function routePath(path: string): PathCall | PathProblem | null {
     return { problem: 'invalid request: tollgate takes a Bedrock model id or cross-region inference profile id (anthropic.claude-…, us.anthropic.claude-…), not an ARN' };
   }
   if (!MODEL_ID.test(model)) return { problem: `invalid request: ${JSON.stringify(model.slice(0, 64))} is not a Bedrock model id` };
-  return { endpoint: `/${action}`, model, upstreamPath: (served) => `/${encodeURIComponent(served)}/${action}` };
+  // A model tollgate picks (a downgrade) goes up behind the profile the agent chose: newer models run on-demand only
+  // through an inference profile, and the geography is the agent's (data residency).
+  const profile = PROFILE.exec(model)?.[0] ?? '';
+  const upstreamId = (served: string) => (PROFILE.test(served) ? served : `${profile}${served}`);
+  return { endpoint: `/${action}`, model, upstreamPath: (served) => `/${encodeURIComponent(upstreamId(served))}/${action}` };
 }
 
 function decoded(segment: string): string | undefined {

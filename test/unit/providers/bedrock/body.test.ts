@@ -44,7 +44,14 @@ describe('Bedrock paths', () => {
     expect(routePath('/anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse')).toMatchObject({ endpoint: '/converse', model: 'anthropic.claude-sonnet-4-5-20250929-v1:0' });
     const call = routePath('/us.anthropic.claude-haiku-4-5-20251001-v1:0/invoke-with-response-stream');
     expect(call).toMatchObject({ endpoint: '/invoke-with-response-stream', model: 'us.anthropic.claude-haiku-4-5-20251001-v1:0' });
-    expect((call as { upstreamPath(m: string): string }).upstreamPath('anthropic.claude-haiku-4-5-20251001-v1:0')).toBe('/anthropic.claude-haiku-4-5-20251001-v1%3A0/invoke-with-response-stream');
+    expect((call as { upstreamPath(m: string): string }).upstreamPath('us.anthropic.claude-haiku-4-5-20251001-v1:0')).toBe('/us.anthropic.claude-haiku-4-5-20251001-v1%3A0/invoke-with-response-stream');
+  });
+
+  it('sends a model tollgate picks behind the inference profile the agent chose, and a foundation id as it is', () => {
+    const profiled = routePath('/eu.anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse') as { upstreamPath(m: string): string };
+    expect(profiled.upstreamPath('anthropic.claude-haiku-4-5-20251001-v1:0')).toBe('/eu.anthropic.claude-haiku-4-5-20251001-v1%3A0/converse');
+    const foundation = routePath('/anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse') as { upstreamPath(m: string): string };
+    expect(foundation.upstreamPath('anthropic.claude-haiku-4-5-20251001-v1:0')).toBe('/anthropic.claude-haiku-4-5-20251001-v1%3A0/converse');
   });
 
   it('refuses ARNs and what is no model id, and knows no other action', () => {
