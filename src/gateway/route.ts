@@ -1,3 +1,4 @@
+import type { ProviderSettings } from '../config.js';
 import type { ProviderAdapter } from '../providers/types.js';
 
 /**
@@ -15,13 +16,13 @@ export type RoutedCall = {
   upstreamUrl?: (model: string) => string;
 };
 
-export function routeOf(adapter: ProviderAdapter, url: string): RoutedCall {
+export function routeOf(adapter: ProviderAdapter, url: string, settings?: ProviderSettings): RoutedCall {
   const queryAt = url.indexOf('?');
   const path = queryAt < 0 ? url : url.slice(0, queryAt);
   const rest = path.startsWith(adapter.prefix) ? path.slice(adapter.prefix.length) || '/' : path;
   if (!adapter.routePath) return { endpoint: rest, known: adapter.endpoints.includes(rest) };
   const query = new URLSearchParams(queryAt < 0 ? '' : url.slice(queryAt + 1));
-  const call = adapter.routePath(rest, query);
+  const call = adapter.routePath(rest, query, settings);
   if (call === null) return { endpoint: rest, known: false };
   if ('problem' in call) return { endpoint: rest, known: true, problem: call.problem };
   const forwarded = forwardedQuery(query, adapter.queryAllowlist);

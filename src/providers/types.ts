@@ -93,8 +93,9 @@ export interface ProviderAdapter {
   /**
    * Vendors that name the model or the call in the path: the call a path (after the prefix) and its query name,
    * or null when it names none tollgate forwards. Absent: the path is the endpoint and the body names the model.
+   * `settings`: tollgate's for the vendor, for a vendor whose upstream path names tollgate's account (Vertex's project).
    */
-  routePath?(path: string, query: URLSearchParams): PathCall | PathProblem | null;
+  routePath?(path: string, query: URLSearchParams, settings?: ProviderSettings): PathCall | PathProblem | null;
   /** The paths forwarded, as the root lists them (below the prefix), when they are not the endpoints (Azure, Gemini). */
   readonly paths?: readonly string[];
   /** Query parameters forwarded upstream (anything else, a credential in `key=` included, is dropped); absent: all. */
