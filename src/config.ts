@@ -46,6 +46,12 @@ const EnvSchema = Type.Object({
   AZURE_OPENAI_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_GEMINI_BASE_URL: Type.String({ default: 'https://generativelanguage.googleapis.com', pattern: '^https?://' }),
   GEMINI_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_VERTEX_PROJECT: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9-]{4,28}[a-z0-9]$' })),
+  TOLLGATE_VERTEX_LOCATION: Type.String({ default: 'global', pattern: '^[a-z0-9-]{1,64}$' }),
+  TOLLGATE_VERTEX_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  TOLLGATE_VERTEX_CREDENTIALS: Type.Optional(Type.String({ minLength: 1 })),
+  GOOGLE_APPLICATION_CREDENTIALS: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_VERTEX_TOKEN_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   TOLLGATE_OPENAI_ORGANIZATION: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_OPENAI_PROJECT: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_ANTHROPIC_BETAS: Type.String({ default: DEFAULT_ANTHROPIC_BETAS, pattern: '^(none|[a-z0-9-]+(,[a-z0-9-]+)*)$' }),
@@ -159,16 +165,21 @@ export type TracesSettings = Readonly<{ url: string; protocol: 'http/protobuf' |
 export type ReportProvider = 'openai' | 'anthropic';
 
 /** The vendors tollgate routes to (src/providers/registry.ts), each with its settings. */
-export type ProviderName = 'openai' | 'anthropic' | 'azure' | 'gemini';
+export type ProviderName = 'openai' | 'anthropic' | 'azure' | 'gemini' | 'vertex';
 
 /** One provider's upstream: where, tollgate's key, and what tollgate (never the agent) chooses for the account. */
 export type ProviderSettings = Readonly<{
   /** '' when not set (Azure, which has no default host): the vendor's routes then refuse with provider_not_configured. */
   baseUrl: string;
   apiKey?: string;
-  /** OpenAI: the organization and project billed. */
+  /** OpenAI: the organization and project billed; Vertex AI: the Google Cloud project billed. */
   organization?: string;
   project?: string;
+  /** Vertex AI: the location (region, or `global`) tollgate calls, whatever location the agent's path names. */
+  location?: string;
+  /** Vertex AI: the service account key file tollgate mints its OAuth tokens from, and a token endpoint other than Google's. */
+  credentialsFile?: string;
+  tokenUrl?: string;
   /** Anthropic: the betas an agent may turn on with anthropic-beta. */
   betas?: readonly string[];
 }>;
@@ -201,6 +212,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       // Azure has no public host: each resource has its own (https://RESOURCE.openai.azure.com); unset, /azure refuses.
       azure: { baseUrl: e.TOLLGATE_AZURE_OPENAI_BASE_URL ?? '', apiKey: e.AZURE_OPENAI_API_KEY },
       gemini: { baseUrl: e.TOLLGATE_GEMINI_BASE_URL, apiKey: e.GEMINI_API_KEY },
+      vertex: vertexSettings(e),
     },
     jwt: {
       jwksUrl: e.TOLLGATE_JWKS_URL,
@@ -250,6 +262,22 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     },
     traces: tracesSettings(e),
   } satisfies Config);
+}
+
+/**
+ * Vertex AI's host is per location (https://cloud.google.com/vertex-ai/docs/general/locations), the global endpoint
+ * has none in its name. The key file: tollgate's own, else Application Default Credentials' variable.
+ */
+function vertexSettings(e: Env): ProviderSettings {
+  const location = e.TOLLGATE_VERTEX_LOCATION;
+  const host = location === 'global' ? 'https://aiplatform.googleapis.com' : `https://${location}-aiplatform.googleapis.com`;
+  return {
+    baseUrl: e.TOLLGATE_VERTEX_BASE_URL ?? host,
+    project: e.TOLLGATE_VERTEX_PROJECT,
+    location,
+    credentialsFile: e.TOLLGATE_VERTEX_CREDENTIALS ?? e.GOOGLE_APPLICATION_CREDENTIALS,
+    tokenUrl: e.TOLLGATE_VERTEX_TOKEN_URL,
+  };
 }
 
 /**

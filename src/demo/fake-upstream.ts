@@ -8,9 +8,10 @@ import { answerHeaders as openaiHeaders, chatCompletions, embeddings, responses 
 import { formatSse, usage, type FakeProvider, type JsonReply, type Reply, type Route, type StreamReply } from './fake-upstream/wire.js';
 import { AZURE_ROUTES, authorizeAzure, azureAnswerHeaders, azureError } from './fake-upstream/azure.js';
 import { GEMINI_ROUTES, authorizeGemini, geminiAnswerHeaders, googleError, rpcStatusOf } from './fake-upstream/gemini.js';
+import { authorizeVertex, mintToken, vertexAnswerHeaders, vertexRoutes, type VertexAccount, type VertexTokens } from './fake-upstream/vertex.js';
 
 /**
- * A local stand-in for api.openai.com, api.anthropic.com, an Azure OpenAI resource and the Gemini API: it answers in their wire formats closely
+ * A local stand-in for api.openai.com, api.anthropic.com, an Azure OpenAI resource, the Gemini API and Vertex AI (with its token endpoint): it answers in their wire formats closely
  * enough for the official SDKs, records what it received, keeps its own tally of the usage it reported,
  * and fails on demand. Tests compare tollgate's ledger to that tally.
  */
@@ -26,6 +27,8 @@ export type FakeUpstreamOptions = {
   /** Azure's api-key and Gemini's x-goog-api-key; unset, every request there is refused as unauthenticated. */
   azureKey?: string;
   geminiKey?: string;
+  /** Vertex AI's project, location and the service account whose tokens it accepts; unset, /v1/projects/… is not served. */
+  vertex?: VertexAccount;
   /** Delay before every answer. */
   latencyMs?: number;
   /** Delay before every SSE event. */
@@ -89,6 +92,8 @@ export type FakeUpstream = {
   requests: RecordedRequest[];
   /** Live: one record per provider request, updated as its answer goes out. */
   usageLog: UsageRecord[];
+  /** Live: the Vertex AI tokens the token endpoint (POST /token) minted; `down` makes it answer 503. */
+  vertexTokens: VertexTokens;
   script(next: FaultScript | FaultScript[]): void;
   reset(): void;
   close(): Promise<void>;
@@ -121,7 +126,7 @@ function openaiError(status: number, message: string, type?: string, code: strin
 function providerError(provider: FakeProvider, status: number, message: string, type?: string, requestId?: string): unknown {
   if (provider === 'openai') return openaiError(status, message, type);
   if (provider === 'azure') return azureError(status, type ?? String(status), message).json;
-  if (provider === 'gemini') return googleError(status, message, type ?? rpcStatusOf(status)).json;
+  if (provider === 'gemini' || provider === 'vertex') return googleError(status, message, type ?? rpcStatusOf(status)).json;
   return anthropicErrorJson(type ?? ANTHROPIC_ERROR_TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error'), message, requestId);
 }
 
@@ -130,7 +135,8 @@ function denied(status: number, json: unknown): JsonReply {
 }
 
 /** The provider's own refusal of a request without the right key (or, for Anthropic, without a version). */
-function authorize(provider: FakeProvider, headers: IncomingHttpHeaders, options: FakeUpstreamOptions): JsonReply | null {
+function authorize(provider: FakeProvider, headers: IncomingHttpHeaders, options: FakeUpstreamOptions, vertexTokens: VertexTokens): JsonReply | null {
+  if (provider === 'vertex') return authorizeVertex(headers, vertexTokens);
   if (provider === 'azure') return authorizeAzure(headers, options.azureKey);
   if (provider === 'gemini') return authorizeGemini(headers, options.geminiKey);
   if (provider === 'openai') {
@@ -170,8 +176,9 @@ function writeFlushed(res: ServerResponse, text: string): Promise<void> {
   return new Promise((resolve) => res.write(text, () => resolve()));
 }
 
-function streamErrorEvent(provider: FakeProvider, type: string | undefined, message: string): string {
-  if (provider === 'gemini') return `data: ${JSON.stringify(googleError(503, message, type ?? 'UNAVAILABLE').json)}\n\n`;
+function streamErrorEvent(provider: FakeProvider, type: string | undefined, message: string, path: string): string {
+  if (provider === 'vertex' && path.includes('/publishers/anthropic/')) return streamErrorEvent('anthropic', type, message, path);
+  if (provider === 'gemini' || provider === 'vertex') return `data: ${JSON.stringify(googleError(503, message, type ?? 'UNAVAILABLE').json)}\n\n`;
   if (provider === 'openai' || provider === 'azure') return `data: ${JSON.stringify(openaiError(500, message, type))}\n\n`;
   return `event: error\ndata: ${JSON.stringify(anthropicErrorJson(type ?? 'overloaded_error', message))}\n\n`;
 }
@@ -180,6 +187,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
   const requests: RecordedRequest[] = [];
   const usageLog: UsageRecord[] = [];
   const faults: { script: FaultScript; remaining: number }[] = [];
+  const vertexTokens: VertexTokens = { minted: [], down: false };
   const closing = new AbortController();
   // Every hung answer waits on it: many at once are expected, not a leak.
   setMaxListeners(0, closing.signal);
@@ -224,7 +232,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
         return;
       }
       if (fault?.fault === 'stream-error' && index === fault.afterEvents) {
-        res.end(streamErrorEvent(record.provider, fault.type, fault.message ?? 'Overloaded'));
+        res.end(streamErrorEvent(record.provider, fault.type, fault.message ?? 'Overloaded', record.path));
         record.outcome = 'stream-error';
         return;
       }
@@ -250,6 +258,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
     if (record.provider === 'openai') return { 'x-request-id': record.requestId, ...openaiHeaders() };
     if (record.provider === 'azure') return azureAnswerHeaders(record.requestId);
     if (record.provider === 'gemini') return geminiAnswerHeaders();
+    if (record.provider === 'vertex') return vertexAnswerHeaders();
     return { 'request-id': record.requestId, ...anthropicHeaders() };
   }
 
@@ -264,7 +273,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
 
   async function answer(route: Route, request: FastifyRequest, res: ServerResponse, record: UsageRecord): Promise<void> {
     const body = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, unknown>;
-    const refusal = authorize(route.provider, request.headers, options) ?? route.refuse?.(request) ?? null;
+    const refusal = authorize(route.provider, request.headers, options, vertexTokens) ?? route.refuse?.(request) ?? null;
     if (refusal !== null) return sendJson(res, refusal, undefined, record);
     const model = route.model ? route.model(request) : body.model;
     if (typeof model !== 'string') {
@@ -285,7 +294,19 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
     return 'events' in reply ? sendStream(res, reply, fault, record) : sendJson(res, reply, fault, record);
   }
 
-  for (const route of ROUTES) {
+  // Google's token endpoint takes a form (grant_type, assertion).
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+  const vertex = options.vertex;
+  if (vertex !== undefined) {
+    app.post('/token', async (request, reply) => {
+      const minted = await mintToken((request.body ?? {}) as Record<string, string>, vertex, vertexTokens);
+      return reply.code(minted.status).send(minted.json);
+    });
+  }
+
+  for (const route of [...ROUTES, ...(vertex === undefined ? [] : vertexRoutes(vertex))]) {
     app.post(route.path, async (request, reply) => {
       const id = `fake${String(++counter).padStart(6, '0')}`;
       const body = request.body as Record<string, unknown> | undefined;
@@ -337,6 +358,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
     url: address,
     requests,
     usageLog,
+    vertexTokens,
     ...control,
     async close() {
       closing.abort();

@@ -2,6 +2,7 @@ import { anthropic } from './anthropic/index.js';
 import { azure } from './azure/index.js';
 import { gemini } from './gemini/index.js';
 import { openai } from './openai/index.js';
+import { vertex } from './vertex/index.js';
 import type { ProviderAdapter } from './types.js';
 
 /** Every provider tollgate routes to, by name. Adding a provider: its folder, and one line here. */
@@ -10,6 +11,7 @@ export const PROVIDERS: Readonly<Record<string, ProviderAdapter>> = Object.freez
   [anthropic.name]: anthropic,
   [azure.name]: azure,
   [gemini.name]: gemini,
+  [vertex.name]: vertex,
 });
 
 export function providerByName(name: string): ProviderAdapter | undefined {
