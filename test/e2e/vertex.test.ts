@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiError, type GenerateContentResponse } from '@google/genai';
+import { ApiError, GoogleGenAI, type GenerateContentResponse } from '@google/genai';
 import { APIError } from '@anthropic-ai/sdk';
 import {
-  startGateway, FORECASTER, PROMO, VERTEX_LOCATION, VERTEX_PROJECT, WRITER,
+  startGateway, tagHeaders, FORECASTER, PROMO, VERTEX_LOCATION, VERTEX_PROJECT, WRITER,
   type Gateway, type Tags,
 } from '../helpers/gateway.js';
 import { expectedCost, normalizeDecimal } from '../helpers/expect-cost.js';
@@ -92,6 +92,15 @@ describe('@google/genai in Vertex AI mode through tollgate /vertex', () => {
     expect(chunks.length).toBeGreaterThan(1);
     expect(gw.upstream.requests.at(-1)!.url).toBe(`${ACCOUNT}/publishers/google/models/gemini-2.5-flash-lite:streamGenerateContent?alt=sse`);
     await expectMetered(genaiRequestId(chunks[0]!), 'gemini-2.5-flash-lite', 'vertex/gemini-2.5-flash-lite');
+  });
+
+  it('takes the agent key as an express-mode API key, and still calls on tollgate\'s project with tollgate\'s token', async () => {
+    const express = new GoogleGenAI({ vertexai: true, apiKey: writerKey, httpOptions: { baseUrl: `${gw.url}/vertex`, apiVersion: 'v1', headers: tagHeaders(WRITER) } });
+    const answer = await express.models.generateContent({ model: 'gemini-2.5-flash', contents: 'a slogan, please' });
+    expect(answer.text).toBeTruthy();
+    expect(gw.upstream.requests.at(-1)!.url).toBe(`${ACCOUNT}/publishers/google/models/gemini-2.5-flash:generateContent`);
+    expectCredentialsKept(writerKey, answer.sdkHttpResponse!.headers!);
+    await expectMetered(genaiRequestId(answer), 'gemini-2.5-flash', 'vertex/gemini-2.5-flash');
   });
 
   it('counts tokens for nothing', async () => {
