@@ -92,7 +92,7 @@ export type FakeUpstream = {
   requests: RecordedRequest[];
   /** Live: one record per provider request, updated as its answer goes out. */
   usageLog: UsageRecord[];
-  /** Live: the Vertex AI tokens the token endpoint (POST /token) minted; `down` makes it answer 503. */
+  /** Live: the Vertex AI tokens the token endpoint (POST /token) minted; `down` makes it answer 503; `lifetimeS`, their expires_in. */
   vertexTokens: VertexTokens;
   script(next: FaultScript | FaultScript[]): void;
   reset(): void;
@@ -187,7 +187,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
   const requests: RecordedRequest[] = [];
   const usageLog: UsageRecord[] = [];
   const faults: { script: FaultScript; remaining: number }[] = [];
-  const vertexTokens: VertexTokens = { minted: [], down: false };
+  const vertexTokens: VertexTokens = { minted: [], down: false, lifetimeS: 3599 };
   const closing = new AbortController();
   // Every hung answer waits on it: many at once are expected, not a leak.
   setMaxListeners(0, closing.signal);

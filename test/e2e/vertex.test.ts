@@ -265,6 +265,28 @@ describe('the ledger and the fake', () => {
   });
 });
 
+describe('tollgate\'s token', () => {
+  it('is refreshed before it expires, once, and the calls after use the new one', async () => {
+    const short = await startGateway();
+    try {
+      // google-auth-library refreshes a token 5 minutes before it expires: one that lives 5 minutes and 1 second is due a second later.
+      short.upstream.vertexTokens.lifetimeS = 301;
+      const key = await short.key(WRITER.agent_id);
+      await short.allow(WRITER.agent_id, ['vertex/gemini-2.5-flash']);
+      const call = () => short.vertexGenai(key, WRITER).models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi' });
+      await Promise.all([call(), call()]);
+      expect(short.upstream.vertexTokens.minted).toHaveLength(1);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await Promise.all([call(), call()]);
+      const { minted } = short.upstream.vertexTokens;
+      expect(minted).toHaveLength(2);
+      expect(short.upstream.requests.map((r) => r.headers.authorization)).toEqual([minted[0], minted[0], minted[1], minted[1]].map((t) => `Bearer ${t}`));
+    } finally {
+      await short.close();
+    }
+  });
+});
+
 describe('a token endpoint that fails', () => {
   it('refuses the call with upstream_auth_failed (502) in Google\'s shape, nothing forwarded, in the decision log', async () => {
     const down = await startGateway();

@@ -17,14 +17,13 @@ import { usage, type JsonReply, type Renderer, type Route } from './wire.js';
 /** The service account the fake trusts (its public key), and the project and location it serves. */
 export type VertexAccount = { project: string; location: string; clientEmail: string; publicKeyPem: string };
 
-/** Live: the tokens minted, and whether the token endpoint is down (it then answers 503). */
-export type VertexTokens = { minted: string[]; down: boolean };
+/** Live: the tokens minted, whether the token endpoint is down (it then answers 503), and how long a token lives. */
+export type VertexTokens = { minted: string[]; down: boolean; lifetimeS: number };
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 /** The audience google-auth-library signs its assertion for, whatever endpoint it is sent to. */
 const TOKEN_AUDIENCE = 'https://oauth2.googleapis.com/token';
 const CLOUD_PLATFORM = 'https://www.googleapis.com/auth/cloud-platform';
-const TOKEN_LIFETIME_S = 3599;
 
 export const VERTEX_CLAUDE_MODELS: ReadonlySet<string> = new Set([
   'claude-sonnet-4-5@20250929', 'claude-haiku-4-5@20251001', 'claude-sonnet-4-5', 'claude-haiku-4-5',
@@ -45,7 +44,7 @@ export async function mintToken(form: Record<string, string>, account: VertexAcc
   }
   const token = `ya29.fake-${tokens.minted.length + 1}-${randomBytes(12).toString('hex')}`;
   tokens.minted.push(token);
-  return { status: 200, json: { access_token: token, expires_in: TOKEN_LIFETIME_S, token_type: 'Bearer' } };
+  return { status: 200, json: { access_token: token, expires_in: tokens.lifetimeS, token_type: 'Bearer' } };
 }
 
 /** Only a token this fake minted, in Authorization, and no other credential. */
