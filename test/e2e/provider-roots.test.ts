@@ -36,6 +36,7 @@ const ROOTS = [
       'POST /vertex/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:countTokens',
       'POST /vertex/v1/projects/{project}/locations/{location}/publishers/anthropic/models/{model}:rawPredict',
       'POST /vertex/v1/projects/{project}/locations/{location}/publishers/anthropic/models/{model}:streamRawPredict',
+      'POST /vertex/v1/projects/{project}/locations/{location}/publishers/anthropic/models/count-tokens:rawPredict',
     ],
   },
 ] as const;

@@ -141,6 +141,19 @@ describe('@anthropic-ai/vertex-sdk through tollgate /vertex', () => {
     await expectMetered(response.headers.get('x-tollgate-request-id'), 'claude-sonnet-4-5@20250929', 'vertex/claude-sonnet-4-5');
   });
 
+  it('counts tokens for nothing, the model in the body as the SDK sends it', async () => {
+    const { data, response } = await gw.vertexAnthropic(promoKey, PROMO).messages.countTokens({
+      model: 'claude-sonnet-4-5@20250929', messages: [{ role: 'user', content: 'count these words for me' }],
+    }).withResponse();
+    const sent = gw.upstream.requests.at(-1)!;
+    expect(sent.url).toBe(`${ACCOUNT}/publishers/anthropic/models/count-tokens:rawPredict`);
+    expect(sent.body).toMatchObject({ model: 'claude-sonnet-4-5@20250929' });
+    expect(data.input_tokens).toBe(gw.upstream.usageLog.at(-1)!.counted);
+    const free = await ledgerRow(response.headers.get('x-tollgate-request-id'));
+    expect(free).toMatchObject({ provider: 'vertex', model_served: 'vertex/claude-sonnet-4-5' });
+    expect(tokensOf(free)).toEqual({ input_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0 });
+  });
+
   it('minted tollgate\'s token once and reused it for every call', () => {
     const vertexCalls = gw.upstream.requests.filter((r) => r.path.startsWith('/v1/projects/'));
     expect(vertexCalls.length).toBeGreaterThanOrEqual(5);

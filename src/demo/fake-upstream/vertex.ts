@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import { importSPKI, jwtVerify } from 'jose';
-import { errorJson as anthropicErrorJson, messages } from './anthropic.js';
+import { countTokens as claudeCountTokens, errorJson as anthropicErrorJson, messages } from './anthropic.js';
 import { GEMINI_MODELS, countTokens, generateContent, googleError, streamGenerateContent } from './gemini.js';
 import { usage, type JsonReply, type Renderer, type Route } from './wire.js';
 
@@ -55,11 +55,14 @@ export function authorizeVertex(headers: IncomingHttpHeaders, tokens: VertexToke
   return googleError(401, 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.', 'UNAUTHENTICATED', 'ACCESS_TOKEN_TYPE_UNSUPPORTED');
 }
 
-type Params = { project: string; location: string; model: string };
+type Params = { project: string; location: string; model?: string };
 const paramsOf = (request: FastifyRequest) => request.params as Params;
+/** The path's model, or the body's on Claude's token counting (`…/models/count-tokens:rawPredict`). */
+const modelOf = (request: FastifyRequest) => paramsOf(request).model ?? String((request.body as { model?: unknown } | undefined)?.model);
 
 function refusal(account: VertexAccount, publisher: string, models: ReadonlySet<string>, request: FastifyRequest): JsonReply | null {
-  const { project, location, model } = paramsOf(request);
+  const { project, location } = paramsOf(request);
+  const model = modelOf(request);
   const resource = `projects/${project}/locations/${location}/publishers/${publisher}/models/${model}`;
   if (project !== account.project || location !== account.location) {
     return googleError(403, `Permission 'aiplatform.endpoints.predict' denied on resource '//aiplatform.googleapis.com/${resource}' (or it may not exist).`, 'PERMISSION_DENIED', 'IAM_PERMISSION_DENIED');
@@ -79,19 +82,19 @@ function claudeBodyRefusal(request: FastifyRequest): JsonReply | null {
   const refuse = (message: string): JsonReply => ({ status: 400, json: anthropicErrorJson('invalid_request_error', message), usage: usage(0, 0, 0, 0) });
   if (body.anthropic_version === undefined) return refuse('anthropic_version: Field required');
   if (!ANTHROPIC_VERSION.test(String(body.anthropic_version))) return refuse(`anthropic_version: unknown version ${String(body.anthropic_version)}`);
-  if (body.model !== undefined) return refuse('model: Extra inputs are not permitted');
+  if (body.model !== undefined && paramsOf(request).model !== undefined) return refuse('model: Extra inputs are not permitted');
   return null;
 }
 
 const claude = (stream: boolean): Renderer => (body, ctx) => messages({ ...body, stream }, ctx);
 
-function route(account: VertexAccount, publisher: 'google' | 'anthropic', method: string, render: Renderer, streams = false): Route {
+function route(account: VertexAccount, publisher: 'google' | 'anthropic', method: string, render: Renderer, streams = false, model?: string): Route {
   const models = publisher === 'google' ? GEMINI_MODELS : VERTEX_CLAUDE_MODELS;
   const modelPattern = publisher === 'google' ? '^[A-Za-z0-9._-]+' : '^[A-Za-z0-9._@-]+';
   return {
-    path: `/v1/projects/:project/locations/:location/publishers/${publisher}/models/:model(${modelPattern})::${method}`,
+    path: `/v1/projects/:project/locations/:location/publishers/${publisher}/models/${model ?? `:model(${modelPattern})`}::${method}`,
     provider: 'vertex', render, streams,
-    model: (request) => paramsOf(request).model,
+    model: modelOf,
     refuse: (request) => refusal(account, publisher, models, request) ?? (publisher === 'anthropic' ? claudeBodyRefusal(request) : null),
   };
 }
@@ -103,6 +106,7 @@ export function vertexRoutes(account: VertexAccount): Route[] {
     route(account, 'google', 'countTokens', countTokens),
     route(account, 'anthropic', 'rawPredict', claude(false)),
     route(account, 'anthropic', 'streamRawPredict', claude(true), true),
+    route(account, 'anthropic', 'rawPredict', claudeCountTokens, false, 'count-tokens'),
   ];
 }
 

@@ -13,6 +13,7 @@ export const ENDPOINTS: EndpointSpecs = {
   'google:countTokens': gemini.ENDPOINTS[':countTokens']!,
   'anthropic:rawPredict': { ...anthropic.ENDPOINTS['/messages']!, streams: false },
   'anthropic:streamRawPredict': anthropic.ENDPOINTS['/messages']!,
+  'anthropic:countTokens': anthropic.ENDPOINTS['/messages/count_tokens']!,
 };
 
 /** The endpoint of the publisher's own adapter that a Vertex endpoint is: Gemini's `:method`, Anthropic's /messages. */
@@ -20,7 +21,8 @@ export type Publisher = { publisher: 'google'; endpoint: string } | { publisher:
 
 export function publisherOf(endpoint: string): Publisher {
   const [publisher, method] = endpoint.split(':', 2) as [string, string];
-  return publisher === 'anthropic' ? { publisher, endpoint: '/messages' } : { publisher: 'google', endpoint: `:${method}` };
+  if (publisher === 'anthropic') return { publisher, endpoint: method === 'countTokens' ? '/messages/count_tokens' : '/messages' };
+  return { publisher: 'google', endpoint: `:${method}` };
 }
 
 /** The method says whether it streams, for both publishers. */
@@ -38,13 +40,17 @@ export function clampOutput(endpoint: string, body: Record<string, unknown>, lim
   return p.publisher === 'google' ? gemini.clampOutput(p.endpoint, body, limit) : anthropic.clampOutput(p.endpoint, body, limit);
 }
 
-/** The model is in the path for both publishers: a `model` an Anthropic body carries is not Vertex's, and is dropped. */
-export function prepareBody(endpoint: string, body: Record<string, unknown>): { body: Record<string, unknown>; injectedUsage: boolean } {
+/**
+ * The model is in the path for both publishers: a `model` a Claude body carries is not Vertex's, and is dropped;
+ * Claude's token counting alone names it in the body.
+ */
+export function prepareBody(endpoint: string, body: Record<string, unknown>, servedModel: string): { body: Record<string, unknown>; injectedUsage: boolean } {
   if (publisherOf(endpoint).publisher === 'google') return { body, injectedUsage: false };
+  if (endpoint === 'anthropic:countTokens') return { body: { ...body, model: servedModel }, injectedUsage: false };
   const { model: _model, ...rest } = body;
   return { body: rest, injectedUsage: false };
 }
 
 export function isBilled(endpoint: string): boolean {
-  return endpoint !== 'google:countTokens';
+  return endpoint !== 'google:countTokens' && endpoint !== 'anthropic:countTokens';
 }

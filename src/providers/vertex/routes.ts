@@ -23,7 +23,11 @@ export const PATHS: readonly string[] = Object.freeze([
   '/projects/{project}/locations/{location}/publishers/google/models/{model}:countTokens',
   '/projects/{project}/locations/{location}/publishers/anthropic/models/{model}:rawPredict',
   '/projects/{project}/locations/{location}/publishers/anthropic/models/{model}:streamRawPredict',
+  '/projects/{project}/locations/{location}/publishers/anthropic/models/count-tokens:rawPredict',
 ]);
+
+/** Claude's token counting is one path for every model, the model in the body (as @anthropic-ai/vertex-sdk sends it). */
+const CLAUDE_COUNT_TOKENS = 'count-tokens';
 
 /** '@' names a Claude version on Vertex (claude-sonnet-4-5@20250929) and is valid in a path segment as it is. */
 const segment = (model: string) => encodeURIComponent(model).replace(/%40/g, '@');
@@ -38,6 +42,10 @@ export function routePath(path: string, query: URLSearchParams, settings?: Provi
     return { problem: 'invalid request: streamGenerateContent needs alt=sse (server-sent events), as the @google/genai SDK sends it' };
   }
   const account = `/projects/${encodeURIComponent(settings?.project ?? '')}/locations/${encodeURIComponent(settings?.location ?? '')}`;
+  if (publisher === 'anthropic' && model === CLAUDE_COUNT_TOKENS) {
+    if (method !== 'rawPredict') return null;
+    return { endpoint: 'anthropic:countTokens', upstreamPath: () => `${account}/publishers/anthropic/models/${CLAUDE_COUNT_TOKENS}:rawPredict` };
+  }
   return {
     endpoint: `${publisher}:${method}`,
     model,

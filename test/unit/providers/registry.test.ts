@@ -15,7 +15,7 @@ describe('provider registry', () => {
     expect(providerByName('gemini')).toMatchObject({ root: '/gemini', prefix: '/gemini/v1beta', upstreamPrefix: '/v1beta', endpoints: [':generateContent', ':streamGenerateContent', ':countTokens'] });
     expect(providerByName('vertex')).toMatchObject({
       root: '/vertex', prefix: '/vertex/v1', upstreamPrefix: '/v1',
-      endpoints: ['google:generateContent', 'google:streamGenerateContent', 'google:countTokens', 'anthropic:rawPredict', 'anthropic:streamRawPredict'],
+      endpoints: ['google:generateContent', 'google:streamGenerateContent', 'google:countTokens', 'anthropic:rawPredict', 'anthropic:streamRawPredict', 'anthropic:countTokens'],
     });
     // Vertex's credential is an OAuth token its signer mints, not a header of the settings.
     expect(providerByName('vertex')?.headerRules({ baseUrl: 'http://x' }).set).toEqual({});

@@ -18,13 +18,16 @@ describe('Vertex AI bodies, per publisher', () => {
   });
 
   it('sends a Claude body without a model (Vertex takes it from the path), a Gemini body as it came', () => {
-    expect(prepareBody('anthropic:rawPredict', { model: 'x', anthropic_version: 'vertex-2023-10-16', max_tokens: 5 }).body).toEqual({ anthropic_version: 'vertex-2023-10-16', max_tokens: 5 });
+    expect(prepareBody('anthropic:rawPredict', { model: 'x', anthropic_version: 'vertex-2023-10-16', max_tokens: 5 }, 'claude-haiku-4-5@20251001').body)
+      .toEqual({ anthropic_version: 'vertex-2023-10-16', max_tokens: 5 });
     const gemini = { contents: [] };
-    expect(prepareBody('google:generateContent', gemini).body).toBe(gemini);
+    expect(prepareBody('google:generateContent', gemini, 'gemini-2.5-flash').body).toBe(gemini);
+    // Claude's token counting names the model in the body: the one served.
+    expect(prepareBody('anthropic:countTokens', { model: 'claude-sonnet-4-5', messages: [] }, 'claude-haiku-4-5@20251001').body).toEqual({ model: 'claude-haiku-4-5@20251001', messages: [] });
   });
 
   it('streams by method, and bills all but countTokens', () => {
     expect([isStream('google:streamGenerateContent'), isStream('anthropic:streamRawPredict'), isStream('anthropic:rawPredict'), isStream('google:generateContent')]).toEqual([true, true, false, false]);
-    expect([isBilled('google:countTokens'), isBilled('google:generateContent'), isBilled('anthropic:rawPredict')]).toEqual([false, true, true]);
+    expect([isBilled('google:countTokens'), isBilled('anthropic:countTokens'), isBilled('google:generateContent'), isBilled('anthropic:rawPredict')]).toEqual([false, false, true, true]);
   });
 });

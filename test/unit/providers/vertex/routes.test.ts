@@ -23,6 +23,13 @@ describe('Vertex AI paths', () => {
     expect(upstream(call, 'gemini-2.5-flash')).toBe('/projects/tollgate-billing/locations/us-east5/publishers/google/models/gemini-2.5-flash:countTokens');
   });
 
+  it('takes Claude\'s token counting, whose model is in the body', () => {
+    const call = route('/projects/p/locations/l/publishers/anthropic/models/count-tokens:rawPredict');
+    expect(call).toEqual({ endpoint: 'anthropic:countTokens', upstreamPath: expect.any(Function) });
+    expect(upstream(call, 'ignored')).toBe('/projects/tollgate-billing/locations/us-east5/publishers/anthropic/models/count-tokens:rawPredict');
+    expect(route('/projects/p/locations/l/publishers/anthropic/models/count-tokens:streamRawPredict')).toBeNull();
+  });
+
   it('needs alt=sse on a Gemini stream', () => {
     expect(route('/projects/p/locations/l/publishers/google/models/m:streamGenerateContent')).toMatchObject({ problem: expect.stringContaining('alt=sse') });
     expect(route('/projects/p/locations/l/publishers/google/models/m:streamGenerateContent', 'alt=sse')).toMatchObject({ endpoint: 'google:streamGenerateContent' });
