@@ -37,6 +37,14 @@ describe('config', () => {
     expect(() => loadConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT/);
   });
 
+  it('Vertex AI: the global host by default, a location\'s own otherwise; the key file from ADC\'s variable unless tollgate\'s is set', () => {
+    expect(loadConfig({}, {}).providers.vertex).toEqual({ baseUrl: 'https://aiplatform.googleapis.com', location: 'global' });
+    const regional = loadConfig({}, { TOLLGATE_VERTEX_PROJECT: 'billing-1', TOLLGATE_VERTEX_LOCATION: 'us-east5', GOOGLE_APPLICATION_CREDENTIALS: '/adc.json' }).providers.vertex;
+    expect(regional).toEqual({ baseUrl: 'https://us-east5-aiplatform.googleapis.com', project: 'billing-1', location: 'us-east5', credentialsFile: '/adc.json' });
+    expect(loadConfig({}, { GOOGLE_APPLICATION_CREDENTIALS: '/adc.json', TOLLGATE_VERTEX_CREDENTIALS: '/tollgate.json' }).providers.vertex.credentialsFile).toBe('/tollgate.json');
+    expect(() => loadConfig({}, { TOLLGATE_VERTEX_PROJECT: 'Not A Project' })).toThrow(/TOLLGATE_VERTEX_PROJECT/);
+  });
+
   it('refuses a JWKS without issuer and audience', () => {
     expect(() => loadConfig({}, { TOLLGATE_JWKS_URL: 'http://127.0.0.1:1/jwks' })).toThrow(/TOLLGATE_JWT_ISSUER and TOLLGATE_JWT_AUDIENCE/);
     const ok = loadConfig({}, { TOLLGATE_JWKS_URL: 'http://127.0.0.1:1/jwks', TOLLGATE_JWT_ISSUER: 'broker', TOLLGATE_JWT_AUDIENCE: 'tollgate' });
