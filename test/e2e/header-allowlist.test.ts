@@ -111,6 +111,7 @@ describe('headers to the cloud vendors', () => {
     expect(sent.authorization).toBe(`Bearer ${gw.upstream.vertexTokens.minted[0]}`);
     const allowed = ['host', 'connection', 'content-type', 'content-length', 'accept', 'user-agent', 'authorization', 'accept-encoding', 'x-stainless-retry-count', 'x-stainless-timeout'];
     expect(Object.keys(sent).filter((h) => !allowed.includes(h))).toEqual([]);
+    expect(response.headers.get('x-tollgate-dropped-anthropic-beta')).toBe('context-1m-2025-08-07');
     for (const name of [...NEVER_BACK, 'x-xss-protection', 'vary']) expect(response.headers.get(name), name).toBeNull();
   });
 });

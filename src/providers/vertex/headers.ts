@@ -6,15 +6,17 @@ import type { HeaderRules, UpstreamSigner } from '../types.js';
 /**
  * Requests: what the SDKs need (x-goog-api-client names @google/genai, the x-stainless hints the Anthropic SDK).
  * tollgate's OAuth token goes up in Authorization, set by its signer (below); never the agent's credential (its
- * tollgate key, in the same header), nor x-goog-user-project, which picks the project billed, nor anthropic-beta
- * (some betas change the price; none is let through on /vertex yet). Answers: the body's framing and retry hints;
+ * tollgate key, in the same header), nor x-goog-user-project, which picks the project billed. anthropic-beta is a
+ * list none of whose members goes on yet (some betas change the price): the agent is told which it sent were dropped,
+ * as on /anthropic. Answers: the body's framing and retry hints;
  * never set-cookie or Google's front-end markers.
  */
 const REQUEST = ['accept', 'user-agent', 'x-goog-api-client', 'x-stainless-retry-count', 'x-stainless-timeout'];
 const RESPONSE = ['content-type', 'content-length', 'content-encoding', 'cache-control', 'retry-after', 'x-should-retry'];
+const NO_BETAS: ReadonlySet<string> = new Set();
 
 export function headerRules(): HeaderRules {
-  return { request: REQUEST, requestLists: {}, set: {}, response: RESPONSE, responsePrefixes: [] };
+  return { request: REQUEST, requestLists: { 'anthropic-beta': NO_BETAS }, set: {}, response: RESPONSE, responsePrefixes: [] };
 }
 
 /** Vertex AI's scope (https://cloud.google.com/vertex-ai/docs/authentication). */
