@@ -264,13 +264,18 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
   } satisfies Config);
 }
 
+/** Vertex AI's multi-region locations, served from their own regional endpoints (`aiplatform.us.rep…`). */
+const VERTEX_MULTI_REGIONS = new Set(['us', 'eu']);
+
 /**
- * Vertex AI's host is per location (https://cloud.google.com/vertex-ai/docs/general/locations), the global endpoint
- * has none in its name. The key file: tollgate's own, else Application Default Credentials' variable.
+ * Vertex AI's host is per location (https://cloud.google.com/vertex-ai/docs/general/locations); the global endpoint
+ * has none in its name, a multi-region its own. The key file: tollgate's own, else Application Default Credentials'.
  */
 function vertexSettings(e: Env): ProviderSettings {
   const location = e.TOLLGATE_VERTEX_LOCATION;
-  const host = location === 'global' ? 'https://aiplatform.googleapis.com' : `https://${location}-aiplatform.googleapis.com`;
+  const host = location === 'global' ? 'https://aiplatform.googleapis.com'
+    : VERTEX_MULTI_REGIONS.has(location) ? `https://aiplatform.${location}.rep.googleapis.com`
+    : `https://${location}-aiplatform.googleapis.com`;
   return {
     baseUrl: e.TOLLGATE_VERTEX_BASE_URL ?? host,
     project: e.TOLLGATE_VERTEX_PROJECT,

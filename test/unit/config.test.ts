@@ -41,6 +41,7 @@ describe('config', () => {
     expect(loadConfig({}, {}).providers.vertex).toEqual({ baseUrl: 'https://aiplatform.googleapis.com', location: 'global' });
     const regional = loadConfig({}, { TOLLGATE_VERTEX_PROJECT: 'billing-1', TOLLGATE_VERTEX_LOCATION: 'us-east5', GOOGLE_APPLICATION_CREDENTIALS: '/adc.json' }).providers.vertex;
     expect(regional).toEqual({ baseUrl: 'https://us-east5-aiplatform.googleapis.com', project: 'billing-1', location: 'us-east5', credentialsFile: '/adc.json' });
+    expect(loadConfig({}, { TOLLGATE_VERTEX_LOCATION: 'eu' }).providers.vertex.baseUrl).toBe('https://aiplatform.eu.rep.googleapis.com');
     expect(loadConfig({}, { GOOGLE_APPLICATION_CREDENTIALS: '/adc.json', TOLLGATE_VERTEX_CREDENTIALS: '/tollgate.json' }).providers.vertex.credentialsFile).toBe('/tollgate.json');
     expect(() => loadConfig({}, { TOLLGATE_VERTEX_PROJECT: 'Not A Project' })).toThrow(/TOLLGATE_VERTEX_PROJECT/);
   });
