@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { envSchema } from 'env-schema';
@@ -44,6 +45,12 @@ const EnvSchema = Type.Object({
   ANTHROPIC_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_AZURE_OPENAI_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   AZURE_OPENAI_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  // Azure with a Microsoft Entra ID token in place of the key: an app registration's tenant, client id and secret.
+  TOLLGATE_AZURE_TENANT_ID: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9.-]{1,128}$' })),
+  TOLLGATE_AZURE_CLIENT_ID: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_AZURE_CLIENT_SECRET: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_AZURE_AUTHORITY_HOST: Type.String({ default: 'https://login.microsoftonline.com', pattern: '^https://' }),
+  TOLLGATE_AZURE_AUTHORITY_CA_FILE: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_GEMINI_BASE_URL: Type.String({ default: 'https://generativelanguage.googleapis.com', pattern: '^https?://' }),
   GEMINI_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_VERTEX_PROJECT: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9-]{4,28}[a-z0-9]$' })),
@@ -182,7 +189,15 @@ export type ProviderSettings = Readonly<{
   tokenUrl?: string;
   /** Anthropic: the betas an agent may turn on with anthropic-beta. */
   betas?: readonly string[];
+  /** Azure: tollgate's Microsoft Entra ID app, whose tokens stand in for the key (unused when a key is set). */
+  entra?: EntraSettings;
 }>;
+
+/**
+ * A Microsoft Entra ID app registration (client credentials) and where its tokens come from: the authority host
+ * (a sovereign or private cloud's own), and the CAs it is trusted by beyond the public ones, as PEM.
+ */
+export type EntraSettings = Readonly<{ tenantId: string; clientId: string; clientSecret: string; authorityHost: string; authorityCa?: string }>;
 
 /** Anything set here wins over the environment (tests and the demo use it). */
 export type ConfigOverrides = Partial<Record<keyof Env, string | number | boolean | undefined>>;
@@ -210,7 +225,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       openai: { baseUrl: e.TOLLGATE_OPENAI_BASE_URL, apiKey: e.OPENAI_API_KEY, organization: e.TOLLGATE_OPENAI_ORGANIZATION, project: e.TOLLGATE_OPENAI_PROJECT },
       anthropic: { baseUrl: e.TOLLGATE_ANTHROPIC_BASE_URL, apiKey: e.ANTHROPIC_API_KEY, betas: e.TOLLGATE_ANTHROPIC_BETAS === 'none' ? [] : e.TOLLGATE_ANTHROPIC_BETAS.split(',') },
       // Azure has no public host: each resource has its own (https://RESOURCE.openai.azure.com); unset, /azure refuses.
-      azure: { baseUrl: e.TOLLGATE_AZURE_OPENAI_BASE_URL ?? '', apiKey: e.AZURE_OPENAI_API_KEY },
+      azure: { baseUrl: e.TOLLGATE_AZURE_OPENAI_BASE_URL ?? '', apiKey: e.AZURE_OPENAI_API_KEY, entra: entraSettings(e) },
       gemini: { baseUrl: e.TOLLGATE_GEMINI_BASE_URL, apiKey: e.GEMINI_API_KEY },
       vertex: vertexSettings(e),
     },
@@ -296,6 +311,29 @@ function tracesSettings(e: Env): TracesSettings | null {
   if (url === undefined) return null;
   const protocol = e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf';
   return { url, protocol, serviceName: e.OTEL_SERVICE_NAME };
+}
+
+const ENTRA_SETTINGS = ['TOLLGATE_AZURE_TENANT_ID', 'TOLLGATE_AZURE_CLIENT_ID', 'TOLLGATE_AZURE_CLIENT_SECRET'] as const;
+
+/** Azure's Entra app: all three of tenant, client id and secret, or none (then the key, if any, is used). */
+function entraSettings(e: Env): EntraSettings | undefined {
+  const missing = ENTRA_SETTINGS.filter((name) => e[name] === undefined);
+  if (missing.length === ENTRA_SETTINGS.length) return undefined;
+  if (missing.length > 0) throw new Error(`env/${missing[0]} is required when ${ENTRA_SETTINGS.filter((n) => !missing.includes(n)).join(', ')} is set`);
+  const caFile = e.TOLLGATE_AZURE_AUTHORITY_CA_FILE;
+  return {
+    tenantId: e.TOLLGATE_AZURE_TENANT_ID!, clientId: e.TOLLGATE_AZURE_CLIENT_ID!, clientSecret: e.TOLLGATE_AZURE_CLIENT_SECRET!,
+    authorityHost: e.TOLLGATE_AZURE_AUTHORITY_HOST,
+    ...(caFile === undefined ? {} : { authorityCa: readCaFile(caFile) }),
+  };
+}
+
+function readCaFile(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`env/TOLLGATE_AZURE_AUTHORITY_CA_FILE cannot be read: ${(err as Error).message}`);
+  }
 }
 
 /** `memory://` keeps PGlite in memory (tests, throwaway demos); anything else is a directory. */

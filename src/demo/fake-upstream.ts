@@ -7,11 +7,12 @@ import { answerHeaders as anthropicHeaders, countTokens, errorJson as anthropicE
 import { answerHeaders as openaiHeaders, chatCompletions, embeddings, responses } from './fake-upstream/openai.js';
 import { formatSse, usage, type FakeProvider, type JsonReply, type Reply, type Route, type StreamReply } from './fake-upstream/wire.js';
 import { AZURE_ROUTES, authorizeAzure, azureAnswerHeaders, azureError } from './fake-upstream/azure.js';
+import { startFakeEntra, type EntraOptions, type FakeEntra } from './fake-upstream/entra.js';
 import { GEMINI_ROUTES, authorizeGemini, geminiAnswerHeaders, googleError, rpcStatusOf } from './fake-upstream/gemini.js';
 import { authorizeVertex, mintToken, vertexAnswerHeaders, vertexRoutes, type VertexAccount, type VertexTokens } from './fake-upstream/vertex.js';
 
 /**
- * A local stand-in for api.openai.com, api.anthropic.com, an Azure OpenAI resource, the Gemini API and Vertex AI (with its token endpoint): it answers in their wire formats closely
+ * A local stand-in for api.openai.com, api.anthropic.com, an Azure OpenAI resource (and its Entra authority), the Gemini API and Vertex AI (with its token endpoint): it answers in their wire formats closely
  * enough for the official SDKs, records what it received, keeps its own tally of the usage it reported,
  * and fails on demand. Tests compare tollgate's ledger to that tally.
  */
@@ -27,6 +28,8 @@ export type FakeUpstreamOptions = {
   /** Azure's api-key and Gemini's x-goog-api-key; unset, every request there is refused as unauthenticated. */
   azureKey?: string;
   geminiKey?: string;
+  /** An Entra authority (its own HTTPS listener) whose tokens the Azure resource accepts beside its key. */
+  entra?: EntraOptions;
   /** Vertex AI's project, location and the service account whose tokens it accepts; unset, /v1/projects/… is not served. */
   vertex?: VertexAccount;
   /** Delay before every answer. */
@@ -92,6 +95,8 @@ export type FakeUpstream = {
   requests: RecordedRequest[];
   /** Live: one record per provider request, updated as its answer goes out. */
   usageLog: UsageRecord[];
+  /** The Entra authority, when one was asked for. */
+  entra?: FakeEntra;
   /** Live: the Vertex AI tokens the token endpoint (POST /token) minted; `down` makes it answer 503; `lifetimeS`, their expires_in. */
   vertexTokens: VertexTokens;
   script(next: FaultScript | FaultScript[]): void;
@@ -135,9 +140,9 @@ function denied(status: number, json: unknown): JsonReply {
 }
 
 /** The provider's own refusal of a request without the right key (or, for Anthropic, without a version). */
-function authorize(provider: FakeProvider, headers: IncomingHttpHeaders, options: FakeUpstreamOptions, vertexTokens: VertexTokens): JsonReply | null {
+function authorize(provider: FakeProvider, headers: IncomingHttpHeaders, options: FakeUpstreamOptions, vertexTokens: VertexTokens, entra?: FakeEntra): JsonReply | null {
   if (provider === 'vertex') return authorizeVertex(headers, vertexTokens);
-  if (provider === 'azure') return authorizeAzure(headers, options.azureKey);
+  if (provider === 'azure') return authorizeAzure(headers, options.azureKey, entra);
   if (provider === 'gemini') return authorizeGemini(headers, options.geminiKey);
   if (provider === 'openai') {
     if (headers.authorization === `Bearer ${options.openaiKey}`) return null;
@@ -192,6 +197,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
   // Every hung answer waits on it: many at once are expected, not a leak.
   setMaxListeners(0, closing.signal);
   let counter = 0;
+  const entra = options.entra === undefined ? undefined : await startFakeEntra(options.entra);
 
   const app: FastifyInstance = Fastify({ logger: false, forceCloseConnections: true, bodyLimit: 32 * 1024 * 1024 });
 
@@ -273,7 +279,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
 
   async function answer(route: Route, request: FastifyRequest, res: ServerResponse, record: UsageRecord): Promise<void> {
     const body = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, unknown>;
-    const refusal = authorize(route.provider, request.headers, options, vertexTokens) ?? route.refuse?.(request) ?? null;
+    const refusal = authorize(route.provider, request.headers, options, vertexTokens, entra) ?? route.refuse?.(request) ?? null;
     if (refusal !== null) return sendJson(res, refusal, undefined, record);
     const model = route.model ? route.model(request) : body.model;
     if (typeof model !== 'string') {
@@ -359,10 +365,12 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
     requests,
     usageLog,
     vertexTokens,
+    ...(entra === undefined ? {} : { entra }),
     ...control,
     async close() {
       closing.abort();
       await app.close();
+      await entra?.close();
     },
   };
 }

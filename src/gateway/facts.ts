@@ -4,7 +4,7 @@ import type { ProviderAdapter } from '../providers/types.js';
 import type { BodyShape } from '../providers/endpoint-spec.js';
 import { costOf, type PriceKinds } from '../metering/pricing.js';
 import { toNumber } from '../metering/money.js';
-import { estimateTokens } from './estimate.js';
+import { estimateTokens, promptTokens } from './estimate.js';
 
 export type Facts = { input: PolicyInput; reserved: boolean };
 
@@ -17,7 +17,7 @@ type Request = { request: FastifyRequest; adapter: ProviderAdapter; endpoint: st
  */
 export async function gatherFacts(app: FastifyInstance, r: Request, tags: TagsFact, identity: IdentityFact, model: string | undefined): Promise<Facts> {
   const { catalog, prices, budgetGate } = app.tollgate;
-  const tokens = estimateTokens(r.request.bodyBytes, r.shape);
+  const tokens = estimateTokens(promptTokens(r.body), r.shape);
   const facts = catalog.facts(tags, identity.agent_id, model);
   const price = model ? prices.book.priceAt(model, r.ts) : null;
   // A model with no price reserves at the estimate it would be metered at, if the policy allows it at all.

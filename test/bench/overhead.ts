@@ -1,12 +1,14 @@
 /**
  * npm run bench:overhead — what a call through tollgate costs, beside its rivals, in one run.
  *
- * Four targets, each in a process of its own, in front of the same fake upstream (itself a process):
- *   direct    the fake upstream itself;
+ * Targets, each in a process of its own, in front of the same fake upstream (itself a process):
+ *   direct    the fake upstream itself (direct-az: its Azure OpenAI route);
  *   bare      a bare @fastify/http-proxy (our floor: forwarding and nothing else);
  *   portkey   the Portkey OSS gateway (@portkey-ai/gateway, --headless), routed to the fake as a custom host;
  *   tollgate  `tollgate serve` (compiled, NODE_ENV=production) on Postgres with the demo budgets on
- *             (use case, BU and session cap), a new session id every 20 calls.
+ *             (use case, BU and session cap), a new session id every 20 calls;
+ *   tg-azure  the same tollgate process on its vendor route /azure: a deployment's chat completions in the
+ *             AzureOpenAI client's wire format (api-key, api-version), its key upstream, the catalog's azure/ model.
  * BENCH_OVERHEAD_ROUNDS rounds (default 5) of BENCH_OVERHEAD_CALLS chat completions (default 2,000) per target at
  * BENCH_OVERHEAD_CONCURRENCY connections (default 32), the targets' order rotating each round. Per target: the
  * median over rounds of rps, p50/p99, CPU µs per call of its process and of Postgres (both read from /proc).
@@ -36,6 +38,8 @@ const CONCURRENCY = Number(process.env.BENCH_OVERHEAD_CONCURRENCY ?? 32);
 const SESSION_CALLS = 20;
 const UPSTREAM_KEY = 'sk-bench-upstream';
 const TAGS = { 'x-tollgate-bu': 'marketing', 'x-tollgate-use-case': 'digital-marketing', 'x-tollgate-agent-id': 'campaign-writer' };
+/** What the AzureOpenAI client calls for a deployment (the fake resource's gpt-4.1-mini). */
+const AZURE_CHAT = '/openai/deployments/gpt-4.1-mini/chat/completions?api-version=2024-10-21';
 const BODY = JSON.stringify({ model: 'gpt-4.1-mini', max_tokens: 16, messages: [{ role: 'user', content: 'benchmark prompt of a typical short length for an agent step' }] });
 
 type Target = { name: string; proc: Proc; url: string; headers: (session: string) => Record<string, string> };
@@ -64,6 +68,7 @@ async function main() {
       NODE_ENV: 'production', LOG_LEVEL: 'warn', PORT: String(port), DATABASE_URL: bench.url, TOLLGATE_SEED: 'never', TOLLGATE_POLICY_WATCH: 'false',
       TOLLGATE_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), `tollgate-bench-${name}-`)),
       TOLLGATE_OPENAI_BASE_URL: upstream.url, OPENAI_API_KEY: UPSTREAM_KEY, TOLLGATE_ANTHROPIC_BASE_URL: upstream.url, ANTHROPIC_API_KEY: UPSTREAM_KEY,
+      TOLLGATE_AZURE_OPENAI_BASE_URL: upstream.url, AZURE_OPENAI_API_KEY: UPSTREAM_KEY,
       }, { url: `http://127.0.0.1:${port}`, path: '/readyz' }));
     };
     const tollgate = await startTollgate('tollgate');
@@ -76,6 +81,8 @@ async function main() {
         headers: () => ({ authorization: `Bearer ${UPSTREAM_KEY}`, 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${upstream.url}/v1` }),
       },
       { name: 'tollgate', proc: tollgate, url: `${tollgate.url}/openai/v1/chat/completions`, headers: (session) => ({ authorization: `Bearer ${key.key}`, ...TAGS, 'x-tollgate-session-id': session }) },
+      { name: 'direct-az', proc: upstream, url: `${upstream.url}${AZURE_CHAT}`, headers: () => ({ 'api-key': UPSTREAM_KEY }) },
+      { name: 'tg-azure', proc: tollgate, url: `${tollgate.url}/azure${AZURE_CHAT}`, headers: (session) => ({ 'api-key': key.key, ...TAGS, 'x-tollgate-session-id': session }) },
     ];
 
     for (const t of targets) await load(t, 300, CONCURRENCY); // warm-up: JIT, connections, caches
@@ -89,14 +96,18 @@ async function main() {
     }
     const med = new Map([...rounds].map(([name, rs]) => [name, medianRound(rs)]));
     report(med);
-    const perCall = perCallStatements(statementsBefore, await statements([tollgate]), ROUNDS * CALLS);
-    console.log(`\ntollgate's budget statements to Postgres over the rounds (${ROUNDS * CALLS} calls, a new session every ${SESSION_CALLS}): ${perCall.text}`);
+    // The tollgate process served both its targets' rounds (/openai and /azure).
+    const tollgateCalls = 2 * ROUNDS * CALLS;
+    const perCall = perCallStatements(statementsBefore, await statements([tollgate]), tollgateCalls);
+    console.log(`\ntollgate's budget statements to Postgres over the rounds (${tollgateCalls} calls, a new session every ${SESSION_CALLS}): ${perCall.text}`);
 
     console.log('\nlatency at 1 connection (500 calls each, p50):');
     const single = new Map<string, Round>();
     for (const t of targets) single.set(t.name, await load(t, 500, 1));
-    const base = single.get('direct')!.p50;
-    for (const [name, s] of single) console.log(`  ${name.padEnd(9)} p50 ${s.p50.toFixed(2)} ms  added over direct ${(s.p50 - base).toFixed(2)} ms`);
+    for (const [name, s] of single) {
+      const base = single.get(name.endsWith('az') || name.endsWith('azure') ? 'direct-az' : 'direct')!.p50;
+      console.log(`  ${name.padEnd(9)} p50 ${s.p50.toFixed(2)} ms  added over direct ${(s.p50 - base).toFixed(2)} ms`);
+    }
 
     const steady = await replicas(bench.url, targets[3]!, [await startTollgate('tollgate-2'), await startTollgate('tollgate-3')], statements);
     verdicts(med, single, steady);
@@ -157,12 +168,14 @@ function report(med: Map<string, Round>) {
   for (const [name, r] of med) {
     console.log(`  ${name.padEnd(9)} ${r.rps.toFixed(0).padStart(6)}  ${r.p50.toFixed(1).padStart(6)}  ${r.p99.toFixed(1).padStart(6)}  ${r.cpu.toFixed(0).padStart(17)}  ${r.pg.toFixed(0).padStart(16)}`);
   }
-  const t = med.get('tollgate')!;
   const bare = med.get('bare')!;
   const portkey = med.get('portkey')!;
-  console.log('\nratios (tollgate against):');
-  console.log(`  bare proxy  throughput ×${(t.rps / bare.rps).toFixed(2)}  CPU per call ×${(t.cpu / bare.cpu).toFixed(2)}  (+ Postgres ${t.pg.toFixed(0)} µs)`);
-  console.log(`  Portkey OSS throughput ×${(t.rps / portkey.rps).toFixed(2)}  CPU per call ×${((t.cpu + t.pg) / portkey.cpu).toFixed(2)} (tollgate with its Postgres)`);
+  for (const [name, label] of [['tollgate', 'tollgate'], ['tg-azure', 'tollgate on /azure']] as const) {
+    const t = med.get(name)!;
+    console.log(`\nratios (${label} against):`);
+    console.log(`  bare proxy  throughput ×${(t.rps / bare.rps).toFixed(2)}  CPU per call ×${(t.cpu / bare.cpu).toFixed(2)}  (+ Postgres ${t.pg.toFixed(0)} µs)`);
+    console.log(`  Portkey OSS throughput ×${(t.rps / portkey.rps).toFixed(2)}  CPU per call ×${((t.cpu + t.pg) / portkey.cpu).toFixed(2)} (tollgate with its Postgres)`);
+  }
 }
 
 /** 3 replicas of tollgate on one Postgres, one hot use case: throughput, Postgres transactions and budget statements per call. */

@@ -3,6 +3,8 @@
  *   - chat completions (JSON and SSE) straight to the fake upstream vs through tollgate: latency p50/p99 and
  *     throughput at a fixed concurrency, so the difference is tollgate's overhead;
  *   - the policy decision alone (WASM evaluate), p50/p99 in µs;
+ *   - the prompt estimate alone (src/gateway/estimate.ts) on a short call, a 10 KB chat and an agent-sized body
+ *     with tools, in µs, against parsing the same body (JSON.parse), which the gateway does anyway;
  *   - the budget reservation alone (BudgetGate.reserve: one prepared statement that updates 3 counters and
  *     inserts the call's reservation row) against a `select 1` round trip through knex: the µs a call pays;
  *   - throughput with budget enforcement off (no budget applies) vs on (use case + BU + session cap: three
@@ -24,6 +26,7 @@ import { generateAgentKey } from '../../src/identity/keys.js';
 import { insertAgentKey } from '../../src/db/agent-keys.js';
 import { upsertBudget } from '../../src/db/budgets.js';
 import { postgresCpu } from './bench-db.js';
+import { promptTokens } from '../../src/gateway/estimate.js';
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -74,6 +77,7 @@ async function main() {
   await app.tollgate.meter.flush();
   console.log(`ledger rows written: ${(await ledgerRows()) - rowsBefore} (expected ${2 * (CALLS + 200)})`);
   policyMicrobench(app);
+  estimateMicrobench();
   await reservationMicrobench(app);
   await enforcementBench(app, inSession);
 
@@ -127,6 +131,38 @@ function policyMicrobench(app: Awaited<ReturnType<typeof buildApp>>) {
   }
   json.sort((a, b) => a - b);
   console.log(`policy decision (WASM) p50 ${pct(micros, 0.5).toFixed(1)} µs  p99 ${pct(micros, 0.99).toFixed(1)} µs  (baseline: JSON round trip of the input p50 ${pct(json, 0.5).toFixed(1)} µs, ratio ×${(pct(micros, 0.5) / pct(json, 0.5)).toFixed(1)})`);
+}
+
+/** Bodies of three sizes: a short call, a 10 KB conversation, and an agent's turn with 24 tool definitions. */
+function estimateBodies(): Record<string, object> {
+  const words = (n: number) => Array.from({ length: n }, (_, i) => `word${i % 97}`).join(' ');
+  const tool = (i: number) => ({ name: `tool_${i}`, description: words(60), input_schema: { type: 'object', properties: { path: { type: 'string', description: words(12) }, limit: { type: 'integer' } }, required: ['path'] } });
+  const turns = (n: number, size: number) => Array.from({ length: n }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: [{ type: 'text', text: words(size) }] }));
+  return {
+    short: { model: 'gpt-4.1-mini', max_tokens: 20, messages: [{ role: 'user', content: 'Say hi to the team' }] },
+    chat10k: { model: 'gpt-4.1-mini', max_tokens: 512, messages: turns(12, 140) },
+    agent: { model: 'claude-sonnet-4-5', max_tokens: 8192, system: words(1500), tools: Array.from({ length: 24 }, (_, i) => tool(i)), messages: turns(30, 200) },
+  };
+}
+
+/** µs per call of the prompt estimate, against JSON.parse of the same body; and the estimate against JSON bytes ÷ 4. */
+function estimateMicrobench() {
+  for (const [name, body] of Object.entries(estimateBodies())) {
+    const text = JSON.stringify(body);
+    const loops = Math.max(200, Math.round(2_000_000 / text.length));
+    const timed = (work: () => void) => {
+      const us: number[] = [];
+      for (let i = 0; i < loops; i++) {
+        const t = process.hrtime.bigint();
+        work();
+        us.push(Number(process.hrtime.bigint() - t) / 1e3);
+      }
+      return pct(us.sort((a, b) => a - b), 0.5);
+    };
+    const estimate = timed(() => promptTokens(body));
+    const parse = timed(() => JSON.parse(text));
+    console.log(`prompt estimate ${name} (${(text.length / 1024).toFixed(1)} KB): p50 ${estimate.toFixed(1)} µs, ×${(estimate / parse).toFixed(2)} of JSON.parse (${parse.toFixed(1)} µs); ${promptTokens(body)} tokens (JSON bytes ÷ 4: ${Math.ceil(Buffer.byteLength(text) / 4)})`);
+  }
 }
 
 const RESERVE_LOOPS = 2000;

@@ -27,27 +27,28 @@ const dirs: string[] = [];
 const RUN_TIMEOUT_MS = 120_000;
 
 /**
- * README's ~/.gemini/settings.json; `side: 'default'` leaves its usage statistics on. Without `maxAttempts: 1` it
- * would try a hard cap's 429 ten times, over minutes: it reads tollgate's refusal as a passing quota error.
+ * README's ~/.gemini/settings.json; `side: 'default'` leaves its usage statistics on. `maxAttempts: 1` keeps a
+ * failing run short; `retries: 'default'` leaves its own retry policy (ten attempts over minutes for a quota error
+ * it believes passing), which a hard cap must stop.
  */
-function settings(side: 'off' | 'default'): object {
+function settings(side: 'off' | 'default', retries: 'one' | 'default'): object {
   return {
     security: { auth: { selectedType: 'gemini-api-key' } },
     model: { name: MODEL },
     ...(side === 'off' ? { privacy: { usageStatisticsEnabled: false } } : {}),
-    general: { enableAutoUpdate: false, enableAutoUpdateNotification: false, maxAttempts: 1 },
+    general: { enableAutoUpdate: false, enableAutoUpdateNotification: false, ...(retries === 'one' ? { maxAttempts: 1 } : {}) },
   };
 }
 
 type Result = { session_id?: string; response?: string; error?: { type: string; message: string; code: number }; stats?: { tools: { totalCalls: number; totalSuccess: number } } };
 
 /** One headless run, in a fresh HOME and working tree, with its own session id (tollgate's and Gemini CLI's). */
-async function gemini(prompt: string, opts: { useCase?: string; side?: 'off' | 'default' } = {}) {
+async function gemini(prompt: string, opts: { useCase?: string; side?: 'off' | 'default'; retries?: 'one' | 'default' } = {}) {
   const session = crypto.randomUUID();
   const [home, work] = [tempDir('gemini-home'), tempDir('gemini-work')];
   dirs.push(home, work);
   fs.mkdirSync(path.join(home, '.gemini'));
-  fs.writeFileSync(path.join(home, '.gemini', 'settings.json'), JSON.stringify(settings(opts.side ?? 'off'), null, 2));
+  fs.writeFileSync(path.join(home, '.gemini', 'settings.json'), JSON.stringify(settings(opts.side ?? 'off', opts.retries ?? 'one'), null, 2));
   const headers = tagHeaders(tagsFor(AGENT, session, opts.useCase));
   const env: Record<string, string> = {
     HOME: home,
@@ -118,8 +119,9 @@ describe.skipIf(CLI.skip !== '')(`Gemini CLI ${CLI.pinned} through tollgate`, { 
     expect(run.net.connects).toEqual([]);
   });
 
-  it('stops at a hard cap after one attempt: no retry storm, nothing reaches the provider', async () => {
-    const run = await gemini('Say hello.', { useCase: CAPPED });
+  it('stops at a hard cap after one attempt with its own retry policy: no retry storm, nothing reaches the provider', async () => {
+    // The refusal's RetryInfo (over 300 s) and QuotaFailure make it a terminal quota error for the CLI.
+    const run = await gemini('Say hello.', { useCase: CAPPED, retries: 'default' });
     expect(run.code, run.stderr).not.toBe(0);
     expect(run.result?.error?.message, run.stderr || run.stdout).toContain('hard cap');
     const refused = await refusals(gw, run.session);

@@ -138,13 +138,26 @@ describe('refusals in the OpenAI error shape, nothing forwarded', () => {
     expect(err.message).toContain('no-such-deployment');
   });
 
-  it('refuses a deployment call without api-version', async () => {
-    const raw = await fetch(`${gw.url}/azure/openai/deployments/gpt-4.1/chat/completions`, {
-      method: 'POST', headers: { 'api-key': writerKey, 'content-type': 'application/json', ...tagHeaders(WRITER) },
-      body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] }),
-    });
-    expect(raw.status).toBe(400);
-    expect(await raw.json()).toMatchObject({ error: { code: 'invalid_request', type: 'invalid_request_error', message: expect.stringContaining('api-version') } });
+  it('refuses an unknown deployment named in the body (Responses, the v1 API) the same way', async () => {
+    await refused(gw.azure(writerKey, WRITER).responses.create({ model: 'no-such-deployment', input: 'hi' }), 400, 'unknown_model');
+    const v1 = new OpenAI({ apiKey: writerKey, baseURL: `${gw.url}/azure/openai/v1`, maxRetries: 0, defaultHeaders: tagHeaders(WRITER) });
+    await refused(v1.chat.completions.create({ model: 'no-such-deployment', messages: [{ role: 'user', content: 'hi' }] }), 400, 'unknown_model');
+  });
+
+  it('refuses a deployment or Responses call without api-version, nothing forwarded, in the decision log', async () => {
+    for (const path of ['/deployments/gpt-4.1/chat/completions', '/responses']) {
+      const before = gw.upstream.requests.length;
+      const raw = await fetch(`${gw.url}/azure/openai${path}`, {
+        method: 'POST', headers: { 'api-key': writerKey, 'content-type': 'application/json', ...tagHeaders(WRITER) },
+        body: JSON.stringify({ model: 'gpt-4.1', input: 'hi', messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      expect(raw.status).toBe(400);
+      expect(await raw.json()).toMatchObject({ error: { code: 'invalid_request', type: 'invalid_request_error', message: expect.stringContaining('api-version') } });
+      expect(gw.upstream.requests.length).toBe(before);
+      await gw.flush();
+      const requestId = raw.headers.get('x-tollgate-request-id')!;
+      expect(await gw.app.tollgate.db('decision_log').where('request_id', requestId)).toMatchObject([{ provider: 'azure', allowed: false, code: 'invalid_request', http_status: 400 }]);
+    }
   });
 
   it('refuses a path Azure has but tollgate does not forward', async () => {

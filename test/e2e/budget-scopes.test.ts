@@ -12,14 +12,13 @@ import { seedPriceAt } from '../helpers/expect-cost.js';
 import { upsertBudget, type BudgetInput } from '../../src/db/budgets.js';
 import { writeBatch } from '../../src/db/ledger.js';
 import type { UsageEvent } from '../../src/metering/types.js';
+import { promptTokens } from '../../src/gateway/estimate.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const EXPERIENCE: Tags = { bu: 'marketing', use_case: 'experience-management', agent_id: 'campaign-writer', session_id: 'sess-cx-1' };
 const INVENTORY: Tags = { bu: 'supply-chain', use_case: 'inventory-management', agent_id: 'inventory-optimizer', session_id: 'sess-inv-1' };
 const UNDERWRITING: Tags = { bu: 'insurance', use_case: 'underwriting-assist', agent_id: 'quote-assistant', session_id: 'sess-uw-1' };
 const PROMPT = 'summarise the week: [cache] what moved, what did not';
-/** The gateway's prompt estimate (request bytes / 4) and its 110% hard cap, restated. */
-const BYTES_PER_TOKEN = 4;
 
 let gw: Gateway;
 const keys = new Map<string, string>();
@@ -35,8 +34,8 @@ async function keyOf(g: Gateway, agent: string): Promise<string> {
   return keys.get(id)!;
 }
 
-/** One SDK call as the client saw it: its one HTTP exchange (the SDK would retry twice), request bytes, error. */
-type Outcome = { response: Response; bytes: number; error?: unknown; bodyModel?: string };
+/** One SDK call as the client saw it: its one HTTP exchange (the SDK would retry twice), the gateway's prompt estimate of it, error. */
+type Outcome = { response: Response; prompt: number; error?: unknown; bodyModel?: string };
 
 /** maxRetries defaults to 2, to show a denial is not retried; 5xx answers are retryable, so those calls use 0. */
 type CallOpts = { sdk: 'openai' | 'anthropic'; tags: Tags; model: string; maxTokens?: number; stream?: boolean; g?: Gateway; maxRetries?: number };
@@ -44,11 +43,11 @@ type CallOpts = { sdk: 'openai' | 'anthropic'; tags: Tags; model: string; maxTok
 async function call(o: CallOpts): Promise<Outcome> {
   const g = o.g ?? gw;
   const key = await keyOf(g, o.tags.agent_id);
-  const exchanges: { bytes: number; response: Response }[] = [];
+  const exchanges: { prompt: number; response: Response }[] = [];
   const counting: typeof fetch = async (input, init) => {
-    const bytes = typeof init?.body === 'string' ? Buffer.byteLength(init.body) : 0;
+    const prompt = typeof init?.body === 'string' ? promptTokens(JSON.parse(init.body) as object) : 0;
     const response = await fetch(input, init);
-    exchanges.push({ bytes, response });
+    exchanges.push({ prompt, response });
     return response;
   };
   let error: unknown;
@@ -402,7 +401,7 @@ describe('output clamp', () => {
       const p = seedPriceAt('gpt-4.1-mini', new Date());
       const perIn = pico(p.input_per_mtok) / 10n ** 6n;
       const perOut = pico(p.output_per_mtok) / 10n ** 6n;
-      const expected = Number((limit * 11n / 10n - s - BigInt(Math.ceil(out.bytes / BYTES_PER_TOKEN)) * perIn) / perOut);
+      const expected = Number((limit * 11n / 10n - s - BigInt(out.prompt) * perIn) / perOut);
       expect(Math.abs(header - expected), `clamp ${header} vs ${expected}`).toBeLessThanOrEqual(1);
       expect(header).toBeGreaterThan(20);
       expect(header).toBeLessThan(4096);

@@ -5,6 +5,7 @@ import { startGateway, tagHeaders, FORECASTER, WRITER, type Gateway, type Tags }
 import { expectedCost, normalizeDecimal, seedPriceAt } from '../helpers/expect-cost.js';
 import { budgetStatus, upsertBudget, type BudgetUnit } from '../../src/db/budgets.js';
 import type { NormalizedUsage } from '../../src/providers/types.js';
+import { promptTokens } from '../../src/gateway/estimate.js';
 
 /**
  * policies/tollgate/config/data.json and the rules of budget.rego / caps.rego, restated so that the test does
@@ -19,8 +20,6 @@ const CALLS_PER_LIMIT = 39.7;
 /** Every walk call asks for this many output tokens; the fake answers min(max_tokens, 20) words. */
 const MAX_TOKENS = 30;
 const MAX_STEPS = 120;
-/** The gateway's prompt estimate: ~4 bytes of request JSON per token. */
-const BYTES_PER_TOKEN = 4;
 
 const INVENTORY: Tags = { bu: 'supply-chain', use_case: 'inventory-management', agent_id: 'inventory-optimizer', session_id: 'sess-inv-1' };
 
@@ -116,21 +115,21 @@ function tokensOf(row: Record<string, unknown>): NormalizedUsage {
   };
 }
 
-/** Every HTTP exchange a client made: the request body's size and the response. */
-type Exchange = { bytes: number; response: Response };
+/** Every HTTP exchange a client made: the gateway's prompt estimate of its body (src/gateway/estimate.ts) and the response. */
+type Exchange = { prompt: number; response: Response };
 
 /** A fetch that records what went through it. */
 function countingFetch(into: Exchange[]): typeof fetch {
   return async (input, init) => {
-    const bytes = typeof init?.body === 'string' ? Buffer.byteLength(init.body) : 0;
+    const prompt = typeof init?.body === 'string' ? promptTokens(JSON.parse(init.body) as object) : 0;
     const response = await fetch(input, init);
-    into.push({ bytes, response });
+    into.push({ prompt, response });
     return response;
   };
 }
 
 /** One call's result as the client saw it: the one response, and the served model from the body (when allowed). */
-type Outcome = { response: Response; bytes: number; bodyModel?: string; error?: unknown };
+type Outcome = { response: Response; prompt: number; bodyModel?: string; error?: unknown };
 
 /** One SDK, one agent, one use case. Every call goes through a client that would retry twice, counting its requests. */
 type Driver = {
@@ -233,7 +232,7 @@ async function expectBudgetDenial(d: Driver, out: Outcome, expected: Expected, u
 /**
  * Sets the limit to ~40 full-price calls and makes sequential calls (a flush after each, so no reservation is
  * left behind) until one is denied. Before each call the outcome is computed from the ledger: the tier from
- * spent / limit; the clamp when the worst case (prompt estimate = request bytes / 4, plus max_tokens, at the
+ * spent / limit; the clamp when the worst case (the gateway's prompt estimate, plus max_tokens, at the
  * requested model's price) would pass 110% of the limit; the denial when not one output token fits.
  */
 async function walkToDenial(d: Driver, unit: BudgetUnit): Promise<{ key: string; limit: bigint; clamped: number[] }> {
@@ -264,7 +263,7 @@ async function walkToDenial(d: Driver, unit: BudgetUnit): Promise<{ key: string;
 
     const stream = tierOf(spent, limit) === 'soft_cap' && softCapCalls++ % 2 === 1;
     const out = await d.call(key, stream);
-    const expected = expectedOutcome(spent, limit, Math.ceil(out.bytes / BYTES_PER_TOKEN), price);
+    const expected = expectedOutcome(spent, limit, out.prompt, price);
     const label = `call ${i} at ${spent}/${limit} (${JSON.stringify(expected)})`;
     expect(out.response.headers.get('x-tollgate-budget-tier'), label).toBe(expected.tier);
     if (expected.denied) {

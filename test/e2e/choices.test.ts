@@ -3,6 +3,7 @@ import OpenAI from 'openai';
 import { startGateway, tagHeaders, WRITER, type Gateway, type Tags } from '../helpers/gateway.js';
 import { seedPriceAt } from '../helpers/expect-cost.js';
 import { upsertBudget } from '../../src/db/budgets.js';
+import { promptTokens } from '../../src/gateway/estimate.js';
 
 /**
  * Issue 16 item 5: `n: 128, max_tokens: 2000` under a small hard cap was admitted with a reservation of one
@@ -21,15 +22,15 @@ beforeAll(async () => {
 });
 afterAll(async () => gw?.close());
 
-/** An OpenAI client that reports the bytes of each body it sent (the gateway's prompt estimate is bytes ÷ 4). */
+/** An OpenAI client that reports the gateway's prompt estimate of each body it sent (src/gateway/estimate.ts). */
 async function client(agent: string, tags: Tags) {
   const sent: number[] = [];
   const fetchCounting: typeof fetch = async (input, init) => {
-    sent.push(typeof init?.body === 'string' ? Buffer.byteLength(init.body) : 0);
+    sent.push(typeof init?.body === 'string' ? promptTokens(JSON.parse(init.body) as object) : 0);
     return fetch(input, init);
   };
   const openai = new OpenAI({ apiKey: await gw.key(agent), baseURL: `${gw.url}/openai/v1`, maxRetries: 0, defaultHeaders: tagHeaders(tags), fetch: fetchCounting });
-  return { openai, inputEstimate: () => Math.ceil(sent.at(-1)! / 4) };
+  return { openai, inputEstimate: () => sent.at(-1)! };
 }
 
 const ask = (n: number) => ({ model: MODEL, n, max_tokens: 2000, messages: [{ role: 'user' as const, content: 'name a promotion' }] });

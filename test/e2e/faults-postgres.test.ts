@@ -107,64 +107,76 @@ async function settledRows(db: Db, prefix: string, expected: () => number): Prom
   return ledgerRows(db, USE_CASE, prefix);
 }
 
-describePg('fault: the Postgres server stops under load and starts again', () => {
-  let server: PgServer | undefined;
-  let upstream: FakeUpstream | undefined;
-  let proc: TollgateProcess | undefined;
-  let db: Db | undefined;
+/** What one outage run leaves for its test to check and its describe block to close. */
+type Outage = { server?: PgServer; upstream?: FakeUpstream; proc?: TollgateProcess; db?: Db };
 
-  afterAll(async () => {
-    await proc?.close();
-    await upstream?.close();
-    await db?.destroy();
-    await server?.destroy();
-  }, 60_000);
+/**
+ * A fresh Postgres server and one tollgate process on it (`leaseMs` 0: every call reserves in Postgres), 8 workers
+ * calling; the server stops 1.5 s in, for 3 s, then runs 3 s more. Returns the calls' results by phase and the
+ * ledger rows once they cover every call the fake served.
+ */
+async function outageRun(o: Outage, name: string, prefix: string, leaseMs: number) {
+  o.server = await createPgServer();
+  const server = o.server;
+  const setup = createDb({ kind: 'postgres', url: server.url() });
+  await migrateLatest(setup);
+  const { key, budgetId } = await prepare(setup);
+  await setup.destroy();
+  const upstream = (o.upstream = await fakeUpstream({ latencyMs: 20, chunkDelayMs: 10 }));
+  // Agent-key lookups need Postgres too: once the key cache expires mid-outage every call is answered 500
+  // internal_error instead of the policy's fail mode (reported). A long cache keeps these tests on budgets.
+  const proc = (o.proc = await startTollgateProcess({
+    name, databaseUrl: server.url(), upstreamUrl: upstream.url,
+    env: { TOLLGATE_RESERVATION_SWEEP_MS: '200', TOLLGATE_KEY_CACHE_MS: '600000', TOLLGATE_BUDGET_LEASE_MS: String(leaseMs) },
+  }));
+
+  const load = loadLoop({ gateway: () => proc.url, key, prefix, workers: 8 });
+  await sleep(1500);
+  await server.stop();
+  const downAt = load.results.length;
+  await sleep(3000);
+  await server.start();
+  const upAt = load.results.length;
+  await sleep(3000);
+  const results = await load.stop();
+
+  const during = countBy(results.slice(downAt, upAt), outcomeOf);
+  const all = countBy(results, outcomeOf);
+  console.log(`${name}: before`, countBy(results.slice(0, downAt), outcomeOf), 'during', during, 'after', countBy(results.slice(upAt), outcomeOf));
+  const db = (o.db = createDb({ kind: 'postgres', url: server.url() }));
+  const rows = await settledRows(db, prefix, () => upstream.usageLog.length);
+  expect(reconcile(rows, fakeRecordsByCall(upstream))).toEqual({ unmatchedRows: [], duplicateCalls: [], mismatched: [], servedWithoutRow: [] });
+  return { results, during, all, db, budgetId, rows, upstream };
+}
+
+async function closeOutage(o: Outage): Promise<void> {
+  await o.proc?.close();
+  await o.upstream?.close();
+  await o.db?.destroy();
+  await o.server?.destroy();
+}
+
+describePg('fault: the Postgres server stops under load and starts again', () => {
+  const o: Outage = {};
+  afterAll(() => closeOutage(o), 60_000);
 
   it.skipIf(!PG_BIN)('fails closed while it is away, loses no usage event, counts none twice', async () => {
-    server = await createPgServer();
-    const setup = createDb({ kind: 'postgres', url: server.url() });
-    await migrateLatest(setup);
-    const { key, budgetId } = await prepare(setup);
-    await setup.destroy();
-    upstream = await fakeUpstream({ latencyMs: 20, chunkDelayMs: 10 });
-    // Agent-key lookups need Postgres too: once the key cache expires mid-outage every call is answered 500
-    // internal_error instead of the policy's fail mode (reported). A long cache keeps this test on budgets.
     // Budget leases off: every call reserves in Postgres, which is what fails closed here (with leases, calls
     // that fit the room a replica holds are served through an outage: the next test).
-    proc = await startTollgateProcess({
-      name: 'pg-outage', databaseUrl: server.url(), upstreamUrl: upstream.url,
-      env: { TOLLGATE_RESERVATION_SWEEP_MS: '200', TOLLGATE_KEY_CACHE_MS: '600000', TOLLGATE_BUDGET_LEASE_MS: '0' },
-    });
-
-    const load = loadLoop({ gateway: () => proc!.url, key, prefix: 'pgo', workers: 8 });
-    await sleep(1500);
-    await server.stop();
-    const downAt = load.results.length;
-    await sleep(3000);
-    await server.start();
-    const upAt = load.results.length;
-    await sleep(3000);
-    const results = await load.stop();
-
-    const during = countBy(results.slice(downAt, upAt), outcomeOf);
-    const all = countBy(results, outcomeOf);
-    console.log('postgres outage: before', countBy(results.slice(0, downAt), outcomeOf), 'during', during, 'after', countBy(results.slice(upAt), outcomeOf));
+    const { results, during, all, db, budgetId, rows, upstream } = await outageRun(o, 'pg-outage', 'pgo', 0);
     // Default fail mode is closed: while Postgres is away, calls that need a reservation get 503 budget_unavailable.
     expect(during['503 budget_unavailable'] ?? 0).toBeGreaterThan(0);
     expect(Object.keys(all).sort()).toEqual(['200', '503 budget_unavailable']);
     // And once it is back, calls are served again.
     expect(results.slice(-8).every((r) => r.status === 200)).toBe(true);
 
-    db = createDb({ kind: 'postgres', url: server.url() });
-    const rows = await settledRows(db, 'pgo', () => upstream!.usageLog.length);
-    expect(reconcile(rows, fakeRecordsByCall(upstream))).toEqual({ unmatchedRows: [], duplicateCalls: [], mismatched: [], servedWithoutRow: [] });
     expect(rows.length).toBe(upstream.usageLog.length);
     expect(rows.length).toBe(all['200']);
     // The denials were journaled too, and reached the decision log once each when Postgres came back.
     const denied = await db('decision_log').where('code', 'budget_unavailable').count<{ n: string }[]>('* as n');
     expect(Number(denied[0]!.n)).toBe(all['503 budget_unavailable']);
 
-    await waitUntil('reservations to be given back', async () => (await counters(db!, budgetId)).reserved === ZERO);
+    await waitUntil('reservations to be given back', async () => (await counters(db, budgetId)).reserved === ZERO);
     const c = await counters(db, budgetId);
     expect(c.spent).toBe(await ledgerSum(db));
     expect(c.calls).toBe(rows.length);
@@ -172,55 +184,19 @@ describePg('fault: the Postgres server stops under load and starts again', () =>
 });
 
 describePg('fault: the Postgres server stops under load while a replica holds budget leases', () => {
-  let server: PgServer | undefined;
-  let upstream: FakeUpstream | undefined;
-  let proc: TollgateProcess | undefined;
-  let db: Db | undefined;
-
-  afterAll(async () => {
-    await proc?.close();
-    await upstream?.close();
-    await db?.destroy();
-    await server?.destroy();
-  }, 60_000);
+  const o: Outage = {};
+  afterAll(() => closeOutage(o), 60_000);
 
   it.skipIf(!PG_BIN)('serves what fits the room its leases hold while Postgres is away, and the ledger and counters reconcile after', async () => {
-    server = await createPgServer();
-    const setup = createDb({ kind: 'postgres', url: server.url() });
-    await migrateLatest(setup);
-    const { key, budgetId } = await prepare(setup);
-    await setup.destroy();
-    upstream = await fakeUpstream({ latencyMs: 20, chunkDelayMs: 10 });
-    proc = await startTollgateProcess({
-      name: 'pg-outage-leases', databaseUrl: server.url(), upstreamUrl: upstream.url,
-      env: { TOLLGATE_RESERVATION_SWEEP_MS: '200', TOLLGATE_KEY_CACHE_MS: '600000', TOLLGATE_BUDGET_LEASE_MS: '200' },
-    });
-
-    const load = loadLoop({ gateway: () => proc!.url, key, prefix: 'pgl', workers: 8 });
-    await sleep(1500);
-    await server.stop();
-    const downAt = load.results.length;
-    await sleep(3000);
-    await server.start();
-    const upAt = load.results.length;
-    await sleep(3000);
-    const results = await load.stop();
-
-    const during = countBy(results.slice(downAt, upAt), outcomeOf);
-    const all = countBy(results, outcomeOf);
-    console.log('postgres outage with leases: before', countBy(results.slice(0, downAt), outcomeOf), 'during', during, 'after', countBy(results.slice(upAt), outcomeOf));
+    const { results, during, all, db, budgetId, rows } = await outageRun(o, 'pg-outage-leases', 'pgl', 200);
     // The use case's lease holds room Postgres counted before it went away: calls within it are served meanwhile.
     expect(during['200'] ?? 0).toBeGreaterThan(0);
-    expect(Object.keys(all).every((o) => o === '200' || o === '503 budget_unavailable')).toBe(true);
+    expect(Object.keys(all).every((x) => x === '200' || x === '503 budget_unavailable')).toBe(true);
     expect(results.slice(-8).every((r) => r.status === 200)).toBe(true);
-
-    db = createDb({ kind: 'postgres', url: server.url() });
-    const rows = await settledRows(db, 'pgl', () => upstream!.usageLog.length);
-    expect(reconcile(rows, fakeRecordsByCall(upstream))).toEqual({ unmatchedRows: [], duplicateCalls: [], mismatched: [], servedWithoutRow: [] });
     expect(rows.length).toBe(all['200']);
     // Stopped, the replica gives its leases back: nothing stays reserved, and the counters equal the ledger.
-    await proc.close();
-    proc = undefined;
+    await o.proc!.close();
+    o.proc = undefined;
     const c = await counters(db, budgetId);
     expect(c.reserved).toBe(ZERO);
     expect(c.spent).toBe(await ledgerSum(db));

@@ -6,6 +6,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { startGateway, PROMO, WRITER, type Gateway } from '../helpers/gateway.js';
 import type { NormalizedUsage } from '../../src/providers/types.js';
 import type { UsageRecord } from '../../src/demo/fake-upstream.js';
+import { promptTokens } from '../../src/gateway/estimate.js';
 
 const ZERO: NormalizedUsage = { input_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0 };
 const LONG_PROMPT = 'draft the promotion brief for the spring aisle, with the regional split, in full';
@@ -186,7 +187,7 @@ describe('upstream faults', () => {
     expect(lastRecord()).toMatchObject({ outcome: 'cut', complete: false, usage: ZERO });
     expect(texts).toBeGreaterThan(0);
     expect(row).toMatchObject({ status: 200, partial: true });
-    expect(tokensOf(row)).toEqual({ ...ZERO, input_tokens: Math.ceil(Buffer.byteLength(JSON.stringify(params)) / 4), output_tokens: texts });
+    expect(tokensOf(row)).toEqual({ ...ZERO, input_tokens: promptTokens(params), output_tokens: texts });
     expect(Number(row.cost)).toBeGreaterThan(0);
   });
 
@@ -248,7 +249,7 @@ describe('upstream faults', () => {
     });
     // The provider had the prompt; nothing came back to say what it billed.
     expect(row).toMatchObject({ status: 499, partial: true });
-    expect(tokensOf(row)).toEqual({ ...ZERO, input_tokens: Math.ceil(Buffer.byteLength(JSON.stringify(params)) / 4) });
+    expect(tokensOf(row)).toEqual({ ...ZERO, input_tokens: promptTokens(params) });
     // The answer the upstream sends after that does not meter the call a second time.
     await sleep(500);
     await gw.flush();
@@ -273,7 +274,7 @@ describe('upstream faults', () => {
     expect(wire.usage).toEqual(ZERO);
     expect(row).toMatchObject({ status: 200, partial: true });
     const metered = tokensOf(row);
-    expect({ ...metered, output_tokens: 0 }).toEqual({ ...ZERO, input_tokens: Math.ceil(Buffer.byteLength(JSON.stringify(params)) / 4) });
+    expect({ ...metered, output_tokens: 0 }).toEqual({ ...ZERO, input_tokens: promptTokens(params) });
     expect(metered.output_tokens).toBeGreaterThanOrEqual(texts);
     expect(metered.output_tokens).toBeLessThanOrEqual(texts + 1);
   });

@@ -198,7 +198,13 @@ describe('budget tiers on Gemini', () => {
     expect(served[0]).toBe('gemini/gemini-2.5-flash');
     expect(served).toContain('gemini/gemini-2.5-flash-lite');
     expect(denial?.status).toBe(429);
-    expect(JSON.parse(denial!.message)).toMatchObject({ error: { code: 429, status: 'RESOURCE_EXHAUSTED', details: [{ reason: 'budget_exhausted' }] } });
+    // Details that tell Google's clients not to retry: a QuotaFailure and a RetryInfo past their retry horizon.
+    expect(JSON.parse(denial!.message)).toMatchObject({
+      error: {
+        code: 429, status: 'RESOURCE_EXHAUSTED',
+        details: [{ reason: 'budget_exhausted' }, { '@type': 'type.googleapis.com/google.rpc.QuotaFailure' }, { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '3600s' }],
+      },
+    });
     const denied = await gw.app.tollgate.db('decision_log').where({ use_case_id: WALKER.use_case, allowed: false });
     expect(denied).toMatchObject([{ provider: 'gemini', code: 'budget_exhausted', http_status: 429 }]);
   });

@@ -120,7 +120,7 @@ describePg('budgets across several tollgate processes on one Postgres', () => {
     expect(new Set(rows.map((x) => x.request_id))).toEqual(served);
 
     // Spend: at most the hard cap plus the stated bound (calls in flight whose real prompt was larger than
-    // its estimate, priced at input rates); with this fake the estimate (body bytes / 4) always covers it.
+    // its estimate, priced at input rates); with this fake the estimate (text bytes / 4) always covers it.
     const spent = sumCost(rows);
     const bound = inFlightBound(rows, results);
     const demand = sumCost(rows) / rows.length * CALLS;
@@ -225,15 +225,15 @@ function sumCost(rows: LedgerRow[]): number {
 }
 
 /**
- * README's bound for one call: the input tokens it really used beyond tollgate's estimate (request body
- * bytes / 4), priced at the input rate of the model served. Summed over the admitted calls, as any of
+ * README's bound for one call: the input tokens it really used beyond tollgate's prompt estimate
+ * (src/gateway/estimate.ts), priced at the input rate of the model served. Summed over the admitted calls, as any of
  * them may have been in flight when the cap was reached.
  */
 function inFlightBound(rows: LedgerRow[], results: CallResult[]): number {
-  const bytes = new Map(results.map((r) => [r.requestId, r.bodyBytes]));
+  const prompts = new Map(results.map((r) => [r.requestId, r.prompt]));
   let bound = 0;
   for (const r of rows) {
-    const estimate = Math.ceil((bytes.get(r.request_id) ?? 0) / 4);
+    const estimate = prompts.get(r.request_id) ?? 0;
     const actual = r.input_tokens + r.cached_input_tokens + r.cache_write_tokens;
     if (actual > estimate) bound += ((actual - estimate) * Number(seedPriceAt(r.model_served, new Date()).input_per_mtok)) / 1e6;
   }

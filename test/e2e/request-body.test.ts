@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, tagHeaders, PROMO, type Gateway, type Tags } from '../helpers/gateway.js';
 import { rawRequest, type RawResponse } from '../helpers/raw-http.js';
 import { upsertBudget } from '../../src/db/budgets.js';
+import { promptTokens } from '../../src/gateway/estimate.js';
 
 /**
- * Issue 16 items 6 and 8: the prompt estimate counts the bytes received (a chunked body has no content-length);
+ * Issue 16 items 6 and 8: the prompt estimate counts the text received (a chunked body has no content-length);
  * a body nested deeper than 128 levels is a 400 at parse, and only what was forwarded is metered; an output
  * limit that is not a whole number in range is a 400 naming the field, not a 500 or a silent default.
  */
@@ -27,11 +28,12 @@ function lines(tags: Tags, extra: [string, string][] = []): [string, string][] {
 const send = (path: string, tags: Tags, body: string) => rawRequest(gw.url, { path, headers: lines(tags), body });
 
 /** An 800 KB prompt, sent in 64 KB chunks with Transfer-Encoding: chunked (no content-length). */
-function chunkedPrompt(): { chunks: Buffer[]; bytes: number } {
-  const body = Buffer.from(JSON.stringify({ model: 'gpt-4.1-mini', max_tokens: 8, messages: [{ role: 'user', content: 'p'.repeat(800_000) }] }));
+function chunkedPrompt(): { chunks: Buffer[]; prompt: number } {
+  const params = { model: 'gpt-4.1-mini', max_tokens: 8, messages: [{ role: 'user', content: 'p'.repeat(800_000) }] };
+  const body = Buffer.from(JSON.stringify(params));
   const chunks = [];
   for (let i = 0; i < body.length; i += 65_536) chunks.push(body.subarray(i, i + 65_536));
-  return { chunks, bytes: body.length };
+  return { chunks, prompt: promptTokens(params) };
 }
 
 async function rowsFor(res: RawResponse) {
@@ -49,7 +51,7 @@ function expectInvalid(res: RawResponse, message: RegExp) {
 }
 
 describe('chunked bodies', () => {
-  it('estimate the prompt from the bytes received: 800 KB chunked does not fit a 100,000-token budget', async () => {
+  it('estimate the prompt from the text received: 800 KB chunked does not fit a 100,000-token budget', async () => {
     await upsertBudget(gw.app.tollgate.db, { scope: 'use_case', scopeId: INVENTORY.use_case, limit: '100000', unit: 'tokens', period: 'month' });
     const before = gw.upstream.requests.length;
     const { chunks } = chunkedPrompt();
@@ -59,15 +61,17 @@ describe('chunked bodies', () => {
     expect(gw.upstream.requests.length).toBe(before);
   });
 
-  it('meter a chunked call cut before its usage at the bytes received, not 0 input tokens', async () => {
+  it('meter a chunked call cut before its usage at the prompt estimate of what was received, not 0 input tokens', async () => {
     await upsertBudget(gw.app.tollgate.db, { scope: 'use_case', scopeId: INVENTORY.use_case, limit: '50000000', unit: 'tokens', period: 'month' });
     gw.upstream.script({ fault: 'cut', afterEvents: 0, path: '/v1/chat/completions' });
-    const { chunks, bytes } = chunkedPrompt();
+    const { chunks, prompt } = chunkedPrompt();
     const res = await rawRequest(gw.url, { path: '/openai/v1/chat/completions', headers: lines(INVENTORY), chunks });
     const { usage } = await rowsFor(res);
     expect(usage).toHaveLength(1);
     expect(usage[0]).toMatchObject({ partial: true });
-    expect(Number(usage[0].input_tokens)).toBe(Math.ceil(bytes / 4));
+    // The text (model id, role, key and content bytes) ÷ 4, and the one message's framing: what the gateway estimated.
+    expect(prompt).toBe(Math.ceil((12 + 4 + 4 + 7 + 800_000) / 4) + 1);
+    expect(Number(usage[0].input_tokens)).toBe(prompt);
   });
 });
 

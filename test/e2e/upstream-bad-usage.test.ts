@@ -13,6 +13,7 @@ import { generateAgentKey } from '../../src/identity/keys.js';
 import { createTestDb, TEST_DB_KIND, type TestDb } from '../helpers/db.js';
 import { startGateway, tagHeaders, PROMO, UPSTREAM_ANTHROPIC_KEY, UPSTREAM_OPENAI_KEY, WRITER, type Gateway } from '../helpers/gateway.js';
 import { startTollgateProcess, type TollgateProcess } from '../helpers/tollgate-process.js';
+import { promptTokens } from '../../src/gateway/estimate.js';
 
 /**
  * Issue 16, item 1: "An upstream reply kills the process". Usage with a fractional or huge token count threw
@@ -37,7 +38,7 @@ async function ledgerRow(gw: Gateway, requestId: string): Promise<Row> {
   }
 }
 
-const estimate = (params: object) => Math.ceil(Buffer.byteLength(JSON.stringify(params)) / 4);
+const estimate = (params: object) => promptTokens(params);
 const tokens = (row: Row) => ({ input: Number(row.input_tokens), cached: Number(row.cached_input_tokens), write: Number(row.cache_write_tokens), output: Number(row.output_tokens) });
 
 describe('an upstream reply with token counts that are not token counts', () => {
@@ -86,7 +87,7 @@ describe('an upstream reply with token counts that are not token counts', () => 
     const row = await ledgerRow(gw, response.headers.get('x-tollgate-request-id')!);
     expect(row).toMatchObject({ status: 200, partial: false, flags: ['usage_invalid'] });
     // include_usage was tollgate's own request: the estimate for the prompt, a token per delta for the output.
-    expect(tokens(row)).toEqual({ input: Math.ceil(Buffer.byteLength(JSON.stringify(params)) / 4), cached: 0, write: 0, output: 16 });
+    expect(tokens(row)).toEqual({ input: promptTokens(params), cached: 0, write: 0, output: 16 });
   });
 
   it('an upstream reply kills the process: input_tokens 1e17 in an OpenAI Responses stream', async () => {

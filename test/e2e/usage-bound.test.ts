@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateApiToken, insertApiToken, type ApiRole } from '../../src/db/api-tokens.js';
 import { startGateway, tagHeaders, PROMO, WRITER, type Gateway, type Tags } from '../helpers/gateway.js';
+import { promptTokens } from '../../src/gateway/estimate.js';
 
 /**
  * Issue 16, item 4: "Absurd usage is billed as reported". Usage 1e15/1e15 for a call forwarded with max_tokens 16
@@ -84,7 +85,7 @@ describe('what a call can be billed at most', () => {
     const { params, requestId } = await chat({ ...WRITER, session_id: 'sess-1e15' }, { prompt_tokens: 1e15, completion_tokens: 1e15 });
     const row = await ledgerRow(requestId);
     expect(row).toMatchObject({ flags: ['usage_invalid'], partial: false });
-    expect(tokens(row)).toEqual({ input: Math.ceil(bytes(params) / 4), cached: 0, write: 0, output: 0 });
+    expect(tokens(row)).toEqual({ input: promptTokens(params), cached: 0, write: 0, output: 0 });
     expect(await review(requestId)).toMatchObject({ reason: 'usage_invalid', reported: { prompt_tokens: 1e15, completion_tokens: 1e15 }, reported_cost: null, bound_output_tokens: 16 });
   });
 

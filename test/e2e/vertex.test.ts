@@ -256,7 +256,7 @@ describe('budget tiers on Vertex AI', () => {
     expect(served[0]).toBe('vertex/claude-sonnet-4-5');
     expect(served).toContain('vertex/claude-haiku-4-5');
     expect(denial?.status).toBe(429);
-    expect(denial!.error).toMatchObject({ error: { code: 429, status: 'RESOURCE_EXHAUSTED', details: [{ reason: 'budget_exhausted' }] } });
+    expect(denial!.error).toMatchObject({ error: { code: 429, status: 'RESOURCE_EXHAUSTED', details: expect.arrayContaining([expect.objectContaining({ reason: 'budget_exhausted' })]) } });
     expect(denial!.headers?.get('x-should-retry')).toBe('false');
     const denied = await gw.app.tollgate.db('decision_log').where({ use_case_id: WALKER.use_case, allowed: false });
     // One refusal: the SDK, allowed two retries, made none.

@@ -14,6 +14,7 @@ import { loadConfig, type ConfigOverrides } from '../../src/config.js';
 import { insertAgentKey } from '../../src/db/agent-keys.js';
 import { generateAgentKey } from '../../src/identity/keys.js';
 import { startFakeUpstream, type FakeUpstream } from '../../src/demo/fake-upstream.js';
+import { entraAuthority, entraSettings } from './entra.js';
 import { createTestDb, TEST_DB_KIND, testDatabase, type TestDb } from './db.js';
 
 export const UPSTREAM_OPENAI_KEY = 'sk-upstream-openai-0123456789abcdef';
@@ -69,13 +70,18 @@ export type Gateway = {
   close(): Promise<void>;
 };
 
-/** A real tollgate on a random port, in front of the fake upstream, on the database kind under test. */
-export async function startGateway(overrides: ConfigOverrides = {}, opts: { logger?: FastifyServerOptions['logger'] } = {}): Promise<Gateway> {
+/**
+ * A real tollgate on a random port, in front of the fake upstream, on the database kind under test. `entra`: the
+ * fake has an Entra authority and the gateway reaches Azure with its tokens instead of the key.
+ */
+export async function startGateway(overrides: ConfigOverrides = {}, opts: { logger?: FastifyServerOptions['logger']; entra?: boolean } = {}): Promise<Gateway> {
+  const entra = opts.entra === true ? await entraAuthority() : undefined;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-test-'));
   const serviceAccount = vertexServiceAccount(dataDir);
   const upstream = await startFakeUpstream({
     openaiKey: UPSTREAM_OPENAI_KEY, anthropicKey: UPSTREAM_ANTHROPIC_KEY, azureKey: UPSTREAM_AZURE_KEY, geminiKey: UPSTREAM_GEMINI_KEY,
     vertex: { project: VERTEX_PROJECT, location: VERTEX_LOCATION, clientEmail: VERTEX_SERVICE_ACCOUNT, publicKeyPem: serviceAccount.publicKeyPem },
+    ...(entra === undefined ? {} : { entra }),
   });
   let pg: TestDb | undefined;
   if (TEST_DB_KIND === 'postgres') pg = await createTestDb();
@@ -100,6 +106,7 @@ export async function startGateway(overrides: ConfigOverrides = {}, opts: { logg
     TOLLGATE_KEY_CACHE_MS: 0,
     TOLLGATE_POLICY_WATCH: false,
     LOG_LEVEL: 'silent',
+    ...(entra === undefined ? {} : entraSettings(upstream.entra!.url, entra, dataDir)),
     ...overrides,
   });
   const app = await buildApp(config, opts.logger ?? false, await testDatabase(config));

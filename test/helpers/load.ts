@@ -4,6 +4,7 @@ import type { Db } from '../../src/db/knex.js';
 import type { FakeUpstream } from '../../src/demo/fake-upstream.js';
 import type { NormalizedUsage } from '../../src/providers/types.js';
 import { tagHeaders, type Tags } from './gateway.js';
+import { promptTokens } from '../../src/gateway/estimate.js';
 
 /**
  * Load for the multi-process and fault tests. Call `i` carries `#call-i#` in its prompt and the session
@@ -39,8 +40,9 @@ export type CallResult = {
   tier?: string;
   /** The whole answer arrived (a stream to its end). */
   complete: boolean;
-  /** Bytes of the request body, i.e. what tollgate estimates the prompt from. */
+  /** Bytes of the request body (what a call's usage bound allows beyond), and tollgate's prompt estimate of it. */
   bodyBytes: number;
+  prompt: number;
   error?: string;
 };
 
@@ -74,7 +76,7 @@ async function viaFetch(s: CallSpec): Promise<CallResult> {
   const body = JSON.stringify(bodyOf(s));
   const url = s.provider === 'openai' ? `${s.gateway}/openai/v1/chat/completions` : `${s.gateway}/anthropic/v1/messages`;
   const auth: Record<string, string> = s.provider === 'openai' ? { authorization: `Bearer ${s.key}` } : { 'x-api-key': s.key, 'anthropic-version': '2023-06-01' };
-  const base = { i: s.i, gateway: s.gateway, bodyBytes: Buffer.byteLength(body) };
+  const base = { i: s.i, gateway: s.gateway, bodyBytes: Buffer.byteLength(body), prompt: promptTokens(JSON.parse(body) as object) };
   let res: Response;
   try {
     res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...auth, ...headersOf(s) }, body });
@@ -104,9 +106,13 @@ function errorCode(text: string): string | undefined {
 
 async function viaSdk(s: CallSpec): Promise<CallResult> {
   let bodyBytes = 0;
-  // Captures the bytes the SDK actually sends, which is what tollgate estimates from.
+  let prompt = 0;
+  // Captures the body the SDK actually sends, which is what tollgate estimates from.
   const counting: typeof fetch = (input, init) => {
-    if (typeof init?.body === 'string') bodyBytes = Buffer.byteLength(init.body);
+    if (typeof init?.body === 'string') {
+      bodyBytes = Buffer.byteLength(init.body);
+      prompt = promptTokens(JSON.parse(init.body) as object);
+    }
     return fetch(input, init);
   };
   const base = { i: s.i, gateway: s.gateway };
@@ -116,30 +122,30 @@ async function viaSdk(s: CallSpec): Promise<CallResult> {
       const params = bodyOf(s) as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming;
       if (!s.stream) {
         const { response } = await client.chat.completions.create({ ...params, stream: false }).withResponse();
-        return { ...base, ...metaOf(response), complete: true, bodyBytes };
+        return { ...base, ...metaOf(response), complete: true, bodyBytes, prompt };
       }
       const { data, response } = await client.chat.completions.create({ ...params, stream: true }).withResponse();
       for await (const _chunk of data);
-      return { ...base, ...metaOf(response), complete: true, bodyBytes };
+      return { ...base, ...metaOf(response), complete: true, bodyBytes, prompt };
     }
     const client = new Anthropic({ apiKey: s.key, baseURL: `${s.gateway}/anthropic`, maxRetries: s.maxRetries ?? 0, defaultHeaders: headersOf(s), fetch: counting });
     const params = bodyOf(s) as unknown as Anthropic.MessageCreateParamsNonStreaming;
     if (!s.stream) {
       const { response } = await client.messages.create({ ...params, stream: false }).withResponse();
-      return { ...base, ...metaOf(response), complete: true, bodyBytes };
+      return { ...base, ...metaOf(response), complete: true, bodyBytes, prompt };
     }
     const { data, response } = await client.messages.create({ ...params, stream: true }).withResponse();
     let stopped = false;
     for await (const ev of data) if (ev.type === 'message_stop') stopped = true;
-    return { ...base, ...metaOf(response), complete: stopped, bodyBytes };
+    return { ...base, ...metaOf(response), complete: stopped, bodyBytes, prompt };
   } catch (err) {
     if (err instanceof OpenAI.APIError || err instanceof Anthropic.APIError) {
       const status = typeof err.status === 'number' ? err.status : 0;
       const code = err instanceof OpenAI.APIError ? (err.code ?? undefined) : ((err.error as { error?: { code?: string } } | undefined)?.error?.code);
       const headers = err.headers as Headers | undefined;
-      return { ...base, status, code, requestId: headers?.get('x-tollgate-request-id') ?? undefined, tier: headers?.get('x-tollgate-budget-tier') ?? undefined, complete: false, bodyBytes, error: err.message };
+      return { ...base, status, code, requestId: headers?.get('x-tollgate-request-id') ?? undefined, tier: headers?.get('x-tollgate-budget-tier') ?? undefined, complete: false, bodyBytes, prompt, error: err.message };
     }
-    return { ...base, status: 0, complete: false, bodyBytes, error: String(err) };
+    return { ...base, status: 0, complete: false, bodyBytes, prompt, error: String(err) };
   }
 }
 

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
@@ -44,6 +46,21 @@ describe('config', () => {
     expect(loadConfig({}, { TOLLGATE_VERTEX_LOCATION: 'eu' }).providers.vertex.baseUrl).toBe('https://aiplatform.eu.rep.googleapis.com');
     expect(loadConfig({}, { GOOGLE_APPLICATION_CREDENTIALS: '/adc.json', TOLLGATE_VERTEX_CREDENTIALS: '/tollgate.json' }).providers.vertex.credentialsFile).toBe('/tollgate.json');
     expect(() => loadConfig({}, { TOLLGATE_VERTEX_PROJECT: 'Not A Project' })).toThrow(/TOLLGATE_VERTEX_PROJECT/);
+  });
+
+  it('Azure on Entra: tenant, client id and secret together; the public authority by default; an authority CA file read at boot', () => {
+    const app = { TOLLGATE_AZURE_TENANT_ID: 'contoso.onmicrosoft.com', TOLLGATE_AZURE_CLIENT_ID: 'c1', TOLLGATE_AZURE_CLIENT_SECRET: 's1' };
+    expect(loadConfig({}, {}).providers.azure.entra).toBeUndefined();
+    expect(loadConfig({}, app).providers.azure.entra)
+      .toEqual({ tenantId: 'contoso.onmicrosoft.com', clientId: 'c1', clientSecret: 's1', authorityHost: 'https://login.microsoftonline.com' });
+    expect(() => loadConfig({}, { ...app, TOLLGATE_AZURE_CLIENT_SECRET: undefined })).toThrow(/TOLLGATE_AZURE_CLIENT_SECRET/);
+    expect(() => loadConfig({}, { TOLLGATE_AZURE_CLIENT_ID: 'c1' })).toThrow(/TOLLGATE_AZURE_TENANT_ID/);
+    expect(() => loadConfig({}, { ...app, TOLLGATE_AZURE_AUTHORITY_HOST: 'http://login.local' })).toThrow(/TOLLGATE_AZURE_AUTHORITY_HOST/);
+    expect(() => loadConfig({}, { ...app, TOLLGATE_AZURE_AUTHORITY_CA_FILE: '/no/such/ca.pem' })).toThrow(/TOLLGATE_AZURE_AUTHORITY_CA_FILE/);
+    const ca = path.join(os.tmpdir(), `tollgate-ca-${process.pid}.pem`);
+    fs.writeFileSync(ca, 'PEM');
+    expect(loadConfig({}, { ...app, TOLLGATE_AZURE_AUTHORITY_CA_FILE: ca }).providers.azure.entra?.authorityCa).toBe('PEM');
+    fs.rmSync(ca);
   });
 
   it('refuses a JWKS without issuer and audience', () => {

@@ -1,6 +1,7 @@
 import { AlertsView } from './alerts.js';
 import { ApiError, describeError, graphqlClient, type Gql } from './api.js';
 import { announce, byId, showError } from './dom.js';
+import { inSection, wireControls } from './controls.js';
 import { budgetsTable, spendTable } from './finance.js';
 import { currentMonth, label, MONTH } from './format.js';
 import { AdjacencyView } from './graph.js';
@@ -79,19 +80,8 @@ async function loadAll(): Promise<void> {
   await Promise.all([loadGraph().then(loadAlerts), loadSpend(), loadBudgets(), loadShadow()]);
 }
 
-async function section<T>(errorSlot: string, work: () => Promise<T>): Promise<T | undefined> {
-  showError(byId(errorSlot), null);
-  try {
-    return await work();
-  } catch (err) {
-    if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') {
-      forgetToken();
-      showSignIn(`The token is no longer accepted: ${describeError(err)}`);
-    } else {
-      showError(byId(errorSlot), describeError(err));
-    }
-    return undefined;
-  }
+function section<T>(errorSlot: string, work: () => Promise<T>): Promise<T | undefined> {
+  return inSection(errorSlot, work, showSignIn);
 }
 
 async function loadGraph(): Promise<void> {
@@ -172,27 +162,14 @@ function session(): Session {
 }
 
 function wire(): void {
-  byId<HTMLFormElement>('token-form').addEventListener('submit', (event) => {
-    event.preventDefault();
-    const input = byId<HTMLInputElement>('token');
-    const token = input.value.trim();
-    input.value = '';
-    if (!token) return showSignIn('Paste an API token first.');
-    void signIn(token);
-  });
-  byId('sign-out').addEventListener('click', () => {
-    forgetToken();
-    showSignIn(null);
-  });
-  byId<HTMLFormElement>('period-form').addEventListener('submit', (event) => event.preventDefault());
-  byId<HTMLInputElement>('period').addEventListener('change', (event) => {
-    const value = (event.target as HTMLInputElement).value;
-    if (!MONTH.test(value) || value === state.period) return;
-    state.period = value;
-    const url = new URL(location.href);
-    url.searchParams.set('period', value);
-    history.replaceState(history.state, '', url.pathname + url.search);
-    void loadAll();
+  wireControls({
+    signIn: (token) => void signIn(token),
+    showSignIn,
+    period: () => state.period,
+    periodChanged: (period) => {
+      state.period = period;
+      void loadAll();
+    },
   });
   const run = byId<HTMLButtonElement>('run-adjacency');
   run.addEventListener('click', () => void runAgain(run));

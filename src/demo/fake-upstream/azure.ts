@@ -1,12 +1,14 @@
 import type { FastifyRequest } from 'fastify';
 import { chatCompletions, embeddings, responses } from './openai.js';
+import type { FakeEntra } from './entra.js';
 import { usage, type JsonReply, type Renderer, type Route, type SseOut } from './wire.js';
 
 /**
  * Azure OpenAI's wire format (https://learn.microsoft.com/azure/ai-foundry/openai/reference): OpenAI's bodies
  * behind `/openai/deployments/{deployment}/…?api-version=…`, `/openai/responses?api-version=…` and the v1 API's
- * `/openai/v1/…`; the key in `api-key`; errors as `{ error: { code, message } }`; content filter results on chat
- * answers, and a first stream chunk that carries only the prompt's.
+ * `/openai/v1/…`; the key in `api-key`, or an Entra token (src/providers/azure/headers.ts) in Authorization; errors as
+ * `{ error: { code, message } }`; content filter results on chat answers, and a first stream chunk that carries
+ * only the prompt's.
  */
 
 /** The fake resource's deployments: deployment name → the model it runs. */
@@ -23,9 +25,21 @@ export function azureError(status: number, code: string, message: string): JsonR
   return { status, json: { error: { code, message } }, usage: usage(0, 0, 0, 0) };
 }
 
-export function authorizeAzure(headers: FastifyRequest['headers'], key: string | undefined): JsonReply | null {
-  // Every credential present must be the key: a gateway that leaks the agent's Authorization is caught.
-  if (headers['api-key'] === key && headers.authorization === undefined) return null;
+/** The audience of Azure OpenAI's Entra tokens. */
+const AZURE_TOKEN_AUDIENCE = 'https://cognitiveservices.azure.com';
+
+/**
+ * The resource's key in `api-key`, or (with an Entra authority) a token it issued for Azure OpenAI in
+ * `Authorization: Bearer`. Every credential present must be that one: a gateway that leaks the agent's
+ * Authorization beside the key, or a key beside the token, is caught.
+ */
+export function authorizeAzure(headers: FastifyRequest['headers'], key: string | undefined, entra?: FakeEntra): JsonReply | null {
+  const bearer = /^Bearer (.+)$/.exec(headers.authorization ?? '')?.[1];
+  if (bearer !== undefined && entra !== undefined && headers['api-key'] === undefined) {
+    if (entra.accepts(bearer, AZURE_TOKEN_AUDIENCE)) return null;
+    return azureError(401, 'PermissionDenied', 'Unauthorized. Access token is missing, invalid, audience is incorrect (https://cognitiveservices.azure.com), or have expired.');
+  }
+  if (key !== undefined && headers['api-key'] === key && headers.authorization === undefined) return null;
   return azureError(401, '401', 'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.');
 }
 

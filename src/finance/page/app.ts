@@ -2,6 +2,7 @@ import { ApiError, describeError, graphqlClient, type Gql } from '../../council/
 import { buColors } from '../../council/page/colors.js';
 import { byId, el, showError } from '../../council/page/dom.js';
 import { currentMonth, label, MONTH } from '../../council/page/format.js';
+import { inSection, wireControls } from '../../council/page/controls.js';
 import { forgetToken, storedToken, storeToken, tokenFromFragment } from '../../council/page/token.js';
 import { burnDowns } from './burn.js';
 import { denialsPanel, downgradesPanel, kpis, outcomesTable, sessionsTable } from './panels.js';
@@ -117,19 +118,8 @@ function fill(id: string, content: HTMLElement | null | undefined): void {
   target.dataset.state = content ? 'ready' : 'failed';
 }
 
-async function section<T>(errorSlot: string, work: () => Promise<T>): Promise<T | undefined> {
-  showError(byId(errorSlot), null);
-  try {
-    return await work();
-  } catch (err) {
-    if (err instanceof ApiError && err.code === 'UNAUTHENTICATED') {
-      forgetToken();
-      showSignIn(`The token is no longer accepted: ${describeError(err)}`);
-    } else {
-      showError(byId(errorSlot), describeError(err));
-    }
-    return undefined;
-  }
+function section<T>(errorSlot: string, work: () => Promise<T>): Promise<T | undefined> {
+  return inSection(errorSlot, work, showSignIn);
 }
 
 function gql<T>(query: string, variables?: Record<string, unknown>): Promise<T> {
@@ -150,27 +140,14 @@ function monthsEndingAt(period: string, n: number): string[] {
 }
 
 function wire(): void {
-  byId<HTMLFormElement>('token-form').addEventListener('submit', (event) => {
-    event.preventDefault();
-    const input = byId<HTMLInputElement>('token');
-    const token = input.value.trim();
-    input.value = '';
-    if (!token) return showSignIn('Paste an API token first.');
-    void signIn(token);
-  });
-  byId('sign-out').addEventListener('click', () => {
-    forgetToken();
-    showSignIn(null);
-  });
-  byId<HTMLFormElement>('period-form').addEventListener('submit', (event) => event.preventDefault());
-  byId<HTMLInputElement>('period').addEventListener('change', (event) => {
-    const value = (event.target as HTMLInputElement).value;
-    if (!MONTH.test(value) || value === state.period) return;
-    state.period = value;
-    const url = new URL(location.href);
-    url.searchParams.set('period', value);
-    history.replaceState(history.state, '', url.pathname + url.search);
-    void loadAll();
+  wireControls({
+    signIn: (token) => void signIn(token),
+    showSignIn,
+    period: () => state.period,
+    periodChanged: (period) => {
+      state.period = period;
+      void loadAll();
+    },
   });
 }
 

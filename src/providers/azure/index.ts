@@ -2,14 +2,15 @@ import type { ProviderAdapter } from '../types.js';
 import { endpointsOf } from '../endpoint-spec.js';
 import { ENDPOINTS, clampOutput, isBilled, isStream, prepareBody, readBody } from './body.js';
 import { errorBody } from './errors.js';
-import { headerRules } from './headers.js';
+import { entraSigner, headerRules } from './headers.js';
 import { PATHS, routePath } from './routes.js';
 import { requestTools, toolsFromBody } from './tools.js';
 import { badUsage, isInjectedUsageEvent, modelFromBody, streamReader, usageFromBody } from './usage.js';
 
 /**
  * Azure OpenAI: OpenAI's wire format (bodies, usage, streams, tools, error shape) behind Azure's paths, key
- * header and deployment names (the catalog maps each deployment to a model of provider `azure`).
+ * header and deployment names (the catalog maps each deployment to a model of provider `azure`). Without a key,
+ * tollgate's own Microsoft Entra ID token goes up instead (headers.ts).
  */
 export const azure: ProviderAdapter = Object.freeze({
   name: 'azure',
@@ -35,4 +36,5 @@ export const azure: ProviderAdapter = Object.freeze({
   readBody,
   clampOutput,
   isBilled,
+  upstreamSigner: entraSigner,
 });

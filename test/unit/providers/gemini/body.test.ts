@@ -60,9 +60,22 @@ describe('Gemini tools and errors', () => {
   });
 
   it("answers in Google's shape with tollgate's code as the ErrorInfo reason", () => {
-    expect(errorBody({ status: 429, code: 'budget_exhausted', message: 'at its hard cap' })).toEqual({
-      error: { code: 429, message: 'at its hard cap', status: 'RESOURCE_EXHAUSTED', details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'budget_exhausted', domain: 'tollgate' }] },
+    expect(errorBody({ status: 429, code: 'budget_busy', message: 'retry shortly' })).toEqual({
+      error: { code: 429, message: 'retry shortly', status: 'RESOURCE_EXHAUSTED', details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'budget_busy', domain: 'tollgate' }] },
     });
     expect((errorBody({ status: 401, code: 'invalid_credential', message: 'm' }) as { error: { status: string } }).error.status).toBe('UNAUTHENTICATED');
+  });
+
+  it('marks a hard cap as a quota that will not come back soon (QuotaFailure, RetryInfo over 300 s), not budget_busy', () => {
+    for (const code of ['budget_exhausted', 'session_budget_exhausted']) {
+      const { error } = errorBody({ status: 429, code, message: 'at its hard cap' }) as { error: { details: Record<string, unknown>[] } };
+      expect(error.details).toEqual([
+        { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: code, domain: 'tollgate' },
+        { '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ subject: expect.stringContaining('tollgate'), description: 'at its hard cap', quotaId: `tollgate-${code}` }] },
+        { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: expect.stringMatching(/^\d+s$/) },
+      ]);
+      // Gemini CLI stops retrying past 300 s (MAX_RETRYABLE_DELAY_SECONDS in its classifyGoogleError).
+      expect(Number.parseInt(String(error.details[2]!.retryDelay), 10)).toBeGreaterThan(300);
+    }
   });
 });
