@@ -264,6 +264,39 @@ describe('budget tiers on Vertex AI', () => {
   });
 });
 
+describe('budget tiers on Vertex AI, Gemini', () => {
+  it('serves the cheaper Vertex Gemini at the soft cap, on tollgate\'s project, and refuses at the hard cap', async () => {
+    await upsertBudget(gw.app.tollgate.db, { scope: 'use_case', scopeId: WRITER.use_case, limit: '0.002', unit: 'usd', period: 'month' });
+    const client = gw.vertexGenai(writerKey, WRITER);
+    const served: string[] = [];
+    let denial: ApiError | undefined;
+    for (let i = 0; i < 80 && denial === undefined; i++) {
+      const before = gw.upstream.requests.length;
+      const out = await client.models
+        .generateContent({ model: 'gemini-2.5-flash', contents: 'one more line for the campaign brief', config: { maxOutputTokens: 20 } })
+        .catch((e: unknown) => e as ApiError);
+      await gw.flush();
+      if (out instanceof ApiError) {
+        denial = out;
+        expect(gw.upstream.requests.length).toBe(before);
+        break;
+      }
+      const headers = out.sdkHttpResponse!.headers!;
+      served.push(headers['x-tollgate-model-served']!);
+      if (headers['x-tollgate-model-served'] === 'vertex/gemini-2.5-flash-lite') {
+        expect(headers['x-tollgate-budget-tier']).toBe('soft_cap');
+        expect(gw.upstream.requests.at(-1)!.path).toBe(`${ACCOUNT}/publishers/google/models/gemini-2.5-flash-lite:generateContent`);
+        const row = await ledgerRow(genaiRequestId(out));
+        expect(normalizeDecimal(row.cost as string)).toBe(expectedCost(gw.upstream.usageLog.at(-1)!.usage, 'vertex/gemini-2.5-flash-lite'));
+      }
+    }
+    expect(served[0]).toBe('vertex/gemini-2.5-flash');
+    expect(served).toContain('vertex/gemini-2.5-flash-lite');
+    expect(denial?.status).toBe(429);
+    expect(JSON.parse(denial!.message)).toMatchObject({ error: { code: 429, status: 'RESOURCE_EXHAUSTED' } });
+  });
+});
+
 describe('the ledger and the fake', () => {
   it('agree on every Vertex call the fake served, per token kind', async () => {
     await gw.flush();
