@@ -37,6 +37,12 @@ const ROOTS = [
       'POST /vertex/v1/projects/{project}/locations/{location}/publishers/anthropic/models/{model}:rawPredict',
       'POST /vertex/v1/projects/{project}/locations/{location}/publishers/anthropic/models/{model}:streamRawPredict',
       'POST /vertex/v1/projects/{project}/locations/{location}/publishers/anthropic/models/count-tokens:rawPredict',
+      'POST /vertex/v1beta1/projects/{project}/locations/{location}/publishers/google/models/{model}:generateContent',
+      'POST /vertex/v1beta1/projects/{project}/locations/{location}/publishers/google/models/{model}:streamGenerateContent?alt=sse',
+      'POST /vertex/v1beta1/projects/{project}/locations/{location}/publishers/google/models/{model}:countTokens',
+      'POST /vertex/v1beta1/projects/{project}/locations/{location}/publishers/anthropic/models/{model}:rawPredict',
+      'POST /vertex/v1beta1/projects/{project}/locations/{location}/publishers/anthropic/models/{model}:streamRawPredict',
+      'POST /vertex/v1beta1/projects/{project}/locations/{location}/publishers/anthropic/models/count-tokens:rawPredict',
     ],
   },
 ] as const;

@@ -19,6 +19,8 @@ import type { NormalizedUsage } from '../../src/providers/types.js';
 
 const WALKER: Tags = { bu: 'marketing', use_case: 'experience-management', agent_id: 'campaign-writer', session_id: 'sess-vertex-walk' };
 const ACCOUNT = `/v1/projects/${VERTEX_PROJECT}/locations/${VERTEX_LOCATION}`;
+/** @google/genai calls v1beta1 by default (its express-mode client below is set to v1); the upstream gets the version called. */
+const BETA_ACCOUNT = `/v1beta1/projects/${VERTEX_PROJECT}/locations/${VERTEX_LOCATION}`;
 
 let gw: Gateway;
 let writerKey: string;
@@ -78,7 +80,7 @@ describe('@google/genai in Vertex AI mode through tollgate /vertex', () => {
     const meta = answer.usageMetadata!;
     expect(meta.cachedContentTokenCount).toBeGreaterThan(0);
     expect(meta.thoughtsTokenCount).toBeGreaterThan(0);
-    expect(gw.upstream.requests.at(-1)!.url).toBe(`${ACCOUNT}/publishers/google/models/gemini-2.5-flash:generateContent`);
+    expect(gw.upstream.requests.at(-1)!.url).toBe(`${BETA_ACCOUNT}/publishers/google/models/gemini-2.5-flash:generateContent`);
     expectCredentialsKept(writerKey, answer.sdkHttpResponse!.headers!);
     const row = await expectMetered(genaiRequestId(answer), 'gemini-2.5-flash', 'vertex/gemini-2.5-flash');
     expect(Number(row.cached_input_tokens)).toBe(meta.cachedContentTokenCount);
@@ -90,7 +92,7 @@ describe('@google/genai in Vertex AI mode through tollgate /vertex', () => {
     const chunks: GenerateContentResponse[] = [];
     for await (const chunk of stream) chunks.push(chunk);
     expect(chunks.length).toBeGreaterThan(1);
-    expect(gw.upstream.requests.at(-1)!.url).toBe(`${ACCOUNT}/publishers/google/models/gemini-2.5-flash-lite:streamGenerateContent?alt=sse`);
+    expect(gw.upstream.requests.at(-1)!.url).toBe(`${BETA_ACCOUNT}/publishers/google/models/gemini-2.5-flash-lite:streamGenerateContent?alt=sse`);
     await expectMetered(genaiRequestId(chunks[0]!), 'gemini-2.5-flash-lite', 'vertex/gemini-2.5-flash-lite');
   });
 
@@ -155,7 +157,7 @@ describe('@anthropic-ai/vertex-sdk through tollgate /vertex', () => {
   });
 
   it('minted tollgate\'s token once and reused it for every call', () => {
-    const vertexCalls = gw.upstream.requests.filter((r) => r.path.startsWith('/v1/projects/'));
+    const vertexCalls = gw.upstream.requests.filter((r) => /^\/v1(beta1)?\/projects\//.test(r.path));
     expect(vertexCalls.length).toBeGreaterThanOrEqual(5);
     expect(gw.upstream.vertexTokens.minted).toHaveLength(1);
     for (const call of vertexCalls) expect(call.headers.authorization).toBe(`Bearer ${gw.upstream.vertexTokens.minted[0]}`);
@@ -285,7 +287,7 @@ describe('budget tiers on Vertex AI, Gemini', () => {
       served.push(headers['x-tollgate-model-served']!);
       if (headers['x-tollgate-model-served'] === 'vertex/gemini-2.5-flash-lite') {
         expect(headers['x-tollgate-budget-tier']).toBe('soft_cap');
-        expect(gw.upstream.requests.at(-1)!.path).toBe(`${ACCOUNT}/publishers/google/models/gemini-2.5-flash-lite:generateContent`);
+        expect(gw.upstream.requests.at(-1)!.path).toBe(`${BETA_ACCOUNT}/publishers/google/models/gemini-2.5-flash-lite:generateContent`);
         const row = await ledgerRow(genaiRequestId(out));
         expect(normalizeDecimal(row.cost as string)).toBe(expectedCost(gw.upstream.usageLog.at(-1)!.usage, 'vertex/gemini-2.5-flash-lite'));
       }
@@ -344,7 +346,7 @@ describe('a token endpoint that fails', () => {
       expect(err).toBeInstanceOf(ApiError);
       expect((err as ApiError).status).toBe(502);
       expect(JSON.parse((err as ApiError).message)).toMatchObject({ error: { code: 502, status: 'UNAVAILABLE', details: [{ reason: 'upstream_auth_failed' }] } });
-      expect(down.upstream.requests.filter((r) => r.path.startsWith('/v1/projects/'))).toEqual([]);
+      expect(down.upstream.requests.filter((r) => /^\/v1(beta1)?\/projects\//.test(r.path))).toEqual([]);
       expect(down.upstream.vertexTokens.minted).toEqual([]);
       await down.flush();
       const logged = await down.app.tollgate.db('decision_log').where({ provider: 'vertex', allowed: false });

@@ -136,7 +136,7 @@ export async function startGateway(overrides: ConfigOverrides = {}, opts: { logg
     vertexGenai: (key, tags, extra = {}) =>
       new GoogleGenAI({
         vertexai: true, project: AGENT_VERTEX_PROJECT, location: AGENT_VERTEX_LOCATION, googleAuthOptions: { authClient: agentAuth(key) },
-        httpOptions: { baseUrl: `${url}/vertex`, apiVersion: 'v1', headers: { ...tagHeaders(tags), ...extra } },
+        httpOptions: { baseUrl: `${url}/vertex`, headers: { ...tagHeaders(tags), ...extra } },
       }),
     vertexAnthropic: (key, tags, opts = {}) =>
       new AnthropicVertex({

@@ -88,26 +88,27 @@ function claudeBodyRefusal(request: FastifyRequest): JsonReply | null {
 
 const claude = (stream: boolean): Renderer => (body, ctx) => messages({ ...body, stream }, ctx);
 
-function route(account: VertexAccount, publisher: 'google' | 'anthropic', method: string, render: Renderer, streams = false, model?: string): Route {
+function route(account: VertexAccount, version: string, publisher: 'google' | 'anthropic', method: string, render: Renderer, streams = false, model?: string): Route {
   const models = publisher === 'google' ? GEMINI_MODELS : VERTEX_CLAUDE_MODELS;
   const modelPattern = publisher === 'google' ? '^[A-Za-z0-9._-]+' : '^[A-Za-z0-9._@-]+';
   return {
-    path: `/v1/projects/:project/locations/:location/publishers/${publisher}/models/${model ?? `:model(${modelPattern})`}::${method}`,
+    path: `/${version}/projects/:project/locations/:location/publishers/${publisher}/models/${model ?? `:model(${modelPattern})`}::${method}`,
     provider: 'vertex', render, streams,
     model: modelOf,
     refuse: (request) => refusal(account, publisher, models, request) ?? (publisher === 'anthropic' ? claudeBodyRefusal(request) : null),
   };
 }
 
+/** Both API versions the SDKs call (v1, and v1beta1: @google/genai's default), the same methods below each. */
 export function vertexRoutes(account: VertexAccount): Route[] {
-  return [
-    route(account, 'google', 'generateContent', generateContent),
-    route(account, 'google', 'streamGenerateContent', streamGenerateContent, true),
-    route(account, 'google', 'countTokens', countTokens),
-    route(account, 'anthropic', 'rawPredict', claude(false)),
-    route(account, 'anthropic', 'streamRawPredict', claude(true), true),
-    route(account, 'anthropic', 'rawPredict', claudeCountTokens, false, 'count-tokens'),
-  ];
+  return ['v1', 'v1beta1'].flatMap((version) => [
+    route(account, version, 'google', 'generateContent', generateContent),
+    route(account, version, 'google', 'streamGenerateContent', streamGenerateContent, true),
+    route(account, version, 'google', 'countTokens', countTokens),
+    route(account, version, 'anthropic', 'rawPredict', claude(false)),
+    route(account, version, 'anthropic', 'streamRawPredict', claude(true), true),
+    route(account, version, 'anthropic', 'rawPredict', claudeCountTokens, false, 'count-tokens'),
+  ]);
 }
 
 /** Google's front end's markers (never to reach an agent). */

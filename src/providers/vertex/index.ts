@@ -17,6 +17,8 @@ export const vertex: ProviderAdapter = Object.freeze({
   root: '/vertex',
   prefix: '/vertex/v1',
   upstreamPrefix: '/v1',
+  // @google/genai calls v1beta1 unless told otherwise; the upstream gets the version the agent called.
+  morePrefixes: Object.freeze([Object.freeze({ prefix: '/vertex/v1beta1', upstreamPrefix: '/v1beta1' })]),
   routePath,
   paths: PATHS,
   // alt=sse asks for server-sent events; a `key` (a credential in the query) and anything else stays here.
