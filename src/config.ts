@@ -53,6 +53,12 @@ const EnvSchema = Type.Object({
   TOLLGATE_AZURE_AUTHORITY_CA_FILE: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_GEMINI_BASE_URL: Type.String({ default: 'https://generativelanguage.googleapis.com', pattern: '^https?://' }),
   GEMINI_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_VERTEX_PROJECT: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9-]{4,28}[a-z0-9]$' })),
+  TOLLGATE_VERTEX_LOCATION: Type.String({ default: 'global', pattern: '^[a-z0-9-]{1,64}$' }),
+  TOLLGATE_VERTEX_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  TOLLGATE_VERTEX_CREDENTIALS: Type.Optional(Type.String({ minLength: 1 })),
+  GOOGLE_APPLICATION_CREDENTIALS: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_VERTEX_TOKEN_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   TOLLGATE_BEDROCK_BASE_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   TOLLGATE_BEDROCK_REGION: Type.Optional(Type.String({ pattern: '^[a-z]{2}(-[a-z]+)+-[0-9]+$' })),
   AWS_REGION: Type.Optional(Type.String({ minLength: 1 })),
@@ -172,16 +178,21 @@ export type TracesSettings = Readonly<{ url: string; protocol: 'http/protobuf' |
 export type ReportProvider = 'openai' | 'anthropic';
 
 /** The vendors tollgate routes to (src/providers/registry.ts), each with its settings. */
-export type ProviderName = 'openai' | 'anthropic' | 'azure' | 'gemini' | 'bedrock';
+export type ProviderName = 'openai' | 'anthropic' | 'azure' | 'gemini' | 'vertex' | 'bedrock';
 
 /** One provider's upstream: where, tollgate's key, and what tollgate (never the agent) chooses for the account. */
 export type ProviderSettings = Readonly<{
   /** '' when not set (Azure, which has no default host): the vendor's routes then refuse with provider_not_configured. */
   baseUrl: string;
   apiKey?: string;
-  /** OpenAI: the organization and project billed. */
+  /** OpenAI: the organization and project billed; Vertex AI: the Google Cloud project billed. */
   organization?: string;
   project?: string;
+  /** Vertex AI: the location (region, or `global`) tollgate calls, whatever location the agent's path names. */
+  location?: string;
+  /** Vertex AI: the service account key file tollgate mints its OAuth tokens from, and a token endpoint other than Google's. */
+  credentialsFile?: string;
+  tokenUrl?: string;
   /** Anthropic: the betas an agent may turn on with anthropic-beta. */
   betas?: readonly string[];
   /** Bedrock: the region signed for, and tollgate's own AWS credential (no key: the vendor is not configured). */
@@ -224,6 +235,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
       // Azure has no public host: each resource has its own (https://RESOURCE.openai.azure.com); unset, /azure refuses.
       azure: { baseUrl: e.TOLLGATE_AZURE_OPENAI_BASE_URL ?? '', apiKey: e.AZURE_OPENAI_API_KEY, entra: entraSettings(e) },
       gemini: { baseUrl: e.TOLLGATE_GEMINI_BASE_URL, apiKey: e.GEMINI_API_KEY },
+      vertex: vertexSettings(e),
       bedrock: bedrockSettings(e),
     },
     jwt: {
@@ -274,6 +286,27 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     },
     traces: tracesSettings(e),
   } satisfies Config);
+}
+
+/** Vertex AI's multi-region locations, served from their own regional endpoints (`aiplatform.us.rep…`). */
+const VERTEX_MULTI_REGIONS = new Set(['us', 'eu']);
+
+/**
+ * Vertex AI's host is per location (https://cloud.google.com/vertex-ai/docs/general/locations); the global endpoint
+ * has none in its name, a multi-region its own. The key file: tollgate's own, else Application Default Credentials'.
+ */
+function vertexSettings(e: Env): ProviderSettings {
+  const location = e.TOLLGATE_VERTEX_LOCATION;
+  const host = location === 'global' ? 'https://aiplatform.googleapis.com'
+    : VERTEX_MULTI_REGIONS.has(location) ? `https://aiplatform.${location}.rep.googleapis.com`
+    : `https://${location}-aiplatform.googleapis.com`;
+  return {
+    baseUrl: e.TOLLGATE_VERTEX_BASE_URL ?? host,
+    project: e.TOLLGATE_VERTEX_PROJECT,
+    location,
+    credentialsFile: e.TOLLGATE_VERTEX_CREDENTIALS ?? e.GOOGLE_APPLICATION_CREDENTIALS,
+    tokenUrl: e.TOLLGATE_VERTEX_TOKEN_URL,
+  };
 }
 
 /**

@@ -9,10 +9,11 @@ import { formatSse, usage, type FakeProvider, type JsonReply, type Reply, type R
 import { AZURE_ROUTES, authorizeAzure, azureAnswerHeaders, azureError } from './fake-upstream/azure.js';
 import { startFakeEntra, type EntraOptions, type FakeEntra } from './fake-upstream/entra.js';
 import { GEMINI_ROUTES, authorizeGemini, geminiAnswerHeaders, googleError, rpcStatusOf } from './fake-upstream/gemini.js';
+import { authorizeVertex, mintToken, vertexAnswerHeaders, vertexRoutes, type VertexAccount, type VertexTokens } from './fake-upstream/vertex.js';
 import { BEDROCK_ROUTES, bedrockAnswerHeaders, bedrockError, bedrockTypeOf, verifySignature, type BedrockCredential } from './fake-upstream/bedrock.js';
 
 /**
- * A local stand-in for api.openai.com, api.anthropic.com, an Azure OpenAI resource (and its Entra authority), the Gemini API and Bedrock's runtime: it answers in their wire formats closely
+ * A local stand-in for api.openai.com, api.anthropic.com, an Azure OpenAI resource (and its Entra authority), the Gemini API, Vertex AI (with its token endpoint) and Bedrock's runtime: it answers in their wire formats closely
  * enough for the official SDKs, records what it received, keeps its own tally of the usage it reported,
  * and fails on demand. Tests compare tollgate's ledger to that tally.
  */
@@ -32,6 +33,8 @@ export type FakeUpstreamOptions = {
   bedrock?: BedrockCredential;
   /** An Entra authority (its own HTTPS listener) whose tokens the Azure resource accepts beside its key. */
   entra?: EntraOptions;
+  /** Vertex AI's project, location and the service account whose tokens it accepts; unset, /v1/projects/… is not served. */
+  vertex?: VertexAccount;
   /** Delay before every answer. */
   latencyMs?: number;
   /** Delay before every SSE event. */
@@ -97,6 +100,8 @@ export type FakeUpstream = {
   usageLog: UsageRecord[];
   /** The Entra authority, when one was asked for. */
   entra?: FakeEntra;
+  /** Live: the Vertex AI tokens the token endpoint (POST /token) minted; `down` makes it answer 503; `lifetimeS`, their expires_in. */
+  vertexTokens: VertexTokens;
   script(next: FaultScript | FaultScript[]): void;
   reset(): void;
   close(): Promise<void>;
@@ -130,7 +135,7 @@ function openaiError(status: number, message: string, type?: string, code: strin
 function providerError(provider: FakeProvider, status: number, message: string, type?: string, requestId?: string): unknown {
   if (provider === 'openai') return openaiError(status, message, type);
   if (provider === 'azure') return azureError(status, type ?? String(status), message).json;
-  if (provider === 'gemini') return googleError(status, message, type ?? rpcStatusOf(status)).json;
+  if (provider === 'gemini' || provider === 'vertex') return googleError(status, message, type ?? rpcStatusOf(status)).json;
   return anthropicErrorJson(type ?? ANTHROPIC_ERROR_TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error'), message, requestId);
 }
 
@@ -145,7 +150,8 @@ function denied(status: number, json: unknown): JsonReply {
 }
 
 /** The provider's own refusal of a request without the right key (or, for Anthropic, without a version). */
-function authorize(provider: FakeProvider, headers: IncomingHttpHeaders, options: FakeUpstreamOptions, entra?: FakeEntra): JsonReply | null {
+function authorize(provider: FakeProvider, headers: IncomingHttpHeaders, options: FakeUpstreamOptions, vertexTokens: VertexTokens, entra?: FakeEntra): JsonReply | null {
+  if (provider === 'vertex') return authorizeVertex(headers, vertexTokens);
   if (provider === 'azure') return authorizeAzure(headers, options.azureKey, entra);
   if (provider === 'gemini') return authorizeGemini(headers, options.geminiKey);
   if (provider === 'openai') {
@@ -185,8 +191,9 @@ function writeFlushed(res: ServerResponse, text: string | Uint8Array): Promise<v
   return new Promise((resolve) => res.write(text, () => resolve()));
 }
 
-function streamErrorEvent(provider: FakeProvider, type: string | undefined, message: string): string {
-  if (provider === 'gemini') return `data: ${JSON.stringify(googleError(503, message, type ?? 'UNAVAILABLE').json)}\n\n`;
+function streamErrorEvent(provider: FakeProvider, type: string | undefined, message: string, path: string): string {
+  if (provider === 'vertex' && path.includes('/publishers/anthropic/')) return streamErrorEvent('anthropic', type, message, path);
+  if (provider === 'gemini' || provider === 'vertex') return `data: ${JSON.stringify(googleError(503, message, type ?? 'UNAVAILABLE').json)}\n\n`;
   if (provider === 'openai' || provider === 'azure') return `data: ${JSON.stringify(openaiError(500, message, type))}\n\n`;
   return `event: error\ndata: ${JSON.stringify(anthropicErrorJson(type ?? 'overloaded_error', message))}\n\n`;
 }
@@ -195,6 +202,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
   const requests: RecordedRequest[] = [];
   const usageLog: UsageRecord[] = [];
   const faults: { script: FaultScript; remaining: number }[] = [];
+  const vertexTokens: VertexTokens = { minted: [], down: false, lifetimeS: 3599 };
   const closing = new AbortController();
   // Every hung answer waits on it: many at once are expected, not a leak.
   setMaxListeners(0, closing.signal);
@@ -256,7 +264,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
         return;
       }
       if (fault?.fault === 'stream-error' && index === fault.afterEvents) {
-        res.end(reply.encodeError ? reply.encodeError(fault.type, fault.message ?? 'Overloaded') : streamErrorEvent(record.provider, fault.type, fault.message ?? 'Overloaded'));
+        res.end(reply.encodeError ? reply.encodeError(fault.type, fault.message ?? 'Overloaded') : streamErrorEvent(record.provider, fault.type, fault.message ?? 'Overloaded', record.path));
         record.outcome = 'stream-error';
         return;
       }
@@ -282,6 +290,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
     if (record.provider === 'openai') return { 'x-request-id': record.requestId, ...openaiHeaders() };
     if (record.provider === 'azure') return azureAnswerHeaders(record.requestId);
     if (record.provider === 'gemini') return geminiAnswerHeaders();
+    if (record.provider === 'vertex') return vertexAnswerHeaders();
     if (record.provider === 'bedrock') return bedrockAnswerHeaders(record.requestId);
     return { 'request-id': record.requestId, ...anthropicHeaders() };
   }
@@ -297,7 +306,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
 
   async function answer(route: Route, request: FastifyRequest, res: ServerResponse, record: UsageRecord): Promise<void> {
     const body = (typeof request.body === 'object' && request.body !== null ? request.body : {}) as Record<string, unknown>;
-    const refusal = (route.provider === 'bedrock' ? await authorizeBedrock(request) : authorize(route.provider, request.headers, options, entra)) ?? route.refuse?.(request) ?? null;
+    const refusal = (route.provider === 'bedrock' ? await authorizeBedrock(request) : authorize(route.provider, request.headers, options, vertexTokens, entra)) ?? route.refuse?.(request) ?? null;
     if (refusal !== null) return sendJson(res, refusal, undefined, record);
     const model = route.model ? route.model(request) : body.model;
     if (typeof model !== 'string') {
@@ -317,7 +326,19 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
     return 'events' in reply ? sendStream(res, reply, fault, record) : sendJson(res, reply, fault, record);
   }
 
-  for (const route of ROUTES) {
+  // Google's token endpoint takes a form (grant_type, assertion).
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+  const vertex = options.vertex;
+  if (vertex !== undefined) {
+    app.post('/token', async (request, reply) => {
+      const minted = await mintToken((request.body ?? {}) as Record<string, string>, vertex, vertexTokens);
+      return reply.code(minted.status).send(minted.json);
+    });
+  }
+
+  for (const route of [...ROUTES, ...(vertex === undefined ? [] : vertexRoutes(vertex))]) {
     app.post(route.path, async (request, reply) => {
       const id = `fake${String(++counter).padStart(6, '0')}`;
       const body = request.body as Record<string, unknown> | undefined;
@@ -370,6 +391,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
     url: address,
     requests,
     usageLog,
+    vertexTokens,
     ...(entra === undefined ? {} : { entra }),
     ...control,
     async close() {

@@ -28,7 +28,8 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter, signe
   return async function decide(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const started = process.hrtime.bigint();
     const ts = new Date();
-    const route = routeOf(adapter, request.url);
+    const settings = app.tollgate.config.providers[adapter.name as ProviderName];
+    const route = routeOf(adapter, request.url, settings);
     const endpoint = route.endpoint;
     const edge = checkEdge(request, adapter, route);
     if (!edge.ok) return deny(app, request, reply, { adapter, endpoint, ts, decision: gatewayDenial(edge.code, edge.message), tags: edge.tags, parentId: edge.parentId, revision: null });
@@ -56,7 +57,6 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter, signe
     reply.header('x-tollgate-budget-tier', decision.tier).header('x-tollgate-policy-revision', revision);
     recordTierCrossings(app, request.id, ts, input.budgets, decision);
     if (!decision.allowed) return deny(app, request, reply, { ...base, decision, revision });
-    const settings = app.tollgate.config.providers[adapter.name as ProviderName];
     if (!isConfigured(settings, signer)) {
       return deny(app, request, reply, { ...base, decision: gatewayDenial('provider_not_configured'), revision });
     }

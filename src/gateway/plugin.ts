@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import httpProxy from '@fastify/http-proxy';
 import { PROVIDERS } from '../providers/registry.js';
 import { decideHook, endpointOf } from './decide.js';
+import { treeOf, treesOf } from './route.js';
 import { deny, gatewayDenial } from './deny.js';
 import { readTags } from './tags.js';
 import { forwardHandler } from './forward.js';
@@ -32,24 +33,29 @@ export async function gatewayRoutes(app: FastifyInstance): Promise<void> {
           return sendProviderError(reply, adapter, { status: ERRORS[code].status, code, message });
         }
         const read = readTags(request.raw);
-        const denial = { adapter, endpoint: endpointOf(request.url, adapter.prefix), ts: new Date(), decision: gatewayDenial(code, message), revision: null };
+        const denial = { adapter, endpoint: endpointOf(request.url, treeOf(adapter, request.url).prefix), ts: new Date(), decision: gatewayDenial(code, message), revision: null };
         return deny(app, request, reply, read.ok ? { ...denial, tags: read.tags, parentId: read.parentId } : denial);
       });
       providerRoots(app, scope, adapter);
-      await scope.register(httpProxy, {
-        // A vendor without a base URL is refused before forwarding (provider_not_configured); the proxy needs one anyway.
-        upstream: settings.baseUrl || UNCONFIGURED_UPSTREAM,
-        prefix: adapter.prefix,
-        rewritePrefix: adapter.upstreamPrefix,
-        httpMethods: ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS'],
-        // A preValidation hook keeps the scope's JSON parser (the policy needs the parsed body).
-        preValidation: async () => {},
-        preHandler: decideHook(app, adapter, signer),
-        handler: forwardHandler(app, headers),
-        replyOptions: { rewriteHeaders: (upstream: Parameters<typeof headers.response>[0]) => headers.response(upstream) },
-        http: undefined,
-        undici: { headersTimeout: app.tollgate.config.upstreamTimeoutMs, bodyTimeout: app.tollgate.config.upstreamTimeoutMs },
-      } as Parameters<typeof httpProxy>[1]);
+      const decide = decideHook(app, adapter, signer);
+      const forward = forwardHandler(app, headers);
+      // One proxied tree per route prefix (Vertex AI serves two API versions), each in its own scope: reply-from once each.
+      for (const tree of treesOf(adapter)) {
+        await scope.register(async (inner) => inner.register(httpProxy, {
+          // A vendor without a base URL is refused before forwarding (provider_not_configured); the proxy needs one anyway.
+          upstream: settings.baseUrl || UNCONFIGURED_UPSTREAM,
+          prefix: tree.prefix,
+          rewritePrefix: tree.upstreamPrefix,
+          httpMethods: ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS'],
+          // A preValidation hook keeps the scope's JSON parser (the policy needs the parsed body).
+          preValidation: async () => {},
+          preHandler: decide,
+          handler: forward,
+          replyOptions: { rewriteHeaders: (upstream: Parameters<typeof headers.response>[0]) => headers.response(upstream) },
+          http: undefined,
+          undici: { headersTimeout: app.tollgate.config.upstreamTimeoutMs, bodyTimeout: app.tollgate.config.upstreamTimeoutMs },
+        } as Parameters<typeof httpProxy>[1]));
+      }
     });
   }
 }

@@ -3,6 +3,7 @@ import type { ProviderAdapter } from '../providers/types.js';
 import { endpointOf } from './decide.js';
 import { deny, gatewayDenial } from './deny.js';
 import { readTags } from './tags.js';
+import { treeOf, treesOf } from './route.js';
 
 /**
  * A provider's root (`/anthropic`, `/openai`) and the paths under it outside the forwarded prefix. A client may
@@ -15,13 +16,13 @@ export function providerRoots(app: FastifyInstance, scope: FastifyInstance, adap
   const description = JSON.stringify({
     service: 'tollgate',
     provider: adapter.name,
-    forwards: (adapter.paths ?? adapter.endpoints).map((path) => `POST ${adapter.prefix}${path}`),
+    forwards: treesOf(adapter).flatMap((tree) => (adapter.paths ?? adapter.endpoints).map((path) => `POST ${tree.prefix}${path}`)),
   });
   const refuse = (request: FastifyRequest, reply: FastifyReply) => {
     // What the caller claimed is kept (checked like any claim), attributed to nobody: nobody authenticated.
     const read = readTags(request.raw);
     return deny(app, request, reply, {
-      adapter, endpoint: endpointOf(request.url, adapter.prefix), ts: new Date(), decision: gatewayDenial('unsupported_endpoint'),
+      adapter, endpoint: endpointOf(request.url, treeOf(adapter, request.url).prefix), ts: new Date(), decision: gatewayDenial('unsupported_endpoint'),
       ...(read.ok ? { tags: read.tags, parentId: read.parentId } : {}), revision: null,
     });
   };

@@ -1,3 +1,4 @@
+import type { ProviderSettings } from '../config.js';
 import type { ProviderAdapter } from '../providers/types.js';
 
 /**
@@ -15,13 +16,14 @@ export type RoutedCall = {
   upstreamUrl?: (model: string) => string;
 };
 
-export function routeOf(adapter: ProviderAdapter, url: string): RoutedCall {
+export function routeOf(adapter: ProviderAdapter, url: string, settings?: ProviderSettings): RoutedCall {
   const queryAt = url.indexOf('?');
   const path = queryAt < 0 ? url : url.slice(0, queryAt);
-  const rest = path.startsWith(adapter.prefix) ? path.slice(adapter.prefix.length) || '/' : path;
+  const tree = treeOf(adapter, path);
+  const rest = path.startsWith(tree.prefix) ? path.slice(tree.prefix.length) || '/' : path;
   if (!adapter.routePath) return { endpoint: rest, known: adapter.endpoints.includes(rest) };
   const query = new URLSearchParams(queryAt < 0 ? '' : url.slice(queryAt + 1));
-  const call = adapter.routePath(rest, query);
+  const call = adapter.routePath(rest, query, settings);
   if (call === null) return { endpoint: rest, known: false };
   if ('problem' in call) return { endpoint: rest, known: true, problem: call.problem };
   const forwarded = forwardedQuery(query, adapter.queryAllowlist);
@@ -29,8 +31,21 @@ export function routeOf(adapter: ProviderAdapter, url: string): RoutedCall {
     endpoint: call.endpoint,
     known: adapter.endpoints.includes(call.endpoint),
     ...(call.model === undefined ? {} : { model: call.model }),
-    upstreamUrl: (model) => `${adapter.upstreamPrefix}${call.upstreamPath(model)}${forwarded}`,
+    upstreamUrl: (model) => `${tree.upstreamPrefix}${call.upstreamPath(model)}${forwarded}`,
   };
+}
+
+/** Each route prefix of an adapter, with what it becomes upstream: its own, then any further ones (API versions). */
+export function treesOf(adapter: ProviderAdapter): readonly Readonly<{ prefix: string; upstreamPrefix: string }>[] {
+  return [{ prefix: adapter.prefix, upstreamPrefix: adapter.upstreamPrefix }, ...(adapter.morePrefixes ?? [])];
+}
+
+/** The tree a path is under (a whole segment matches: /vertex/v1 is not the prefix of /vertex/v1beta1/…); else the adapter's own. */
+export function treeOf(adapter: ProviderAdapter, path: string): Readonly<{ prefix: string; upstreamPrefix: string }> {
+  for (const tree of adapter.morePrefixes ?? []) {
+    if (path === tree.prefix || path.startsWith(`${tree.prefix}/`) || path.startsWith(`${tree.prefix}?`)) return tree;
+  }
+  return { prefix: adapter.prefix, upstreamPrefix: adapter.upstreamPrefix };
 }
 
 /** The query parameters the adapter lets through, as a search string ('' when none). */

@@ -92,10 +92,16 @@ export interface ProviderAdapter {
   /** What the prefix becomes upstream, e.g. '/v1' (Azure: '/openai'). */
   readonly upstreamPrefix: string;
   /**
+   * Further route prefixes beside `prefix`, each with what it becomes upstream: another API version the vendor's
+   * SDKs call (Vertex AI's v1beta1, the @google/genai default, beside v1). The same calls are forwarded below each.
+   */
+  readonly morePrefixes?: readonly Readonly<{ prefix: string; upstreamPrefix: string }>[];
+  /**
    * Vendors that name the model or the call in the path: the call a path (after the prefix) and its query name,
    * or null when it names none tollgate forwards. Absent: the path is the endpoint and the body names the model.
+   * `settings`: tollgate's for the vendor, for a vendor whose upstream path names tollgate's account (Vertex's project).
    */
-  routePath?(path: string, query: URLSearchParams): PathCall | PathProblem | null;
+  routePath?(path: string, query: URLSearchParams, settings?: ProviderSettings): PathCall | PathProblem | null;
   /** The paths forwarded, as the root lists them (below the prefix), when they are not the endpoints (Azure, Gemini). */
   readonly paths?: readonly string[];
   /** Query parameters forwarded upstream (anything else, a credential in `key=` included, is dropped); absent: all. */

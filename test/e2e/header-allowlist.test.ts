@@ -101,6 +101,19 @@ describe('headers to the cloud vendors', () => {
     for (const name of [...NEVER_BACK, 'server-timing', 'x-xss-protection']) expect(back[name], name).toBeUndefined();
     expect(back['content-type']).toMatch(/^application\/json/);
   });
+
+  it("Vertex AI: tollgate's OAuth token in Authorization, never the agent's, its billing project or its betas, nothing else the agent sent", async () => {
+    const extras = { ...AGENT_EXTRAS, 'x-goog-user-project': 'agent-project', 'anthropic-beta': 'context-1m-2025-08-07' };
+    const { response } = await gw.vertexAnthropic(key, PROMO, { headers: extras }).messages.create({
+      model: 'claude-sonnet-4-5@20250929', max_tokens: 8, messages: [{ role: 'user', content: 'hi' }],
+    }).withResponse();
+    const sent = gw.upstream.requests.at(-1)!.headers;
+    expect(sent.authorization).toBe(`Bearer ${gw.upstream.vertexTokens.minted[0]}`);
+    const allowed = ['host', 'connection', 'content-type', 'content-length', 'accept', 'user-agent', 'authorization', 'accept-encoding', 'x-stainless-retry-count', 'x-stainless-timeout'];
+    expect(Object.keys(sent).filter((h) => !allowed.includes(h))).toEqual([]);
+    expect(response.headers.get('x-tollgate-dropped-anthropic-beta')).toBe('context-1m-2025-08-07');
+    for (const name of [...NEVER_BACK, 'x-xss-protection', 'vary']) expect(response.headers.get(name), name).toBeNull();
+  });
 });
 
 describe('headers back to the agent', () => {

@@ -29,6 +29,22 @@ const ROOTS = [
       'POST /gemini/v1beta/models/{model}:generateContent', 'POST /gemini/v1beta/models/{model}:streamGenerateContent?alt=sse', 'POST /gemini/v1beta/models/{model}:countTokens',
     ],
   },
+  {
+    provider: 'vertex', root: '/vertex', forwards: [
+      'POST /vertex/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:generateContent',
+      'POST /vertex/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:streamGenerateContent?alt=sse',
+      'POST /vertex/v1/projects/{project}/locations/{location}/publishers/google/models/{model}:countTokens',
+      'POST /vertex/v1/projects/{project}/locations/{location}/publishers/anthropic/models/{model}:rawPredict',
+      'POST /vertex/v1/projects/{project}/locations/{location}/publishers/anthropic/models/{model}:streamRawPredict',
+      'POST /vertex/v1/projects/{project}/locations/{location}/publishers/anthropic/models/count-tokens:rawPredict',
+      'POST /vertex/v1beta1/projects/{project}/locations/{location}/publishers/google/models/{model}:generateContent',
+      'POST /vertex/v1beta1/projects/{project}/locations/{location}/publishers/google/models/{model}:streamGenerateContent?alt=sse',
+      'POST /vertex/v1beta1/projects/{project}/locations/{location}/publishers/google/models/{model}:countTokens',
+      'POST /vertex/v1beta1/projects/{project}/locations/{location}/publishers/anthropic/models/{model}:rawPredict',
+      'POST /vertex/v1beta1/projects/{project}/locations/{location}/publishers/anthropic/models/{model}:streamRawPredict',
+      'POST /vertex/v1beta1/projects/{project}/locations/{location}/publishers/anthropic/models/count-tokens:rawPredict',
+    ],
+  },
 ] as const;
 
 async function decisionRows(requestId: string) {

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +7,8 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import OpenAI, { AzureOpenAI } from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { GoogleGenAI } from '@google/genai';
+import { AnthropicVertex } from '@anthropic-ai/vertex-sdk';
+import { OAuth2Client } from 'google-auth-library';
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { AnthropicBedrock } from '@anthropic-ai/bedrock-sdk';
@@ -21,6 +24,13 @@ export const UPSTREAM_OPENAI_KEY = 'sk-upstream-openai-0123456789abcdef';
 export const UPSTREAM_ANTHROPIC_KEY = 'sk-ant-upstream-0123456789abcdef';
 export const UPSTREAM_AZURE_KEY = 'azure-upstream-0123456789abcdef0123456789';
 export const UPSTREAM_GEMINI_KEY = 'AIza-upstream-gemini-0123456789abcdef';
+/** The Google Cloud project and location tollgate bills Vertex AI calls to, and the service account it mints tokens as. */
+export const VERTEX_PROJECT = 'tollgate-billing';
+export const VERTEX_LOCATION = 'us-east5';
+export const VERTEX_SERVICE_ACCOUNT = 'tollgate-gateway@tollgate-billing.iam.gserviceaccount.com';
+/** What the agents' Vertex clients name in their paths: replaced by tollgate's. */
+export const AGENT_VERTEX_PROJECT = 'agent-own-project';
+export const AGENT_VERTEX_LOCATION = 'europe-west1';
 /** tollgate's AWS credential for Bedrock, the one the fake verifies signatures with. */
 export const UPSTREAM_BEDROCK = Object.freeze({ accessKeyId: 'AKIAUPSTREAMBEDROCK01', secretAccessKey: 'upstream-bedrock-secret-0123456789abcdef0123', region: 'us-east-1' });
 /** The api-version the Azure tests' client sends (a GA version of Azure OpenAI's data plane). */
@@ -54,6 +64,10 @@ export type Gateway = {
   azure(key: string, tags: Partial<Tags>, opts?: { deployment?: string; headers?: Record<string, string> }): AzureOpenAI;
   /** @google/genai for the Gemini API with baseUrl http://HOST/gemini (no retries: the SDK's default). */
   gemini(key: string, tags: Partial<Tags>, extra?: Record<string, string>): GoogleGenAI;
+  /** @google/genai in Vertex AI mode with baseUrl http://HOST/vertex (API v1), the agent key as its OAuth token. */
+  vertexGenai(key: string, tags: Partial<Tags>, extra?: Record<string, string>): GoogleGenAI;
+  /** @anthropic-ai/vertex-sdk with baseURL http://HOST/vertex/v1, the agent key as its OAuth token (no retries unless asked). */
+  vertexAnthropic(key: string, tags: Partial<Tags>, opts?: { maxRetries?: number; headers?: Record<string, string> }): AnthropicVertex;
   /**
    * The AWS SDK's Bedrock runtime client with endpoint http://HOST/bedrock, the agent key as its bearer token (a
    * Bedrock API key); the SDK's default retries unless `maxAttempts` is given.
@@ -74,12 +88,14 @@ export type Gateway = {
  */
 export async function startGateway(overrides: ConfigOverrides = {}, opts: { logger?: FastifyServerOptions['logger']; entra?: boolean } = {}): Promise<Gateway> {
   const entra = opts.entra === true ? await entraAuthority() : undefined;
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-test-'));
+  const serviceAccount = vertexServiceAccount(dataDir);
   const upstream = await startFakeUpstream({
     openaiKey: UPSTREAM_OPENAI_KEY, anthropicKey: UPSTREAM_ANTHROPIC_KEY, azureKey: UPSTREAM_AZURE_KEY, geminiKey: UPSTREAM_GEMINI_KEY,
+    vertex: { project: VERTEX_PROJECT, location: VERTEX_LOCATION, clientEmail: VERTEX_SERVICE_ACCOUNT, publicKeyPem: serviceAccount.publicKeyPem },
     bedrock: UPSTREAM_BEDROCK,
     ...(entra === undefined ? {} : { entra }),
   });
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-test-'));
   let pg: TestDb | undefined;
   if (TEST_DB_KIND === 'postgres') pg = await createTestDb();
   const config = loadConfig({
@@ -93,6 +109,11 @@ export async function startGateway(overrides: ConfigOverrides = {}, opts: { logg
     AZURE_OPENAI_API_KEY: UPSTREAM_AZURE_KEY,
     TOLLGATE_GEMINI_BASE_URL: upstream.url,
     GEMINI_API_KEY: UPSTREAM_GEMINI_KEY,
+    TOLLGATE_VERTEX_BASE_URL: upstream.url,
+    TOLLGATE_VERTEX_PROJECT: VERTEX_PROJECT,
+    TOLLGATE_VERTEX_LOCATION: VERTEX_LOCATION,
+    TOLLGATE_VERTEX_CREDENTIALS: serviceAccount.file,
+    TOLLGATE_VERTEX_TOKEN_URL: `${upstream.url}/token`,
     TOLLGATE_BEDROCK_BASE_URL: upstream.url,
     TOLLGATE_BEDROCK_REGION: UPSTREAM_BEDROCK.region,
     TOLLGATE_BEDROCK_ACCESS_KEY_ID: UPSTREAM_BEDROCK.accessKeyId,
@@ -129,6 +150,16 @@ export async function startGateway(overrides: ConfigOverrides = {}, opts: { logg
       }),
     gemini: (key, tags, extra = {}) =>
       new GoogleGenAI({ apiKey: key, httpOptions: { baseUrl: `${url}/gemini`, headers: { ...tagHeaders(tags), ...extra } } }),
+    vertexGenai: (key, tags, extra = {}) =>
+      new GoogleGenAI({
+        vertexai: true, project: AGENT_VERTEX_PROJECT, location: AGENT_VERTEX_LOCATION, googleAuthOptions: { authClient: agentAuth(key) },
+        httpOptions: { baseUrl: `${url}/vertex`, headers: { ...tagHeaders(tags), ...extra } },
+      }),
+    vertexAnthropic: (key, tags, opts = {}) =>
+      new AnthropicVertex({
+        baseURL: `${url}/vertex/v1`, projectId: AGENT_VERTEX_PROJECT, region: AGENT_VERTEX_LOCATION, authClient: agentAuth(key),
+        maxRetries: opts.maxRetries ?? 0, defaultHeaders: { ...tagHeaders(tags), ...opts.headers },
+      }),
     bedrock(key, tags, opts = {}) {
       const client = new BedrockRuntimeClient({
         endpoint: `${url}/bedrock`, region: UPSTREAM_BEDROCK.region, token: { token: key }, authSchemePreference: ['httpBearerAuth'],
@@ -157,4 +188,24 @@ export async function startGateway(overrides: ConfigOverrides = {}, opts: { logg
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The agent's Vertex credential is its tollgate key, given to the SDKs as an OAuth access token (sent as Authorization: Bearer). */
+function agentAuth(key: string): OAuth2Client {
+  const client = new OAuth2Client();
+  client.setCredentials({ access_token: key });
+  return client;
+}
+
+/** A service account key file for tollgate (a fresh RSA key pair), and the public key the fake verifies its grants with. */
+function vertexServiceAccount(dir: string): { file: string; publicKeyPem: string } {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+  const file = path.join(dir, 'vertex-service-account.json');
+  fs.writeFileSync(file, JSON.stringify({
+    type: 'service_account', project_id: VERTEX_PROJECT, private_key_id: 'k1', private_key: privateKey, client_email: VERTEX_SERVICE_ACCOUNT,
+    token_uri: 'https://oauth2.googleapis.com/token',
+  }), { mode: 0o600 });
+  return { file, publicKeyPem: publicKey };
 }

@@ -39,7 +39,7 @@ describe('tollgate CLI', { timeout: 90_000 }, () => {
     expect(migrate).toMatchObject({ code: 0, stderr: '' });
     expect(migrate.stdout).toContain('database is up to date');
     if (!pg) expect(migrate.stdout).toContain('applied: 001_catalog');
-    expect(await cli('seed')).toMatchObject({ code: 0, stdout: 'seeded 5 agents and 23 prices\n', stderr: '' });
+    expect(await cli('seed')).toMatchObject({ code: 0, stdout: 'seeded 5 agents and 27 prices\n', stderr: '' });
   });
 
   let first: string;

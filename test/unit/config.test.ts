@@ -39,6 +39,15 @@ describe('config', () => {
     expect(() => loadConfig({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT/);
   });
 
+  it('Vertex AI: the global host by default, a location\'s own otherwise; the key file from ADC\'s variable unless tollgate\'s is set', () => {
+    expect(loadConfig({}, {}).providers.vertex).toEqual({ baseUrl: 'https://aiplatform.googleapis.com', location: 'global' });
+    const regional = loadConfig({}, { TOLLGATE_VERTEX_PROJECT: 'billing-1', TOLLGATE_VERTEX_LOCATION: 'us-east5', GOOGLE_APPLICATION_CREDENTIALS: '/adc.json' }).providers.vertex;
+    expect(regional).toEqual({ baseUrl: 'https://us-east5-aiplatform.googleapis.com', project: 'billing-1', location: 'us-east5', credentialsFile: '/adc.json' });
+    expect(loadConfig({}, { TOLLGATE_VERTEX_LOCATION: 'eu' }).providers.vertex.baseUrl).toBe('https://aiplatform.eu.rep.googleapis.com');
+    expect(loadConfig({}, { GOOGLE_APPLICATION_CREDENTIALS: '/adc.json', TOLLGATE_VERTEX_CREDENTIALS: '/tollgate.json' }).providers.vertex.credentialsFile).toBe('/tollgate.json');
+    expect(() => loadConfig({}, { TOLLGATE_VERTEX_PROJECT: 'Not A Project' })).toThrow(/TOLLGATE_VERTEX_PROJECT/);
+  });
+
   it('Azure on Entra: tenant, client id and secret together; the public authority by default; an authority CA file read at boot', () => {
     const app = { TOLLGATE_AZURE_TENANT_ID: 'contoso.onmicrosoft.com', TOLLGATE_AZURE_CLIENT_ID: 'c1', TOLLGATE_AZURE_CLIENT_SECRET: 's1' };
     expect(loadConfig({}, {}).providers.azure.entra).toBeUndefined();

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import type { NormalizedUsage } from '../../providers/types.js';
 
-export type FakeProvider = 'openai' | 'anthropic' | 'azure' | 'gemini' | 'bedrock';
+export type FakeProvider = 'openai' | 'anthropic' | 'azure' | 'gemini' | 'vertex' | 'bedrock';
 
 /**
  * One endpoint of the fake. `model`: the model the request names when the path names it (Azure's deployment,
