@@ -65,6 +65,7 @@ const EnvSchema = Type.Object({
   TOLLGATE_BEDROCK_ACCESS_KEY_ID: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_BEDROCK_SECRET_ACCESS_KEY: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_BEDROCK_SESSION_TOKEN: Type.Optional(Type.String({ minLength: 1 })),
+  TOLLGATE_BEDROCK_CREDENTIAL_CHAIN: Type.Boolean({ default: false }),
   TOLLGATE_OPENAI_ORGANIZATION: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_OPENAI_PROJECT: Type.Optional(Type.String({ minLength: 1 })),
   TOLLGATE_ANTHROPIC_BETAS: Type.String({ default: DEFAULT_ANTHROPIC_BETAS, pattern: '^(none|[a-z0-9-]+(,[a-z0-9-]+)*)$' }),
@@ -196,7 +197,8 @@ export type ProviderSettings = Readonly<{
   /** Anthropic: the betas an agent may turn on with anthropic-beta. */
   betas?: readonly string[];
   /** Bedrock: the region signed for, and tollgate's own AWS credential (no key: the vendor is not configured). */
-  aws?: Readonly<{ region: string; accessKeyId?: string; secretAccessKey?: string; sessionToken?: string }>;
+  /** Bedrock: the region signed for, and tollgate's key; or, with `chain`, the AWS SDK's default provider chain. */
+  aws?: Readonly<{ region: string; accessKeyId?: string; secretAccessKey?: string; sessionToken?: string; chain?: boolean }>;
   /** Azure: tollgate's Microsoft Entra ID app, whose tokens stand in for the key (unused when a key is set). */
   entra?: EntraSettings;
 }>;
@@ -326,6 +328,7 @@ function bedrockSettings(e: Env): ProviderSettings {
       accessKeyId: e.TOLLGATE_BEDROCK_ACCESS_KEY_ID,
       secretAccessKey: e.TOLLGATE_BEDROCK_SECRET_ACCESS_KEY,
       sessionToken: e.TOLLGATE_BEDROCK_SESSION_TOKEN,
+      chain: e.TOLLGATE_BEDROCK_CREDENTIAL_CHAIN,
     },
   };
 }

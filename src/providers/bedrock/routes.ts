@@ -1,5 +1,6 @@
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { ProviderSettings } from '../../config.js';
 import type { PathCall, PathProblem, UpstreamSigner } from '../types.js';
 
@@ -48,13 +49,17 @@ function decoded(segment: string): string | undefined {
 /**
  * tollgate's own AWS credential signs every upstream call with SigV4 (service `bedrock`, the configured region),
  * over the body as sent. Only the host is signed besides SigV4's own x-amz-* headers, so the proxy's framing
- * headers may be set after. Without a key id and secret, Bedrock is not configured (the AWS SDK's provider chain
- * is not used: tollgate's credential is the one the operator gave it).
+ * headers may be set after. The credential is the key id and secret given to tollgate or, when the operator turns
+ * it on, the AWS SDK's default provider chain (environment, shared config and SSO profiles, web identity on EKS,
+ * ECS and EC2 instance roles), which caches the credential and refreshes it before it expires; loaded on first use.
+ * Neither: Bedrock is not configured.
  */
 export function upstreamSigner(settings: ProviderSettings): UpstreamSigner | null {
   const aws = settings.aws;
-  if (!aws?.accessKeyId || !aws.secretAccessKey) return null;
-  const credentials = { accessKeyId: aws.accessKeyId, secretAccessKey: aws.secretAccessKey, ...(aws.sessionToken ? { sessionToken: aws.sessionToken } : {}) };
+  const credentials = aws?.accessKeyId && aws.secretAccessKey
+    ? { accessKeyId: aws.accessKeyId, secretAccessKey: aws.secretAccessKey, ...(aws.sessionToken ? { sessionToken: aws.sessionToken } : {}) }
+    : aws?.chain === true ? providerChain() : null;
+  if (aws === undefined || credentials === null) return null;
   const signer = new SignatureV4({ service: 'bedrock', region: aws.region, credentials, sha256: Sha256 });
   return async ({ url, body }) => {
     const signed = await signer.sign({
@@ -63,5 +68,14 @@ export function upstreamSigner(settings: ProviderSettings): UpstreamSigner | nul
     });
     const { host: _host, ...headers } = signed.headers;
     return headers;
+  };
+}
+
+/** The AWS SDK's default credential chain, imported on the first call that needs it (it memoizes and refreshes). */
+function providerChain(): AwsCredentialIdentityProvider {
+  let provider: Promise<AwsCredentialIdentityProvider> | undefined;
+  return async () => {
+    provider ??= import('@aws-sdk/credential-provider-node').then(({ defaultProvider }) => defaultProvider());
+    return (await provider)();
   };
 }
