@@ -80,8 +80,8 @@ describe('budget statements per call', () => {
   }, 120_000);
 
   it('reserves each call exactly near a cap, and counts it', async () => {
-    // A hard cap of $0.0011: under four slices of eight calls of ~$0.00004 (the leases' headroom), so no lease is granted.
-    await upsertBudget(gw.app.tollgate.db, { scope: 'use_case', scopeId: PROMO.use_case, limit: '0.001', unit: 'usd', period: 'month' });
+    // A hard cap of $0.00088: under four slices of eight calls of ~$0.00003 (the leases' headroom), so no lease is granted.
+    await upsertBudget(gw.app.tollgate.db, { scope: 'use_case', scopeId: PROMO.use_case, limit: '0.0008', unit: 'usd', period: 'month' });
     await gw.app.tollgate.budgetGate.sync();
     const before = snapshot();
     const statuses = await calls(PROMO, 10, 1);
