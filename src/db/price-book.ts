@@ -31,7 +31,7 @@ export async function loadPriceVersions(db: Db | Knex.Transaction, ids: readonly
 /** The catalog models and their aliases, which an import prices. */
 export async function loadCatalogModels(db: Db | Knex.Transaction) {
   const [models, aliases] = await Promise.all([
-    db('models').select('id', 'provider_id').orderBy('id') as Promise<{ id: string; provider_id: string }[]>,
+    db('models').select('id', 'provider_id', 'vendor_model_id').orderBy('id') as Promise<{ id: string; provider_id: string; vendor_model_id: string | null }[]>,
     loadAliases(db),
   ]);
   return { models, aliases };

@@ -226,6 +226,9 @@ describe('importing the LiteLLM map', () => {
     expect(status('gpt-5.4', 'flex')).toBe('new');
     expect(status('gpt-4.1', 'batch')).toBe('new');
     expect(first.notInCatalog).toContain('openai/o3-pro');
+    // A cloud vendor's entry, under LiteLLM's routing prefix, prices the vendor's model: the global price, where the
+    // demo seed has the regional endpoint's (+10%).
+    expect(status('vertex/claude-haiku-4-5')).toBe('changed');
     expect(first.notCovered).toEqual(expect.arrayContaining(['claude-sonnet-5-5', 'gpt-5.5', 'gpt-5.4-mini']));
     const gpt54 = await db('prices').where({ model_id: 'gpt-5.4', service_tier: 'standard' }).first();
     expect([gpt54.input_per_mtok, gpt54.cached_input_per_mtok, gpt54.output_per_mtok].map(String)).toEqual(['2.50000000', '0.25000000', '15.00000000']);

@@ -8,13 +8,20 @@ import type { ParsedPrices, PriceInput } from './types.js';
  * token as JSON numbers. Numbers are read as their source text (lossless-json) and converted exactly.
  */
 
-/** litellm_provider → tollgate's provider. Adding a provider (bedrock, vertex) is one line here. */
+/** litellm_provider → tollgate's provider. Adding a provider is one line here. */
 export const LITELLM_PROVIDERS: Readonly<Record<string, string>> = Object.freeze({
   openai: 'openai',
   anthropic: 'anthropic',
   azure: 'azure',
   gemini: 'gemini',
+  bedrock: 'bedrock',
+  bedrock_converse: 'bedrock',
+  'vertex_ai-language-models': 'vertex',
+  'vertex_ai-anthropic_models': 'vertex',
 });
+
+/** Key prefixes LiteLLM routes by, not part of the vendor's model id (`vertex_ai/claude-haiku-4-5@20251001`). */
+const ROUTE_PREFIXES: readonly string[] = Object.freeze(['vertex_ai/', 'bedrock/', 'bedrock_converse/']);
 
 /** The modes of the endpoints tollgate forwards (chat completions and messages, responses, embeddings). */
 export const SERVED_MODES: ReadonlySet<string> = new Set(['chat', 'responses', 'embedding']);
@@ -36,7 +43,8 @@ const KEYS = {
 
 /** The catalog as the importer needs it: models by provider, and their aliases. */
 export type CatalogModels = {
-  models: readonly { id: string; provider_id: string }[];
+  /** vendor_model_id: the id a cloud vendor's API takes for the model (Bedrock's, Vertex AI's), when it has one. */
+  models: readonly { id: string; provider_id: string; vendor_model_id?: string | null }[];
   aliases: readonly { provider_id: string; alias: string; model_id: string }[];
 };
 
@@ -58,14 +66,17 @@ export function parseLiteLlm(text: string, catalog: CatalogModels, source: strin
       out.skipped++;
       continue;
     }
-    const id = key.startsWith(`${String(entry.litellm_provider)}/`) ? key.slice(String(entry.litellm_provider).length + 1) : key;
-    // A vendor's catalog model is named like LiteLLM's key (azure/gpt-4o, gemini/gemini-2.5-flash); others by the bare id.
+    const id = bareId(key, String(entry.litellm_provider));
+    // A vendor's catalog model is named like LiteLLM's key (azure/gpt-4o, gemini/gemini-2.5-flash); others by the bare
+    // id, a cloud vendor's through its aliases (anthropic.claude-…-v1:0 on Bedrock, claude-…@2025… on Vertex AI).
     const model = resolve(provider, key) ?? resolve(provider, id);
     if (!model) {
       out.notInCatalog.push(`${provider}/${id}`);
       continue;
     }
-    const exact = model.id === id || model.id === key;
+    // The vendor's own id for the model is its exact entry: Bedrock's cross-region profiles (us.…, eu.…) are
+    // aliases priced apart, and do not conflict with it.
+    const exact = model.id === id || model.id === key || (model.vendor_model_id != null && model.vendor_model_id === id);
     const seen = chosen.get(model.id);
     if (seen && !seen.exact && !exact && !samePrices(seen.entry, entry)) {
       conflicts.set(model.id, { key, reason: `an alias of ${model.id} like ${seen.key}, with other prices; give ${model.id} an entry of its own` });
@@ -86,6 +97,13 @@ export function parseLiteLlm(text: string, catalog: CatalogModels, source: strin
     }
   }
   return out;
+}
+
+/** The model id in a LiteLLM key: without its provider's prefix, or a routing prefix LiteLLM adds. */
+function bareId(key: string, litellmProvider: string): string {
+  if (key.startsWith(`${litellmProvider}/`)) return key.slice(litellmProvider.length + 1);
+  const route = ROUTE_PREFIXES.find((prefix) => key.startsWith(prefix));
+  return route === undefined ? key : key.slice(route.length);
 }
 
 function catalogResolver(catalog: CatalogModels) {

@@ -11,8 +11,10 @@ const EXCERPT = fs.readFileSync(new URL('../../fixtures/litellm-excerpt.json', i
 const CATALOG = {
   models: ['claude-haiku-4-5', 'claude-sonnet-4-5', 'claude-opus-5', 'claude-sonnet-5-5'].map((id) => ({ id, provider_id: 'anthropic' }))
     .concat(['gpt-4.1', 'gpt-4o-mini', 'gpt-5.4', 'text-embedding-3-small'].map((id) => ({ id, provider_id: 'openai' })))
-    .concat([{ id: 'gemini/gemini-2.5-flash', provider_id: 'gemini' }]),
+    .concat([{ id: 'gemini/gemini-2.5-flash', provider_id: 'gemini' }])
+    .concat([{ id: 'vertex/claude-haiku-4-5', provider_id: 'vertex', vendor_model_id: 'claude-haiku-4-5@20251001' }]),
   aliases: [
+    { provider_id: 'vertex', alias: 'claude-haiku-4-5@20251001', model_id: 'vertex/claude-haiku-4-5' },
     { provider_id: 'anthropic', alias: 'claude-haiku-4-5-20251001', model_id: 'claude-haiku-4-5' },
     { provider_id: 'anthropic', alias: 'claude-sonnet-4-5-20250929', model_id: 'claude-sonnet-4-5' },
     { provider_id: 'openai', alias: 'gpt-4o-mini-2024-07-18', model_id: 'gpt-4o-mini' },
@@ -63,6 +65,25 @@ describe('LiteLLM price map', () => {
     expect(row('gemini/gemini-2.5-flash')).toMatchObject({ input_per_mtok: '0.3', output_per_mtok: '2.5' });
   });
 
+  it("reads a cloud vendor's entry under LiteLLM's routing prefix, through the vendor's model id", () => {
+    expect(row('vertex/claude-haiku-4-5')).toMatchObject({ input_per_mtok: '1', output_per_mtok: '5' });
+  });
+
+  it("takes Bedrock's own model id as the exact entry: cross-region profiles priced apart do not conflict with it", () => {
+    const id = 'anthropic.claude-sonnet-4-5-20250929-v1:0';
+    const entry = (input: number) => ({ litellm_provider: 'bedrock_converse', mode: 'chat', input_cost_per_token: input, output_cost_per_token: 1.5e-5 });
+    const map = JSON.stringify({ [`us.${id}`]: entry(3.3e-6), [`global.${id}`]: entry(3e-6), [id]: entry(3e-6), [`bedrock/us-west-2/${id}`]: entry(3e-6) });
+    const catalog = {
+      models: [{ id: 'bedrock/claude-sonnet-4-5', provider_id: 'bedrock', vendor_model_id: id }],
+      aliases: [id, `us.${id}`, `global.${id}`].map((alias) => ({ provider_id: 'bedrock', alias, model_id: 'bedrock/claude-sonnet-4-5' })),
+    };
+    const r = parseLiteLlm(map, catalog, 's');
+    expect(r.rejected).toEqual([]);
+    expect(r.prices).toMatchObject([{ model_id: 'bedrock/claude-sonnet-4-5', service_tier: 'standard', input_per_mtok: '3', output_per_mtok: '15' }]);
+    // A key naming a region is no model id tollgate sends.
+    expect(r.notInCatalog).toEqual([`bedrock/us-west-2/${id}`]);
+  });
+
   it('makes one row per service tier the entry prices: flex, priority, batch', () => {
     expect(parsed.prices.filter((p) => p.model_id === 'gpt-5.4').map((p) => [p.service_tier, p.input_per_mtok, p.cached_input_per_mtok, p.output_per_mtok]))
       .toEqual([['standard', '2.5', '0.25', '15'], ['flex', '1.25', '0.125', '7.5'], ['priority', '5', '0.5', '30']]);
@@ -72,11 +93,11 @@ describe('LiteLLM price map', () => {
   it('reports the entries of served providers and modes that are not in the catalog, and skips the rest', () => {
     expect(parsed.notInCatalog.sort()).toEqual([
       'anthropic/claude-3-haiku-20240307', 'anthropic/claude-instant-1.2', 'anthropic/claude-opus-4-1', 'anthropic/claude-opus-4-8', 'anthropic/claude-sonnet-5',
-      'azure/gpt-4o',
+      'azure/gpt-4o', 'bedrock/anthropic.claude-3-5-sonnet-20240620-v1:0',
       'openai/chatgpt-4o-latest', 'openai/ft:gpt-4o-mini-2024-07-18', 'openai/gpt-4.1-mini', 'openai/gpt-4o', 'openai/o3-pro', 'openai/text-embedding-3-large',
     ]);
-    // sample_spec, completion, image, audio, moderation, and the providers tollgate does not serve yet
-    expect(parsed.skipped).toBe(9);
+    // sample_spec, completion, image, audio, moderation, and the providers tollgate does not serve
+    expect(parsed.skipped).toBe(7);
     expect(parsed.rejected).toEqual([]);
     expect(parsed.prices.some((p) => p.model_id === 'claude-sonnet-5-5')).toBe(false);
   });
