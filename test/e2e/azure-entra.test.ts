@@ -4,7 +4,7 @@ import { APIError } from 'openai';
 import { startGateway, WRITER, type Gateway } from '../helpers/gateway.js';
 import { ENTRA_APP } from '../helpers/entra.js';
 import { expectedCost, normalizeDecimal } from '../helpers/expect-cost.js';
-import type { NormalizedUsage } from '../../src/providers/types.js';
+import { tokensOf, usageTotal } from '../helpers/ledger.js';
 
 /** The deployments called here and the catalog models they are (seeds/catalog.json). */
 const CATALOG_MODEL: Record<string, string> = { 'gpt-4.1': 'azure/gpt-4.1', 'gpt-4.1-mini': 'azure/gpt-4.1-mini' };
@@ -18,11 +18,6 @@ beforeAll(async () => {
   writerKey = await gw.key('campaign-writer');
 });
 afterAll(async () => gw?.close());
-
-const tokensOf = (row: Record<string, unknown>): NormalizedUsage => ({
-  input_tokens: Number(row.input_tokens), cached_input_tokens: Number(row.cached_input_tokens),
-  cache_write_tokens: Number(row.cache_write_tokens), output_tokens: Number(row.output_tokens),
-});
 
 /** What went upstream for the last call carried tollgate's Entra token, alone: no key, no agent credential, no tags. */
 function expectEntraToken(agentKey: string): string {
@@ -80,11 +75,7 @@ describe('Azure OpenAI with tollgate on a Microsoft Entra ID token', () => {
     const served = gw.upstream.usageLog.filter((r) => r.provider === 'azure' && r.status === 200);
     expect(served.length).toBe(8);
     const rows = await gw.app.tollgate.db('usage_events').where({ provider: 'azure', status: 200 });
-    const sum = (list: NormalizedUsage[]) => list.reduce((a, u) => ({
-      input_tokens: a.input_tokens + u.input_tokens, cached_input_tokens: a.cached_input_tokens + u.cached_input_tokens,
-      cache_write_tokens: a.cache_write_tokens + u.cache_write_tokens, output_tokens: a.output_tokens + u.output_tokens,
-    }), { input_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0 });
-    expect(sum(rows.map(tokensOf))).toEqual(sum(served.map((r) => r.usage)));
+    expect(usageTotal(rows.map(tokensOf))).toEqual(usageTotal(served.map((r) => r.usage)));
     // Still the one token: it is reused while it is valid, not fetched per call.
     expect(gw.upstream.entra!.tokenRequests).toHaveLength(1);
   });

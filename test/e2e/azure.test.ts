@@ -3,7 +3,7 @@ import OpenAI, { APIError, AzureOpenAI } from 'openai';
 import { startGateway, tagHeaders, AZURE_API_VERSION, UPSTREAM_AZURE_KEY, WRITER, type Gateway, type Tags } from '../helpers/gateway.js';
 import { expectedCost, normalizeDecimal } from '../helpers/expect-cost.js';
 import { upsertBudget } from '../../src/db/budgets.js';
-import type { NormalizedUsage } from '../../src/providers/types.js';
+import { ledgerRowOf, tokensOf, usageTotal } from '../helpers/ledger.js';
 
 /** The fake resource's deployments (src/demo/fake-upstream/azure.ts) and the catalog models they are (seeds/catalog.json). */
 const CATALOG_MODEL: Record<string, string> = { 'gpt-4.1': 'azure/gpt-4.1', 'gpt-4.1-mini': 'azure/gpt-4.1-mini', 'marketing-gpt41': 'azure/gpt-4.1' };
@@ -19,17 +19,7 @@ beforeAll(async () => {
 });
 afterAll(async () => gw?.close());
 
-async function ledgerRow(requestId: string) {
-  await gw.flush();
-  const rows = await gw.app.tollgate.db('usage_events').where('request_id', requestId);
-  expect(rows).toHaveLength(1);
-  return rows[0] as Record<string, unknown>;
-}
-
-const tokensOf = (row: Record<string, unknown>): NormalizedUsage => ({
-  input_tokens: Number(row.input_tokens), cached_input_tokens: Number(row.cached_input_tokens),
-  cache_write_tokens: Number(row.cache_write_tokens), output_tokens: Number(row.output_tokens),
-});
+const ledgerRow = (requestId: string | null | undefined) => ledgerRowOf(gw, requestId);
 
 /** The call's ledger row holds what the fake billed, priced at Azure's price for the deployment's model. */
 async function expectMetered(requestId: string, deployment: string) {
@@ -210,10 +200,6 @@ describe('the ledger and the fake', () => {
     const served = gw.upstream.usageLog.filter((r) => r.provider === 'azure' && r.status === 200);
     const rows = await gw.app.tollgate.db('usage_events').where({ provider: 'azure', status: 200 });
     expect(rows.length).toBe(served.length);
-    const sum = (list: NormalizedUsage[]) => list.reduce((a, u) => ({
-      input_tokens: a.input_tokens + u.input_tokens, cached_input_tokens: a.cached_input_tokens + u.cached_input_tokens,
-      cache_write_tokens: a.cache_write_tokens + u.cache_write_tokens, output_tokens: a.output_tokens + u.output_tokens,
-    }), { input_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0 });
-    expect(sum(rows.map(tokensOf))).toEqual(sum(served.map((r) => r.usage)));
+    expect(usageTotal(rows.map(tokensOf))).toEqual(usageTotal(served.map((r) => r.usage)));
   });
 });

@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Anthropic from '@anthropic-ai/sdk';
 import { startGateway, FORECASTER, type Gateway } from '../helpers/gateway.js';
-import { upsertBudget } from '../../src/db/budgets.js';
-import { writeBatch } from '../../src/db/ledger.js';
-import { usageEvent } from '../integration/fixtures/events.js';
+import { useCaseSpentTo } from '../helpers/ledger.js';
 
 /**
  * Issue "The chokepoint at proxy speed", clamping that keeps the request valid: Claude Code's calls near a cap
@@ -28,16 +26,7 @@ afterAll(async () => gw?.close());
 
 /** A use-case budget of LIMIT tokens with `spent` of them already in the ledger, nothing else in flight. */
 async function spendTo(spent: number): Promise<void> {
-  const useCase = `thinking-${++seq}`;
-  await gw.app.tollgate.db('use_cases').insert({ id: useCase, bu_id: FORECASTER.bu, name: useCase, class: 'demand-planning', owner_name: 'Test owner', owner_email: 'owner@example.com' });
-  await gw.app.tollgate.db('agent_use_cases').insert({ agent_id: FORECASTER.agent_id, use_case_id: useCase });
-  await gw.app.tollgate.catalog.refresh();
-  await upsertBudget(gw.app.tollgate.db, { scope: 'use_case', scopeId: useCase, limit: String(LIMIT), unit: 'tokens', period: 'month' });
-  await writeBatch(gw.app.tollgate.db, [usageEvent(seq, {
-    request_id: `prime-${useCase}`, ts: new Date().toISOString(), bu_id: FORECASTER.bu, use_case_id: useCase, agent_id: FORECASTER.agent_id,
-    input_tokens: spent, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0, cost: '0',
-  }, 'thinking')]);
-  tags = { ...FORECASTER, use_case: useCase, session_id: `thinking-session-${seq}` };
+  tags = await useCaseSpentTo(gw, FORECASTER, { name: `thinking-${++seq}`, useCaseClass: 'demand-planning', limit: LIMIT, spent });
 }
 let tags = FORECASTER;
 

@@ -3,7 +3,7 @@ import { ApiError, Type, type GenerateContentResponse } from '@google/genai';
 import { startGateway, tagHeaders, UPSTREAM_GEMINI_KEY, WRITER, type Gateway, type Tags } from '../helpers/gateway.js';
 import { expectedCost, normalizeDecimal } from '../helpers/expect-cost.js';
 import { upsertBudget } from '../../src/db/budgets.js';
-import type { NormalizedUsage } from '../../src/providers/types.js';
+import { ledgerRowOf, tokensOf, usageTotal } from '../helpers/ledger.js';
 
 /** A use case of the same agent, for the budget walk, so the other calls' spend does not count against it. */
 const WALKER: Tags = { bu: 'marketing', use_case: 'experience-management', agent_id: 'campaign-writer', session_id: 'sess-gemini-walk' };
@@ -20,18 +20,7 @@ afterAll(async () => gw?.close());
 
 const requestIdOf = (answer: GenerateContentResponse) => answer.sdkHttpResponse?.headers?.['x-tollgate-request-id'];
 
-async function ledgerRow(requestId: string | undefined) {
-  expect(requestId).toBeTruthy();
-  await gw.flush();
-  const rows = await gw.app.tollgate.db('usage_events').where('request_id', requestId!);
-  expect(rows).toHaveLength(1);
-  return rows[0] as Record<string, unknown>;
-}
-
-const tokensOf = (row: Record<string, unknown>): NormalizedUsage => ({
-  input_tokens: Number(row.input_tokens), cached_input_tokens: Number(row.cached_input_tokens),
-  cache_write_tokens: Number(row.cache_write_tokens), output_tokens: Number(row.output_tokens),
-});
+const ledgerRow = (requestId: string | null | undefined) => ledgerRowOf(gw, requestId);
 
 /** The call's ledger row holds what the fake billed, priced at the Gemini API's price. */
 async function expectMetered(requestId: string | undefined, model: string) {
@@ -216,10 +205,6 @@ describe('the ledger and the fake', () => {
     const served = gw.upstream.usageLog.filter((r) => r.provider === 'gemini' && r.status === 200);
     const rows = await gw.app.tollgate.db('usage_events').where({ provider: 'gemini', status: 200 });
     expect(rows.length).toBe(served.length);
-    const sum = (list: NormalizedUsage[]) => list.reduce((a, u) => ({
-      input_tokens: a.input_tokens + u.input_tokens, cached_input_tokens: a.cached_input_tokens + u.cached_input_tokens,
-      cache_write_tokens: a.cache_write_tokens + u.cache_write_tokens, output_tokens: a.output_tokens + u.output_tokens,
-    }), { input_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0 });
-    expect(sum(rows.map(tokensOf))).toEqual(sum(served.map((r) => r.usage)));
+    expect(usageTotal(rows.map(tokensOf))).toEqual(usageTotal(served.map((r) => r.usage)));
   });
 });

@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, WRITER, type Gateway, type Tags } from '../helpers/gateway.js';
-import { upsertBudget } from '../../src/db/budgets.js';
-import { writeBatch } from '../../src/db/ledger.js';
-import { usageEvent } from '../integration/fixtures/events.js';
+import { useCaseSpentTo } from '../helpers/ledger.js';
 
 /**
  * Clamping on the cloud vendors' routes (issue "One gateway across vendors": tiers on every vendor): near a hard
@@ -26,18 +24,7 @@ beforeAll(async () => {
 afterAll(async () => gw?.close());
 
 /** A new use case of the writer with a LIMIT-token budget, `spent` of it already in the ledger; its tags. */
-async function spendTo(spent: number): Promise<Tags> {
-  const useCase = `vendor-clamp-${++seq}`;
-  await gw.app.tollgate.db('use_cases').insert({ id: useCase, bu_id: WRITER.bu, name: useCase, class: 'demand-shaping', owner_name: 'Test owner', owner_email: 'owner@example.com' });
-  await gw.app.tollgate.db('agent_use_cases').insert({ agent_id: WRITER.agent_id, use_case_id: useCase });
-  await gw.app.tollgate.catalog.refresh();
-  await upsertBudget(gw.app.tollgate.db, { scope: 'use_case', scopeId: useCase, limit: String(LIMIT), unit: 'tokens', period: 'month' });
-  await writeBatch(gw.app.tollgate.db, [usageEvent(seq, {
-    request_id: `prime-${useCase}`, ts: new Date().toISOString(), bu_id: WRITER.bu, use_case_id: useCase, agent_id: WRITER.agent_id,
-    input_tokens: spent, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0, cost: '0',
-  }, 'vendor-clamp')]);
-  return { ...WRITER, use_case: useCase, session_id: `vendor-clamp-session-${seq}` };
-}
+const spendTo = (spent: number): Promise<Tags> => useCaseSpentTo(gw, WRITER, { name: `vendor-clamp-${++seq}`, useCaseClass: 'demand-shaping', limit: LIMIT, spent });
 
 describe('a clamp near the hard cap keeps the call valid for the vendor', () => {
   it('Azure: lowers max_completion_tokens where the agent set it, adds no max_tokens, and Azure serves the call', async () => {

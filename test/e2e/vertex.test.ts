@@ -9,7 +9,7 @@ import { expectedCost, normalizeDecimal } from '../helpers/expect-cost.js';
 import { upsertBudget } from '../../src/db/budgets.js';
 import { writeBatch } from '../../src/db/ledger.js';
 import { usageEvent } from '../integration/fixtures/events.js';
-import type { NormalizedUsage } from '../../src/providers/types.js';
+import { ledgerRowOf, tokensOf, usageTotal } from '../helpers/ledger.js';
 
 /**
  * Vertex AI through tollgate /vertex, with @google/genai in Vertex mode (publishers/google) and
@@ -34,18 +34,7 @@ beforeAll(async () => {
 });
 afterAll(async () => gw?.close());
 
-const tokensOf = (row: Record<string, unknown>): NormalizedUsage => ({
-  input_tokens: Number(row.input_tokens), cached_input_tokens: Number(row.cached_input_tokens),
-  cache_write_tokens: Number(row.cache_write_tokens), output_tokens: Number(row.output_tokens),
-});
-
-async function ledgerRow(requestId: string | null | undefined) {
-  expect(requestId).toBeTruthy();
-  await gw.flush();
-  const rows = await gw.app.tollgate.db('usage_events').where('request_id', requestId!);
-  expect(rows).toHaveLength(1);
-  return rows[0] as Record<string, unknown>;
-}
+const ledgerRow = (requestId: string | null | undefined) => ledgerRowOf(gw, requestId);
 
 /** The call's ledger row holds what the fake billed, per token kind, priced at Vertex's price for the catalog model. */
 async function expectMetered(requestId: string | null | undefined, sent: string, model: string) {
@@ -305,11 +294,7 @@ describe('the ledger and the fake', () => {
     const served = gw.upstream.usageLog.filter((r) => r.provider === 'vertex' && r.status === 200);
     const rows = await gw.app.tollgate.db('usage_events').where({ provider: 'vertex', status: 200 });
     expect(rows.length).toBe(served.length);
-    const sum = (list: NormalizedUsage[]) => list.reduce((a, u) => ({
-      input_tokens: a.input_tokens + u.input_tokens, cached_input_tokens: a.cached_input_tokens + u.cached_input_tokens,
-      cache_write_tokens: a.cache_write_tokens + u.cache_write_tokens, output_tokens: a.output_tokens + u.output_tokens,
-    }), { input_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0 });
-    expect(sum(rows.map(tokensOf))).toEqual(sum(served.map((r) => r.usage)));
+    expect(usageTotal(rows.map(tokensOf))).toEqual(usageTotal(served.map((r) => r.usage)));
   });
 });
 

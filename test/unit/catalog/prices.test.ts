@@ -2,14 +2,14 @@ import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { perMillion, perTokenToPerMillion, shiftDecimal } from '../../../src/catalog/prices/decimal-text.js';
 import { diffPrices, percentMove } from '../../../src/catalog/prices/diff.js';
-import { parseLiteLlm } from '../../../src/catalog/prices/litellm.js';
+import { parseLiteLlm, type CatalogModels } from '../../../src/catalog/prices/litellm.js';
 import { parseTollgateCsv, parseTollgateJson } from '../../../src/catalog/prices/tollgate-format.js';
 import type { PriceInput } from '../../../src/catalog/prices/types.js';
 import type { PriceRow } from '../../../src/metering/pricing.js';
 
 const EXCERPT = fs.readFileSync(new URL('../../fixtures/litellm-excerpt.json', import.meta.url), 'utf8');
-const CATALOG = {
-  models: ['claude-haiku-4-5', 'claude-sonnet-4-5', 'claude-opus-5', 'claude-sonnet-5-5'].map((id) => ({ id, provider_id: 'anthropic' }))
+const CATALOG: CatalogModels = {
+  models: ['claude-haiku-4-5', 'claude-sonnet-4-5', 'claude-opus-5', 'claude-sonnet-5-5'].map((id): CatalogModels['models'][number] => ({ id, provider_id: 'anthropic' }))
     .concat(['gpt-4.1', 'gpt-4o-mini', 'gpt-5.4', 'text-embedding-3-small'].map((id) => ({ id, provider_id: 'openai' })))
     .concat([{ id: 'gemini/gemini-2.5-flash', provider_id: 'gemini' }])
     .concat([{ id: 'vertex/claude-haiku-4-5', provider_id: 'vertex', vendor_model_id: 'claude-haiku-4-5@20251001' }]),
