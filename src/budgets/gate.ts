@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import type { Db } from '../db/knex.js';
 import { releaseDenied, reserveBudgets, shrinkReservation, sweepExpiredReservations, type ReservationSubject, type ReservedBudget } from '../db/budgets.js';
-import { acquireLeases, budgetDefinitions, BUDGETS_CHANNEL, settleLeases, sweepExpiredLeases, type BudgetDefinition, type LeasePolicy, type Settlement } from '../db/leases.js';
+import { acquireLeases, budgetDefinitions, BUDGETS_CHANNEL, releaseHolderLeases, settleLeases, sweepExpiredLeases, type BudgetDefinition, type LeasePolicy, type Settlement } from '../db/leases.js';
 import { listen } from '../db/tier-channel.js';
 import type { BudgetFact } from '../policy/types.js';
 import type { JournalRecord, UsageEvent } from '../metering/types.js';
@@ -52,6 +52,8 @@ export class BudgetGate {
   private readonly holder = crypto.randomUUID();
   private definitions: Map<string, BudgetDefinition[]> | null = null;
   private readonly leases = new Map<string, Lease>();
+  /** This replica asked for a lease at least once: at stop, its rows are given back whole. */
+  private leasesUsed = false;
   /** Calls in flight admitted against leases, and finished ones whose usage the ledger does not have yet. */
   private readonly leased = new Map<string, { leases: Lease[]; finished: boolean }>();
   private readonly known = new Map<number, Known>();
@@ -215,12 +217,22 @@ export class BudgetGate {
     await this.settle(true);
   }
 
-  /** Stops the timers and gives every lease back (calls still in flight keep what they use until it expires). */
+  /**
+   * Stops the timers and gives every lease back: settled as usual (what was ledgered counts as spent), then every
+   * row this replica holds is deleted, room its calls in flight still hold included (their usage is journaled and
+   * counted when written), and room a settlement took without this replica learning it.
+   */
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     await this.unlisten?.();
-    await this.giveBack().catch((err: unknown) => this.log.warn({ err }, 'budget leases could not be given back; they expire'));
+    try {
+      await this.giveBack();
+      if (this.leasesUsed) await releaseHolderLeases(this.db, this.holder);
+      this.leases.clear();
+    } catch (err) {
+      this.log.warn({ err }, 'budget leases could not be given back; they expire');
+    }
   }
 
   private async reserveExactly(s: ReservationSubject): Promise<BudgetState> {
@@ -284,6 +296,7 @@ export class BudgetGate {
     const slice = (w: Units) => w * BigInt(SLICE_CALLS);
     const calls = Math.max(SLICE_CALLS, ...refs.map((r) => (r.maxCalls === null ? 0 : Math.floor(r.maxCalls * LEASE_POLICY.maxShare))));
     this.statements.acquire++;
+    this.leasesUsed = true;
     const rows = await acquireLeases(this.db, {
       holder: this.holder, at: s.at, expiresAt: this.expiry(), bu: s.bu, useCase: s.useCase, agent: s.agent, session: s.session,
       usd: fromUnits(slice(worst.usd)), tokens: fromUnits(slice(worst.tokens)), calls,

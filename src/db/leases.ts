@@ -66,10 +66,10 @@ export async function settleLeases(db: Db, holder: string, expiresAt: Date, entr
   return rows.map((x) => ({ ...x, lease_calls: Number(x.lease_calls) }));
 }
 
-/** Leases of replicas that stopped settling (died) go back to their budgets. */
-const SWEEP_SQL = `
+/** The counters get back what the deleted lease rows (`rel`) held. */
+const GIVE_BACK_SQL = (which: string) => `
 with rel as (
-  delete from budget_leases where expires_at < now()
+  delete from budget_leases where ${which}
   returning budget_id, period_start, key, amount, calls
 ), agg as (
   select budget_id, period_start, key, sum(amount) as amount, sum(calls) as calls from rel group by 1, 2, 3
@@ -77,6 +77,20 @@ with rel as (
 update budget_counters bc set reserved = bc.reserved - agg.amount, calls = bc.calls - agg.calls
 from agg where bc.budget_id = agg.budget_id and bc.period_start = agg.period_start and bc.key = agg.key`;
 
+/** Leases of replicas that stopped settling (died) go back to their budgets. */
+const SWEEP_SQL = GIVE_BACK_SQL('expires_at < now()');
+
 export async function sweepExpiredLeases(db: Db): Promise<number> {
   return (await runPrepared(db, 'tollgate_sweep_leases', SWEEP_SQL, [])).rowCount;
+}
+
+/**
+ * Every lease row a stopping replica holds goes back whole, whatever its own accounting says: a settlement whose
+ * commit reached Postgres but whose answer did not (Postgres stopped mid-statement) leaves a row holding room the
+ * replica no longer knows of, which would otherwise wait for its expiry.
+ */
+const RELEASE_HOLDER_SQL = GIVE_BACK_SQL('holder = $1');
+
+export async function releaseHolderLeases(db: Db, holder: string): Promise<number> {
+  return (await runPrepared(db, 'tollgate_release_holder_leases', RELEASE_HOLDER_SQL, [holder])).rowCount;
 }

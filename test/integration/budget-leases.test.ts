@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/knex.js';
 import { reserveBudgets, upsertBudget } from '../../src/db/budgets.js';
-import { acquireLeases, settleLeases, sweepExpiredLeases, type LeaseRequest, type Settlement } from '../../src/db/leases.js';
+import { acquireLeases, releaseHolderLeases, settleLeases, sweepExpiredLeases, type LeaseRequest, type Settlement } from '../../src/db/leases.js';
 import { writeBatch } from '../../src/db/ledger.js';
 import { migrationSource } from '../../src/db/migrations/index.js';
 import { createTestDb, type TestDb } from '../helpers/db.js';
@@ -133,6 +133,18 @@ describe('budget leases in Postgres', () => {
     expect(new Set((await leases(t.db)).map((l) => l.holder))).toEqual(new Set(['alive']));
     expect(await counter(t.db, ids.useCase)).toMatchObject({ reserved: pico(1) });
     expect(await counter(t.db, ids.session, 's-1')).toMatchObject({ reserved: pico(1), calls: 8 });
+  });
+
+  it('gives back every row of a stopping replica whole, and only its own', async () => {
+    await acquireLeases(t.db, request('stopping'), POLICY);
+    await acquireLeases(t.db, request('other', { session: 's-2' }), POLICY);
+    // A settlement that took more room, as one whose answer the replica never got would have.
+    await settleLeases(t.db, 'stopping', later(), [settlement(ids.useCase, MONTH, { want: '2' })], POLICY);
+    expect(await releaseHolderLeases(t.db, 'stopping')).toBeGreaterThan(0);
+    expect(new Set((await leases(t.db)).map((l) => l.holder))).toEqual(new Set(['other']));
+    expect(await counter(t.db, ids.useCase)).toMatchObject({ reserved: pico(1) });
+    expect(await counter(t.db, ids.session, 's-1')).toMatchObject({ reserved: 0n, calls: 0 });
+    expect(await counter(t.db, ids.session, 's-2')).toMatchObject({ reserved: pico(1), calls: 8 });
   });
 
   it('counts leases in what an exact reservation sees as reserved by others', async () => {
