@@ -253,8 +253,15 @@ export class BudgetGate {
       // A lease ran dry before its settlement: settling now gives back what the ledger counts of its calls and
       // tops it up. A budget this replica holds no lease of yet (a new session) takes one with one statement.
       const held = refs.every((ref) => this.leases.get(leaseKey(ref))?.usable(now));
-      if (held) await this.settle(false);
-      else await this.acquire(s, worst, refs);
+      if (held) {
+        // A settlement already under way was sized before this call ran its lease dry: after it, one sized now,
+        // before the call falls back to an exact reservation (none is sent if nothing wants room).
+        const underWay = this.settling !== null;
+        await this.settle(false);
+        if (underWay && !this.leasesFor(refs, worst, Date.now())) await this.settle(false);
+      } else {
+        await this.acquire(s, worst, refs);
+      }
       leases = this.leasesFor(refs, worst, Date.now());
     }
     if (!leases) {
