@@ -192,17 +192,26 @@ const CALL_COLUMNS = { bu: 'ev.bu_id', useCase: 'ev.use_case_id', agent: 'ev.age
  * unavailable and the policy failed open) is counted here. No join of the two sides, only one sum.
  * A deleted budget's entries are skipped (after the sum, per counter row): its counters went with it, and
  * an upsert would recreate them against a missing budget.
+ *
+ * The rows are first summed per BU, use case, agent, session and UTC day, which every budget period (day, week,
+ * month, quarter, UTC) is made of whole: the join with the budgets' applicability (an OR of four scopes per
+ * pair) then runs once per group, not once per row (ingest bench: it was a quarter of the statement's time).
  */
 export function budgetCounterCtes(source: string): string {
   return `bc_rel_calls as (
   delete from budget_reservations r using ${source} where r.request_id = ev.request_id
   returning r.budget_ids, r.period_starts, r.keys, r.amounts
+), bc_days as (
+  select bu_id, use_case_id, agent_id, session_id, date_trunc('day', ev.ts at time zone 'UTC') as day,
+    sum(cost) as cost, sum(tokens) as tokens, count(*) as calls
+  from ${source}
+  group by 1, 2, 3, 4, 5
 ), bc_deltas as (
   select b.id as budget_id,
-    date_trunc(b.period, ev.ts at time zone 'UTC') at time zone 'UTC' as period_start,
+    date_trunc(b.period, ev.day) at time zone 'UTC' as period_start,
     case when b.scope = 'session' then ev.session_id else '' end as key,
-    case when b.unit = 'usd' then ev.cost else ev.tokens end as spent, 0::numeric as reserved, 1 as calls
-  from ${source} join budgets b on ${budgetApplies('b.', CALL_COLUMNS)}
+    case when b.unit = 'usd' then ev.cost else ev.tokens end as spent, 0::numeric as reserved, ev.calls
+  from bc_days ev join budgets b on ${budgetApplies('b.', CALL_COLUMNS)}
   union all
   select u.budget_id, u.period_start, u.key, 0, -u.amount, -1
   from bc_rel_calls rel cross join lateral ${ENTRIES('rel')}

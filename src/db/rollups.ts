@@ -12,8 +12,9 @@ const HOUR = `date_trunc('hour', ts at time zone 'UTC') at time zone 'UTC'`;
 // with sign '-', what it takes away (a dead gateway's fallback row replaced by its call's real usage).
 const MEASURES = ['calls', 'input_tokens', 'cached_input_tokens', 'cache_write_tokens', 'output_tokens', 'cost', 'partial_calls', 'error_calls'];
 export type Sign = '' | '-';
-const fromLedger = (sign: Sign) => `${sign}count(*), ${sign}sum(input_tokens), ${sign}sum(cached_input_tokens), ${sign}sum(cache_write_tokens),
-  ${sign}sum(output_tokens), ${sign}sum(cost), ${sign}count(*) filter (where partial), ${sign}count(*) filter (where status >= 400)`;
+const LEDGER_SUMS = ['count(*)', 'sum(input_tokens)', 'sum(cached_input_tokens)', 'sum(cache_write_tokens)', 'sum(output_tokens)', 'sum(cost)',
+  'count(*) filter (where partial)', 'count(*) filter (where status >= 400)'];
+const fromLedger = (sign: Sign) => LEDGER_SUMS.map((e) => `${sign}${e}`).join(', ');
 const FROM_ROLLUP = MEASURES.map((m) => `sum(${m})`).join(', ');
 
 const USAGE_KEYS: [column: string, expr: string][] = [
@@ -42,8 +43,26 @@ export function usageRollupSql(source: string, sign: Sign = ''): string {
 }
 
 /**
+ * Ledger rows summed per hour and usage_hourly's key, with usage_hourly's columns: the ledger writer sums its
+ * rows once into these and adds them to usage_hourly (`hourlyRollupFromSumsSql`), usage_monthly and
+ * use_case_spend, each of which then groups a few hundred sums rather than every row again.
+ */
+export function hourlySumsSql(source: string): string {
+  return `select ${HOUR} as hour, ${USAGE_KEYS.map(([c]) => c).join(', ')},
+  ${LEDGER_SUMS.map((e, i) => `${e} as ${MEASURES[i]!}`).join(', ')}
+from ${source}
+group by ${USAGE_KEYS.map((_, i) => i + 1).concat(USAGE_KEYS.length + 1).join(', ')}`;
+}
+
+/** usage_hourly from hourlySumsSql's rows. */
+export function hourlyRollupFromSumsSql(sums: string): string {
+  return usageUpsertSql('usage_hourly', [['hour', 'hour'], ...USAGE_KEYS], sums, FROM_ROLLUP);
+}
+
+/**
  * The same usage per billing month (usage_monthly), which a month's chargeback reads when it does not group
- * by day. From the ledger's rows, or from usage_hourly's (`fromHourly`: the migration's backfill).
+ * by day. From the ledger's rows, or from rows in usage_hourly's shape (`fromHourly`: the migration's backfill
+ * from usage_hourly, the writer's from hourlySumsSql).
  */
 export function monthlyRollupSql(source: string, fromHourly = false, sign: Sign = ''): string {
   return usageUpsertSql('usage_monthly', USAGE_KEYS, source, fromHourly ? FROM_ROLLUP : fromLedger(sign));
@@ -61,13 +80,18 @@ on conflict (hour, bu_id, use_case_id, agent_id, code) do update set calls = h.c
 
 /**
  * Calls per UTC day, BU, use case and tool: a call counts once for each tool it declared or called (its
- * `tools` are distinct); calls without tools add nothing. Upserted in primary-key order, as above.
+ * `tools` are distinct); calls without tools add nothing. Calls are counted per tool list before the lists are
+ * unnested: an agent sends the same list call after call, so a batch unnests a few lists, not every row's.
+ * Upserted in primary-key order, as above.
  */
 export function toolRollupSql(source: string, sign: Sign = ''): string {
   return `
 insert into tool_usage_daily as d (day, use_case_id, tool, bu_id, calls)
-select (e.ts at time zone 'UTC')::date, e.use_case_id, t.tool, e.bu_id, ${sign}count(*)
-from ${source} e cross join lateral unnest(e.tools) as t(tool)
+select e.day, e.use_case_id, t.tool, e.bu_id, sum(e.calls)
+from (
+  select (ts at time zone 'UTC')::date as day, use_case_id, bu_id, tools, ${sign}count(*) as calls
+  from ${source} where tools is not null group by 1, 2, 3, 4
+) e cross join lateral unnest(e.tools) as t(tool)
 group by 1, 2, 3, 4
 order by 1, 2, 3, 4
 on conflict (day, use_case_id, tool, bu_id) do update set calls = d.calls + excluded.calls`;
