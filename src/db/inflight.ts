@@ -1,6 +1,11 @@
 import type { Knex } from 'knex';
 import type { Db } from './knex.js';
 import type { InflightRecord, UsageEvent } from '../metering/types.js';
+import { arrayLiteral, columnArrays, type Column } from './ledger.js';
+
+const INFLIGHT_COLUMNS: readonly Column<InflightRecord>[] = [
+  ['request_id', 'text'], ['ts', 'timestamptz'], ['expires_at', 'timestamptz'], ['fallback', 'json', (r) => JSON.stringify(r.fallback)],
+];
 
 /**
  * In-flight calls, written by the metering writer in the same transaction as the ledger: a call's row goes
@@ -9,22 +14,25 @@ import type { InflightRecord, UsageEvent } from '../metering/types.js';
  */
 export async function insertInflight(trx: Db | Knex.Transaction, records: readonly InflightRecord[]): Promise<void> {
   if (records.length === 0) return;
-  // A call whose usage is already in the ledger (replayed journal) is not in flight any more.
+  // A call whose usage is already in the ledger (replayed journal) is not in flight any more. The columns travel
+  // as array literals (src/db/ledger.ts: columnArrays): each fallback is ~800 bytes of JSON, which the driver
+  // would escape character by character. Stored as json (migration 041), but a fallback holding a \u escape (JSON
+  // writes only control characters and lone surrogates so) still goes through jsonb, which refuses what text
+  // cannot hold (NUL): refused here, it is set aside and written sanitized (src/metering/meter.ts), where taken
+  // as it is it would be refused only when its gateway died, by the sweep that meters it.
   await trx.raw(`
     insert into inflight_calls (request_id, ts, expires_at, fallback)
-    select r.request_id, r.ts, r.expires_at, r.fallback
-    from unnest(?::text[], ?::timestamptz[], ?::timestamptz[], ?::jsonb[]) as r(request_id, ts, expires_at, fallback)
+    select r.request_id, r.ts, r.expires_at,
+      case when strpos(r.fallback::text, '\\u') > 0 then r.fallback::text::jsonb::json else r.fallback end
+    from unnest(?::text[], ?::timestamptz[], ?::timestamptz[], ?::json[]) as r(request_id, ts, expires_at, fallback)
     where not exists (select 1 from usage_events u where u.request_id = r.request_id)
     on conflict (request_id) do nothing`,
-  [
-    records.map((r) => r.request_id), records.map((r) => r.ts), records.map((r) => r.expires_at),
-    records.map((r) => JSON.stringify(r.fallback)),
-  ] as unknown as Knex.RawBinding[]);
+  columnArrays(INFLIGHT_COLUMNS, records));
 }
 
 export async function clearInflight(trx: Db | Knex.Transaction, requestIds: readonly string[]): Promise<void> {
   if (requestIds.length === 0) return;
-  await trx.raw('delete from inflight_calls where request_id = any(?)', [requestIds as unknown as Knex.RawBinding]);
+  await trx.raw('delete from inflight_calls where request_id = any(?::text[])', [arrayLiteral(requestIds)]);
 }
 
 /** Fallback events of calls whose lease ran out, oldest first. */

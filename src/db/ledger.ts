@@ -115,8 +115,13 @@ export async function writeBatch(
   onCommitted?: (r: WriteResult, records: number) => void,
 ): Promise<WriteResult> {
   const total: WriteResult = { usageInserted: 0, decisionsInserted: 0 };
+  // A call that started and ended within the batch is not in flight once the batch is written: its in-flight row
+  // would be inserted by one transaction and deleted by the same or a later one, for nothing. Should the batch
+  // fail after the transaction that skipped it, the batch is still in the journal, which writes it again.
+  const ended = new Set<string>();
+  for (const r of records) if (r.kind === 'usage') ended.add(r.request_id);
   for (const slice of chunks(records, RECORDS_PER_TRANSACTION)) {
-    const r = await writeTransaction(db, slice);
+    const r = await writeTransaction(db, slice, ended);
     onCommitted?.(r, slice.length);
     total.usageInserted += r.usageInserted;
     total.decisionsInserted += r.decisionsInserted;
@@ -124,12 +129,14 @@ export async function writeBatch(
   return total;
 }
 
-async function writeTransaction(db: Db, records: readonly JournalRecord[]): Promise<WriteResult> {
+async function writeTransaction(db: Db, records: readonly JournalRecord[], ended: ReadonlySet<string>): Promise<WriteResult> {
   const usage = records.filter((r): r is UsageEvent => r.kind === 'usage');
   const decisions = records.filter((r): r is DecisionRecord => r.kind === 'decision');
+  const started = records.filter((r): r is InflightRecord => r.kind === 'inflight' && !ended.has(r.request_id));
   return db.transaction(async (trx) => {
-    await insertInflight(trx, records.filter((r): r is InflightRecord => r.kind === 'inflight'));
-    // Every call reported here is no longer in flight, whether its row is new or was already written.
+    await insertInflight(trx, started);
+    // Every call reported here is no longer in flight, whether its row is new or was already written (by an
+    // earlier batch, or by an earlier try of this one).
     await clearInflight(trx, usage.map((u) => u.request_id));
     const tiers = records.filter((r): r is TierRecord => r.kind === 'tier');
     if (tiers.length > 0) await recordTierEvents(trx, tiers);

@@ -35,6 +35,22 @@ describe('calls in flight', () => {
     expect(Number((await t.db('usage_events').count<{ n: string }[]>('* as n'))[0]!.n)).toBe(2);
   });
 
+  it('cost no row when the call starts and ends in one transaction, and a row an earlier batch wrote is still cleared', async () => {
+    const inserts: string[] = [];
+    t.db.on('query', (q: { sql: string }) => {
+      if (/insert into inflight_calls/i.test(q.sql)) inserts.push(q.sql);
+    });
+    const [a, b] = [usageEvent(1, {}, 'pair'), usageEvent(2, {}, 'pair')];
+    await writeBatch(t.db, [inflight(a, 60_000), a]);
+    expect(inserts).toEqual([]);
+    await writeBatch(t.db, [inflight(b, 60_000)]);
+    expect(await t.db('inflight_calls').pluck('request_id')).toEqual([b.request_id]);
+    // A retry of a batch whose first transaction (with the in-flight record) had committed brings both at once.
+    await writeBatch(t.db, [inflight(b, 60_000), b]);
+    expect(await inflightCount()).toBe(0);
+    expect(inserts).toHaveLength(1);
+  });
+
   it('are metered from their fallback once their lease runs out, exactly once', async () => {
     const orphan = usageEvent(3, {}, 'if');
     const live = usageEvent(4, {}, 'if');

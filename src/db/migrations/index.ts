@@ -27,6 +27,7 @@ import * as shadowNotices from './027_shadow_notices.js';
 import * as budgetLeases from './031_budget_leases.js';
 import * as leasePartialGrants from './032_lease_partial_grants.js';
 import * as vendorModels from './040_vendor_models.js';
+import * as inflightFallbackJson from './041_inflight_fallback_json.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -60,6 +61,7 @@ const MIGRATIONS: ReadonlyArray<[string, Migration]> = [
   ['031_budget_leases', budgetLeases],
   ['032_lease_partial_grants', leasePartialGrants],
   ['040_vendor_models', vendorModels],
+  ['041_inflight_fallback_json', inflightFallbackJson],
 ];
 
 /** Every migration's name, in order. */
