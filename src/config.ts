@@ -83,6 +83,7 @@ const EnvSchema = Type.Object({
   TOLLGATE_SHUTDOWN_GRACE_MS: Type.Integer({ default: 30_000, minimum: 0 }),
   TOLLGATE_FLUSH_INTERVAL_MS: Type.Integer({ default: 250, minimum: 1 }),
   TOLLGATE_FLUSH_BATCH: Type.Integer({ default: 1000, minimum: 1 }),
+  TOLLGATE_INFLIGHT_GRACE_MS: Type.Integer({ default: 5000, minimum: 0 }),
   TOLLGATE_READY_METER_LAG_MS: Type.Integer({ default: 60_000, minimum: 1000 }),
   TOLLGATE_BOUND_INPUT_ALLOWANCE: Type.Integer({ default: 16_384, minimum: 0 }),
   TOLLGATE_BOUND_STATE_ALLOWANCE: Type.Integer({ default: 8_000_000, minimum: 0 }),
@@ -148,7 +149,7 @@ export type Config = Readonly<{
   reservationPool: number;
   /** Budget leases: how often a replica settles them (0: no leases, every call reserves in Postgres) and how long one outlives its replica. */
   budgetLeases: Readonly<{ settleMs: number; ttlMs: number }>;
-  flush: Readonly<{ intervalMs: number; batch: number }>;
+  flush: Readonly<{ intervalMs: number; batch: number; inflightGraceMs: number }>;
   /** /readyz fails its meter check when the oldest record not yet written to Postgres is older than this. */
   readyMeterLagMs: number;
   /** What a call can be billed at most (src/metering/bound.ts): tokens beyond its body's bytes, and output per answer when it sets no limit. */
@@ -258,7 +259,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     // Leases save replicas a round trip per call; the embedded database is one process, where a reservation is
     // in-process and a budget changed through the CLI's socket must apply to the next call.
     budgetLeases: { settleMs: e.TOLLGATE_BUDGET_LEASE_MS ?? (e.DATABASE_URL ? 1000 : 0), ttlMs: e.TOLLGATE_BUDGET_LEASE_TTL_MS },
-    flush: { intervalMs: e.TOLLGATE_FLUSH_INTERVAL_MS, batch: e.TOLLGATE_FLUSH_BATCH },
+    flush: { intervalMs: e.TOLLGATE_FLUSH_INTERVAL_MS, batch: e.TOLLGATE_FLUSH_BATCH, inflightGraceMs: e.TOLLGATE_INFLIGHT_GRACE_MS },
     readyMeterLagMs: e.TOLLGATE_READY_METER_LAG_MS,
     bound: {
       inputAllowance: e.TOLLGATE_BOUND_INPUT_ALLOWANCE,

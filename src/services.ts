@@ -84,7 +84,7 @@ export async function createServices(config: Config, log: Log, target?: DbTarget
   const priceTimer = setInterval(() => prices.refresh().catch((err: unknown) => log.warn({ err }, 'price refresh failed')), config.refresh.catalogMs);
   priceTimer.unref();
 
-  const meter = createMeter({ db, journalDir: config.journalDir, flushIntervalMs: config.flush.intervalMs, batchSize: config.flush.batch, log });
+  const meter = createMeter({ db, journalDir: config.journalDir, flushIntervalMs: config.flush.intervalMs, batchSize: config.flush.batch, inflightGraceMs: config.flush.inflightGraceMs, log });
   meter.onFlushed((records) => budgetGate.ledgered(records));
   await meter.start();
   const liveCalls = createLiveCalls({ db, log, ttlMs: config.reservationTtlMs });

@@ -21,6 +21,8 @@ export interface Journal {
   readonly dir: string;
   /** Appends one record; durable against a process crash when it returns. */
   append(record: JournalRecord): void;
+  /** Appends records already serialized (JSON, one per string), in one write. */
+  appendLines(lines: readonly string[]): void;
   /** Closes the current segment and returns its path, or null when nothing was appended since the last roll. */
   roll(): string | null;
   /** Closed segments not yet discarded, oldest first (includes segments left by an earlier process). */
@@ -69,6 +71,11 @@ export function openJournal(dir: string, log: JournalLog): Journal {
     append(record) {
       const { fd } = current ?? openCurrent();
       writeAll(fd, Buffer.from(`${JSON.stringify(record)}\n`));
+    },
+    appendLines(lines) {
+      if (lines.length === 0) return;
+      const { fd } = current ?? openCurrent();
+      writeAll(fd, Buffer.from(`${lines.join('\n')}\n`));
     },
     roll,
     pendingSegments() {

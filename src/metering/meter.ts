@@ -5,6 +5,7 @@ import { insertDeadLetter } from '../db/dead-letters.js';
 import type { Db } from '../db/knex.js';
 import { writeBatch, type WriteResult } from '../db/ledger.js';
 import { openJournal, type Journal } from './journal.js';
+import { heldInflight } from './inflight-hold.js';
 import { sanitizeRecord } from './sanitize.js';
 import type { JournalRecord } from './types.js';
 
@@ -30,6 +31,8 @@ export type MeterOptions = {
   log: MeterLog;
   /** Longest wait between retries while Postgres is failing. */
   maxRetryDelayMs?: number;
+  /** How long an in-flight record may wait in the journal for its call's usage (src/metering/inflight-hold.ts); 0: written at the first flush. */
+  inflightGraceMs?: number;
 };
 
 export type FlushInfo = WriteResult & {
@@ -87,6 +90,7 @@ const REJECTED_FILE = 'rejected.jsonl';
 export function createMeter(options: MeterOptions): Meter {
   const { db, log, batchSize, flushIntervalMs } = options;
   const maxRetryDelayMs = options.maxRetryDelayMs ?? DEFAULT_MAX_RETRY_DELAY_MS;
+  const inflightGraceMs = options.inflightGraceMs ?? 0;
   const journal: Journal = openJournal(options.journalDir, log);
   const listeners: FlushListener[] = [];
   /** Closed segments this process wrote: their records (null when they must be re-read from disk). */
@@ -111,6 +115,27 @@ export function createMeter(options: MeterOptions): Meter {
     ownSegments.set(file, { records: keep ? current : null, count: current.length, since: currentSince });
     if (keep) retained += current.length;
     current = [];
+  };
+
+  // Held in-flight records move to the current segment at every flush until their call ends or they are written:
+  // each is serialized once (a record is ~1 KB of JSON), then appended as that text.
+  const heldLines = new WeakMap<JournalRecord, string>();
+  const carry = (records: Iterable<JournalRecord>) => {
+    const moved = [...records];
+    if (moved.length === 0) return;
+    const lines = moved.map((r) => {
+      let line = heldLines.get(r);
+      if (line === undefined) heldLines.set(r, (line = JSON.stringify(r)));
+      return line;
+    });
+    if (current.length === 0) currentSince = Date.now();
+    try {
+      journal.appendLines(lines);
+    } catch (err) {
+      rollCurrent(); // a torn line must stay the last line of its segment
+      throw err;
+    }
+    current.push(...moved);
   };
 
   const load = (file: string): JournalRecord[] => ownSegments.get(file)?.records ?? journal.readSegment(file);
@@ -222,10 +247,16 @@ export function createMeter(options: MeterOptions): Meter {
     rollCurrent();
     try {
       for (const { files, records, replayed } of groups()) {
-        const result = await write(records);
+        // A replayed group's calls died with their process; a closing meter writes everything.
+        const held = replayed || state !== 'started' ? new Set<JournalRecord>() : heldInflight(records, Date.now(), inflightGraceMs);
+        const written = held.size === 0 ? records : records.filter((r) => !held.has(r));
+        const result = await write(written);
+        // Appended to the current segment before the group's segments go: a crash in between leaves a record
+        // twice in the journal, which its replay writes once (on conflict, do nothing).
+        carry(held);
         files.forEach(forget);
-        counts.flushed += records.length;
-        notify(records, { ...result, replayed });
+        counts.flushed += written.length;
+        notify(written, { ...result, replayed });
       }
     } catch (err) {
       counts.failures++;

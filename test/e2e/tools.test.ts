@@ -20,7 +20,9 @@ let gw: Gateway;
 let keys: Record<string, string>;
 
 beforeAll(async () => {
-  gw = await startGateway();
+  // A call in flight reaches inflight_calls, where its fallback is read here, at the first flush rather than after
+  // TOLLGATE_INFLIGHT_GRACE_MS (src/metering/inflight-hold.ts).
+  gw = await startGateway({ TOLLGATE_INFLIGHT_GRACE_MS: 0 });
   keys = { writer: await gw.key('campaign-writer'), promo: await gw.key('promo-planner'), forecaster: await gw.key('demand-forecaster') };
 });
 afterAll(async () => gw?.close());

@@ -51,6 +51,15 @@ describe('journal', () => {
     expect(fs.existsSync(first)).toBe(false);
   });
 
+  it('appends records already serialized, in one write, after the ones appended one by one', () => {
+    const j = openAt();
+    j.appendLines([]);
+    expect(j.roll()).toBeNull();
+    j.append(usageEvent(1));
+    j.appendLines([JSON.stringify(usageEvent(2)), JSON.stringify(decisionRecord(3))]);
+    expect(j.readSegment(j.roll()!)).toEqual([usageEvent(1), usageEvent(2), decisionRecord(3)]);
+  });
+
   it('reads back every kind the writer knows: usage, decisions, tier crossings and calls in flight', () => {
     const j = openAt();
     const tier: JournalRecord = { kind: 'tier', budget_id: 1, period_start: '2026-11-01T00:00:00.000Z', key: '', tier: 'notice', ratio: 0.5, spent: 5, limit: 10, unit: 'usd', request_id: 'r-t', ts: '2026-11-02T00:00:00.000Z' };
