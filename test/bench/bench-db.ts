@@ -32,6 +32,17 @@ export async function createBenchDb(opts: { budgets?: boolean } = {}): Promise<B
   return { db, url: url.toString(), name, drop };
 }
 
+/**
+ * A filter for postgresCpu: the server's own processes (checkpointer, WAL writer, autovacuum…) and the
+ * connections to `db`'s database, not those of anything else running on the same server (a shared machine).
+ */
+export async function ownPostgres(db: Db): Promise<(pid: string) => boolean> {
+  const { rows } = (await db.raw(`select pid::text as pid from pg_stat_activity
+    where datname = current_database() or backend_type <> 'client backend'`)) as { rows: { pid: string }[] };
+  const pids = new Set(rows.map((r) => r.pid));
+  return (pid) => pids.has(pid);
+}
+
 export const pct = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 export const ms = (v: number) => `${v.toFixed(2)} ms`;
 export const seconds = (from: bigint) => Number(process.hrtime.bigint() - from) / 1e9;
@@ -44,10 +55,10 @@ export const seconds = (from: bigint) => Number(process.hrtime.bigint() - from) 
  */
 export type PostgresCpu = { since(before: PostgresCpu): number; ticks: ReadonlyMap<string, number> };
 
-export function postgresCpu(): PostgresCpu {
+export function postgresCpu(only?: (pid: string) => boolean): PostgresCpu {
   const ticks = new Map<string, number>();
   if (fs.existsSync('/proc/self/stat')) {
-    for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d) && (only === undefined || only(d)))) {
       let stat: string;
       try {
         stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
