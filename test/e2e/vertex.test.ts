@@ -304,9 +304,31 @@ describe('a token endpoint that fails', () => {
       await down.flush();
       const logged = await down.app.tollgate.db('decision_log').where({ provider: 'vertex', allowed: false });
       expect(logged).toMatchObject([{ code: 'upstream_auth_failed', http_status: 502 }]);
+
+      // The next calls, within the cool-down, are refused at once with a Retry-After, the endpoint not asked again.
+      const grants = down.upstream.vertexTokens.grants;
+      expect(grants).toBeGreaterThan(0);
+      const started = Date.now();
+      const raw = await fetch(`${down.url}/vertex/v1/projects/p/locations/l/publishers/google/models/gemini-2.5-flash:generateContent`, {
+        method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...tagHeaders(WRITER) },
+        body: JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'hi' }] }] }),
+      });
+      expect(raw.status).toBe(502);
+      expect(raw.headers.get('x-tollgate-error-code')).toBe('upstream_auth_failed');
+      expect(Number(raw.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(down.upstream.vertexTokens.grants).toBe(grants);
+
+      // The endpoint back: once the cool-down is over, the next call asks again and is served.
+      down.upstream.vertexTokens.down = false;
+      const retryAfterS = Number(raw.headers.get('retry-after'));
+      await new Promise((resolve) => setTimeout(resolve, retryAfterS * 1000 + 100));
+      const served = await down.vertexGenai(key, WRITER).models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi' });
+      expect(served.sdkHttpResponse!.headers!['x-tollgate-model-served']).toBe('vertex/gemini-2.5-flash');
+      expect(down.upstream.vertexTokens.minted).toHaveLength(1);
     } finally {
       await down.close();
     }
-  });
+  }, 60_000);
 });
 
