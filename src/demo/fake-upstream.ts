@@ -202,7 +202,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions): Promise<F
   const requests: RecordedRequest[] = [];
   const usageLog: UsageRecord[] = [];
   const faults: { script: FaultScript; remaining: number }[] = [];
-  const vertexTokens: VertexTokens = { minted: [], down: false, lifetimeS: 3599 };
+  const vertexTokens: VertexTokens = { minted: [], grants: 0, down: false, lifetimeS: 3599 };
   const closing = new AbortController();
   // Every hung answer waits on it: many at once are expected, not a leak.
   setMaxListeners(0, closing.signal);

@@ -10,6 +10,7 @@ import { providerRoots } from './roots.js';
 import { ownJsonParser } from './body.js';
 import { headerFilter } from './headers.js';
 import { sendProviderError } from './respond.js';
+import { guardSigner } from './signer-guard.js';
 import { ERRORS, TollgateError, type ErrorCode } from '../errors.js';
 import type { ProviderName } from '../config.js';
 
@@ -21,7 +22,8 @@ export async function gatewayRoutes(app: FastifyInstance): Promise<void> {
     const settings = app.tollgate.config.providers[adapter.name as ProviderName];
     const headers = headerFilter(adapter.headerRules(settings));
     // Built once: a signer caches and refreshes tollgate's token for the vendor itself.
-    const signer = adapter.upstreamSigner?.(settings) ?? null;
+    const own = adapter.upstreamSigner?.(settings) ?? null;
+    const signer = own === null ? null : guardSigner(own);
     await app.register(async (scope) => {
       ownJsonParser(scope);
       // Requests Fastify refuses before the hooks run (unparseable or too deep body, wrong content type, too

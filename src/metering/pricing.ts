@@ -1,5 +1,5 @@
 import type { NormalizedUsage } from '../providers/types.js';
-import { compare, costPerMillion, sum, toMoney } from './money.js';
+import { compare, parseDecimal, rescale, toMoney } from './money.js';
 
 export type ServiceTier = 'standard' | 'flex' | 'priority' | 'batch';
 export const SERVICE_TIERS: readonly ServiceTier[] = ['standard', 'flex', 'priority', 'batch'];
@@ -90,16 +90,38 @@ function ceiling(rows: readonly PriceRow[]): PriceKinds {
  * that live an hour are the part of cache_write_tokens in cache_write_1h_tokens, at their own price.
  */
 export function costOf(usage: NormalizedUsage, price: PriceKinds): string {
+  const p = parsed(price);
   const hour = usage.cache_write_1h_tokens ?? 0;
-  return toMoney(
-    sum([
-      costPerMillion(usage.input_tokens, price.input_per_mtok),
-      costPerMillion(usage.cached_input_tokens, price.cached_input_per_mtok),
-      costPerMillion(usage.cache_write_tokens - hour, price.cache_write_per_mtok),
-      costPerMillion(hour, price.cache_write_1h_per_mtok ?? price.cache_write_per_mtok),
-      costPerMillion(usage.output_tokens, price.output_per_mtok),
-    ]),
-  );
+  const units =
+    tokenUnits(usage.input_tokens) * p.input +
+    tokenUnits(usage.cached_input_tokens) * p.cachedInput +
+    tokenUnits(usage.cache_write_tokens - hour) * p.cacheWrite +
+    tokenUnits(hour) * p.cacheWrite1h +
+    tokenUnits(usage.output_tokens) * p.output;
+  return toMoney({ units, scale: p.scale + TOKENS_PER_PRICE_UNIT });
+}
+
+const TOKENS_PER_PRICE_UNIT = 6; // prices are per million tokens
+
+/** A price's kinds as integers at one scale, parsed once per price row (every call prices two to four times). */
+type ParsedKinds = { scale: number; input: bigint; cachedInput: bigint; cacheWrite: bigint; cacheWrite1h: bigint; output: bigint };
+const PARSED = new WeakMap<PriceKinds, ParsedKinds>();
+
+function parsed(price: PriceKinds): ParsedKinds {
+  const hit = PARSED.get(price);
+  if (hit !== undefined) return hit;
+  const kinds = [price.input_per_mtok, price.cached_input_per_mtok, price.cache_write_per_mtok, price.cache_write_1h_per_mtok ?? price.cache_write_per_mtok, price.output_per_mtok].map(parseDecimal);
+  const scale = Math.max(...kinds.map((k) => k.scale));
+  const [input, cachedInput, cacheWrite, cacheWrite1h, output] = kinds.map((k) => rescale(k, scale).units) as [bigint, bigint, bigint, bigint, bigint];
+  const p = { scale, input, cachedInput, cacheWrite, cacheWrite1h, output };
+  // Rows are read once and never changed in place: a changed price is a new row (prices are effective-dated).
+  PARSED.set(price, p);
+  return p;
+}
+
+function tokenUnits(tokens: number): bigint {
+  if (!Number.isSafeInteger(tokens)) throw new RangeError(`token count is not a safe integer: ${tokens}`);
+  return BigInt(tokens);
 }
 
 function epoch(value: Date | string): number {

@@ -4,6 +4,7 @@ import { startGateway, tagHeaders, AZURE_API_VERSION, UPSTREAM_AZURE_KEY, WRITER
 import { expectedCost, normalizeDecimal } from '../helpers/expect-cost.js';
 import { upsertBudget } from '../../src/db/budgets.js';
 import { ledgerRowOf, tokensOf, usageTotal } from '../helpers/ledger.js';
+import { walkToHardCap } from '../helpers/budget-walk.js';
 
 /** The fake resource's deployments (src/demo/fake-upstream/azure.ts) and the catalog models they are (seeds/catalog.json). */
 const CATALOG_MODEL: Record<string, string> = { 'gpt-4.1': 'azure/gpt-4.1', 'gpt-4.1-mini': 'azure/gpt-4.1-mini', 'marketing-gpt41': 'azure/gpt-4.1' };
@@ -158,39 +159,22 @@ describe('refusals in the OpenAI error shape, nothing forwarded', () => {
 describe('budget tiers on Azure', () => {
   it('walks a use case to the soft cap (serving the cheaper Azure deployment) and the hard cap (refused, not retried)', async () => {
     await upsertBudget(gw.app.tollgate.db, { scope: 'use_case', scopeId: WALKER.use_case, limit: '0.003', unit: 'usd', period: 'month' });
-    // Retries on: the refusal must still be one request (x-should-retry: false).
+    // Retries on: the refusal must still be one request (x-should-retry: false), one row in the decision log.
     const client = new AzureOpenAI({ apiKey: writerKey, endpoint: `${gw.url}/azure`, apiVersion: AZURE_API_VERSION, maxRetries: 2, defaultHeaders: tagHeaders(WALKER) });
-    const served: string[] = [];
-    let denial: APIError | undefined;
-    for (let i = 0; i < 60 && denial === undefined; i++) {
-      const before = gw.upstream.requests.length;
-      const out = await client.chat.completions
+    const { refusal } = await walkToHardCap(gw, {
+      provider: 'azure', useCase: WALKER.use_case, refusedStatus: 429, maxCalls: 60,
+      // The cheaper model goes up as its deployment: the path names it.
+      requested: 'azure/gpt-4.1', cheaper: 'azure/gpt-4.1-mini', cheaperUrl: `/openai/deployments/gpt-4.1-mini/chat/completions?api-version=${AZURE_API_VERSION}`,
+      call: () => client.chat.completions
         .create({ model: 'gpt-4.1', max_tokens: 20, messages: [{ role: 'user', content: 'one more line for the campaign brief' }] })
-        .withResponse()
-        .catch((e: unknown) => e as APIError);
-      await gw.flush();
-      if (out instanceof APIError) {
-        denial = out;
-        expect(gw.upstream.requests.length).toBe(before);
-        break;
-      }
-      const model = out.response.headers.get('x-tollgate-model-served')!;
-      served.push(model);
-      if (model === 'azure/gpt-4.1-mini') {
-        expect(out.response.headers.get('x-tollgate-budget-tier')).toBe('soft_cap');
-        // The cheaper model goes up as its deployment: the path names it.
-        expect(gw.upstream.requests.at(-1)!.path).toBe('/openai/deployments/gpt-4.1-mini/chat/completions');
-        const row = await ledgerRow(out.response.headers.get('x-tollgate-request-id')!);
-        expect(normalizeDecimal(row.cost as string)).toBe(expectedCost(gw.upstream.usageLog.at(-1)!.usage, 'azure/gpt-4.1-mini'));
-      }
-    }
-    expect(served[0]).toBe('azure/gpt-4.1');
-    expect(served).toContain('azure/gpt-4.1-mini');
-    expect(denial?.status).toBe(429);
-    expect(denial?.code).toBe('budget_exhausted');
-    expect(denial?.headers?.get('x-should-retry')).toBe('false');
-    const denied = await gw.app.tollgate.db('decision_log').where({ use_case_id: WALKER.use_case, allowed: false });
-    expect(denied).toMatchObject([{ provider: 'azure', code: 'budget_exhausted', http_status: 429 }]);
+        .withResponse(),
+      isRefusal: (e): e is APIError => e instanceof APIError,
+      headersOf: (answer) => Object.fromEntries(answer.response.headers),
+      maxOutputSent: (body) => (body as { max_tokens: number }).max_tokens,
+    });
+    expect(refusal.status).toBe(429);
+    expect(refusal.code).toBe('budget_exhausted');
+    expect(refusal.headers?.get('x-should-retry')).toBe('false');
   });
 });
 

@@ -12,6 +12,7 @@ import { writeBatch } from '../../src/db/ledger.js';
 import { usageEvent } from '../integration/fixtures/events.js';
 import type { NormalizedUsage } from '../../src/providers/types.js';
 import { ledgerRowOf, tokensOf, usageTotal } from '../helpers/ledger.js';
+import { walkToHardCap } from '../helpers/budget-walk.js';
 
 const SONNET = 'anthropic.claude-sonnet-4-5-20250929-v1:0';
 const SONNET_US = `us.${SONNET}`;
@@ -286,37 +287,17 @@ describe('budget tiers on Bedrock', () => {
     // $0.0038 of $0.004 already spent: a Sonnet call or two to the soft cap, a few Haiku ones to the hard cap.
     const tags = await budgetedUseCase('0.004', 'usd', 1, '0.0038');
     const { client, answers } = tracked(writerKey, tags);
-    const served: string[] = [];
-    let denial: BedrockRuntimeServiceException | undefined;
-    for (let i = 0; i < 80 && denial === undefined; i++) {
-      const before = gw.upstream.requests.length;
-      const out = await client.send(new ConverseCommand({ modelId: SONNET_US, messages: text('one more line for the campaign brief'), inferenceConfig: { maxTokens: 5 } }))
-        .catch((e: unknown) => e as BedrockRuntimeServiceException);
-      await gw.flush();
-      if (out instanceof BedrockRuntimeServiceException) {
-        denial = out;
-        expect(gw.upstream.requests.length).toBe(before);
-        break;
-      }
-      const headers = answers.at(-1)!;
-      served.push(headers['x-tollgate-model-served']!);
-      const sent = gw.upstream.requests.at(-1)!;
-      const clamp = headers['x-tollgate-output-clamped'];
-      if (clamp !== undefined) expect((sent.body as { inferenceConfig: { maxTokens: number } }).inferenceConfig.maxTokens).toBe(Number(clamp));
-      if (headers['x-tollgate-model-served'] === 'bedrock/claude-haiku-4-5') {
-        expect(headers['x-tollgate-budget-tier']).toBe('soft_cap');
-        // Behind the agent's inference profile, as the agent's own model was.
-        expect(sent.url).toBe('/model/us.anthropic.claude-haiku-4-5-20251001-v1%3A0/converse');
-        const row = await ledgerRow(headers['x-tollgate-request-id']);
-        expect(normalizeDecimal(row.cost as string)).toBe(expectedCost(gw.upstream.usageLog.at(-1)!.usage, 'bedrock/claude-haiku-4-5'));
-      }
-    }
-    expect(denial?.name, JSON.stringify([served, denial?.message])).toBe('ServiceQuotaExceededException');
-    expect(served[0]).toBe('bedrock/claude-sonnet-4-5');
-    expect(served).toContain('bedrock/claude-haiku-4-5');
-    expect(denial?.$metadata).toMatchObject({ httpStatusCode: 400, attempts: 1 });
-    const denied = await gw.app.tollgate.db('decision_log').where({ use_case_id: tags.use_case, allowed: false });
-    expect(denied).toMatchObject([{ provider: 'bedrock', code: 'budget_exhausted', http_status: 400 }]);
+    const { refusal } = await walkToHardCap(gw, {
+      provider: 'bedrock', useCase: tags.use_case, refusedStatus: 400, maxCalls: 80,
+      // Behind the agent's inference profile, as the agent's own model was.
+      requested: 'bedrock/claude-sonnet-4-5', cheaper: 'bedrock/claude-haiku-4-5', cheaperUrl: '/model/us.anthropic.claude-haiku-4-5-20251001-v1%3A0/converse',
+      call: () => client.send(new ConverseCommand({ modelId: SONNET_US, messages: text('one more line for the campaign brief'), inferenceConfig: { maxTokens: 5 } })),
+      isRefusal: (e): e is BedrockRuntimeServiceException => e instanceof BedrockRuntimeServiceException,
+      headersOf: () => answers.at(-1)!,
+      maxOutputSent: (body) => (body as { inferenceConfig: { maxTokens: number } }).inferenceConfig.maxTokens,
+    });
+    expect(refusal.name, refusal.message).toBe('ServiceQuotaExceededException');
+    expect(refusal.$metadata).toMatchObject({ httpStatusCode: 400, attempts: 1 });
   });
 
   it('clamps Converse with extended thinking to a valid call: the thinking budget stays below maxTokens', async () => {

@@ -191,6 +191,36 @@ describe('upstream faults', () => {
     expect(Number(row.cost)).toBeGreaterThan(0);
   });
 
+  it('answers a JSON answer cut mid-body with 502 upstream_unreachable in each provider\'s shape, not half a document, and meters it as partial', async () => {
+    gw.upstream.script({ fault: 'cut', afterEvents: 0 });
+    const params = { model: 'gpt-4.1-mini', messages: [{ role: 'user' as const, content: LONG_PROMPT }] };
+    let openaiErr: unknown;
+    const openaiRow = await oneRow(async () => {
+      openaiErr = await rejection(gw.openai(writerKey, WRITER).chat.completions.create(params));
+      return requestIdOf(openaiErr);
+    });
+    const oe = openaiErr as InstanceType<typeof OpenAI.APIError>;
+    expect(oe.status).toBe(502);
+    expect(oe.code).toBe('upstream_unreachable');
+    expect(oe.message).toContain('broke off before its end');
+    expect(lastRecord()).toMatchObject({ outcome: 'cut', status: 200 });
+    // Billed by the provider as far as it got: the upstream's status, partial, the prompt at tollgate's estimate.
+    expect(openaiRow).toMatchObject({ status: 200, partial: true });
+    expect(tokensOf(openaiRow)).toEqual({ ...ZERO, input_tokens: promptTokens(params) });
+
+    gw.upstream.script({ fault: 'cut', afterEvents: 0 });
+    let anthropicErr: unknown;
+    const anthropicRow = await oneRow(async () => {
+      anthropicErr = await rejection(gw.anthropic(promoKey, PROMO).messages.create({ model: 'claude-haiku-4-5', max_tokens: 8, messages: [{ role: 'user', content: LONG_PROMPT }] }));
+      return requestIdOf(anthropicErr);
+    });
+    const ae = anthropicErr as InstanceType<typeof Anthropic.APIError>;
+    expect(ae.status).toBe(502);
+    expect(ae.error).toEqual({ type: 'error', error: { type: 'api_error', message: "The provider's answer broke off before its end.", code: 'upstream_unreachable' } });
+    expect(anthropicRow).toMatchObject({ status: 200, partial: true });
+    expect(Number(anthropicRow.input_tokens)).toBeGreaterThan(0);
+  });
+
   it('meters an Anthropic stream that ends in an error event as partial', async () => {
     gw.upstream.script({ fault: 'stream-error', afterEvents: 4, type: 'overloaded_error', message: 'Overloaded (test)' });
     const row = await oneRow(async () => {

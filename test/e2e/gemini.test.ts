@@ -4,6 +4,7 @@ import { startGateway, tagHeaders, UPSTREAM_GEMINI_KEY, WRITER, type Gateway, ty
 import { expectedCost, normalizeDecimal } from '../helpers/expect-cost.js';
 import { upsertBudget } from '../../src/db/budgets.js';
 import { ledgerRowOf, tokensOf, usageTotal } from '../helpers/ledger.js';
+import { walkToHardCap } from '../helpers/budget-walk.js';
 
 /** A use case of the same agent, for the budget walk, so the other calls' spend does not count against it. */
 const WALKER: Tags = { bu: 'marketing', use_case: 'experience-management', agent_id: 'campaign-writer', session_id: 'sess-gemini-walk' };
@@ -159,43 +160,22 @@ describe('budget tiers on Gemini', () => {
   it('walks a use case to the soft cap (serving the cheaper Gemini model) and the hard cap (refused)', async () => {
     await upsertBudget(gw.app.tollgate.db, { scope: 'use_case', scopeId: WALKER.use_case, limit: '0.0008', unit: 'usd', period: 'month' });
     const client = gw.gemini(writerKey, WALKER);
-    const served: string[] = [];
-    let denial: ApiError | undefined;
-    for (let i = 0; i < 60 && denial === undefined; i++) {
-      const before = gw.upstream.requests.length;
-      const out = await client.models
-        .generateContent({ model: 'gemini-2.5-flash', contents: 'one more line for the campaign brief', config: { maxOutputTokens: 20 } })
-        .catch((e: unknown) => e as ApiError);
-      await gw.flush();
-      if (out instanceof ApiError) {
-        denial = out;
-        expect(gw.upstream.requests.length).toBe(before);
-        break;
-      }
-      const headers = out.sdkHttpResponse!.headers!;
-      served.push(headers['x-tollgate-model-served']!);
-      const clamp = headers['x-tollgate-output-clamped'];
-      const sent = gw.upstream.requests.at(-1)!;
-      if (clamp !== undefined) expect((sent.body as { generationConfig: { maxOutputTokens: number } }).generationConfig.maxOutputTokens).toBe(Number(clamp));
-      if (headers['x-tollgate-model-served'] === 'gemini/gemini-2.5-flash-lite') {
-        expect(headers['x-tollgate-budget-tier']).toBe('soft_cap');
-        expect(sent.path).toBe('/v1beta/models/gemini-2.5-flash-lite:generateContent');
-        const row = await ledgerRow(requestIdOf(out));
-        expect(normalizeDecimal(row.cost as string)).toBe(expectedCost(gw.upstream.usageLog.at(-1)!.usage, 'gemini/gemini-2.5-flash-lite'));
-      }
-    }
-    expect(served[0]).toBe('gemini/gemini-2.5-flash');
-    expect(served).toContain('gemini/gemini-2.5-flash-lite');
-    expect(denial?.status).toBe(429);
+    const { refusal } = await walkToHardCap(gw, {
+      provider: 'gemini', useCase: WALKER.use_case, refusedStatus: 429, maxCalls: 60,
+      requested: 'gemini/gemini-2.5-flash', cheaper: 'gemini/gemini-2.5-flash-lite', cheaperUrl: '/v1beta/models/gemini-2.5-flash-lite:generateContent',
+      call: () => client.models.generateContent({ model: 'gemini-2.5-flash', contents: 'one more line for the campaign brief', config: { maxOutputTokens: 20 } }),
+      isRefusal: (e): e is ApiError => e instanceof ApiError,
+      headersOf: (answer) => answer.sdkHttpResponse!.headers!,
+      maxOutputSent: (body) => (body as { generationConfig: { maxOutputTokens: number } }).generationConfig.maxOutputTokens,
+    });
+    expect(refusal.status).toBe(429);
     // Details that tell Google's clients not to retry: a QuotaFailure and a RetryInfo past their retry horizon.
-    expect(JSON.parse(denial!.message)).toMatchObject({
+    expect(JSON.parse(refusal.message)).toMatchObject({
       error: {
         code: 429, status: 'RESOURCE_EXHAUSTED',
         details: [{ reason: 'budget_exhausted' }, { '@type': 'type.googleapis.com/google.rpc.QuotaFailure' }, { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '3600s' }],
       },
     });
-    const denied = await gw.app.tollgate.db('decision_log').where({ use_case_id: WALKER.use_case, allowed: false });
-    expect(denied).toMatchObject([{ provider: 'gemini', code: 'budget_exhausted', http_status: 429 }]);
   });
 });
 

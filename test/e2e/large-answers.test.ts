@@ -13,7 +13,7 @@ import { promptTokens } from '../../src/gateway/estimate.js';
 const INPUTS = Array.from({ length: 120 }, (_, i) => `product description number ${i} for the spring catalogue`);
 const DIMENSIONS = 9000; // 120 × 9,000 floats as JSON text: about 20 MB
 
-describe('JSON answers larger than 16 MB', () => {
+describe('large JSON answers', () => {
   let gw: Gateway;
   let key: string;
 
@@ -34,6 +34,19 @@ describe('JSON answers larger than 16 MB', () => {
   }
 
   const params = { model: 'text-embedding-3-small', input: INPUTS, dimensions: DIMENSIONS, encoding_format: 'float' as const };
+
+  it('a JSON answer past the 1 MiB held whole before sending is streamed on, intact, and metered from its whole body', async () => {
+    const mid = { ...params, dimensions: 1500 }; // about 3.5 MB: streamed on, still parsed whole for usage
+    const { data, response } = await gw.openai(key, WRITER).embeddings.create(mid).withResponse();
+    expect(data.data).toHaveLength(INPUTS.length);
+    expect(data.data.every((d) => d.embedding.length === 1500)).toBe(true);
+    const length = Number(response.headers.get('content-length'));
+    expect(length).toBeGreaterThan(1024 * 1024);
+    expect(length).toBeLessThan(16 * 1024 * 1024);
+    const wire = gw.upstream.usageLog.at(-1)!;
+    const row = await ledgerRow(response.headers.get('x-tollgate-request-id')!);
+    expect(row).toMatchObject({ status: 200, partial: false, flags: null, input_tokens: wire.usage.input_tokens, output_tokens: 0 });
+  }, 120_000);
 
   it('a 16 MB+ JSON answer is not parsed for usage (metered 0): its usage is read from its end', async () => {
     const { data, response } = await gw.openai(key, WRITER).embeddings.create(params).withResponse();

@@ -10,6 +10,7 @@ import { upsertBudget } from '../../src/db/budgets.js';
 import { writeBatch } from '../../src/db/ledger.js';
 import { usageEvent } from '../integration/fixtures/events.js';
 import { ledgerRowOf, tokensOf, usageTotal } from '../helpers/ledger.js';
+import { walkToHardCap } from '../helpers/budget-walk.js';
 
 /**
  * Vertex AI through tollgate /vertex, with @google/genai in Vertex mode (publishers/google) and
@@ -220,38 +221,21 @@ describe("refusals in Google's error shape, nothing forwarded", () => {
 describe('budget tiers on Vertex AI', () => {
   it('walks a use case to the soft cap (serving the cheaper Vertex Claude) and the hard cap (refused, and the SDK does not retry)', async () => {
     await upsertBudget(gw.app.tollgate.db, { scope: 'use_case', scopeId: WALKER.use_case, limit: '0.01', unit: 'usd', period: 'month' });
+    // Retries on: the walk finds one refusal in the decision log, so the SDK made none.
     const client = gw.vertexAnthropic(writerKey, WALKER, { maxRetries: 2 });
-    const served: string[] = [];
-    let denial: APIError | undefined;
-    for (let i = 0; i < 80 && denial === undefined; i++) {
-      const before = gw.upstream.requests.length;
-      const out = await client.messages
+    const { refusal } = await walkToHardCap(gw, {
+      provider: 'vertex', useCase: WALKER.use_case, refusedStatus: 429, maxCalls: 80,
+      requested: 'vertex/claude-sonnet-4-5', cheaper: 'vertex/claude-haiku-4-5', cheaperUrl: `${ACCOUNT}/publishers/anthropic/models/claude-haiku-4-5@20251001:rawPredict`,
+      call: () => client.messages
         .create({ model: 'claude-sonnet-4-5@20250929', max_tokens: 20, messages: [{ role: 'user', content: 'one more line for the customer survey' }] })
-        .withResponse()
-        .catch((e: unknown) => e as APIError);
-      await gw.flush();
-      if (out instanceof APIError) {
-        denial = out;
-        expect(gw.upstream.requests.length).toBe(before);
-        break;
-      }
-      const headers = out.response.headers;
-      served.push(headers.get('x-tollgate-model-served')!);
-      if (headers.get('x-tollgate-model-served') === 'vertex/claude-haiku-4-5') {
-        expect(headers.get('x-tollgate-budget-tier')).toBe('soft_cap');
-        expect(gw.upstream.requests.at(-1)!.path).toBe(`${ACCOUNT}/publishers/anthropic/models/claude-haiku-4-5@20251001:rawPredict`);
-        const row = await ledgerRow(headers.get('x-tollgate-request-id'));
-        expect(normalizeDecimal(row.cost as string)).toBe(expectedCost(gw.upstream.usageLog.at(-1)!.usage, 'vertex/claude-haiku-4-5'));
-      }
-    }
-    expect(served[0]).toBe('vertex/claude-sonnet-4-5');
-    expect(served).toContain('vertex/claude-haiku-4-5');
-    expect(denial?.status).toBe(429);
-    expect(denial!.error).toMatchObject({ error: { code: 429, status: 'RESOURCE_EXHAUSTED', details: expect.arrayContaining([expect.objectContaining({ reason: 'budget_exhausted' })]) } });
-    expect(denial!.headers?.get('x-should-retry')).toBe('false');
-    const denied = await gw.app.tollgate.db('decision_log').where({ use_case_id: WALKER.use_case, allowed: false });
-    // One refusal: the SDK, allowed two retries, made none.
-    expect(denied).toMatchObject([{ provider: 'vertex', code: 'budget_exhausted', http_status: 429 }]);
+        .withResponse(),
+      isRefusal: (e): e is APIError => e instanceof APIError,
+      headersOf: (answer) => Object.fromEntries(answer.response.headers),
+      maxOutputSent: (body) => (body as { max_tokens: number }).max_tokens,
+    });
+    expect(refusal.status).toBe(429);
+    expect(refusal.error).toMatchObject({ error: { code: 429, status: 'RESOURCE_EXHAUSTED', details: expect.arrayContaining([expect.objectContaining({ reason: 'budget_exhausted' })]) } });
+    expect(refusal.headers?.get('x-should-retry')).toBe('false');
   });
 });
 
@@ -259,32 +243,16 @@ describe('budget tiers on Vertex AI, Gemini', () => {
   it('serves the cheaper Vertex Gemini at the soft cap, on tollgate\'s project, and refuses at the hard cap', async () => {
     await upsertBudget(gw.app.tollgate.db, { scope: 'use_case', scopeId: WRITER.use_case, limit: '0.002', unit: 'usd', period: 'month' });
     const client = gw.vertexGenai(writerKey, WRITER);
-    const served: string[] = [];
-    let denial: ApiError | undefined;
-    for (let i = 0; i < 80 && denial === undefined; i++) {
-      const before = gw.upstream.requests.length;
-      const out = await client.models
-        .generateContent({ model: 'gemini-2.5-flash', contents: 'one more line for the campaign brief', config: { maxOutputTokens: 20 } })
-        .catch((e: unknown) => e as ApiError);
-      await gw.flush();
-      if (out instanceof ApiError) {
-        denial = out;
-        expect(gw.upstream.requests.length).toBe(before);
-        break;
-      }
-      const headers = out.sdkHttpResponse!.headers!;
-      served.push(headers['x-tollgate-model-served']!);
-      if (headers['x-tollgate-model-served'] === 'vertex/gemini-2.5-flash-lite') {
-        expect(headers['x-tollgate-budget-tier']).toBe('soft_cap');
-        expect(gw.upstream.requests.at(-1)!.path).toBe(`${BETA_ACCOUNT}/publishers/google/models/gemini-2.5-flash-lite:generateContent`);
-        const row = await ledgerRow(genaiRequestId(out));
-        expect(normalizeDecimal(row.cost as string)).toBe(expectedCost(gw.upstream.usageLog.at(-1)!.usage, 'vertex/gemini-2.5-flash-lite'));
-      }
-    }
-    expect(served[0]).toBe('vertex/gemini-2.5-flash');
-    expect(served).toContain('vertex/gemini-2.5-flash-lite');
-    expect(denial?.status).toBe(429);
-    expect(JSON.parse(denial!.message)).toMatchObject({ error: { code: 429, status: 'RESOURCE_EXHAUSTED' } });
+    const { refusal } = await walkToHardCap(gw, {
+      provider: 'vertex', useCase: WRITER.use_case, refusedStatus: 429, maxCalls: 80,
+      requested: 'vertex/gemini-2.5-flash', cheaper: 'vertex/gemini-2.5-flash-lite', cheaperUrl: `${BETA_ACCOUNT}/publishers/google/models/gemini-2.5-flash-lite:generateContent`,
+      call: () => client.models.generateContent({ model: 'gemini-2.5-flash', contents: 'one more line for the campaign brief', config: { maxOutputTokens: 20 } }),
+      isRefusal: (e): e is ApiError => e instanceof ApiError,
+      headersOf: (answer) => answer.sdkHttpResponse!.headers!,
+      maxOutputSent: (body) => (body as { generationConfig: { maxOutputTokens: number } }).generationConfig.maxOutputTokens,
+    });
+    expect(refusal.status).toBe(429);
+    expect(JSON.parse(refusal.message)).toMatchObject({ error: { code: 429, status: 'RESOURCE_EXHAUSTED' } });
   });
 });
 
@@ -336,9 +304,31 @@ describe('a token endpoint that fails', () => {
       await down.flush();
       const logged = await down.app.tollgate.db('decision_log').where({ provider: 'vertex', allowed: false });
       expect(logged).toMatchObject([{ code: 'upstream_auth_failed', http_status: 502 }]);
+
+      // The next calls, within the cool-down, are refused at once with a Retry-After, the endpoint not asked again.
+      const grants = down.upstream.vertexTokens.grants;
+      expect(grants).toBeGreaterThan(0);
+      const started = Date.now();
+      const raw = await fetch(`${down.url}/vertex/v1/projects/p/locations/l/publishers/google/models/gemini-2.5-flash:generateContent`, {
+        method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...tagHeaders(WRITER) },
+        body: JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'hi' }] }] }),
+      });
+      expect(raw.status).toBe(502);
+      expect(raw.headers.get('x-tollgate-error-code')).toBe('upstream_auth_failed');
+      expect(Number(raw.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(down.upstream.vertexTokens.grants).toBe(grants);
+
+      // The endpoint back: once the cool-down is over, the next call asks again and is served.
+      down.upstream.vertexTokens.down = false;
+      const retryAfterS = Number(raw.headers.get('retry-after'));
+      await new Promise((resolve) => setTimeout(resolve, retryAfterS * 1000 + 100));
+      const served = await down.vertexGenai(key, WRITER).models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi' });
+      expect(served.sdkHttpResponse!.headers!['x-tollgate-model-served']).toBe('vertex/gemini-2.5-flash');
+      expect(down.upstream.vertexTokens.minted).toHaveLength(1);
     } finally {
       await down.close();
     }
-  });
+  }, 60_000);
 });
 

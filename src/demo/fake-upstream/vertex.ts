@@ -17,8 +17,8 @@ import { usage, type JsonReply, type Renderer, type Route } from './wire.js';
 /** The service account the fake trusts (its public key), and the project and location it serves. */
 export type VertexAccount = { project: string; location: string; clientEmail: string; publicKeyPem: string };
 
-/** Live: the tokens minted, whether the token endpoint is down (it then answers 503), and how long a token lives. */
-export type VertexTokens = { minted: string[]; down: boolean; lifetimeS: number };
+/** Live: the tokens minted, the grants asked for (minted or not), whether the token endpoint is down (it then answers 503), and how long a token lives. */
+export type VertexTokens = { minted: string[]; grants: number; down: boolean; lifetimeS: number };
 
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 /** The audience google-auth-library signs its assertion for, whatever endpoint it is sent to. */
@@ -33,6 +33,7 @@ const oauthError = (status: number, error: string, description: string) => ({ st
 
 /** Google's token endpoint for a JWT-bearer grant (https://developers.google.com/identity/protocols/oauth2/service-account#httprest). */
 export async function mintToken(form: Record<string, string>, account: VertexAccount, tokens: VertexTokens): Promise<{ status: number; json: unknown }> {
+  tokens.grants++;
   if (tokens.down) return oauthError(503, 'temporarily_unavailable', 'The token service is unavailable.');
   if (form.grant_type !== JWT_BEARER || typeof form.assertion !== 'string') return oauthError(400, 'unsupported_grant_type', 'Invalid grant_type.');
   try {

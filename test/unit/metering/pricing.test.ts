@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { costOf, createPriceBook, type PriceRow } from '../../../src/metering/pricing.js';
+import { costPerMillion, sum, toMoney } from '../../../src/metering/money.js';
 
 function price(id: number, model_id: string, effective_from: string, input = '3'): PriceRow {
   return {
@@ -77,5 +79,35 @@ describe('costOf', () => {
   it('costs nothing for no tokens', () => {
     const usage = { input_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0 };
     expect(costOf(usage, price(1, 'sonnet', '2025-01-01T00:00:00Z'))).toBe('0.000000000000');
+  });
+});
+
+describe('costOf against the decimal operations it folds together', () => {
+  // costOf parses a price row once and sums integers at one scale; the definition it must equal is the sum of
+  // tokens × price / 10^6 per kind (money.ts), rounded once, half-even, to the ledger's 12 decimals.
+  const decimal = fc.tuple(fc.integer({ min: 0, max: 99_999 }), fc.integer({ min: 0, max: 8 }), fc.integer({ min: 0, max: 99_999_999 }))
+    .map(([whole, places, frac]) => (places === 0 ? String(whole) : `${whole}.${String(frac).padStart(8, '0').slice(0, places)}`));
+  const tokens = fc.integer({ min: 0, max: 2_000_000_000 });
+
+  it('gives the same money string for any prices (0 to 8 decimals) and token counts', () => {
+    fc.assert(fc.property(decimal, decimal, decimal, fc.option(decimal), decimal, tokens, tokens, tokens, tokens, tokens,
+      (input, cached, write, write1h, output, i, c, w, h, o) => {
+        const p = { input_per_mtok: input, cached_input_per_mtok: cached, cache_write_per_mtok: write, cache_write_1h_per_mtok: write1h, output_per_mtok: output, currency: 'USD' };
+        const hour = Math.min(h, w);
+        const usage = { input_tokens: i, cached_input_tokens: c, cache_write_tokens: w, cache_write_1h_tokens: hour, output_tokens: o };
+        const expected = toMoney(sum([
+          costPerMillion(i, input), costPerMillion(c, cached), costPerMillion(w - hour, write),
+          costPerMillion(hour, write1h ?? write), costPerMillion(o, output),
+        ]));
+        expect(costOf(usage, p)).toBe(expected);
+        // Asked again (the parsed row is kept), the same.
+        expect(costOf(usage, p)).toBe(expected);
+      }), { numRuns: 2000 });
+  });
+
+  it('refuses a token count that is not a safe integer, as before', () => {
+    const p = price(1, 'm', '2025-01-01T00:00:00Z');
+    expect(() => costOf({ input_tokens: 2 ** 53, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0 }, p)).toThrow(RangeError);
+    expect(() => costOf({ input_tokens: 1.5, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0 }, p)).toThrow(RangeError);
   });
 });
