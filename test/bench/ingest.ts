@@ -22,7 +22,8 @@
  * generator's order (sessions spread over three months, sequential ids, no in-flight records: a replay of
  * history), which spreads every batch over many rollup rows.
  * Each with one writer and with two at once (BENCH_INGEST_WRITERS, default 1,2): two gateway replicas, each
- * flushing its batches on its own connection, as a deployment scales the writer out.
+ * with its own calls (every other one) and journal, flushing its batches in order on its own connection, as a
+ * deployment scales the writer out.
  * BENCH_INGEST_EVENTS (default 200,000 per batch size and writer count) and BENCH_INGEST_BATCHES (default 1000,5000,20000).
  * Targets: ≥ 50,000 events/s (issue 4); ≥ 0.6× the bare insert in the same run (issue 13).
  */
@@ -218,22 +219,21 @@ async function walState(db: Db, from?: string) {
   return rows[0] as { lsn: string; bytes: number; checkpoints: number };
 }
 
-/** `writers` writers at once (as many gateway replicas, a connection each), taking the batches in turn. */
 const chunk = <T>(items: readonly T[], size: number) => Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
 
 /** Calls and denials: what the rates count (an in-flight record is part of its call). */
 const eventsIn = (records: readonly JournalRecord[]) => records.filter((r) => r.kind !== 'inflight').length;
 
-async function timeWriter(db: Db, batches: readonly JournalRecord[][], writers: number) {
-  const records = batches.flat();
+/** Writers at once (as many gateway replicas, a connection each), each writing its own batches in order, as a replica's meter does. */
+async function timeWriter(db: Db, perWriter: readonly (readonly JournalRecord[][])[]) {
+  const records = perWriter.flat(2);
   const wal0 = await walState(db);
   const own = await ownPostgres(db);
   const clock = statementClock(db);
   const [cpu0, postgres0] = [process.cpuUsage(), postgresCpu(own)];
   const t = process.hrtime.bigint();
-  let next = 0;
-  await Promise.all(Array.from({ length: writers }, async () => {
-    while (next < batches.length) await writeBatch(db, batches[next++]!);
+  await Promise.all(perWriter.map(async (batches) => {
+    for (const batch of batches) await writeBatch(db, batch);
   }));
   const s = seconds(t);
   const cpu = process.cpuUsage(cpu0);
@@ -278,19 +278,25 @@ async function main() {
         else for (const r of records) r.request_id = `b${batchSize}w${writers}-${r.request_id}`;
         withTools(records);
         await reserve(db, records);
-        const batches = order === 'live' ? meterBatches(journaled(records), batchSize) : chunk(records, batchSize);
+        // Each writer a replica with its own calls and journal: a call's in-flight record and its usage reach the
+        // same meter, which writes its batches one after the other.
+        const perWriter = Array.from({ length: writers }, (_, w) => {
+          const own = records.filter((_, i) => i % writers === w);
+          return order === 'live' ? meterBatches(journaled(own), batchSize) : chunk(own, batchSize);
+        });
         await db.raw('vacuum analyze');
-        return { records, batches };
+        return { records, perWriter };
       };
       for (const [n, writers] of WRITERS.entries()) {
-        const { records, batches } = await prepare(writers);
+        const { records, perWriter } = await prepare(writers);
         if (n === 0) {
           const base = await timeBaseline(db, records, batchSize, BARE);
           const ledger = await timeBaseline(db, records, batchSize, LEDGER_ALONE);
           baselines = { base: base.perSecond, ledger: ledger.perSecond };
           console.log(`${order.padEnd(8)} batch ${String(batchSize).padStart(6)}  baselines: bare UNNEST insert ${base.perSecond.toFixed(0)}/s (postgres ${base.postgresCpu.toFixed(1)} µs/event), ledger alone (indexed, idempotent; no budgets or rollups) ${ledger.perSecond.toFixed(0)}/s (${ledger.postgresCpu.toFixed(1)} µs/event)`);
         }
-        const writer = await timeWriter(db, batches, writers);
+        const writer = await timeWriter(db, perWriter);
+        const batches = perWriter.flat();
         // In-flight rows the writer inserts: records of calls whose usage is not in the same batch (src/db/ledger.ts).
         const inflightRows = batches.reduce((n, b) => {
           const ended = new Set(b.filter((r) => r.kind === 'usage').map((r) => r.request_id));
