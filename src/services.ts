@@ -70,6 +70,7 @@ export async function createServices(config: Config, log: Log, target?: DbTarget
     reservationTtlMs: config.reservationTtlMs, leaseSettleMs: config.budgetLeases.settleMs, leaseTtlMs: config.budgetLeases.ttlMs,
     // The policy's hard-cap ratio; without a bundle no call is allowed, so the default hardly matters.
     hardCap: () => thresholdsFrom(policy.data)?.hard_cap ?? 1.1,
+    flushIntervalMs: config.flush.intervalMs,
   });
   const prices = {
     book: createPriceBook([]),

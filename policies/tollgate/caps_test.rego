@@ -218,3 +218,20 @@ test_a_least_output_that_is_not_a_count_fails_closed if {
 	bad := {"input_tokens": 1000, "output_tokens": 1000, "tokens": 2000, "cost": 0.0125, "input_cost": 0.0025, "output_cost_per_token": 0.00001, "min_output_tokens": 0}
 	_codes({"estimate": bad}, []) == {"budget_unavailable"}
 }
+
+# The gateway's hint (about a recent call's length plus a flush) when it is later than the floor; never sooner
+# than the floor, never past a minute, rounded up to whole milliseconds and seconds.
+test_busy_retry_after_from_the_gateway_hint if {
+	busy := [_uc({"spent": 1000, "reserved": 100})]
+	later := decision with input as object.union(_on(busy), {"budget_state": {"available": true, "retry_after_ms": 4200.4}})
+	later.headers == {"x-should-retry": "true", "retry-after": "5", "retry-after-ms": "4201"}
+
+	sooner := decision with input as object.union(_on(busy), {"budget_state": {"available": true, "retry_after_ms": 300}})
+	sooner.headers == {"x-should-retry": "true", "retry-after": "1", "retry-after-ms": "1000"}
+
+	capped := decision with input as object.union(_on(busy), {"budget_state": {"available": true, "retry_after_ms": 600000}})
+	capped.headers == {"x-should-retry": "true", "retry-after": "60", "retry-after-ms": "60000"}
+
+	unreadable := decision with input as object.union(_on(busy), {"budget_state": {"available": true, "retry_after_ms": "soon"}})
+	unreadable.headers == {"x-should-retry": "true", "retry-after": "1", "retry-after-ms": "1000"}
+}

@@ -68,11 +68,21 @@ _retry_soon := {
 	"retry-after-ms": sprintf("%d", [_busy_retry_after_ms]),
 }
 
-_busy_retry_after_ms := ms if {
+# When the gateway expects held room back (input.budget_state.retry_after_ms: about a recent call's length plus a
+# metering flush), no sooner than the configured floor, and within the minute the SDKs wait at most.
+_busy_retry_after_ms := min([max([_busy_retry_floor_ms, _busy_retry_hint_ms]), 60000])
+
+_busy_retry_floor_ms := ceil(ms) if {
 	ms := data.config.budget.busy_retry_after_ms
 	is_number(ms)
 	ms > 0
 } else := 1000
+
+_busy_retry_hint_ms := ceil(ms) if {
+	ms := input.budget_state.retry_after_ms
+	is_number(ms)
+	ms > 0
+} else := 0
 
 # Built only for the code that has them: an else chain is evaluated no further than its first match, and
 # _retry_soon's sprintf runs in JavaScript (it was a tenth of every decision's time when built for each one).

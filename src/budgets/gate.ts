@@ -20,7 +20,14 @@ export type BudgetGateOptions = {
   leaseTtlMs: number;
   /** The policy's hard-cap ratio (1.1 by default): leases never hold room past it. */
   hardCap: () => number;
+  /** How often the metering writer flushes: room a finished call held comes back once its usage is written. */
+  flushIntervalMs?: number;
 };
+
+/** A busy call is told to come back after at most this long (the official SDKs wait up to a minute). */
+const MAX_BUSY_RETRY_MS = 30_000;
+/** Weight of each new call's length in the running average. */
+const LATENCY_WEIGHT = 0.1;
 
 /** The statements the gate sends Postgres, by kind (tollgate_budget_statements_total): per-call ones are reserve, shrink and release. */
 export type BudgetStatementKind = 'reserve' | 'shrink' | 'release' | 'acquire' | 'settle' | 'sweep';
@@ -64,6 +71,8 @@ export class BudgetGate {
   private lastSettledAt = Date.now();
   private version = 0;
   private unlisten?: () => Promise<void>;
+  /** A running average of the length of this replica's recent calls, in ms (0 before the first). */
+  private latencyMs = 0;
   /** Statements sent to Postgres since start, by kind. */
   readonly statements: Record<BudgetStatementKind, number> = { reserve: 0, shrink: 0, release: 0, acquire: 0, settle: 0, sweep: 0 };
 
@@ -80,6 +89,16 @@ export class BudgetGate {
       this.degraded = true;
       return { budgets: this.lastKnown(s), available: false, reserved: false };
     }
+  }
+
+  /**
+   * When a call refused as busy may find room: the room calls in flight hold comes back as they finish and their
+   * usage is written, so after about a recent call's length plus a metering flush (at most MAX_BUSY_RETRY_MS).
+   * Told one second whatever the load, SDK retries came back while the same calls still held the room, and a
+   * burst under load ended refused busy with spend below the limit.
+   */
+  busyRetryAfterMs(): number {
+    return Math.min(MAX_BUSY_RETRY_MS, Math.ceil(this.latencyMs + (this.opts.flushIntervalMs ?? 0)));
   }
 
   /** A denied call gives its reservation back now; failing that, the expiry sweep does it later. */
@@ -113,6 +132,9 @@ export class BudgetGate {
    * others, and counting a call twice is the safe side here).
    */
   metered(ev: UsageEvent): void {
+    // A long stream counts as no longer than the longest wait a busy call is told.
+    const latency = Math.min(ev.latency_ms, MAX_BUSY_RETRY_MS);
+    this.latencyMs = this.latencyMs === 0 ? latency : this.latencyMs + (latency - this.latencyMs) * LATENCY_WEIGHT;
     const call = this.leased.get(ev.request_id);
     if (call && !call.finished) {
       const actual = worstOf({ cost: ev.cost, tokens: tokensOf(ev) });

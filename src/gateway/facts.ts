@@ -43,7 +43,7 @@ export async function gatherFacts(app: FastifyInstance, r: Request, tags: TagsFa
       tags,
       catalog: facts,
       budgets,
-      budget_state: { available },
+      budget_state: { available, retry_after_ms: budgetGate.busyRetryAfterMs() },
       estimate: estimateFact,
       now: r.ts.toISOString(),
     },

@@ -63,7 +63,12 @@ export type BudgetFact = {
 };
 
 /** Whether the budget state could be read; when not, `budgets` holds the last known state plus local spend. */
-export type BudgetStateFact = { available: boolean };
+/**
+ * `retry_after_ms`: when a call refused as busy (room held by calls in flight) may find room again, as this replica
+ * sees it: about a recent call's length plus a metering flush (src/budgets/gate.ts busyRetryAfterMs). The policy
+ * tells the client no sooner than its own configured floor.
+ */
+export type BudgetStateFact = { available: boolean; retry_after_ms?: number };
 
 export type PolicyInput = {
   request: {
