@@ -121,11 +121,15 @@ function relayWhole(app: FastifyInstance, call: AllowedCall, reply: FastifyReply
     upstream.off('data', onData);
     upstream.off('end', onEnd);
     upstream.off('error', onError);
+    // A stream left without an error listener would end the process on a late error.
+    upstream.on('error', ignore);
   };
   upstream.on('data', onData);
   upstream.once('end', onEnd);
   upstream.once('error', onError);
 }
+
+const ignore = () => {};
 
 function clientGone(app: FastifyInstance, call: AllowedCall, responseFinished: boolean) {
   if (call.finished) return;
