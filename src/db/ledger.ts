@@ -118,8 +118,7 @@ export async function writeBatch(
   // A call that started and ended within the batch is not in flight once the batch is written: its in-flight row
   // would be inserted by one transaction and deleted by the same or a later one, for nothing. Should the batch
   // fail after the transaction that skipped it, the batch is still in the journal, which writes it again.
-  const ended = new Set<string>();
-  for (const r of records) if (r.kind === 'usage') ended.add(r.request_id);
+  const ended = endedCalls(records);
   for (const slice of chunks(records, RECORDS_PER_TRANSACTION)) {
     const r = await writeTransaction(db, slice, ended);
     onCommitted?.(r, slice.length);
@@ -127,6 +126,13 @@ export async function writeBatch(
     total.decisionsInserted += r.decisionsInserted;
   }
   return total;
+}
+
+/** The calls whose usage event is among `records`: they are not in flight once the records are written. */
+export function endedCalls(records: readonly JournalRecord[]): Set<string> {
+  const ended = new Set<string>();
+  for (const r of records) if (r.kind === 'usage') ended.add(r.request_id);
+  return ended;
 }
 
 async function writeTransaction(db: Db, records: readonly JournalRecord[], ended: ReadonlySet<string>): Promise<WriteResult> {

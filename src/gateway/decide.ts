@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ERRORS, TollgateError, type ErrorCode } from '../errors.js';
+import { TollgateError, type ErrorCode } from '../errors.js';
 import { SignerCoolingDown } from './signer-guard.js';
 import type { TagsFact } from '../policy/types.js';
 import type { BodyShape } from '../providers/endpoint-spec.js';
@@ -83,12 +83,10 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter, signe
         upstreamAuth = await signer({ url: new URL(upstreamUrl ?? `${adapter.upstreamPrefix}${endpoint}`, settings.baseUrl), body: bodyText });
       } catch (err) {
         // Within a cool-down after a failure the source was not asked again: refused at once, told when to retry.
-        if (err instanceof SignerCoolingDown) {
-          const retryAfter = { 'retry-after': String(Math.ceil(err.retryAfterMs / 1000)) };
-          return deny(app, request, reply, { ...base, decision: gatewayDenial('upstream_auth_failed', ERRORS.upstream_auth_failed.message, retryAfter), revision });
-        }
-        request.log.error({ err, provider: adapter.name }, 'tollgate could not sign the call with its credential for the provider');
-        return deny(app, request, reply, { ...base, decision: gatewayDenial('upstream_auth_failed'), revision });
+        const cooling = err instanceof SignerCoolingDown;
+        if (!cooling) request.log.error({ err, provider: adapter.name }, 'tollgate could not sign the call with its credential for the provider');
+        const retryAfter: Record<string, string> = cooling ? { 'retry-after': String(Math.ceil(err.retryAfterMs / 1000)) } : {};
+        return deny(app, request, reply, { ...base, decision: gatewayDenial('upstream_auth_failed', undefined, retryAfter), revision });
       }
     }
     if (clamp !== null) reply.header('x-tollgate-output-clamped', String(clamp));

@@ -60,17 +60,21 @@ function relay(app: FastifyInstance, call: AllowedCall, reply: FastifyReply, sta
 
 function relayStream(app: FastifyInstance, call: AllowedCall, reply: FastifyReply, status: number, upstream: NodeJS.ReadableStream, { tap, result }: Tap) {
   call.progress = result;
-  const finish = (cut: boolean) => meterAnswer(app, call, status, () => {
-    const r = result();
-    // An error answer that arrived whole carries no usage because nothing was billed: that is not partial; nor is
-    // a whole answer whose usage report was not made of token counts (flagged instead).
-    return outcomeOf(call, status, r, cut || (!r.complete && r.invalidUsage === undefined && !r.unread && status < 400));
-  });
+  const finish = (cut: boolean) => meterAnswer(app, call, status, () => answerOutcome(call, status, result(), cut));
   tap.once('end', () => finish(false));
   pipeline(upstream, tap, (err) => {
     if (err) finish(true);
   });
   reply.send(tap);
+}
+
+/**
+ * The outcome of an answer that ended (`cut`: broken off). An error answer that arrived whole carries no usage
+ * because nothing was billed: that is not partial; nor is a whole answer whose usage report was not made of token
+ * counts (flagged instead).
+ */
+function answerOutcome(call: AllowedCall, status: number, r: CallProgress, cut: boolean) {
+  return outcomeOf(call, status, r, cut || (!r.complete && r.invalidUsage === undefined && !r.unread && status < 400));
 }
 
 /**
@@ -101,10 +105,7 @@ function relayWhole(app: FastifyInstance, call: AllowedCall, reply: FastifyReply
     chunks = [];
     call.progress = () => wholeBody(call, body.toString('utf8'));
     if (!reply.raw.destroyed) reply.send(body);
-    meterAnswer(app, call, status, () => {
-      const r = call.progress!();
-      return outcomeOf(call, status, r, !r.complete && r.invalidUsage === undefined && !r.unread && status < 400);
-    });
+    meterAnswer(app, call, status, () => answerOutcome(call, status, call.progress!(), false));
   };
   const onError = (err: Error & { code?: string }) => {
     stop();

@@ -1,3 +1,4 @@
+import { endedCalls } from '../db/ledger.js';
 import type { InflightRecord, JournalRecord } from './types.js';
 
 /**
@@ -12,8 +13,7 @@ import type { InflightRecord, JournalRecord } from './types.js';
 export function heldInflight(records: readonly JournalRecord[], now: number, graceMs: number): Set<InflightRecord> {
   const held = new Set<InflightRecord>();
   if (graceMs <= 0) return held;
-  const ended = new Set<string>();
-  for (const r of records) if (r.kind === 'usage') ended.add(r.request_id);
+  const ended = endedCalls(records);
   for (const r of records) {
     if (r.kind !== 'inflight' || ended.has(r.request_id)) continue;
     if (now < Date.parse(r.ts) + graceMs && now + graceMs < Date.parse(r.expires_at)) held.add(r);

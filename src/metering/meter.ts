@@ -117,6 +117,17 @@ export function createMeter(options: MeterOptions): Meter {
     current = [];
   };
 
+  /** Runs one append to the current segment: a torn line must stay the last line of its segment. */
+  const appendCurrent = (append: () => void) => {
+    if (current.length === 0) currentSince = Date.now();
+    try {
+      append();
+    } catch (err) {
+      rollCurrent();
+      throw err;
+    }
+  };
+
   // Held in-flight records move to the current segment at every flush until their call ends or they are written:
   // each is serialized once (a record is ~1 KB of JSON), then appended as that text.
   const heldLines = new WeakMap<JournalRecord, string>();
@@ -128,13 +139,7 @@ export function createMeter(options: MeterOptions): Meter {
       if (line === undefined) heldLines.set(r, (line = JSON.stringify(r)));
       return line;
     });
-    if (current.length === 0) currentSince = Date.now();
-    try {
-      journal.appendLines(lines);
-    } catch (err) {
-      rollCurrent(); // a torn line must stay the last line of its segment
-      throw err;
-    }
+    appendCurrent(() => journal.appendLines(lines));
     current.push(...moved);
   };
 
@@ -303,13 +308,7 @@ export function createMeter(options: MeterOptions): Meter {
   return {
     record(record) {
       if (state === 'closed') throw new Error('metering: record() after close(); the journal is released');
-      if (current.length === 0) currentSince = Date.now();
-      try {
-        journal.append(record);
-      } catch (err) {
-        rollCurrent(); // a torn line must stay the last line of its segment
-        throw err;
-      }
+      appendCurrent(() => journal.append(record));
       current.push(record);
       counts.recorded++;
       byKind[record.kind]++;
