@@ -318,17 +318,24 @@ export class BudgetGate {
   }
 
   /**
-   * Takes leases on the call's budgets: a slice of a few calls like this one, and of the calls a budget caps
-   * (a session cap's, mostly) the largest share at once, as a session's calls usually all come to one replica.
+   * Takes leases on the call's budgets that have none with room for it here (a new session's, mostly; the others
+   * are left alone, their counter rows not even locked): a slice of a few calls like this one, and of the calls a
+   * budget caps (a session cap's, mostly) the largest share at once, as a session's calls usually all come to one
+   * replica.
    */
   private async acquire(s: ReservationSubject, worst: Worst, refs: readonly BudgetRef[]): Promise<void> {
+    const now = Date.now();
+    const wanted = refs.filter((ref) => {
+      const lease = this.leases.get(leaseKey(ref));
+      return !lease || !lease.fits(amountFor(lease, worst), now);
+    });
     const slice = (w: Units) => w * BigInt(SLICE_CALLS);
-    const calls = Math.max(SLICE_CALLS, ...refs.map((r) => (r.maxCalls === null ? 0 : Math.floor(r.maxCalls * LEASE_POLICY.maxShare))));
+    const calls = Math.max(SLICE_CALLS, ...wanted.map((r) => (r.maxCalls === null ? 0 : Math.floor(r.maxCalls * LEASE_POLICY.maxShare))));
     this.statements.acquire++;
     this.leasesUsed = true;
     const rows = await acquireLeases(this.db, {
       holder: this.holder, at: s.at, expiresAt: this.expiry(), bu: s.bu, useCase: s.useCase, agent: s.agent, session: s.session,
-      usd: fromUnits(slice(worst.usd)), tokens: fromUnits(slice(worst.tokens)), calls,
+      usd: fromUnits(slice(worst.usd)), tokens: fromUnits(slice(worst.tokens)), calls, only: wanted.map((r) => r.id),
     }, this.policy());
     const usableUntil = this.usableUntil();
     for (const row of rows) {

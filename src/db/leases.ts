@@ -10,7 +10,7 @@ export type BudgetDefinition = {
   limit_amount: string | null; max_calls: number | null;
 };
 
-/** What tollgate_lease_acquire returns per applicable budget (see migration 031). */
+/** What tollgate_lease_acquire returns per budget it was asked for (see migrations 031, 032 and 042). */
 export type AcquiredLease = {
   id: number; scope: BudgetScope; scope_id: string; unit: BudgetUnit; period: BudgetPeriod; limit_amount: string | null;
   max_calls: number | null; period_start: Date; key: string; spent: string; reserved: string; calls: string;
@@ -27,6 +27,8 @@ export type LeaseRequest = {
   holder: string; at: Date; expiresAt: Date; bu: string; useCase: string; agent: string; session: string;
   /** Decimal strings in each unit, and a number of calls for budgets that cap calls. */
   usd: string; tokens: string; calls: number;
+  /** The budgets (ids) to take leases on; absent: every budget that applies to the call. */
+  only?: readonly number[];
 };
 
 export type Settlement = {
@@ -44,11 +46,12 @@ export async function budgetDefinitions(db: Db): Promise<BudgetDefinition[]> {
   return (await db('budgets').select('id', 'scope', 'scope_id', 'unit', 'period', 'limit_amount', 'max_calls').orderBy('id')) as BudgetDefinition[];
 }
 
-const ACQUIRE_SQL = 'select * from tollgate_lease_acquire($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)';
+const ACQUIRE_SQL = 'select * from tollgate_lease_acquire($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::int[])';
 
 export async function acquireLeases(db: Db, r: LeaseRequest, p: LeasePolicy): Promise<AcquiredLease[]> {
   const { rows } = await runPrepared<AcquiredLease>(db, 'tollgate_lease_acquire', ACQUIRE_SQL, [
     r.holder, r.at.toISOString(), r.expiresAt.toISOString(), r.bu, r.useCase, r.agent, r.session, r.usd, r.tokens, r.calls, p.headroom, p.hardCap, p.minShare, p.maxShare,
+    r.only === undefined ? null : [...r.only],
   ]);
   return rows.map((x) => ({ ...x, lease_calls: Number(x.lease_calls), granted_calls: Number(x.granted_calls) }));
 }

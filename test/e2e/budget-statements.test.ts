@@ -3,6 +3,7 @@ import { startGateway, tagHeaders, PROMO, WRITER, type Gateway, type Tags } from
 import { upsertBudget } from '../../src/db/budgets.js';
 import { generateApiToken, insertApiToken } from '../../src/db/api-tokens.js';
 import type { BudgetStatementKind } from '../../src/budgets/gate.js';
+import { TEST_DB_KIND } from '../helpers/db.js';
 
 /**
  * The hot-path issue's "in steady state no per-call budget statement reaches Postgres": with budget leases on,
@@ -83,6 +84,21 @@ describe('budget statements per call', () => {
     const s3 = snapshot();
     for (const k of ['reserve', 'shrink', 'release'] as const) expect(delta(s2, s3, k), k).toBe(0);
     expect(delta(s2, s3, 'acquire')).toBeLessThanOrEqual(3);
+
+    if (TEST_DB_KIND === 'postgres') {
+      // The ledger writer holds the use case's counter row while its transaction is open: a new session's first
+      // call asks for the session's lease alone, and does not wait for that row.
+      const { db } = gw.app.tollgate;
+      const budget = (await db('budgets').where({ scope: 'use_case', scope_id: WRITER.use_case }).first('id')) as { id: number };
+      const writer = await db.transaction();
+      try {
+        await writer.raw('select 1 from budget_counters where budget_id = ? for update', [budget.id]);
+        const waited = new Promise<'blocked'>((resolve) => setTimeout(() => resolve('blocked'), 5000).unref());
+        expect(await Promise.race([calls({ ...WRITER, session_id: 'sess-writer-3' }, 1, 1), waited])).toEqual(new Map([[200, 1]]));
+      } finally {
+        await writer.rollback();
+      }
+    }
   }, 120_000);
 
   it('reserves each call exactly near a cap, and counts it', async () => {

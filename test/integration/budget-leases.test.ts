@@ -4,7 +4,7 @@ import { reserveBudgets, upsertBudget } from '../../src/db/budgets.js';
 import { acquireLeases, releaseHolderLeases, settleLeases, sweepExpiredLeases, type LeaseRequest, type Settlement } from '../../src/db/leases.js';
 import { writeBatch } from '../../src/db/ledger.js';
 import { migrationSource } from '../../src/db/migrations/index.js';
-import { createTestDb, type TestDb } from '../helpers/db.js';
+import { createTestDb, TEST_DB_KIND, type TestDb } from '../helpers/db.js';
 import { usageEvent } from './fixtures/events.js';
 
 const AT = new Date('2025-03-10T12:00:00.000Z');
@@ -66,6 +66,35 @@ describe('budget leases in Postgres', () => {
     expect(second.find((r) => r.id === ids.useCase)).toMatchObject({ lease_amount: expect.anything() });
     expect(pico(second.find((r) => r.id === ids.useCase)!.reserved)).toBe(pico(2));
     expect((await counter(t.db, ids.useCase)).reserved).toBe(pico(2));
+  });
+
+  it('takes leases on the budgets asked for only, and leaves the others\' counter rows alone', async () => {
+    await acquireLeases(t.db, request('r1'), POLICY);
+    const before = { useCase: await counter(t.db, ids.useCase), bu: await counter(t.db, ids.bu) };
+    // A new session on a replica that holds the use case's and the BU's leases asks for the session's alone.
+    const ask = () => acquireLeases(t.db, request('r1', { session: 's-2', only: [ids.session] }), POLICY);
+    let rows: Awaited<ReturnType<typeof acquireLeases>>;
+    if (TEST_DB_KIND === 'postgres') {
+      // The ledger writer holds the use case's counter row until its transaction commits: the session's lease
+      // must not wait for it (it used to, locking every applicable budget's row).
+      const writer = await t.db.transaction();
+      try {
+        await writer.raw('select * from budget_counters where budget_id = ? for update', [ids.useCase]);
+        const waited = new Promise<'blocked'>((resolve) => setTimeout(() => resolve('blocked'), 5000).unref());
+        const got = await Promise.race([ask(), waited]);
+        expect(got, 'the acquisition waited for the use case\'s counter row').not.toBe('blocked');
+        rows = got as Awaited<ReturnType<typeof acquireLeases>>;
+      } finally {
+        await writer.rollback();
+      }
+    } else {
+      rows = await ask();
+    }
+    expect(rows.map((r) => [r.id, r.key, pico(r.granted), r.granted_calls])).toEqual([[ids.session, 's-2', pico(1), 8]]);
+    expect(await counter(t.db, ids.session, 's-2')).toEqual({ spent: 0n, reserved: pico(1), calls: 8 });
+    expect({ useCase: await counter(t.db, ids.useCase), bu: await counter(t.db, ids.bu) }).toEqual(before);
+    // Without `only`, every applicable budget, as before.
+    expect((await acquireLeases(t.db, request('r1', { session: 's-3' }), POLICY)).map((r) => r.id)).toEqual([ids.useCase, ids.bu, ids.session]);
   });
 
   it('grants nothing where the room left is under the headroom, and cuts a slice to the largest share', async () => {

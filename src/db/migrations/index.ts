@@ -28,6 +28,7 @@ import * as budgetLeases from './031_budget_leases.js';
 import * as leasePartialGrants from './032_lease_partial_grants.js';
 import * as vendorModels from './040_vendor_models.js';
 import * as inflightFallbackJson from './041_inflight_fallback_json.js';
+import * as leaseAcquireOnly from './042_lease_acquire_only.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -62,6 +63,7 @@ const MIGRATIONS: ReadonlyArray<[string, Migration]> = [
   ['032_lease_partial_grants', leasePartialGrants],
   ['040_vendor_models', vendorModels],
   ['041_inflight_fallback_json', inflightFallbackJson],
+  ['042_lease_acquire_only', leaseAcquireOnly],
 ];
 
 /** Every migration's name, in order. */
