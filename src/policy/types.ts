@@ -62,8 +62,9 @@ export type BudgetFact = {
   calls: number;
 };
 
-/** Whether the budget state could be read; when not, `budgets` holds the last known state plus local spend. */
 /**
+ * `available`: whether the budget state could be read; when not, `budgets` holds the last known state plus local
+ * spend.
  * `retry_after_ms`: when a call refused as busy (room held by calls in flight) may find room again, as this replica
  * sees it: about a recent call's length plus a metering flush (src/budgets/gate.ts busyRetryAfterMs). The policy
  * tells the client no sooner than its own configured floor.

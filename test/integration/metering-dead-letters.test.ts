@@ -1,14 +1,10 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/knex.js';
 import { sumLedger, usageByRequestId } from '../../src/db/ledger.js';
-import { createMeter, type Meter } from '../../src/metering/meter.js';
 import { createMetrics, registerMeterGauges } from '../../src/ops/metrics.js';
 import type { InflightRecord, JournalRecord, UsageEvent } from '../../src/metering/types.js';
-import { createTestDb, type TestDb } from '../helpers/db.js';
-import { decisionRecord, silentLog, usageEvent } from './fixtures/events.js';
+import { meterBed } from '../helpers/meter-bed.js';
+import { decisionRecord, usageEvent } from './fixtures/events.js';
 
 /**
  * Issue 16, items 2 and 3: "One unauthenticated request stops all metering, across restarts" and "A NUL byte
@@ -17,8 +13,6 @@ import { decisionRecord, silentLog, usageEvent } from './fixtures/events.js';
  * of harm. The writer sets any record Postgres refuses as data aside in metering_dead_letters, writes its
  * sanitized copy (so a served call still ends in the ledger, flagged), and lets the rest flow.
  */
-
-const NEVER = 3_600_000;
 
 /** Random letters and digits: nothing a b-tree page can compress below its limit. */
 function randomText(bytes: number): string {
@@ -29,28 +23,12 @@ function randomText(bytes: number): string {
 type DeadRow = { kind: string; request_id: string; sqlstate: string; error: string; record: string; sanitized: boolean };
 
 describe('records Postgres refuses', () => {
-  let t: TestDb;
-  let dir: string;
-  const meters: Meter[] = [];
-  const meterOn = (db: Db, batchSize = 1000) => {
-    const meter = createMeter({ db, journalDir: dir, flushIntervalMs: NEVER, batchSize, log: silentLog });
-    meters.push(meter);
-    return meter;
-  };
-  const dead = async () => (await t.db('metering_dead_letters').orderBy('id')) as DeadRow[];
-
-  beforeEach(async () => {
-    t = await createTestDb();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-dead-'));
-  });
-  afterEach(async () => {
-    for (const m of meters.splice(0)) await m.close();
-    await t.drop();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const bed = meterBed('tollgate-dead-');
+  const meterOn = (db: Db, batchSize = 1000) => bed.meterOn(db, { batchSize });
+  const dead = async () => (await bed.t.db('metering_dead_letters').orderBy('id')) as DeadRow[];
 
   it('one unauthenticated request stops all metering: an 8 KB session id (54000) is set aside, its call metered sanitized, the rest flows', async () => {
-    const meter = meterOn(t.db);
+    const meter = meterOn(bed.t.db);
     const huge = randomText(8192);
     const good = Array.from({ length: 30 }, (_, i) => usageEvent(i, {}, 'ok'));
     const refused = usageEvent(0, { session_id: huge }, 'huge');
@@ -64,20 +42,20 @@ describe('records Postgres refuses', () => {
     const text = await metrics.registry.metrics();
     expect(text).toMatch(/^tollgate_meter_rejected_events 1$/m);
     expect(text).toMatch(/^tollgate_meter_sanitized_events 1$/m);
-    expect((await sumLedger(t.db)).calls).toBe(31);
-    const row = await usageByRequestId(t.db, refused.request_id);
+    expect((await sumLedger(bed.t.db)).calls).toBe(31);
+    const row = await usageByRequestId(bed.t.db, refused.request_id);
     expect(row).toMatchObject({ session_id: huge.slice(0, 200), flags: ['sanitized'], input_tokens: refused.input_tokens, cost: refused.cost });
     const [letter] = await dead();
     expect(letter).toMatchObject({ kind: 'usage', request_id: refused.request_id, sqlstate: '54000', sanitized: true });
     expect(letter!.error).toMatch(/^index row /); // Postgres' own message, not the statement
     expect(JSON.parse(letter!.record)).toEqual(refused);
     // Budgets and rollups moved with the sanitized row, as with any other.
-    const hourly = await t.db('usage_hourly').sum<{ calls: string }[]>('calls as calls');
+    const hourly = await bed.t.db('usage_hourly').sum<{ calls: string }[]>('calls as calls');
     expect(Number(hourly[0]!.calls)).toBe(31);
   });
 
   it('a NUL byte makes a served call invisible: the usage event, its in-flight record and a denial are written sanitized', async () => {
-    const meter = meterOn(t.db);
+    const meter = meterOn(bed.t.db);
     const usage = usageEvent(1, { parent_request_id: 'a\u0000b', session_id: 's-\u0000-1' }, 'nul');
     const fallback: UsageEvent = { ...usageEvent(2, { agent_id: 'agent\u0000x' }, 'nul'), status: 0, partial: true, flags: ['fallback'] };
     const inflight: InflightRecord = { kind: 'inflight', request_id: fallback.request_id, ts: fallback.ts, expires_at: new Date(Date.now() + 60_000).toISOString(), fallback };
@@ -86,13 +64,13 @@ describe('records Postgres refuses', () => {
     records.forEach((r) => meter.record(r));
     await meter.flush();
 
-    expect(await usageByRequestId(t.db, usage.request_id)).toMatchObject({ parent_request_id: 'ab', session_id: 's--1', flags: ['sanitized'] });
-    const inflightRow = (await t.db('inflight_calls').where({ request_id: inflight.request_id }).first()) as { fallback: UsageEvent | string };
+    expect(await usageByRequestId(bed.t.db, usage.request_id)).toMatchObject({ parent_request_id: 'ab', session_id: 's--1', flags: ['sanitized'] });
+    const inflightRow = (await bed.t.db('inflight_calls').where({ request_id: inflight.request_id }).first()) as { fallback: UsageEvent | string };
     const storedFallback = typeof inflightRow.fallback === 'string' ? (JSON.parse(inflightRow.fallback) as UsageEvent) : inflightRow.fallback;
     expect(storedFallback).toMatchObject({ agent_id: 'agentx', flags: ['fallback', 'sanitized'] });
-    const decision = (await t.db('decision_log').where({ request_id: denial.request_id }).first()) as { bu_id: string };
+    const decision = (await bed.t.db('decision_log').where({ request_id: denial.request_id }).first()) as { bu_id: string };
     expect(decision.bu_id).toMatch(/^bu[A-Za-z0-9]{198}$/);
-    expect(await usageByRequestId(t.db, 'fine-4')).toMatchObject({ flags: null });
+    expect(await usageByRequestId(bed.t.db, 'fine-4')).toMatchObject({ flags: null });
     const letters = await dead();
     expect(letters.map((l) => [l.kind, l.sqlstate.slice(0, 2), l.sanitized])).toEqual([['usage', '22', true], ['inflight', '22', true], ['decision', '22', true]]);
     // The original is kept as it was journaled: JSON text, where NUL is an escape.
@@ -102,18 +80,18 @@ describe('records Postgres refuses', () => {
   it('sets a record aside once however often its segment is replayed', async () => {
     const refused = usageEvent(5, { session_id: randomText(8192) }, 'again');
     for (let run = 0; run < 2; run++) {
-      const meter = meterOn(t.db);
+      const meter = meterOn(bed.t.db);
       meter.record(refused);
       await meter.flush();
       await meter.close();
     }
     expect(await dead()).toHaveLength(1);
-    expect((await sumLedger(t.db)).calls).toBe(1);
+    expect((await sumLedger(bed.t.db)).calls).toBe(1);
   });
 
   it('finds a refused record by halving its batch, not by writing every record alone', async () => {
     let transactions = 0;
-    const counting = new Proxy(t.db, {
+    const counting = new Proxy(bed.t.db, {
       get(target, prop, receiver) {
         if (prop !== 'transaction') return Reflect.get(target, prop, receiver) as unknown;
         return (work: Parameters<Db['transaction']>[0]) => {
@@ -126,23 +104,23 @@ describe('records Postgres refuses', () => {
     const records = Array.from({ length: 1024 }, (_, i) => usageEvent(i, i === 700 ? { session_id: randomText(8192) } : {}, 'halve'));
     records.forEach((r) => meter.record(r));
     await meter.flush();
-    expect((await sumLedger(t.db)).calls).toBe(1024);
+    expect((await sumLedger(bed.t.db)).calls).toBe(1024);
     // 1 + 2 per halving (10 of them) + the sanitized copy, where one by one would take 1,025.
     expect(transactions).toBeLessThanOrEqual(25);
   });
 
   it('keeps retrying what is not the data\'s fault, and sets nothing aside', async () => {
-    const meter = meterOn(t.db);
+    const meter = meterOn(bed.t.db);
     meter.record(usageEvent(6, {}, 'outage'));
-    await t.db.raw('alter table usage_events rename to usage_events_away');
+    await bed.t.db.raw('alter table usage_events rename to usage_events_away');
     try {
       await expect(meter.flush()).rejects.toMatchObject({ code: '42P01' });
       expect(meter.stats()).toMatchObject({ rejected: 0, pending: 1, consecutiveFailures: 1 });
     } finally {
-      await t.db.raw('alter table usage_events_away rename to usage_events');
+      await bed.t.db.raw('alter table usage_events_away rename to usage_events');
     }
     await meter.flush();
     expect(await dead()).toHaveLength(0);
-    expect((await sumLedger(t.db)).calls).toBe(1);
+    expect((await sumLedger(bed.t.db)).calls).toBe(1);
   });
 });

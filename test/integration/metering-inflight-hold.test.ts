@@ -1,12 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/knex.js';
 import { createMeter, type Meter } from '../../src/metering/meter.js';
 import type { InflightRecord, UsageEvent } from '../../src/metering/types.js';
-import { createTestDb, type TestDb } from '../helpers/db.js';
+import { meterBed, NEVER } from '../helpers/meter-bed.js';
 import { silentLog, usageEvent } from './fixtures/events.js';
 
 /**
@@ -14,25 +13,12 @@ import { silentLog, usageEvent } from './fixtures/events.js';
  * that ends soon costs Postgres no in-flight row; src/metering/inflight-hold.ts says which wait.
  */
 
-const NEVER = 3_600_000;
 const GRACE = 60_000;
 
-let t: TestDb;
-let dir: string;
-const meters: Meter[] = [];
-beforeEach(async () => {
-  t = await createTestDb();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-hold-'));
-});
-afterEach(async () => {
-  for (const m of meters.splice(0)) await m.close();
-  await t.drop();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+const bed = meterBed('tollgate-hold-', { inflightGraceMs: GRACE });
 
 async function startedMeter(db: Db): Promise<Meter> {
-  const meter = createMeter({ db, journalDir: dir, flushIntervalMs: NEVER, batchSize: 1000, log: silentLog, inflightGraceMs: GRACE });
-  meters.push(meter);
+  const meter = bed.meterOn(db);
   await meter.start();
   return meter;
 }
@@ -52,12 +38,12 @@ function inflightInserts(db: Db): string[] {
   return seen;
 }
 
-const rowIds = async () => (await t.db('inflight_calls').orderBy('request_id').pluck('request_id')) as string[];
+const rowIds = async () => (await bed.t.db('inflight_calls').orderBy('request_id').pluck('request_id')) as string[];
 
 describe('an in-flight record', () => {
   it('of a call that ends within the grace is never written to Postgres, though it stays in the journal meanwhile', async () => {
-    const meter = await startedMeter(t.db);
-    const inserts = inflightInserts(t.db);
+    const meter = await startedMeter(bed.t.db);
+    const inserts = inflightInserts(bed.t.db);
     const call = usageEvent(1, {}, 'short');
     meter.record(inflight(call, 0));
     await meter.flush();
@@ -68,13 +54,13 @@ describe('an in-flight record', () => {
     meter.record(call);
     await meter.flush();
     expect(meter.stats().pending).toBe(0);
-    expect(await t.db('usage_events').pluck('request_id')).toEqual([call.request_id]);
+    expect(await bed.t.db('usage_events').pluck('request_id')).toEqual([call.request_id]);
     expect(await rowIds()).toEqual([]);
     expect(inserts).toEqual([]);
   });
 
   it('is written once its call has run for the grace, or when its lease ends sooner than that', async () => {
-    const meter = await startedMeter(t.db);
+    const meter = await startedMeter(bed.t.db);
     const [young, old, shortLease] = [usageEvent(1, {}, 'a-young'), usageEvent(2, {}, 'b-old'), usageEvent(3, {}, 'c-lease')];
     meter.record(inflight(young, 0));
     meter.record(inflight(old, GRACE + 1));
@@ -87,7 +73,7 @@ describe('an in-flight record', () => {
   });
 
   it('held when the process dies is written by the next start, which never holds a replayed record', async () => {
-    const crashed = createMeter({ db: t.db, journalDir: dir, flushIntervalMs: NEVER, batchSize: 1000, log: silentLog, inflightGraceMs: GRACE });
+    const crashed = createMeter({ db: bed.t.db, journalDir: bed.dir, flushIntervalMs: NEVER, batchSize: 1000, log: silentLog, inflightGraceMs: GRACE });
     await crashed.start();
     const call = usageEvent(4, {}, 'cut');
     crashed.record(inflight(call, 0));
@@ -95,13 +81,13 @@ describe('an in-flight record', () => {
     await crashed.flush();
     expect(await rowIds()).toEqual([]);
     // What a crashed process leaves behind: its journal and a lock naming a pid that no longer runs.
-    fs.writeFileSync(path.join(dir, 'journal.lock'), JSON.stringify({ pid: spawnSync(process.execPath, ['-e', '']).pid!, token: 'crashed' }));
-    await startedMeter(t.db);
+    fs.writeFileSync(path.join(bed.dir, 'journal.lock'), JSON.stringify({ pid: spawnSync(process.execPath, ['-e', '']).pid!, token: 'crashed' }));
+    await startedMeter(bed.t.db);
     expect(await rowIds()).toEqual([call.request_id]);
   });
 
   it('held when the meter closes is written by its final flush', async () => {
-    const meter = await startedMeter(t.db);
+    const meter = await startedMeter(bed.t.db);
     const call = usageEvent(5, {}, 'closing');
     meter.record(inflight(call, 0));
     await meter.flush();
