@@ -40,6 +40,8 @@ type Worst = { usd: Units; tokens: Units };
  * and at most `maxShare` of it (a budget that cannot hold a few calls within that is not sliced).
  */
 export const LEASE_POLICY = Object.freeze({ headroom: 4, minShare: 0.01, maxShare: 0.05 });
+/** Use case, BU and agent sets whose applicable budgets are kept parsed; past this many the set starts again. */
+const MAX_SUBJECTS = 10_000;
 /** A lease nobody used for this long is given back. */
 const IDLE_MS = 10_000;
 
@@ -58,6 +60,8 @@ const IDLE_MS = 10_000;
 export class BudgetGate {
   private readonly holder = crypto.randomUUID();
   private definitions: Map<string, BudgetDefinition[]> | null = null;
+  /** The definitions that apply to a use case, BU and agent, by id, with their limits parsed (see `applicable`). */
+  private readonly applicableBySubject = new Map<string, (BudgetDefinition & { limit: Units | null })[]>();
   private readonly leases = new Map<string, Lease>();
   /** This replica asked for a lease at least once: at stop, its rows are given back whole. */
   private leasesUsed = false;
@@ -266,7 +270,8 @@ export class BudgetGate {
   }
 
   private async reserveLeased(s: ReservationSubject): Promise<BudgetState> {
-    const refs = await this.applicable(s);
+    const applicable = this.applicable(s);
+    const refs = Array.isArray(applicable) ? applicable : await applicable;
     if (refs.length === 0) return { budgets: [], available: true, reserved: false };
     const worst = worstOf({ cost: s.cost, tokens: s.tokens });
     const now = Date.now();
@@ -424,16 +429,26 @@ export class BudgetGate {
     return Date.now() + this.opts.leaseTtlMs - 2 * this.opts.leaseSettleMs;
   }
 
-  private async applicable(s: ReservationSubject): Promise<BudgetRef[]> {
-    if (!this.definitions) await this.loadDefinitions();
-    const defs = this.definitions!;
-    const found = [
-      ...(defs.get(`use_case:${s.useCase}`) ?? []), ...(defs.get(`bu:${s.bu}`) ?? []), ...(defs.get(`agent:${s.agent}`) ?? []),
-      ...(defs.get(`session:${s.useCase}`) ?? []), ...(defs.get('session:*') ?? []),
-    ].sort((a, b) => a.id - b.id);
+  /**
+   * The budgets a call falls under, in its period and (for sessions) its session. Definitions are read once and
+   * again when budgets change; each call's set is merged and its limits parsed once per use case, BU and agent.
+   */
+  private applicable(s: ReservationSubject): BudgetRef[] | Promise<BudgetRef[]> {
+    if (!this.definitions) return this.loadDefinitions().then(() => this.applicable(s));
+    const subject = `${s.useCase}\n${s.bu}\n${s.agent}`;
+    let found = this.applicableBySubject.get(subject);
+    if (!found) {
+      const defs = this.definitions;
+      found = [
+        ...(defs.get(`use_case:${s.useCase}`) ?? []), ...(defs.get(`bu:${s.bu}`) ?? []), ...(defs.get(`agent:${s.agent}`) ?? []),
+        ...(defs.get(`session:${s.useCase}`) ?? []), ...(defs.get('session:*') ?? []),
+      ].sort((a, b) => a.id - b.id).map((d) => ({ ...d, limit: d.limit_amount === null ? null : toUnits(d.limit_amount) }));
+      // Tags are checked by the policy after this: an agent sending made-up ones must not grow this without end.
+      if (this.applicableBySubject.size >= MAX_SUBJECTS) this.applicableBySubject.clear();
+      this.applicableBySubject.set(subject, found);
+    }
     return found.map((d) => ({
-      id: d.id, scope: d.scope, scope_id: d.scope_id, unit: d.unit, period: d.period,
-      limit: d.limit_amount === null ? null : toUnits(d.limit_amount), maxCalls: d.max_calls,
+      id: d.id, scope: d.scope, scope_id: d.scope_id, unit: d.unit, period: d.period, limit: d.limit, maxCalls: d.max_calls,
       periodStart: periodStartOf(d.period, s.at), key: d.scope === 'session' ? s.session : '',
     }));
   }
@@ -445,6 +460,7 @@ export class BudgetGate {
       byScope.set(k, [...(byScope.get(k) ?? []), d]);
     }
     this.definitions = byScope;
+    this.applicableBySubject.clear();
   }
 
   private remember(budgets: BudgetFact[], s: ReservationSubject): void {

@@ -70,6 +70,9 @@ export class Lease {
   /** After this, Postgres may have swept the lease (it was not renewed): it admits nothing more. */
   usableUntil = 0;
 
+  /** The period's start as the fact gives it, for the ref's current Date (read at every call admitted). */
+  #periodText: { of: Date; text: string } | undefined;
+
   constructor(public ref: BudgetRef) {}
 
   get used(): Units {
@@ -103,9 +106,10 @@ export class Lease {
   /** The budget as the policy sees it before a call admitted here: this replica's free room is not taken. */
   fact(): BudgetFact {
     const r = this.ref;
+    if (this.#periodText?.of !== r.periodStart) this.#periodText = { of: r.periodStart, text: r.periodStart.toISOString() };
     return {
       id: r.id, scope: r.scope, scope_id: r.scope_id, unit: r.unit, limit: r.limit === null ? null : toNumber(r.limit),
-      max_calls: r.maxCalls, period: r.period, period_start: r.periodStart.toISOString(),
+      max_calls: r.maxCalls, period: r.period, period_start: this.#periodText.text,
       spent: toNumber(this.spent), reserved: toNumber(this.others + this.used), calls: this.othersCalls + this.usedCalls,
     };
   }

@@ -71,6 +71,11 @@ export function compare(a: DecimalInput, b: DecimalInput): -1 | 0 | 1 {
 
 /** A float approximation, for ratios only (the policy's budget percentage); never store it. */
 export function toNumber(x: DecimalInput): number {
+  // Decimal text is read as it is (the same number formatDecimal's text would give), once it is known to be one.
+  if (typeof x === 'string') {
+    const text = x.trim();
+    if (DECIMAL_TEXT.test(text) && /\d/.test(text)) return Number(text);
+  }
   return Number(formatDecimal(toDecimal(x)));
 }
 

@@ -221,7 +221,9 @@ describe('the tightest budget wins across scopes', () => {
     }
   });
 
-  it('an agent budget decides for that agent only', async () => {
+  it('an agent budget decides for that agent only, from the next call of an agent this replica already served', async () => {
+    // The replica keeps which budgets apply to this use case, BU and agent; a budget set since must be among them.
+    expectPassed(await call({ sdk: 'openai', tags: WRITER, model: 'gpt-4.1-mini', maxTokens: 30 }));
     const id = await budget({ scope: 'agent', scopeId: 'campaign-writer', limit: '1000', unit: 'usd', period: 'month' });
     try {
       await writeBatch(gw.app.tollgate.db, [usageEvent({ ...EXPERIENCE, session_id: 'prime-agent' }, new Date(), '1')]);

@@ -74,4 +74,12 @@ describe('money', () => {
     expect(compare('-3', '2')).toBe(-1);
     expect(toNumber('80.000000000000') / toNumber('100')).toBe(0.8);
   });
+
+  it('reads decimal text as the number its exact decimal makes, and refuses what is not decimal text', () => {
+    for (const text of ['0.000123450000', '.5', '5.', '+1.25', ' 007.10 ', '-0.000000000001', '123456789012.123456789012', '0.1', '1']) {
+      expect(toNumber(text)).toBe(Number(formatDecimal(parseDecimal(text))));
+    }
+    expect(toNumber({ units: 125n, scale: 2 })).toBe(1.25);
+    for (const bad of ['1e3', 'abc', '', '.', '0x10', 'Infinity', '1.2.3']) expect(() => toNumber(bad)).toThrow(TypeError);
+  });
 });
