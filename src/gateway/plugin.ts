@@ -49,9 +49,9 @@ export async function gatewayRoutes(app: FastifyInstance): Promise<void> {
           prefix: tree.prefix,
           rewritePrefix: tree.upstreamPrefix,
           httpMethods: ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS'],
-          // A preValidation hook keeps the scope's JSON parser (the policy needs the parsed body).
-          preValidation: async () => {},
-          preHandler: decide,
+          // Given a preValidation hook, the proxy keeps the scope's JSON parser (the policy needs the parsed body).
+          // The decision is that hook: no schema runs between the two stages, and one stage fewer per call.
+          preValidation: decide,
           handler: forward,
           replyOptions: { rewriteHeaders: (upstream: Parameters<typeof headers.response>[0]) => headers.response(upstream) },
           http: undefined,
