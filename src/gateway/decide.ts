@@ -48,7 +48,7 @@ export function decideHook(app: FastifyInstance, adapter: ProviderAdapter, signe
 
     let evaluation;
     try {
-      evaluation = app.tollgate.policy.evaluate(input);
+      evaluation = await app.tollgate.policy.evaluateSoon(input);
     } catch (err) {
       if (err instanceof TollgateError) return deny(app, request, reply, { ...base, decision: gatewayDenial(err.code), revision: null });
       throw err;

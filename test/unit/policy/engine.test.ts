@@ -88,6 +88,53 @@ describe('PolicyEngine loading', () => {
   });
 });
 
+describe('PolicyEngine.evaluateSoon', () => {
+  const base = fixtures.base as unknown as PolicyInput;
+
+  it('evaluates the calls asked during one turn of the event loop together after it, each its own decision, in order', async () => {
+    copyFileSync(BUNDLE, path);
+    const e = await start();
+    const evaluate = vi.spyOn(e, 'evaluate');
+    const seen: string[] = [];
+    const asked = [base, BUDGET_AWAY, base].map((input, i) => e.evaluateSoon(input).then((evaluation) => {
+      seen.push(`call ${i}`);
+      return evaluation;
+    }));
+    setImmediate(() => seen.push('next turn'));
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+    expect(evaluate).not.toHaveBeenCalled(); // not before the turn's other callbacks ran, nor in its microtasks
+    const evaluations = await Promise.all(asked);
+    expect(evaluate).toHaveBeenCalledTimes(3);
+    evaluate.mockRestore();
+    await yieldToLoop();
+    expect(seen).toEqual(['call 0', 'call 1', 'call 2', 'next turn']);
+    expect(evaluations.map((ev) => ev.decision.code)).toEqual(['ok', 'budget_unavailable', 'ok']);
+    expect(evaluations.map((ev) => ev.decision)).toEqual([base, BUDGET_AWAY, base].map((input) => e.evaluate(input).decision));
+    expect(evaluations.every((ev) => ev.revision === COMMITTED_REVISION && ev.micros > 0)).toBe(true);
+  });
+
+  it('rejects only the call whose evaluation fails; the others of its turn get their decisions', async () => {
+    copyFileSync(BUNDLE, path);
+    const e = await start();
+    // An input the policy cannot be given (JSON has no bigint): its evaluation throws.
+    const unreadable = { ...structuredClone(fixtures.base), estimate: { input_tokens: 1n } } as unknown as PolicyInput;
+    const results = await Promise.allSettled([e.evaluateSoon(base), e.evaluateSoon(unreadable), e.evaluateSoon(base)]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const reason = (results[1] as PromiseRejectedResult).reason as TollgateError;
+    expect(reason).toBeInstanceOf(TollgateError);
+    expect(reason.code).toBe('internal_error');
+    expect((results[2] as PromiseFulfilledResult<{ decision: { code: string } }>).value.decision.code).toBe('ok');
+  });
+
+  it('rejects with policy_unavailable while no bundle is loaded, and answers once one is', async () => {
+    const e = await start();
+    await expect(e.evaluateSoon(base)).rejects.toMatchObject({ code: 'policy_unavailable', status: 503 });
+    copyFileSync(BUNDLE, path);
+    await e.reload();
+    expect((await e.evaluateSoon(base)).decision.code).toBe('ok');
+  });
+});
+
 describe('PolicyEngine hot swap', () => {
   it('reload() swaps in a new revision and its data', async () => {
     copyFileSync(BUNDLE, path);
