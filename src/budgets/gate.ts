@@ -270,8 +270,8 @@ export class BudgetGate {
   }
 
   private async reserveLeased(s: ReservationSubject): Promise<BudgetState> {
-    const applicable = this.applicable(s);
-    const refs = Array.isArray(applicable) ? applicable : await applicable;
+    if (!this.definitions) await this.loadDefinitions();
+    const refs = this.applicable(s, this.definitions!);
     if (refs.length === 0) return { budgets: [], available: true, reserved: false };
     const worst = worstOf({ cost: s.cost, tokens: s.tokens });
     const now = Date.now();
@@ -433,12 +433,10 @@ export class BudgetGate {
    * The budgets a call falls under, in its period and (for sessions) its session. Definitions are read once and
    * again when budgets change; each call's set is merged and its limits parsed once per use case, BU and agent.
    */
-  private applicable(s: ReservationSubject): BudgetRef[] | Promise<BudgetRef[]> {
-    if (!this.definitions) return this.loadDefinitions().then(() => this.applicable(s));
+  private applicable(s: ReservationSubject, defs: Map<string, BudgetDefinition[]>): BudgetRef[] {
     const subject = `${s.useCase}\n${s.bu}\n${s.agent}`;
     let found = this.applicableBySubject.get(subject);
     if (!found) {
-      const defs = this.definitions;
       found = [
         ...(defs.get(`use_case:${s.useCase}`) ?? []), ...(defs.get(`bu:${s.bu}`) ?? []), ...(defs.get(`agent:${s.agent}`) ?? []),
         ...(defs.get(`session:${s.useCase}`) ?? []), ...(defs.get('session:*') ?? []),
