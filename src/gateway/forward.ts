@@ -78,7 +78,7 @@ function answerOutcome(call: AllowedCall, status: number, r: CallProgress, cut: 
 }
 
 /**
- * A JSON answer (not a stream): read whole, then sent in one write and metered from it, without a stream
+ * A JSON answer (not a stream): read whole, metered from it, then sent in one write, without a stream
  * pipeline per call (its transform, abort controller and listeners were a tenth of a call's CPU). An answer
  * that passes WHOLE_BYTES before it ends goes on as a stream, through the same tap as before. One that breaks
  * off before its end reaches the client as a 502 (504 when the provider stalled mid-body) in its provider's
@@ -104,8 +104,10 @@ function relayWhole(app: FastifyInstance, call: AllowedCall, reply: FastifyReply
     const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
     chunks = [];
     call.progress = () => wholeBody(call, body.toString('utf8'));
-    if (!reply.raw.destroyed) reply.send(body);
+    // Journaled before it is sent: the write hands the client the whole answer at once (its length is known), so a
+    // process killed right after it would leave a call its client has in full metered only by its in-flight fallback.
     meterAnswer(app, call, status, () => answerOutcome(call, status, call.progress!(), false));
+    if (!reply.raw.destroyed) reply.send(body);
   };
   const onError = (err: Error & { code?: string }) => {
     stop();
