@@ -1,7 +1,7 @@
 /**
- * Profiles tollgate under the overhead bench's load: `tsx test/bench/overhead/profile.ts [calls]` starts the
+ * Profiles tollgate under the overhead bench's load: `tsx test/bench/overhead/profile.ts [calls] [connections]` starts the
  * fake upstream and `tollgate serve --cpu-prof` on a scratch Postgres database with the demo budgets, sends the
- * calls, stops it and prints the self time by function and by file of its CPU profile.
+ * calls (over 32 connections unless told), stops it and prints the self time by function and by file of its CPU profile.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,6 +17,7 @@ import { freePort } from '../../helpers/pg-server.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const CALLS = Number(process.argv[2] ?? 5000);
+const CONNECTIONS = Number(process.argv[3] ?? 32);
 const KEY = 'sk-bench-upstream';
 
 execFileSync('npx', ['tsc', '-p', 'src'], { cwd: ROOT, stdio: 'inherit' });
@@ -31,11 +32,11 @@ const tollgate = await startProc('tollgate', ['--cpu-prof', '--cpu-prof-interval
   TOLLGATE_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-prof-data-')),
   TOLLGATE_OPENAI_BASE_URL: upstream.url, OPENAI_API_KEY: KEY, TOLLGATE_ANTHROPIC_BASE_URL: upstream.url, ANTHROPIC_API_KEY: KEY,
 }, { url: `http://127.0.0.1:${port}`, path: '/readyz' });
-const dispatcher = new Agent({ connections: 32 });
+const dispatcher = new Agent({ connections: CONNECTIONS });
 const body = JSON.stringify({ model: 'gpt-4.1-mini', max_tokens: 16, messages: [{ role: 'user', content: 'benchmark prompt of a typical short length for an agent step' }] });
 let next = 0;
 const cpu0 = tollgate.cpuMicros();
-await Promise.all(Array.from({ length: 32 }, async (_, w) => {
+await Promise.all(Array.from({ length: CONNECTIONS }, async (_, w) => {
   // A new session every 20 of this worker's calls (as the overhead bench does).
   let mine = 0;
   for (let i = next++; i < CALLS; i = next++) {
