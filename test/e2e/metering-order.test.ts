@@ -4,11 +4,12 @@ import { startGateway, PROMO, WRITER, type Gateway } from '../helpers/gateway.js
 import type { JournalRecord } from '../../src/metering/types.js';
 
 /**
- * A call's usage event is in the journal before its client can hold the whole answer: a process killed right
- * after the answer went out must not leave a call its client received in full metered only by its in-flight
- * fallback (the prompt at the estimate, no output). Seen from inside the gateway's process: the order in which
- * each call's usage event was journaled and its response was ended (`ServerResponse.end`, which writes a JSON
- * answer's last bytes and a stream's closing chunk).
+ * A call's usage event is in the journal before its response is ended: a JSON answer goes out in that one write,
+ * so a process killed right after it must not leave a call its client received in full metered only by its
+ * in-flight fallback (the prompt at the estimate, no output). A stream's closing chunk comes after its usage is
+ * journaled too (its last events may be sent before: README, How it works). Seen from inside the gateway's
+ * process: the order in which each call's usage event was journaled and its response was ended
+ * (`ServerResponse.end`).
  */
 describe('a call is journaled before its answer is complete on the wire', () => {
   let gw: Gateway;
