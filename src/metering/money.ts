@@ -20,14 +20,15 @@ export type DecimalInput = Decimal | string;
 export const MONEY_SCALE = 12;
 export const ZERO_MONEY = '0.000000000000';
 
-const DECIMAL_TEXT = /^([+-]?)(\d*)(?:\.(\d*))?$/;
+/** A sign, then digits with at most one point among them, at least one digit in all (the lookahead). */
+const DECIMAL_TEXT = /^([+-]?)(?=\.?\d)(\d*)(?:\.(\d*))?$/;
 const TOKENS_PER_PRICE_UNIT = 6; // prices are per million tokens
 
 export function parseDecimal(text: string): Decimal {
   const m = DECIMAL_TEXT.exec(text.trim());
   const [, sign = '', whole = '', frac = ''] = m ?? [];
-  if (!m || whole.length + frac.length === 0) throw new TypeError(`not a decimal number: ${JSON.stringify(text)}`);
-  const units = BigInt(whole + frac || '0');
+  if (!m) throw new TypeError(`not a decimal number: ${JSON.stringify(text)}`);
+  const units = BigInt(whole + frac);
   return { units: sign === '-' ? -units : units, scale: frac.length };
 }
 
@@ -74,7 +75,7 @@ export function toNumber(x: DecimalInput): number {
   // Decimal text is read as it is (the same number formatDecimal's text would give), once it is known to be one.
   if (typeof x === 'string') {
     const text = x.trim();
-    if (DECIMAL_TEXT.test(text) && /\d/.test(text)) return Number(text);
+    if (DECIMAL_TEXT.test(text)) return Number(text);
   }
   return Number(formatDecimal(toDecimal(x)));
 }
