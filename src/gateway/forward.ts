@@ -58,9 +58,12 @@ function relay(app: FastifyInstance, call: AllowedCall, reply: FastifyReply, sta
   relayStream(app, call, reply, status, upstream, sse ? sseTap(call) : eventStreamTap(call));
 }
 
-function relayStream(app: FastifyInstance, call: AllowedCall, reply: FastifyReply, status: number, upstream: NodeJS.ReadableStream, { tap, result }: Tap) {
+function relayStream(app: FastifyInstance, call: AllowedCall, reply: FastifyReply, status: number, upstream: NodeJS.ReadableStream, { tap, result, onLastEvent }: Tap) {
   call.progress = result;
   const finish = (cut: boolean) => meterAnswer(app, call, status, () => answerOutcome(call, status, result(), cut));
+  // Metered when the provider's last event arrives, before it goes on to the client (a client may stop reading
+  // there); else, or for a stream that has none, when the stream ends.
+  onLastEvent?.(() => finish(false));
   tap.once('end', () => finish(false));
   pipeline(upstream, tap, (err) => {
     if (err) finish(true);
@@ -144,12 +147,20 @@ function clientGone(app: FastifyInstance, call: AllowedCall, responseFinished: b
   });
 }
 
-type Tap = { tap: Transform; result: () => CallProgress };
+/** `onLastEvent`: where the stream's last event is known (StreamUsageReader.ended), it is heard before it is sent. */
+type Tap = { tap: Transform; result: () => CallProgress; onLastEvent?: (listener: () => void) => void };
 
 function sseTap(call: AllowedCall): Tap {
   const reader = call.adapter.streamReader(call.endpoint);
+  let last: (() => void) | undefined;
   const tap = createSseTap({
-    onEvent: (event, data) => reader.push(event, data),
+    onEvent: (event, data) => {
+      reader.push(event, data);
+      if (last === undefined || reader.ended?.() !== true) return;
+      const heard = last;
+      last = undefined;
+      heard();
+    },
     drop: call.injectedUsage ? (event, data) => call.adapter.isInjectedUsageEvent(event, data) : undefined,
   });
   return {
@@ -157,6 +168,9 @@ function sseTap(call: AllowedCall): Tap {
     result() {
       const { servedModel, ...read } = reader.result();
       return { ...read, tools: reader.tools(), ...(servedModel !== undefined ? { model: servedModel } : {}) };
+    },
+    onLastEvent(listener) {
+      last = listener;
     },
   };
 }

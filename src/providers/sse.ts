@@ -112,17 +112,20 @@ export type SseTapOptions = {
 };
 
 /**
- * A pass-through Transform over an SSE byte stream that reports every event on the way. Without `drop`
- * it forwards each chunk untouched the moment it arrives; with `drop` it holds back at most one
- * partial block.
+ * A pass-through Transform over an SSE byte stream that reports every event on the way, each before the bytes
+ * that complete it are passed on. Without `drop` it forwards each chunk untouched the moment it arrives (once its
+ * events are reported); with `drop` it holds back at most one partial block.
  */
 export function createSseTap({ onEvent, drop }: SseTapOptions): Transform {
   const decoder = new StringDecoder('utf8');
   const transform = new Transform({
     // decodeStrings (the default) hands us Buffers even when a string was written.
     transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
-      if (drop === undefined) this.push(chunk);
-      settle(callback, () => parser.write(decoder.write(chunk)));
+      // Its events are reported before the chunk goes on: a listener acts before the client can have them.
+      settle(callback, () => {
+        parser.write(decoder.write(chunk));
+        if (drop === undefined) this.push(chunk);
+      });
     },
     flush(callback: TransformCallback) {
       settle(callback, () => {

@@ -41,6 +41,11 @@ export interface StreamUsageReader {
   result(): { usage: NormalizedUsage; complete: boolean; servedModel?: string; deltas: number; invalidUsage?: Record<string, unknown> };
   /** Names of the tools the answer called so far: sanitized, distinct, sorted (src/providers/tools.ts). */
   tools(): string[];
+  /**
+   * The provider's last event arrived (OpenAI chat's `[DONE]`, a Responses stream's final event, Anthropic's
+   * `message_stop`): nothing billed follows it. Absent where a stream's last event is the end of its body.
+   */
+  ended?(): boolean;
 }
 
 export type ErrorShape = { status: number; code: string; message: string; type?: string };

@@ -4,19 +4,34 @@ import { startGateway, PROMO, WRITER, type Gateway } from '../helpers/gateway.js
 import type { JournalRecord } from '../../src/metering/types.js';
 
 /**
- * A call's usage event is in the journal before its response is ended: a JSON answer goes out in that one write,
- * so a process killed right after it must not leave a call its client received in full metered only by its
- * in-flight fallback (the prompt at the estimate, no output). A stream's closing chunk comes after its usage is
- * journaled too (its last events may be sent before: README, How it works). Seen from inside the gateway's
- * process: the order in which each call's usage event was journaled and its response was ended
- * (`ServerResponse.end`).
+ * A call's usage event is in the journal before its client can hold the whole answer: a process killed right
+ * after must not leave a call its client received in full metered only by its in-flight fallback (the prompt at
+ * the estimate, no output). A JSON answer goes out in the one write that ends its response; a stream's client may
+ * stop reading at the provider's last event (OpenAI chat's `[DONE]`, a Responses stream's `response.completed`,
+ * Anthropic's `message_stop`), before the response ends. Seen from inside the gateway's process: the order in
+ * which each call's usage event was journaled, the bytes holding its last event were written
+ * (`ServerResponse.write` or `end`), and its response was ended.
  */
+const LAST_EVENTS = ['data: [DONE]', 'event: response.completed', 'event: message_stop'];
+
 describe('a call is journaled before its answer is complete on the wire', () => {
   let gw: Gateway;
   let writerKey: string;
   let promoKey: string;
   const order: string[] = [];
-  const end = http.ServerResponse.prototype.end;
+  const { end, write } = http.ServerResponse.prototype;
+  /** The call's id, from the head it set or wrote (Fastify passes its headers to writeHead, which leaves them only there). */
+  const idOf = (res: http.ServerResponse): string | undefined => {
+    const set = res.getHeader('x-tollgate-request-id');
+    if (typeof set === 'string') return set;
+    const head = (res as unknown as { _header?: string | null })._header ?? '';
+    return /^x-tollgate-request-id: (.+)\r$/im.exec(head)?.[1];
+  };
+  const noteLastEvent = (res: http.ServerResponse, chunk: unknown) => {
+    const text = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('utf8') : '';
+    const id = idOf(res);
+    if (id !== undefined && LAST_EVENTS.some((marker) => text.includes(marker))) order.push(`sent last event ${id}`);
+  };
 
   beforeAll(async () => {
     gw = await startGateway();
@@ -28,25 +43,32 @@ describe('a call is journaled before its answer is complete on the wire', () => 
       if (r.kind === 'usage') order.push(`journaled ${r.request_id}`);
       record(r);
     };
+    http.ServerResponse.prototype.write = function (this: http.ServerResponse, ...args: unknown[]) {
+      noteLastEvent(this, args[0]);
+      return (write as (...a: unknown[]) => boolean).apply(this, args);
+    } as typeof write;
     http.ServerResponse.prototype.end = function (this: http.ServerResponse, ...args: unknown[]) {
-      // Fastify passes its headers to writeHead, which leaves them only in the head it wrote (or is about to).
-      const head = (this as unknown as { _header?: string | null })._header ?? '';
-      const id = this.getHeader('x-tollgate-request-id') ?? /^x-tollgate-request-id: (.+)\r$/im.exec(head)?.[1];
-      if (typeof id === 'string') order.push(`ended ${id}`);
+      noteLastEvent(this, args[0]);
+      const id = idOf(this);
+      if (id !== undefined) order.push(`ended ${id}`);
       return (end as (...a: unknown[]) => http.ServerResponse).apply(this, args);
     } as typeof end;
   });
   afterAll(async () => {
-    http.ServerResponse.prototype.end = end;
+    Object.assign(http.ServerResponse.prototype, { end, write });
     await gw?.close();
   });
 
-  const journaledFirst = (requestId: string) => {
+  const journaledFirst = (requestId: string, stream = false) => {
     const journaled = order.indexOf(`journaled ${requestId}`);
     const ended = order.indexOf(`ended ${requestId}`);
     expect(journaled, `no usage event journaled for ${requestId}`).toBeGreaterThanOrEqual(0);
     expect(ended, `no response ended for ${requestId}`).toBeGreaterThanOrEqual(0);
     expect({ requestId, journaledBeforeEnded: journaled < ended }).toEqual({ requestId, journaledBeforeEnded: true });
+    if (!stream) return;
+    const last = order.indexOf(`sent last event ${requestId}`);
+    expect(last, `no last event sent for ${requestId}`).toBeGreaterThanOrEqual(0);
+    expect({ requestId, journaledBeforeLastEvent: journaled < last }).toEqual({ requestId, journaledBeforeLastEvent: true });
   };
 
   it('a JSON answer (OpenAI chat completion, Anthropic message)', async () => {
@@ -61,20 +83,30 @@ describe('a call is journaled before its answer is complete on the wire', () => 
     journaledFirst(message.response.headers.get('x-tollgate-request-id')!);
   });
 
-  it('a stream (OpenAI and Anthropic server-sent events)', async () => {
-    const chat = await gw.openai(writerKey, WRITER).chat.completions
-      .create({ model: 'gpt-4.1-mini', max_tokens: 16, stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'hi' }] })
-      .withResponse();
-    let chunks = 0;
-    for await (const _ of chat.data) chunks++;
-    expect(chunks).toBeGreaterThan(1);
-    journaledFirst(chat.response.headers.get('x-tollgate-request-id')!);
+  it('a stream, before its last event (OpenAI chat and Responses, Anthropic server-sent events)', async () => {
+    for (const includeUsage of [true, false]) {
+      // Without include_usage tollgate asks for the usage chunk itself and keeps it from the client.
+      const chat = await gw.openai(writerKey, WRITER).chat.completions
+        .create({ model: 'gpt-4.1-mini', max_tokens: 16, stream: true, ...(includeUsage ? { stream_options: { include_usage: true } } : {}), messages: [{ role: 'user', content: 'hi' }] })
+        .withResponse();
+      let chunks = 0;
+      for await (const _ of chat.data) chunks++;
+      expect(chunks).toBeGreaterThan(1);
+      journaledFirst(chat.response.headers.get('x-tollgate-request-id')!, true);
+    }
+
+    const responses = await gw.openai(writerKey, WRITER).responses
+      .create({ model: 'gpt-4.1-mini', max_output_tokens: 16, stream: true, input: 'hi' }).withResponse();
+    const kinds: string[] = [];
+    for await (const event of responses.data) kinds.push(event.type);
+    expect(kinds.at(-1)).toBe('response.completed');
+    journaledFirst(responses.response.headers.get('x-tollgate-request-id')!, true);
 
     const message = await gw.anthropic(promoKey, PROMO).messages
       .create({ model: 'claude-haiku-4-5', max_tokens: 16, stream: true, messages: [{ role: 'user', content: 'hi' }] }).withResponse();
     const types: string[] = [];
     for await (const event of message.data) types.push(event.type);
     expect(types.at(-1)).toBe('message_stop');
-    journaledFirst(message.response.headers.get('x-tollgate-request-id')!);
+    journaledFirst(message.response.headers.get('x-tollgate-request-id')!, true);
   });
 });

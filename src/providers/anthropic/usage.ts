@@ -67,8 +67,10 @@ export function modelFromBody(body: unknown): string | undefined {
  * cumulative output count and, in newer API versions, repeats the others. Counts are cumulative, so the
  * latest non-null value of each wins, as in the SDK's own MessageStream. A tool call opens its block with
  * content_block_start, which carries the tool's name (its input follows in input_json_delta events, never read).
+ * message_stop is the stream's last event.
  */
 const READ_EVENTS = new Set(['message_start', 'message_delta', 'content_block_start']);
+const MESSAGE_STOP = /"type":\s*"message_stop"/;
 
 export function streamReader(_endpoint: string): StreamUsageReader {
   const usage: NormalizedUsage = { ...ZERO_USAGE };
@@ -77,6 +79,7 @@ export function streamReader(_endpoint: string): StreamUsageReader {
   let deltas = 0;
   let invalidUsage: Record<string, unknown> | undefined;
   const tools = new ToolNames();
+  let ended = false;
   const merge = (counts: unknown): boolean => {
     const merged = mergeUsage(usage, counts);
     invalidUsage = merged.bad ?? invalidUsage;
@@ -84,6 +87,10 @@ export function streamReader(_endpoint: string): StreamUsageReader {
   };
   return {
     push(event, data) {
+      if (event === 'message_stop' || (event === undefined && MESSAGE_STOP.test(data))) {
+        ended = true;
+        return;
+      }
       if (event === 'content_block_delta' || (event === undefined && data.includes('"content_block_delta"'))) {
         deltas++;
         return;
@@ -104,6 +111,7 @@ export function streamReader(_endpoint: string): StreamUsageReader {
     },
     result: () => ({ usage: { ...usage }, complete, servedModel, deltas, ...(invalidUsage ? { invalidUsage } : {}) }),
     tools: () => tools.sorted(),
+    ended: () => ended,
   };
 }
 

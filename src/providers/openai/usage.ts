@@ -73,15 +73,20 @@ export function modelFromBody(body: unknown): string | undefined {
 }
 
 type ReaderState = { usage: NormalizedUsage; complete: boolean; servedModel?: string; deltas: number; invalidUsage?: Record<string, unknown> };
-type ReadEvent = (state: ReaderState, tools: ToolNames, event: string | undefined, data: string) => void;
+/** Reads one event; true when it is the stream's last (see StreamUsageReader.ended). */
+type ReadEvent = (state: ReaderState, tools: ToolNames, event: string | undefined, data: string) => boolean | void;
 
 function reader(onData: ReadEvent): StreamUsageReader {
   const state: ReaderState = { usage: { ...ZERO_USAGE }, complete: false, deltas: 0 };
   const tools = new ToolNames();
+  let ended = false;
   return {
-    push: (event, data) => onData(state, tools, event, data),
+    push: (event, data) => {
+      if (onData(state, tools, event, data) === true) ended = true;
+    },
     result: () => ({ ...state, usage: { ...state.usage } }),
     tools: () => tools.sorted(),
+    ended: () => ended,
   };
 }
 
@@ -96,8 +101,9 @@ function mayNameTool(data: string): boolean {
 // A chat chunk whose delta carries text, a refusal or tool arguments (about a token); the role, finish and usage chunks carry none.
 const OUTPUT_DELTA = /"(?:content|refusal|arguments)":\s*"(?!")/;
 
-/** Chat chunks: the model is on every chunk, the usage only on the last one (when include_usage). */
-function readChatChunk(state: ReaderState, tools: ToolNames, _event: string | undefined, data: string): void {
+/** Chat chunks: the model is on every chunk, the usage only on the last one (when include_usage); then `[DONE]`. */
+function readChatChunk(state: ReaderState, tools: ToolNames, _event: string | undefined, data: string): boolean | void {
+  if (data === '[DONE]') return true;
   if (OUTPUT_DELTA.test(data)) state.deltas++;
   // Every chunk is JSON; parse only the ones that can tell us something new.
   const mayHaveUsage = data.includes('"usage"') && !data.includes('"usage":null');
@@ -125,7 +131,8 @@ function mayCallTool(data: string): boolean {
 // response.output_text.delta, response.function_call_arguments.delta, response.refusal.delta, …
 const DELTA_TYPE = /"type":\s*"response\.[a-z_.]+\.delta"/;
 
-function readResponsesEvent(state: ReaderState, tools: ToolNames, event: string | undefined, data: string): void {
+/** Usage, model and tools from a Responses stream; its final event (completed, incomplete, failed) is its last. */
+function readResponsesEvent(state: ReaderState, tools: ToolNames, event: string | undefined, data: string): boolean | void {
   if (event !== undefined ? event.endsWith('.delta') : DELTA_TYPE.test(data)) {
     state.deltas++;
     return;
@@ -136,15 +143,17 @@ function readResponsesEvent(state: ReaderState, tools: ToolNames, event: string 
   }
   if (event !== undefined && event !== 'response.created' && !RESPONSE_FINAL_EVENTS.has(event)) return;
   const payload = asObject(parseJson(data));
-  if (payload === undefined) return;
+  const last = (event !== undefined && RESPONSE_FINAL_EVENTS.has(event)) || RESPONSE_FINAL_EVENTS.has(String(payload?.type));
+  if (payload === undefined) return last;
   if (RESPONSE_ITEM_EVENTS.has(String(payload.type))) return addResponsesItem(tools, payload);
   const response = asObject(payload.response);
-  if (response === undefined) return;
+  if (response === undefined) return last;
   state.servedModel = stringField(response, 'model') ?? state.servedModel;
   if (RESPONSE_FINAL_EVENTS.has(String(payload.type))) {
     takeUsage(state, readUsage('/responses', response.usage), response.service_tier);
     addResponseOutput(tools, response.output);
   }
+  return last;
 }
 
 const STREAM_READERS: Record<string, ReadEvent> = {

@@ -136,6 +136,23 @@ describe('createSseTap', () => {
     expect(seen.map((s) => s.data)).toEqual(['first', 'second']);
   });
 
+  it('reports a chunk\'s events before it passes the chunk on, with dropping or without', async () => {
+    // Without dropping a chunk goes on whole, after all its events; with it, each block after its own event.
+    const cases = [
+      { drop: undefined, expected: ['', 'data: 1\n\n', 'data: 1\n\n'] },
+      { drop: () => false, expected: ['', 'data: 1\n\n', 'data: 1\n\ndata: 2\n\n'] },
+    ];
+    for (const { drop, expected } of cases) {
+      const out: string[] = [];
+      // What had been passed on when each event was reported.
+      const forwardedAt: string[] = [];
+      const tap = createSseTap({ onEvent: () => forwardedAt.push(out.join('')), drop });
+      tap.on('data', (chunk: Buffer) => out.push(chunk.toString()));
+      await pipeline(Readable.from([Buffer.from('data: 1\n\n'), Buffer.from('data: 2\n\ndata: [DONE]\n\n')], { objectMode: false }), tap);
+      expect(forwardedAt).toEqual(expected);
+    }
+  });
+
   it('with dropping, forwards a complete event as soon as its blank line arrives and holds only the partial one', async () => {
     const source = new PassThrough();
     const tap = createSseTap({ onEvent: () => {}, drop: () => false });

@@ -29,21 +29,32 @@ async function throughTap(provider: string, endpoint: string, clientBody: Record
     body: JSON.stringify(body),
   });
   const reader = adapter.streamReader(endpoint);
+  // After each event: whether the reader says the stream's last event has arrived.
+  const ended: (boolean | undefined)[] = [];
   const tap = createSseTap({
-    onEvent: (event, data) => reader.push(event, data),
+    onEvent: (event, data) => {
+      reader.push(event, data);
+      ended.push(reader.ended?.());
+    },
     drop: injectedUsage ? (event, data) => adapter.isInjectedUsageEvent(event, data) : undefined,
   });
   const forwarded: Buffer[] = [];
   tap.on('data', (chunk: Buffer) => forwarded.push(chunk));
   const error = await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), tap).catch((e: unknown) => e);
-  return { result: reader.result(), tools: reader.tools(), forwarded: Buffer.concat(forwarded).toString('utf8'), injectedUsage, error };
+  return { result: reader.result(), tools: reader.tools(), forwarded: Buffer.concat(forwarded).toString('utf8'), injectedUsage, error, ended };
+}
+
+/** The reader said the stream ended at its last event, and not before. */
+function endsAtLast(ended: (boolean | undefined)[]): boolean {
+  return ended.length > 1 && ended.at(-1) === true && ended.slice(0, -1).every((e) => e === false);
 }
 
 describe('stream readers over the fake upstream', () => {
   it('openai chat: tollgate asks for usage, reads it, and keeps the usage chunk from the client', async () => {
     const prompt = { model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: '[cache] twelve chars' }] };
-    const { result, forwarded, injectedUsage } = await throughTap('openai', '/chat/completions', prompt);
+    const { result, forwarded, injectedUsage, ended } = await throughTap('openai', '/chat/completions', prompt);
     expect(injectedUsage).toBe(true);
+    expect(endsAtLast(ended)).toBe(true); // at [DONE]
     // The fake streams one token per chunk, as the providers mostly do: one delta per output token.
     expect(result).toEqual({ usage: up.usageLog[0]?.usage, complete: true, servedModel: 'served-model', deltas: up.usageLog[0]?.usage.output_tokens });
     expect(result.usage.cached_input_tokens).toBeGreaterThan(0);
@@ -53,15 +64,17 @@ describe('stream readers over the fake upstream', () => {
   });
 
   it('openai responses: usage from response.completed, every event forwarded', async () => {
-    const { result, forwarded } = await throughTap('openai', '/responses', { model: 'm', stream: true, input: '[cache] hello there' });
+    const { result, forwarded, ended } = await throughTap('openai', '/responses', { model: 'm', stream: true, input: '[cache] hello there' });
     expect(result).toMatchObject({ usage: up.usageLog[0]?.usage, complete: true });
+    expect(endsAtLast(ended)).toBe(true); // at response.completed
     expect(forwarded).toContain('event: response.completed');
   });
 
   it('anthropic messages: usage from message_start and message_delta', async () => {
     const body = { model: 'm', stream: true, max_tokens: 12, messages: [{ role: 'user', content: '[cache-write] [cache] x' }] };
-    const { result } = await throughTap('anthropic', '/messages', body);
+    const { result, ended } = await throughTap('anthropic', '/messages', body);
     expect(result).toEqual({ usage: up.usageLog[0]?.usage, complete: true, servedModel: 'served-model', deltas: 12 });
+    expect(endsAtLast(ended)).toBe(true); // at message_stop
     expect(result.usage).toMatchObject({ output_tokens: 12 });
     expect(result.usage.cache_write_tokens).toBeGreaterThan(0);
   });
@@ -69,8 +82,10 @@ describe('stream readers over the fake upstream', () => {
   it('a stream cut mid-way leaves the reader incomplete with what the fake reported', async () => {
     up.script({ fault: 'cut', afterEvents: 4 });
     const body = { model: 'm', stream: true, max_tokens: 12, messages: [{ role: 'user', content: 'abcdefgh' }] };
-    const { result, error } = await throughTap('anthropic', '/messages', body);
+    const { result, error, ended } = await throughTap('anthropic', '/messages', body);
     expect(error).toBeInstanceOf(Error);
+    expect(ended.length).toBeGreaterThan(0);
+    expect(ended.some((e) => e === true)).toBe(false); // its last event never came
     expect(up.usageLog[0]).toMatchObject({ outcome: 'cut', complete: false });
     expect(result).toMatchObject({ usage: up.usageLog[0]?.usage, complete: false });
     expect(result.usage).toMatchObject({ input_tokens: 2, output_tokens: 1 });
