@@ -87,6 +87,8 @@ export function recordInFlight(app: FastifyInstance, call: AllowedCall): void {
  * answer fail, the call is metered from tollgate's estimate, flagged.
  */
 export function meterAnswer(app: FastifyInstance, call: AllowedCall, status: number, read: () => CallOutcome): void {
+  // Whatever ends a call first meters it (its last event, its end, its client leaving): the others read nothing.
+  if (call.finished) return;
   let outcome: CallOutcome;
   try {
     outcome = read();
