@@ -182,8 +182,15 @@ function sseTap(call: AllowedCall): Tap {
 function eventStreamTap(call: AllowedCall): Tap {
   const reader = call.adapter.streamReader(call.endpoint);
   let failed = false;
+  let last: (() => void) | undefined;
   const tap = createEventStreamTap({
-    onEvent: (eventType, payload) => reader.push(eventType, payload),
+    onEvent: (eventType, payload) => {
+      reader.push(eventType, payload);
+      if (last === undefined || reader.ended?.() !== true) return;
+      const heard = last;
+      last = undefined;
+      heard();
+    },
     onException: () => {
       failed = true;
     },
@@ -193,6 +200,9 @@ function eventStreamTap(call: AllowedCall): Tap {
     result() {
       const { servedModel, ...read } = reader.result();
       return { ...read, ...(failed ? { complete: false } : {}), tools: reader.tools(), ...(servedModel !== undefined ? { model: servedModel } : {}) };
+    },
+    onLastEvent(listener) {
+      last = listener;
     },
   };
 }

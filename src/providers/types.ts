@@ -43,7 +43,8 @@ export interface StreamUsageReader {
   tools(): string[];
   /**
    * The provider's last event arrived (OpenAI chat's `[DONE]`, a Responses stream's final event, Anthropic's
-   * `message_stop`): nothing billed follows it. Absent where a stream's last event is the end of its body.
+   * `message_stop`, Bedrock ConverseStream's `metadata`): nothing billed follows it. Absent where a stream's last
+   * event is the end of its body (Gemini's).
    */
   ended?(): boolean;
 }

@@ -1,4 +1,7 @@
 import http from 'node:http';
+import { ConverseStreamCommand, InvokeModelWithResponseStreamCommand } from '@aws-sdk/client-bedrock-runtime';
+import { EventStreamCodec } from '@smithy/eventstream-codec';
+import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, PROMO, WRITER, type Gateway } from '../helpers/gateway.js';
 import type { JournalRecord } from '../../src/metering/types.js';
@@ -8,11 +11,23 @@ import type { JournalRecord } from '../../src/metering/types.js';
  * after must not leave a call its client received in full metered only by its in-flight fallback (the prompt at
  * the estimate, no output). A JSON answer goes out in the one write that ends its response; a stream's client may
  * stop reading at the provider's last event (OpenAI chat's `[DONE]`, a Responses stream's `response.completed`,
- * Anthropic's `message_stop`), before the response ends. Seen from inside the gateway's process: the order in
- * which each call's usage event was journaled, the bytes holding its last event were written
+ * Anthropic's `message_stop`; in Bedrock's AWS event streams, ConverseStream's `metadata` frame and the chunk frame
+ * holding Anthropic's `message_stop`), before the response ends. Seen from inside the gateway's process: the order
+ * in which each call's usage event was journaled, the bytes holding its last event were written
  * (`ServerResponse.write` or `end`), and its response was ended.
  */
 const LAST_EVENTS = ['data: [DONE]', 'event: response.completed', 'event: message_stop'];
+const codec = new EventStreamCodec(toUtf8, fromUtf8);
+
+/** Whether a decoded AWS event-stream frame is its stream's last event (ConverseStream's metadata, Anthropic's message_stop). */
+function isLastFrame(frame: Uint8Array): boolean {
+  const message = codec.decode(frame);
+  const type = message.headers[':event-type']?.value;
+  if (type === 'metadata') return true;
+  if (type !== 'chunk') return false;
+  const bytes = (JSON.parse(toUtf8(message.body)) as { bytes?: string }).bytes ?? '';
+  return (JSON.parse(Buffer.from(bytes, 'base64').toString('utf8')) as { type?: string }).type === 'message_stop';
+}
 
 describe('a call is journaled before its answer is complete on the wire', () => {
   let gw: Gateway;
@@ -27,16 +42,31 @@ describe('a call is journaled before its answer is complete on the wire', () => 
     const head = (res as unknown as { _header?: string | null })._header ?? '';
     return /^x-tollgate-request-id: (.+)\r$/im.exec(head)?.[1];
   };
+  /** The event-stream bytes each response wrote that do not make a whole frame yet. */
+  const unframed = new Map<string, Buffer>();
   const noteLastEvent = (res: http.ServerResponse, chunk: unknown) => {
-    const text = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('utf8') : '';
     const id = idOf(res);
-    if (id !== undefined && LAST_EVENTS.some((marker) => text.includes(marker))) order.push(`sent last event ${id}`);
+    if (id === undefined) return;
+    if (String(res.getHeader('content-type') ?? '').startsWith('application/vnd.amazon.eventstream')) {
+      if (!Buffer.isBuffer(chunk) && !(chunk instanceof Uint8Array)) return;
+      let bytes = Buffer.concat([unframed.get(id) ?? Buffer.alloc(0), chunk]);
+      while (bytes.length >= 4 && bytes.length >= bytes.readUInt32BE(0)) {
+        const length = bytes.readUInt32BE(0);
+        if (isLastFrame(bytes.subarray(0, length))) order.push(`sent last event ${id}`);
+        bytes = bytes.subarray(length);
+      }
+      unframed.set(id, bytes);
+      return;
+    }
+    const text = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('utf8') : '';
+    if (LAST_EVENTS.some((marker) => text.includes(marker))) order.push(`sent last event ${id}`);
   };
 
   beforeAll(async () => {
     gw = await startGateway();
     writerKey = await gw.key('campaign-writer');
     promoKey = await gw.key('promo-planner');
+    await gw.allow('campaign-writer', ['bedrock/claude-sonnet-4-5']);
     const meter = gw.app.tollgate.meter;
     const record = meter.record.bind(meter);
     meter.record = (r: JournalRecord) => {
@@ -108,5 +138,29 @@ describe('a call is journaled before its answer is complete on the wire', () => 
     for await (const event of message.data) types.push(event.type);
     expect(types.at(-1)).toBe('message_stop');
     journaledFirst(message.response.headers.get('x-tollgate-request-id')!, true);
+  });
+
+  it('a Bedrock event stream, before its last frame (ConverseStream, InvokeModelWithResponseStream)', async () => {
+    const client = gw.bedrock(writerKey, WRITER);
+    const ids: string[] = [];
+    client.middlewareStack.add((next) => async (args) => {
+      const out = await next(args);
+      ids.push((out.response as { headers: Record<string, string> }).headers['x-tollgate-request-id']!);
+      return out;
+    }, { step: 'deserialize', name: 'tollgateRequestId' });
+    const model = 'anthropic.claude-sonnet-4-5-20250929-v1:0';
+
+    const converse = await client.send(new ConverseStreamCommand({ modelId: model, messages: [{ role: 'user', content: [{ text: 'hi' }] }], inferenceConfig: { maxTokens: 16 } }));
+    const kinds: string[] = [];
+    for await (const event of converse.stream!) kinds.push(Object.keys(event)[0]!);
+    expect(kinds.at(-1)).toBe('metadata');
+    journaledFirst(ids.at(-1)!, true);
+
+    const body = JSON.stringify({ anthropic_version: 'bedrock-2023-05-31', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] });
+    const invoke = await client.send(new InvokeModelWithResponseStreamCommand({ modelId: model, body, contentType: 'application/json' }));
+    const types: string[] = [];
+    for await (const event of invoke.body!) types.push((JSON.parse(Buffer.from(event.chunk!.bytes!).toString('utf8')) as { type: string }).type);
+    expect(types.at(-1)).toBe('message_stop');
+    journaledFirst(ids.at(-1)!, true);
   });
 });

@@ -59,11 +59,13 @@ type ReaderState = { usage: NormalizedUsage; complete: boolean; deltas: number; 
 
 /**
  * ConverseStream's events by their :event-type (messageStart, contentBlockStart, contentBlockDelta,
- * contentBlockStop, messageStop, metadata): the payload is the event's JSON; the metadata event carries the usage.
+ * contentBlockStop, messageStop, metadata): the payload is the event's JSON; the metadata event, the stream's last,
+ * carries the usage.
  */
 function converseStreamReader(): StreamUsageReader {
   const state: ReaderState = { usage: { ...ZERO_USAGE }, complete: false, deltas: 0 };
   const tools = new ToolNames();
+  let ended = false;
   return {
     push(event, data) {
       if (event === 'contentBlockDelta') {
@@ -75,6 +77,7 @@ function converseStreamReader(): StreamUsageReader {
         return;
       }
       if (event !== 'metadata') return;
+      ended = true;
       const read = readConverseUsage(asObject(parseJson(data))?.usage);
       if (read === null) return;
       if ('bad' in read) state.invalidUsage = read.bad;
@@ -82,12 +85,13 @@ function converseStreamReader(): StreamUsageReader {
     },
     result: () => ({ ...state, usage: { ...state.usage } }),
     tools: () => tools.sorted(),
+    ended: () => ended,
   };
 }
 
 /**
  * InvokeModelWithResponseStream's `chunk` events: `{"bytes": base64 of an Anthropic stream event}`, read by
- * Anthropic's reader; the invocation metrics of the last one complete the usage.
+ * Anthropic's reader; the invocation metrics of the last one (Anthropic's `message_stop`) complete the usage.
  */
 function invokeStreamReader(): StreamUsageReader {
   const anthropic = anthropicStreamReader('/messages');
@@ -113,6 +117,7 @@ function invokeStreamReader(): StreamUsageReader {
       return invalidMetrics === undefined ? read : { ...read, invalidUsage: invalidMetrics };
     },
     tools: () => anthropic.tools(),
+    ended: () => anthropic.ended?.() === true,
   };
 }
 

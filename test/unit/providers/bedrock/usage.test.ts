@@ -36,9 +36,12 @@ describe('ConverseStream reader', () => {
     reader.push('contentBlockDelta', '{"contentBlockIndex":0,"delta":{"text":"x"}}');
     expect(reader.result()).toMatchObject({ complete: false, deltas: 2, usage: ZERO });
     reader.push('messageStop', '{"stopReason":"tool_use"}');
+    expect(reader.ended?.()).toBe(false);
     reader.push('metadata', '{"usage":{"inputTokens":4,"outputTokens":2,"totalTokens":9,"cacheReadInputTokens":3},"metrics":{"latencyMs":1}}');
     expect(reader.result()).toMatchObject({ complete: true, usage: { input_tokens: 4, cached_input_tokens: 3, cache_write_tokens: 0, output_tokens: 2 } });
     expect(reader.tools()).toEqual(['get_weather']);
+    // The metadata event is the stream's last: nothing billed follows it.
+    expect(reader.ended?.()).toBe(true);
   });
 
   it('flags a metadata report that holds no counts', () => {
@@ -56,11 +59,15 @@ describe('InvokeModelWithResponseStream reader', () => {
     reader.push('chunk', chunk({ type: 'message_start', message: { model: 'claude-haiku-4-5', usage: { input_tokens: 8, output_tokens: 1 } } }));
     reader.push('chunk', chunk({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'a' } }));
     expect(reader.result()).toMatchObject({ complete: false, deltas: 1, usage: { input_tokens: 8, output_tokens: 1 } });
+    reader.push('chunk', chunk({ type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 6 } }));
+    expect(reader.ended?.()).toBe(false);
     reader.push('chunk', chunk({
       type: 'message_stop',
       'amazon-bedrock-invocationMetrics': { inputTokenCount: 8, outputTokenCount: 6, invocationLatency: 30, firstByteLatency: 5, cacheReadInputTokenCount: 4, cacheWriteInputTokenCount: 2 },
     }));
     expect(reader.result()).toMatchObject({ complete: true, servedModel: 'claude-haiku-4-5', usage: { input_tokens: 8, cached_input_tokens: 4, cache_write_tokens: 2, output_tokens: 6 } });
+    // Anthropic's message_stop, which carries Bedrock's metrics, is the stream's last event.
+    expect(reader.ended?.()).toBe(true);
   });
 
   it('ignores what is not a chunk of base64 JSON', () => {
@@ -91,6 +98,57 @@ describe('the event-stream tap', () => {
     expect(Buffer.concat(out).equals(bytes)).toBe(true);
     expect(events).toEqual([['messageStart', '{"role":"assistant"}'], ['metadata', '{"usage":{"inputTokens":1}}']]);
     expect(exceptions).toEqual(['throttlingException']);
+  });
+
+  it('reports every frame a chunk completes before that chunk goes on, so the last event is heard before it is sent', async () => {
+    const frames = [frame('event', 'messageStart', { role: 'assistant' }), frame('event', 'contentBlockDelta', { delta: { text: 'a' } }), frame('event', 'metadata', { usage: { inputTokens: 1 } })];
+    const bytes = Buffer.concat(frames);
+    const seen: string[] = [];
+    const tap = createEventStreamTap({ onEvent: (type) => seen.push(`event ${type}`), onException: () => {} });
+    let passed = 0;
+    tap.on('data', (b: Buffer) => {
+      passed += b.length;
+      seen.push(`bytes to ${passed}`);
+    });
+    // Slices that end inside frames, and one that completes two frames at once.
+    const cuts = [3, frames[0]!.length + 5, bytes.length - 2, bytes.length];
+    let from = 0;
+    for (const to of cuts) {
+      tap.write(bytes.subarray(from, to));
+      from = to;
+    }
+    tap.end();
+    await new Promise((resolve) => tap.once('end', resolve));
+    expect(seen).toEqual([
+      'bytes to 3',
+      'event messageStart',
+      `bytes to ${cuts[1]}`,
+      'event contentBlockDelta',
+      `bytes to ${cuts[2]}`,
+      'event metadata',
+      `bytes to ${bytes.length}`,
+    ]);
+  });
+
+  it('fails a stream that ends inside a frame, and a frame that claims a length no frame has, before setting memory aside for it', async () => {
+    const bytes = Buffer.from(frame('event', 'messageStart', {}));
+    const truncated = createEventStreamTap({ onEvent: () => {}, onException: () => {} });
+    const cut = new Promise<Error>((resolve) => truncated.once('error', resolve));
+    truncated.on('data', () => {});
+    truncated.end(bytes.subarray(0, bytes.length - 1));
+    expect((await cut).message).toMatch(/ended 15 bytes into a frame|Truncated/);
+
+    for (const length of [0, 15, 0xffffffff]) {
+      const claim = Buffer.alloc(12);
+      claim.writeUInt32BE(length, 0);
+      const tap = createEventStreamTap({ onEvent: () => {}, onException: () => {} });
+      const failed = new Promise<Error>((resolve) => tap.once('error', resolve));
+      const out: Buffer[] = [];
+      tap.on('data', (b: Buffer) => out.push(b));
+      tap.write(claim);
+      expect((await failed).message).toMatch(/claims \d+ bytes/);
+      expect(out).toEqual([]);
+    }
   });
 
   it('fails on a frame whose checksum is wrong', async () => {
