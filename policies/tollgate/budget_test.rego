@@ -168,7 +168,7 @@ test_a_session_budget_may_leave_out_its_limits if {
 }
 
 test_unreadable_estimate_fails_closed if {
-	every field in _estimate_fields {
+	every field in ["input_tokens", "output_tokens", "tokens", "cost", "input_cost", "output_cost_per_token"] {
 		_codes({}, [concat("/", ["estimate", field])]) == {"budget_unavailable"}
 	}
 }

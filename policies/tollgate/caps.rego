@@ -93,12 +93,11 @@ _session_spend_exhausted(b) if {
 }
 
 # The output tokens that still fit under the budget's cap, defined only when the worst case does not fit.
-_room(b) := _output_room(b.unit, _remaining(b)) if {
+_room(b, used) := _output_room(b.unit, remaining) if {
 	is_number(b.limit)
-	_worst[b.unit] > _remaining(b)
+	remaining := _cap_amount(b) - used
+	_worst[b.unit] > remaining
 }
-
-_remaining(b) := _cap_amount(b) - _used(b)
 
 _cap_amount(b) := b.limit if b.scope == "session"
 
@@ -123,7 +122,7 @@ _cap_message(b) := sprintf("%v %v is at its hard cap (%v)", [b.scope, b.scope_id
 
 _standing(b) := sprintf("limit %v %v %v", [b.limit, b.unit, _period_phrase(b)]) if {
 	b.limit <= 0
-} else := sprintf("%v%% of %v %v %v", [floor(_ratio(b) * 100), b.limit, b.unit, _period_phrase(b)])
+} else := sprintf("%v%% of %v %v %v", [floor(_ratio(b, _used(b)) * 100), b.limit, b.unit, _period_phrase(b)])
 
 _session_message(b) := sprintf("session %v has made %v of its %v calls %v", [_session_label, b.calls, b.max_calls, _period_phrase(b)]) if {
 	_calls_exhausted(b)
