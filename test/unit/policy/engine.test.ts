@@ -6,8 +6,10 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TollgateError } from '../../../src/errors.js';
-import { PolicyEngine, isDecision, type EngineOptions } from '../../../src/policy/engine.js';
-import { BUNDLE, fixtures, pack, recordingLog, unpack, variant } from './support.js';
+import { loadPolicy } from '@open-policy-agent/opa-wasm';
+import { ENTRYPOINT, PolicyEngine, directEvaluator, isDecision, type EngineOptions } from '../../../src/policy/engine.js';
+import { readBundle } from '../../../src/policy/bundle.js';
+import { BUNDLE, fixtureInput, fixtures, pack, recordingLog, unpack, variant } from './support.js';
 import type { PolicyInput } from '../../../src/policy/types.js';
 
 const HAS_OPA = spawnSync('opa', ['version']).status === 0;
@@ -299,5 +301,48 @@ describe('isDecision', () => {
     ['a budget with a string ratio', { budgets: [{ id: 1, scope: 'bu', tier: 'ok', ratio: '0.1' }] }],
   ])('refuses a decision with %s', async (_name, change) => {
     expect(isDecision({ ...(await good()), ...change })).toBe(false);
+  });
+});
+
+describe('directEvaluator', () => {
+  const load = async () => {
+    const bundle = await readBundle(BUNDLE);
+    const policy = await loadPolicy(bundle.wasm);
+    policy.setData(bundle.data as object);
+    return policy;
+  };
+  const memoryOf = (policy: object) => (policy as { mem: { buffer: ArrayBuffer } }).mem.buffer.byteLength;
+
+  it('answers every shared fixture exactly as opa-wasm\'s evaluate does', async () => {
+    const policy = await load();
+    const direct = directEvaluator(policy, policy.entrypoints[ENTRYPOINT]!);
+    expect(direct).not.toBeNull();
+    for (const c of fixtures.cases) {
+      const input = fixtureInput(c);
+      expect(direct!(input), c.name).toEqual(policy.evaluate(input, ENTRYPOINT));
+    }
+  });
+
+  it('carries text outside ASCII both ways, and an input larger than the policy\'s memory, which it grows', async () => {
+    const policy = await load();
+    const direct = directEvaluator(policy, policy.entrypoints[ENTRYPOINT]!)!;
+    const before = memoryOf(policy);
+    const base = fixtureInput(fixtures.cases[0]!);
+    // A missing BU tag and a long session id outside ASCII: the denial's message and the input both carry it.
+    const input = { ...base, tags: { ...base.tags, bu: undefined, session_id: `séance-会話-🚀-${'x'.repeat(2_000_000)}` } } as PolicyInput;
+    const result = direct(input) as [{ result: { code: string } }];
+    expect(result).toEqual(policy.evaluate(input, ENTRYPOINT));
+    expect(result[0].result.code).toBe('missing_tag');
+    expect(memoryOf(policy)).toBeGreaterThan(before + 2_000_000);
+    // A smaller input after it is read whole and alone: nothing of the long one is left over.
+    expect(direct(base)).toEqual(policy.evaluate(base, ENTRYPOINT));
+  });
+
+  it('is null when the loaded policy lacks what it reads, so that the engine serves through evaluate()', async () => {
+    const policy = await load();
+    const entrypoint = policy.entrypoints[ENTRYPOINT]!;
+    for (const change of [{ minorVersion: 1 }, { mem: undefined }, { wasmInstance: { exports: {} } }, { dataHeapPtr: undefined }]) {
+      expect(directEvaluator(Object.assign(Object.create(policy) as object, change) as typeof policy, entrypoint)).toBeNull();
+    }
   });
 });
