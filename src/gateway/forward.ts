@@ -2,7 +2,7 @@ import { pipeline, Transform, type Readable } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseJson, tailMember } from '../providers/json.js';
-import { ZERO_USAGE } from '../providers/types.js';
+import { ZERO_USAGE, type StreamUsageReader } from '../providers/types.js';
 import { createSseTap } from '../providers/sse.js';
 import { createEventStreamTap } from '../providers/event-stream.js';
 import type { AllowedCall, CallProgress } from './call.js';
@@ -150,17 +150,31 @@ function clientGone(app: FastifyInstance, call: AllowedCall, responseFinished: b
 /** `onLastEvent`: where the stream's last event is known (StreamUsageReader.ended), it is heard before it is sent. */
 type Tap = { tap: Transform; result: () => CallProgress; onLastEvent?: (listener: () => void) => void };
 
-function sseTap(call: AllowedCall): Tap {
-  const reader = call.adapter.streamReader(call.endpoint);
+/**
+ * Feeds a stream's events to its reader and tells the listener, once, when the reader has seen the provider's last
+ * event (the taps call `push` before they pass on the bytes that hold the event).
+ */
+function lastEventWatch(reader: StreamUsageReader) {
   let last: (() => void) | undefined;
-  const tap = createSseTap({
-    onEvent: (event, data) => {
+  return {
+    push(event: string | undefined, data: string) {
       reader.push(event, data);
       if (last === undefined || reader.ended?.() !== true) return;
       const heard = last;
       last = undefined;
       heard();
     },
+    onLastEvent(listener: () => void) {
+      last = listener;
+    },
+  };
+}
+
+function sseTap(call: AllowedCall): Tap {
+  const reader = call.adapter.streamReader(call.endpoint);
+  const watch = lastEventWatch(reader);
+  const tap = createSseTap({
+    onEvent: watch.push,
     drop: call.injectedUsage ? (event, data) => call.adapter.isInjectedUsageEvent(event, data) : undefined,
   });
   return {
@@ -169,9 +183,7 @@ function sseTap(call: AllowedCall): Tap {
       const { servedModel, ...read } = reader.result();
       return { ...read, tools: reader.tools(), ...(servedModel !== undefined ? { model: servedModel } : {}) };
     },
-    onLastEvent(listener) {
-      last = listener;
-    },
+    onLastEvent: watch.onLastEvent,
   };
 }
 
@@ -182,15 +194,9 @@ function sseTap(call: AllowedCall): Tap {
 function eventStreamTap(call: AllowedCall): Tap {
   const reader = call.adapter.streamReader(call.endpoint);
   let failed = false;
-  let last: (() => void) | undefined;
+  const watch = lastEventWatch(reader);
   const tap = createEventStreamTap({
-    onEvent: (eventType, payload) => {
-      reader.push(eventType, payload);
-      if (last === undefined || reader.ended?.() !== true) return;
-      const heard = last;
-      last = undefined;
-      heard();
-    },
+    onEvent: watch.push,
     onException: () => {
       failed = true;
     },
@@ -201,9 +207,7 @@ function eventStreamTap(call: AllowedCall): Tap {
       const { servedModel, ...read } = reader.result();
       return { ...read, ...(failed ? { complete: false } : {}), tools: reader.tools(), ...(servedModel !== undefined ? { model: servedModel } : {}) };
     },
-    onLastEvent(listener) {
-      last = listener;
-    },
+    onLastEvent: watch.onLastEvent,
   };
 }
 
