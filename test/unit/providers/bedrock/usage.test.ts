@@ -100,6 +100,34 @@ describe('the event-stream tap', () => {
     expect(exceptions).toEqual(['throttlingException']);
   });
 
+  it('reads the same frames, in order and each once, whatever the slices (1 byte, many frames, random cuts)', async () => {
+    // Payloads of many sizes, so that frames cross slice boundaries at every offset, their length prefix included.
+    const sent = Array.from({ length: 60 }, (_, i) => ({ i, text: 'x'.repeat((i * 37) % 300) }));
+    const bytes = Buffer.concat(sent.map((p) => frame('event', 'contentBlockDelta', p)));
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const slicings: number[][] = [
+      Array.from({ length: bytes.length }, (_, i) => i + 1),
+      [bytes.length],
+      Array.from({ length: 40 }, () => Math.floor(random() * bytes.length)).sort((a, b) => a - b).concat(bytes.length),
+    ];
+    for (const cuts of slicings) {
+      const events: string[] = [];
+      const tap = createEventStreamTap({ onEvent: (_type, payload) => events.push(payload), onException: () => {} });
+      const out: Buffer[] = [];
+      tap.on('data', (b: Buffer) => out.push(b));
+      let from = 0;
+      for (const to of cuts) {
+        if (to > from) tap.write(bytes.subarray(from, to));
+        from = Math.max(from, to);
+      }
+      tap.end();
+      await new Promise((resolve) => tap.once('end', resolve));
+      expect(Buffer.concat(out).equals(bytes)).toBe(true);
+      expect(events.map((e) => JSON.parse(e) as unknown)).toEqual(sent);
+    }
+  });
+
   it('reports every frame a chunk completes before that chunk goes on, so the last event is heard before it is sent', async () => {
     const frames = [frame('event', 'messageStart', { role: 'assistant' }), frame('event', 'contentBlockDelta', { delta: { text: 'a' } }), frame('event', 'metadata', { usage: { inputTokens: 1 } })];
     const bytes = Buffer.concat(frames);
