@@ -37,15 +37,19 @@ describe('streams that outlive their lease', () => {
     const db = gw.app.tollgate.db;
     const watch: Watch = { fallbackSeen: false, reservationSeen: false, reservationLost: false };
     let streaming = true;
+    // The call's real usage may reach the ledger, and take its reservation back, while the client still reads:
+    // a stream is metered at its last event (Anthropic's message_stop), which comes before the stream's end. Only
+    // a fallback row (status 0) is the dead-gateway fallback, and a reservation gone with no real row is lost.
+    const realRow = async () => (await db('usage_events').where({ request_id: requestId }).whereNot({ status: 0 }).first('request_id')) !== undefined;
     const watching = (async () => {
       while (streaming) {
         const [row, reservation] = await Promise.all([
-          db('usage_events').where({ request_id: requestId }).first('flags'),
+          db('usage_events').where({ request_id: requestId }).first('status'),
           db('budget_reservations').where({ request_id: requestId }).first('request_id'),
         ]);
-        if (streaming && row) watch.fallbackSeen = true;
+        if (streaming && row && Number(row.status) === 0) watch.fallbackSeen = true;
         if (reservation) watch.reservationSeen = true;
-        else if (streaming && watch.reservationSeen) watch.reservationLost = true;
+        else if (streaming && watch.reservationSeen && !(await realRow())) watch.reservationLost = true;
         await sleep(50);
       }
     })();
