@@ -157,6 +157,9 @@ describe('policy hot reload under load', () => {
       .first(gw.app.tollgate.db.raw('coalesce(sum(cost), 0)::text as cost'))) as { cost: string };
     const limit = (Number(cost) / 0.45).toFixed(12);
     await upsertBudget(gw.app.tollgate.db, { scope: 'use_case', scopeId: EXPERIENCE.use_case, limit, unit: 'usd', period: 'month' });
+    // As the CLI and GraphQL do after a change: the replica applies it now rather than when the notification
+    // arrives. Else the lease it holds on the old limit may still hold room when the call asks (budget_busy).
+    await gw.app.tollgate.budgetGate.sync();
     const { response } = await gw.openai(writerKey, EXPERIENCE).chat.completions.create({ model: 'gpt-4.1-mini', messages: [{ role: 'user', content: 'a survey question' }] }).withResponse();
     return response.headers.get('x-tollgate-budget-tier')!;
   }
