@@ -65,9 +65,10 @@ _tiered := [b | some b in _budgets; b.scope != "session"]
 
 _used(b) := b.spent + b.reserved
 
-_budget_tier(b) := "hard_cap" if {
+# `ratio`: the budget's (spent + reserved) / limit, null when its limit is not positive.
+_budget_tier(b, ratio) := "hard_cap" if {
 	b.limit <= 0
-} else := _tier_at(_used(b) / b.limit)
+} else := _tier_at(ratio)
 
 _tier_at(ratio) := "hard_cap" if {
 	ratio >= _thresholds.hard_cap
@@ -92,16 +93,9 @@ _ratio_of[i] := _ratio(b, _used_of[i]) if some i, b in _budgets
 
 _room_of[i] := _room(b, _used_of[i]) if some i, b in _budgets
 
-_base_tier_of[i] := "hard_cap" if {
+_base_tier_of[i] := _budget_tier(b, _ratio_of[i]) if {
 	some i, b in _budgets
 	b.scope != "session"
-	b.limit <= 0
-}
-
-_base_tier_of[i] := _tier_at(_ratio_of[i]) if {
-	some i, b in _budgets
-	b.scope != "session"
-	b.limit > 0
 }
 
 _no_room_of contains i if {

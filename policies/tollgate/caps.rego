@@ -71,7 +71,7 @@ max_output_tokens := n if {
 
 _exhausted(b) if {
 	b.scope != "session"
-	_budget_tier(b) == "hard_cap"
+	_budget_tier(b, _ratio(b, _used(b))) == "hard_cap"
 }
 
 _exhausted(b) if _session_exhausted(b)

@@ -25,7 +25,8 @@ export type EngineOptions = Partial<typeof DEFAULTS> & { log?: PolicyLog };
 
 export type ReloadResult = { ok: true; revision: string } | { ok: false; error: Error };
 
-type Active = { policy: LoadedPolicy; revision: string; data: unknown; run: (input: PolicyInput) => unknown };
+/** `run`: the loaded policy's evaluation of one input (its result set). */
+type Active = { revision: string; data: unknown; run: (input: PolicyInput) => unknown };
 
 const TIERS: ReadonlySet<BudgetTier> = new Set(['none', 'ok', 'notice', 'warning', 'soft_cap', 'hard_cap', 'unknown']);
 const SCOPES: ReadonlySet<BudgetScope> = new Set(['use_case', 'bu', 'agent', 'session']);
@@ -196,7 +197,7 @@ async function activate(path: string): Promise<Active> {
   const direct = directEvaluator(policy, policy.entrypoints[ENTRYPOINT]!);
   // The direct path serves only once it answers the probe exactly as the library does.
   const run = direct !== null && sameResult(direct, library, PROBE) ? direct : library;
-  const active = { policy, revision: bundle.revision, data: bundle.data, run };
+  const active = { revision: bundle.revision, data: bundle.data, run };
   evaluateWith(active, PROBE);
   return active;
 }

@@ -20,7 +20,7 @@ export type EventStreamTapOptions = {
 const FRAME_OVERHEAD = 16;
 // The largest message AWS's event-stream libraries accept (aws-c-event-stream's AWS_EVENT_STREAM_MAX_MESSAGE_SIZE): a
 // length beyond it is refused before any memory is set aside for it.
-export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
+const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
 /**
  * A pass-through Transform over an event stream that reports every frame: bytes go on untouched, as they come, but a
