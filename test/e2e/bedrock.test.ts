@@ -279,6 +279,8 @@ async function budgetedUseCase(limit: string, unit: 'usd' | 'tokens', spent = 0,
       input_tokens: spent, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0, cost,
     }, 'bedrock')]);
   }
+  // As the CLI and GraphQL do after a change: the replica reads the new budget now, not when the notification arrives.
+  await gw.app.tollgate.budgetGate.sync();
   return { ...WRITER, use_case: useCase, session_id: `sess-${useCase}` };
 }
 
