@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI, { APIError, AzureOpenAI } from 'openai';
-import { startGateway, tagHeaders, AZURE_API_VERSION, UPSTREAM_AZURE_KEY, WRITER, type Gateway, type Tags } from '../helpers/gateway.js';
+import { setBudget, startGateway, tagHeaders, AZURE_API_VERSION, UPSTREAM_AZURE_KEY, WRITER, type Gateway, type Tags } from '../helpers/gateway.js';
 import { expectedCost, normalizeDecimal } from '../helpers/expect-cost.js';
-import { upsertBudget } from '../../src/db/budgets.js';
 import { ledgerRowOf, tokensOf, usageTotal } from '../helpers/ledger.js';
 import { walkToHardCap } from '../helpers/budget-walk.js';
 
@@ -158,7 +157,7 @@ describe('refusals in the OpenAI error shape, nothing forwarded', () => {
 
 describe('budget tiers on Azure', () => {
   it('walks a use case to the soft cap (serving the cheaper Azure deployment) and the hard cap (refused, not retried)', async () => {
-    await upsertBudget(gw.app.tollgate.db, { scope: 'use_case', scopeId: WALKER.use_case, limit: '0.003', unit: 'usd', period: 'month' });
+    await setBudget(gw, { scope: 'use_case', scopeId: WALKER.use_case, limit: '0.003', unit: 'usd', period: 'month' });
     // Retries on: the refusal must still be one request (x-should-retry: false), one row in the decision log.
     const client = new AzureOpenAI({ apiKey: writerKey, endpoint: `${gw.url}/azure`, apiVersion: AZURE_API_VERSION, maxRetries: 2, defaultHeaders: tagHeaders(WALKER) });
     const { refusal } = await walkToHardCap(gw, {

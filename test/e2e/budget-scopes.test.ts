@@ -7,9 +7,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
-import { startGateway, tagHeaders, FORECASTER, PROMO, WRITER, type Gateway, type Tags } from '../helpers/gateway.js';
+import { setBudget, startGateway, tagHeaders, FORECASTER, PROMO, WRITER, type Gateway, type Tags } from '../helpers/gateway.js';
 import { seedPriceAt } from '../helpers/expect-cost.js';
-import { upsertBudget, type BudgetInput } from '../../src/db/budgets.js';
+import { type BudgetInput } from '../../src/db/budgets.js';
 import { writeBatch } from '../../src/db/ledger.js';
 import type { UsageEvent } from '../../src/metering/types.js';
 import { promptTokens } from '../../src/gateway/estimate.js';
@@ -110,14 +110,9 @@ function usageEvent(tags: Tags, ts: Date, cost: string, tokens = 10): UsageEvent
   };
 }
 
-/**
- * Sets a budget as the CLI and GraphQL do: written, then applied by this replica before the next call (with
- * leases, other replicas apply it when Postgres' notification reaches them).
- */
+/** Sets a budget as the CLI and GraphQL do (see setBudget); returns its id. */
 async function budget(b: BudgetInput, g: Gateway = gw): Promise<number> {
-  const id = (await upsertBudget(g.app.tollgate.db, b)).after.id;
-  await g.app.tollgate.budgetGate.sync();
-  return id;
+  return (await setBudget(g, b)).id;
 }
 
 type CounterRow = { period_start: Date; key: string; spent: string; reserved: string; calls: number };

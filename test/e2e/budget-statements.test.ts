@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, tagHeaders, PROMO, WRITER, type Gateway, type Tags } from '../helpers/gateway.js';
-import { upsertBudget } from '../../src/db/budgets.js';
+import { setBudget, startGateway, tagHeaders, PROMO, WRITER, type Gateway, type Tags } from '../helpers/gateway.js';
 import { generateApiToken, insertApiToken } from '../../src/db/api-tokens.js';
 import type { BudgetStatementKind } from '../../src/budgets/gate.js';
 import { TEST_DB_KIND } from '../helpers/db.js';
@@ -103,8 +102,7 @@ describe('budget statements per call', () => {
 
   it('reserves each call exactly near a cap, and counts it', async () => {
     // A hard cap of $0.00088: under four slices of eight calls of ~$0.00003 (the leases' headroom), so no lease is granted.
-    await upsertBudget(gw.app.tollgate.db, { scope: 'use_case', scopeId: PROMO.use_case, limit: '0.0008', unit: 'usd', period: 'month' });
-    await gw.app.tollgate.budgetGate.sync();
+    await setBudget(gw, { scope: 'use_case', scopeId: PROMO.use_case, limit: '0.0008', unit: 'usd', period: 'month' });
     const before = snapshot();
     const statuses = await calls(PROMO, 10, 1);
     const after = snapshot();

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
-import { startGateway, tagHeaders, FORECASTER, WRITER, type Gateway, type Tags } from '../helpers/gateway.js';
+import { setBudget, startGateway, tagHeaders, FORECASTER, WRITER, type Gateway, type Tags } from '../helpers/gateway.js';
 import { expectedCost, normalizeDecimal, seedPriceAt } from '../helpers/expect-cost.js';
-import { budgetStatus, upsertBudget, type BudgetUnit } from '../../src/db/budgets.js';
+import { budgetStatus, type BudgetUnit } from '../../src/db/budgets.js';
 import type { NormalizedUsage } from '../../src/providers/types.js';
 import { promptTokens } from '../../src/gateway/estimate.js';
 
@@ -99,13 +99,9 @@ async function ledgerRow(requestId: string) {
   return rows[0] as Record<string, unknown>;
 }
 
-/**
- * Sets the limit; the gateway applies it before the next call (a replica hears of a change when it commits; here
- * the test waits for that, as the CLI and GraphQL do on the replica that makes the change).
- */
+/** Sets the limit; the gateway applies it before the next call, as after a change made by the CLI or GraphQL. */
 async function setLimit(useCase: string, limit: string, unit: BudgetUnit) {
-  await upsertBudget(gw.app.tollgate.db, { scope: 'use_case', scopeId: useCase, limit, unit, period: 'month' });
-  await gw.app.tollgate.budgetGate.sync();
+  await setBudget(gw, { scope: 'use_case', scopeId: useCase, limit, unit, period: 'month' });
 }
 
 function tokensOf(row: Record<string, unknown>): NormalizedUsage {

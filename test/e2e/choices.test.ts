@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
-import { startGateway, tagHeaders, WRITER, type Gateway, type Tags } from '../helpers/gateway.js';
+import { setBudget, startGateway, tagHeaders, WRITER, type Gateway, type Tags } from '../helpers/gateway.js';
 import { seedPriceAt } from '../helpers/expect-cost.js';
-import { upsertBudget } from '../../src/db/budgets.js';
 import { promptTokens } from '../../src/gateway/estimate.js';
 
 /**
@@ -44,7 +43,7 @@ async function ledgerRow(requestId: string | null) {
 
 describe('n answers through the OpenAI SDK', () => {
   it('clamps n: 128, max_tokens: 2000 under a $0.05 budget per answer, so that all 128 fit under the cap', async () => {
-    await upsertBudget(gw.app.tollgate.db, { scope: 'use_case', scopeId: WRITER.use_case, limit: '0.05', unit: 'usd', period: 'month' });
+    await setBudget(gw, { scope: 'use_case', scopeId: WRITER.use_case, limit: '0.05', unit: 'usd', period: 'month' });
     const { openai, inputEstimate } = await client('campaign-writer', WRITER);
     const { data, response } = await openai.chat.completions.create(ask(128)).withResponse();
     const price = seedPriceAt(MODEL, new Date());
@@ -63,7 +62,7 @@ describe('n answers through the OpenAI SDK', () => {
   });
 
   it('keeps real spend under a token cap when every answer uses its whole limit, then refuses a call with no token per answer', async () => {
-    await upsertBudget(gw.app.tollgate.db, { scope: 'use_case', scopeId: INVENTORY.use_case, limit: '2000', unit: 'tokens', period: 'month' });
+    await setBudget(gw, { scope: 'use_case', scopeId: INVENTORY.use_case, limit: '2000', unit: 'tokens', period: 'month' });
     const cap = 2000 * HARD_CAP;
     const { openai, inputEstimate } = await client('inventory-optimizer', INVENTORY);
     const { response } = await openai.chat.completions.create(ask(128)).withResponse();

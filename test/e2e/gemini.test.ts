@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError, Type, type GenerateContentResponse } from '@google/genai';
-import { startGateway, tagHeaders, UPSTREAM_GEMINI_KEY, WRITER, type Gateway, type Tags } from '../helpers/gateway.js';
+import { setBudget, startGateway, tagHeaders, UPSTREAM_GEMINI_KEY, WRITER, type Gateway, type Tags } from '../helpers/gateway.js';
 import { expectedCost, normalizeDecimal } from '../helpers/expect-cost.js';
-import { upsertBudget } from '../../src/db/budgets.js';
 import { ledgerRowOf, tokensOf, usageTotal } from '../helpers/ledger.js';
 import { walkToHardCap } from '../helpers/budget-walk.js';
 
@@ -158,7 +157,7 @@ describe("refusals in Google's error shape, nothing forwarded", () => {
 
 describe('budget tiers on Gemini', () => {
   it('walks a use case to the soft cap (serving the cheaper Gemini model) and the hard cap (refused)', async () => {
-    await upsertBudget(gw.app.tollgate.db, { scope: 'use_case', scopeId: WALKER.use_case, limit: '0.0008', unit: 'usd', period: 'month' });
+    await setBudget(gw, { scope: 'use_case', scopeId: WALKER.use_case, limit: '0.0008', unit: 'usd', period: 'month' });
     const client = gw.gemini(writerKey, WALKER);
     const { refusal } = await walkToHardCap(gw, {
       provider: 'gemini', useCase: WALKER.use_case, refusedStatus: 429, maxCalls: 60,

@@ -7,8 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
-import { startGateway, PROMO, WRITER, type Gateway, type Tags } from '../helpers/gateway.js';
-import { upsertBudget } from '../../src/db/budgets.js';
+import { setBudget, startGateway, PROMO, WRITER, type Gateway, type Tags } from '../helpers/gateway.js';
 import { generateApiToken, insertApiToken } from '../../src/db/api-tokens.js';
 import type { ReloadResult } from '../../src/policy/engine.js';
 
@@ -156,10 +155,8 @@ describe('policy hot reload under load', () => {
     const { cost } = (await gw.app.tollgate.db('usage_events').where('use_case_id', EXPERIENCE.use_case)
       .first(gw.app.tollgate.db.raw('coalesce(sum(cost), 0)::text as cost'))) as { cost: string };
     const limit = (Number(cost) / 0.45).toFixed(12);
-    await upsertBudget(gw.app.tollgate.db, { scope: 'use_case', scopeId: EXPERIENCE.use_case, limit, unit: 'usd', period: 'month' });
-    // As the CLI and GraphQL do after a change: the replica applies it now rather than when the notification
-    // arrives. Else the lease it holds on the old limit may still hold room when the call asks (budget_busy).
-    await gw.app.tollgate.budgetGate.sync();
+    // Applied on the replica before the call: else the lease it holds on the old limit may still hold room (budget_busy).
+    await setBudget(gw, { scope: 'use_case', scopeId: EXPERIENCE.use_case, limit, unit: 'usd', period: 'month' });
     const { response } = await gw.openai(writerKey, EXPERIENCE).chat.completions.create({ model: 'gpt-4.1-mini', messages: [{ role: 'user', content: 'a survey question' }] }).withResponse();
     return response.headers.get('x-tollgate-budget-tier')!;
   }

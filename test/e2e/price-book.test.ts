@@ -11,7 +11,7 @@ import { upsertBudget } from '../../src/db/budgets.js';
 import { focusCsv } from '../../src/db/periods.js';
 import { sumLedger } from '../../src/db/ledger.js';
 import { listReforecasts } from '../../src/db/reforecasts.js';
-import { startGateway, FORECASTER, WRITER, type Gateway } from '../helpers/gateway.js';
+import { setBudget, startGateway, FORECASTER, WRITER, type Gateway } from '../helpers/gateway.js';
 
 /**
  * Issue 15: the living price book, end to end with the official SDKs. Dated ids land under their catalog model,
@@ -157,7 +157,7 @@ describe('price kinds', () => {
 describe('a price change effective at T', () => {
   it('prices calls before T at the old price and after at the new one; chargeback and FOCUS agree; the owner hears once', async () => {
     const db = gw.app.tollgate.db;
-    const budget = await upsertBudget(db, { scope: 'use_case', scopeId: FORECASTER.use_case, limit: '1000000', unit: 'usd', period: 'month', maxCalls: null });
+    const budget = await setBudget(gw, { scope: 'use_case', scopeId: FORECASTER.use_case, limit: '1000000', unit: 'usd', period: 'month', maxCalls: null });
     const client = gw.anthropic(key.forecaster, { ...FORECASTER, session_id: 'sess-price-change' });
     const ask = async () => (await client.messages.create({ model: 'claude-haiku-4-5', max_tokens: 20, messages: [{ role: 'user', content: 'forecast demand for next week' }] }).withResponse()).response.headers.get('x-tollgate-request-id');
     const T = new Date(Date.now() + 1500);
@@ -188,7 +188,7 @@ describe('a price change effective at T', () => {
 
     // The limit puts the forecast at new prices at 65% (notice) and at old prices far below 50% (ten times cheaper,
     // most of the month left): the owner is told once.
-    const counter = await db('budget_counters').where({ budget_id: budget.after.id, key: '' }).first();
+    const counter = await db('budget_counters').where({ budget_id: budget.id, key: '' }).first();
     const spent = Number(counter.spent);
     const now = new Date();
     const start = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
@@ -203,7 +203,7 @@ describe('a price change effective at T', () => {
     const runs = await Promise.all([applyDuePriceChanges(db, { now, thresholds }), applyDuePriceChanges(db, { now, thresholds })]);
     expect(runs.reduce((s, r) => s + r.notices, 0)).toBe(1);
     expect((await applyDuePriceChanges(db, { now, thresholds })).notices).toBe(0);
-    const reforecasts = await listReforecasts(db, { budgetId: budget.after.id });
+    const reforecasts = await listReforecasts(db, { budgetId: budget.id });
     expect(reforecasts).toHaveLength(1);
     expect(reforecasts[0]).toMatchObject({ price_id: report.written[0], old_tier: 'OK', new_tier: 'NOTICE' });
     expect(Number(reforecasts[0]!.old_forecast)).toBeLessThan(Number(reforecasts[0]!.new_forecast));

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGateway, tagHeaders, PROMO, type Gateway, type Tags } from '../helpers/gateway.js';
+import { setBudget, startGateway, tagHeaders, PROMO, type Gateway, type Tags } from '../helpers/gateway.js';
 import { rawRequest, type RawResponse } from '../helpers/raw-http.js';
-import { upsertBudget } from '../../src/db/budgets.js';
 import { promptTokens } from '../../src/gateway/estimate.js';
 
 /**
@@ -52,7 +51,7 @@ function expectInvalid(res: RawResponse, message: RegExp) {
 
 describe('chunked bodies', () => {
   it('estimate the prompt from the text received: 800 KB chunked does not fit a 100,000-token budget', async () => {
-    await upsertBudget(gw.app.tollgate.db, { scope: 'use_case', scopeId: INVENTORY.use_case, limit: '100000', unit: 'tokens', period: 'month' });
+    await setBudget(gw, { scope: 'use_case', scopeId: INVENTORY.use_case, limit: '100000', unit: 'tokens', period: 'month' });
     const before = gw.upstream.requests.length;
     const { chunks } = chunkedPrompt();
     const res = await rawRequest(gw.url, { path: '/openai/v1/chat/completions', headers: lines(INVENTORY), chunks });
@@ -62,7 +61,7 @@ describe('chunked bodies', () => {
   });
 
   it('meter a chunked call cut before its usage at the prompt estimate of what was received, not 0 input tokens', async () => {
-    await upsertBudget(gw.app.tollgate.db, { scope: 'use_case', scopeId: INVENTORY.use_case, limit: '50000000', unit: 'tokens', period: 'month' });
+    await setBudget(gw, { scope: 'use_case', scopeId: INVENTORY.use_case, limit: '50000000', unit: 'tokens', period: 'month' });
     gw.upstream.script({ fault: 'cut', afterEvents: 0, path: '/v1/chat/completions' });
     const { chunks, prompt } = chunkedPrompt();
     const res = await rawRequest(gw.url, { path: '/openai/v1/chat/completions', headers: lines(INVENTORY), chunks });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError, GoogleGenAI, type GenerateContentResponse } from '@google/genai';
 import { APIError } from '@anthropic-ai/sdk';
 import {
-  startGateway, tagHeaders, FORECASTER, PROMO, VERTEX_LOCATION, VERTEX_PROJECT, WRITER,
+  setBudget, startGateway, tagHeaders, FORECASTER, PROMO, VERTEX_LOCATION, VERTEX_PROJECT, WRITER,
   type Gateway, type Tags,
 } from '../helpers/gateway.js';
 import { expectedCost, normalizeDecimal } from '../helpers/expect-cost.js';
@@ -164,6 +164,8 @@ describe('@anthropic-ai/vertex-sdk through tollgate /vertex', () => {
       request_id: 'prime-vertex-thinking', ts: new Date().toISOString(), bu_id: FORECASTER.bu, use_case_id: useCase, agent_id: FORECASTER.agent_id,
       input_tokens: 9000, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0, cost: '0',
     }, 'thinking')]);
+    // As the CLI and GraphQL do after a change: the replica reads the new budget now, not when the notification arrives.
+    await gw.app.tollgate.budgetGate.sync();
     const key = await gw.key(FORECASTER.agent_id);
     const { data, response } = await gw.vertexAnthropic(key, { ...FORECASTER, use_case: useCase }).messages.create({
       model: 'claude-haiku-4-5@20251001', max_tokens: 4096, thinking: { type: 'enabled', budget_tokens: 2048 },
@@ -220,7 +222,7 @@ describe("refusals in Google's error shape, nothing forwarded", () => {
 
 describe('budget tiers on Vertex AI', () => {
   it('walks a use case to the soft cap (serving the cheaper Vertex Claude) and the hard cap (refused, and the SDK does not retry)', async () => {
-    await upsertBudget(gw.app.tollgate.db, { scope: 'use_case', scopeId: WALKER.use_case, limit: '0.01', unit: 'usd', period: 'month' });
+    await setBudget(gw, { scope: 'use_case', scopeId: WALKER.use_case, limit: '0.01', unit: 'usd', period: 'month' });
     // Retries on: the walk finds one refusal in the decision log, so the SDK made none.
     const client = gw.vertexAnthropic(writerKey, WALKER, { maxRetries: 2 });
     const { refusal } = await walkToHardCap(gw, {
@@ -241,7 +243,7 @@ describe('budget tiers on Vertex AI', () => {
 
 describe('budget tiers on Vertex AI, Gemini', () => {
   it('serves the cheaper Vertex Gemini at the soft cap, on tollgate\'s project, and refuses at the hard cap', async () => {
-    await upsertBudget(gw.app.tollgate.db, { scope: 'use_case', scopeId: WRITER.use_case, limit: '0.002', unit: 'usd', period: 'month' });
+    await setBudget(gw, { scope: 'use_case', scopeId: WRITER.use_case, limit: '0.002', unit: 'usd', period: 'month' });
     const client = gw.vertexGenai(writerKey, WRITER);
     const { refusal } = await walkToHardCap(gw, {
       provider: 'vertex', useCase: WRITER.use_case, refusedStatus: 429, maxCalls: 80,

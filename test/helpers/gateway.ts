@@ -15,6 +15,7 @@ import { AnthropicBedrock } from '@anthropic-ai/bedrock-sdk';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type ConfigOverrides } from '../../src/config.js';
 import { insertAgentKey } from '../../src/db/agent-keys.js';
+import { upsertBudget, type BudgetInput, type BudgetRow } from '../../src/db/budgets.js';
 import { generateAgentKey } from '../../src/identity/keys.js';
 import { startFakeUpstream, type FakeUpstream } from '../../src/demo/fake-upstream.js';
 import { entraAuthority, entraSettings } from './entra.js';
@@ -81,6 +82,17 @@ export type Gateway = {
   flush(): Promise<void>;
   close(): Promise<void>;
 };
+
+/**
+ * Sets a budget as the CLI and GraphQL do: written, then applied by this replica before the next call. Written
+ * straight in the database and not synced, the replica reads it only when Postgres' notification arrives, and
+ * a call made at once can be served on the old limit (a lease held on it) or on no budget at all.
+ */
+export async function setBudget(g: Gateway, b: BudgetInput): Promise<BudgetRow> {
+  const { after } = await upsertBudget(g.app.tollgate.db, b);
+  await g.app.tollgate.budgetGate.sync();
+  return after;
+}
 
 /**
  * A real tollgate on a random port, in front of the fake upstream, on the database kind under test. `entra`: the
