@@ -14,6 +14,7 @@
  * median over rounds of rps, p50/p99, CPU µs per call of its process and of Postgres (both read from /proc).
  * Then the latency added at 1 connection (p50 over direct), and 3 tollgate replicas on one hot use case with the
  * Postgres transactions and the budget statements (tollgate_budget_statements_total, read from /metrics) per call.
+ * Every Node target but the fake upstream runs with the Node flags `npm start` gives tollgate (package.json).
  * The figures are ratios against the bare proxy and Portkey measured in the same run: the machine is shared and
  * noisy, so absolute numbers mean little.
  */
@@ -25,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import knexFactory from 'knex';
 import { createBenchDb, pct, postgresCpu } from './bench-db.js';
-import { startProc, type Proc } from './overhead/procs.js';
+import { serveNodeFlags, startProc, type Proc } from './overhead/procs.js';
 import { generateAgentKey } from '../../src/identity/keys.js';
 import { insertAgentKey } from '../../src/db/agent-keys.js';
 import { generateApiToken, insertApiToken } from '../../src/db/api-tokens.js';
@@ -36,6 +37,11 @@ const ROUNDS = Number(process.env.BENCH_OVERHEAD_ROUNDS ?? 5);
 const CALLS = Number(process.env.BENCH_OVERHEAD_CALLS ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_OVERHEAD_CONCURRENCY ?? 32);
 const SESSION_CALLS = 20;
+/**
+ * tollgate runs as `npm start` runs it, and the bare proxy and Portkey with the same Node flags: a larger young
+ * generation saves any Node server some of its garbage collection, so the ratios compare like with like.
+ */
+const SERVE_FLAGS = serveNodeFlags(ROOT);
 const UPSTREAM_KEY = 'sk-bench-upstream';
 const TAGS = { 'x-tollgate-bu': 'marketing', 'x-tollgate-use-case': 'digital-marketing', 'x-tollgate-agent-id': 'campaign-writer' };
 /** What the AzureOpenAI client calls for a deployment (the fake resource's gpt-4.1-mini). */
@@ -46,16 +52,16 @@ type Target = { name: string; proc: Proc; url: string; headers: (session: string
 type Round = { rps: number; p50: number; p99: number; cpu: number; pg: number };
 
 async function main() {
-  console.log(`tollgate overhead bench: ${ROUNDS} rounds × ${CALLS} calls per target, ${CONCURRENCY} connections, node ${process.version}, ${os.cpus().length} cpus`);
+  console.log(`tollgate overhead bench: ${ROUNDS} rounds × ${CALLS} calls per target, ${CONCURRENCY} connections, node ${process.version}, ${os.cpus().length} cpus; every Node target with npm start's flags for tollgate (${SERVE_FLAGS.join(' ') || 'none'})`);
   execFileSync('npx', ['tsc', '-p', 'src'], { cwd: ROOT, stdio: 'inherit' });
   const bench = await createBenchDb({ budgets: true });
   const procs: Proc[] = [];
   try {
     const tsx = ['--import', 'tsx'];
     const upstream = track(procs, await startProc('upstream', [...tsx, path.join(ROOT, 'test/bench/overhead/upstream.ts')], { BENCH_UPSTREAM_KEY: UPSTREAM_KEY }));
-    const bare = track(procs, await startProc('bare', [...tsx, path.join(ROOT, 'test/bench/overhead/bare-proxy.ts')], { BENCH_UPSTREAM_URL: upstream.url, BENCH_UPSTREAM_KEY: UPSTREAM_KEY }));
+    const bare = track(procs, await startProc('bare', [...SERVE_FLAGS, ...tsx, path.join(ROOT, 'test/bench/overhead/bare-proxy.ts')], { BENCH_UPSTREAM_URL: upstream.url, BENCH_UPSTREAM_KEY: UPSTREAM_KEY }));
     const portkeyPort = await freePort();
-    const portkey = track(procs, await startProc('portkey', [path.join(ROOT, 'node_modules/@portkey-ai/gateway/build/start-server.js'), `--port=${portkeyPort}`, '--headless'],
+    const portkey = track(procs, await startProc('portkey', [...SERVE_FLAGS, path.join(ROOT, 'node_modules/@portkey-ai/gateway/build/start-server.js'), `--port=${portkeyPort}`, '--headless'],
       { NODE_ENV: 'production' }, { url: `http://127.0.0.1:${portkeyPort}`, path: '/' }));
     const key = generateAgentKey();
     await insertAgentKey(bench.db, { id: key.id, agentId: 'campaign-writer', hash: key.hash, prefix: key.prefix });
@@ -64,7 +70,7 @@ async function main() {
     const statements = (procs: Proc[]) => budgetStatements(procs, metricsToken.token);
     const startTollgate = async (name: string) => {
       const port = await freePort();
-      return track(procs, await startProc(name, [path.join(ROOT, 'dist/cli/main.js'), 'serve'], {
+      return track(procs, await startProc(name, [...SERVE_FLAGS, path.join(ROOT, 'dist/cli/main.js'), 'serve'], {
       NODE_ENV: 'production', LOG_LEVEL: 'warn', PORT: String(port), DATABASE_URL: bench.url, TOLLGATE_SEED: 'never', TOLLGATE_POLICY_WATCH: 'false',
       TOLLGATE_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), `tollgate-bench-${name}-`)),
       TOLLGATE_OPENAI_BASE_URL: upstream.url, OPENAI_API_KEY: UPSTREAM_KEY, TOLLGATE_ANTHROPIC_BASE_URL: upstream.url, ANTHROPIC_API_KEY: UPSTREAM_KEY,

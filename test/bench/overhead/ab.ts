@@ -8,7 +8,7 @@
  * machine runs weighs on both alike. Each round gives each build's CPU per call, read from /proc; the ratio of the
  * two in a round is the figure, its median over rounds the result. A bare @fastify/http-proxy is measured between
  * rounds for scale. The base must have the same migrations as this tree (its `serve` refuses a database migrated
- * past what it knows).
+ * past what it knows). Both, and the bare proxy, run with this tree's `npm start` Node flags, so that only the code differs.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { createBenchDb, type BenchDb } from '../bench-db.js';
-import { startProc, type Proc } from './procs.js';
+import { serveNodeFlags, startProc, type Proc } from './procs.js';
 import { generateAgentKey } from '../../../src/identity/keys.js';
 import { insertAgentKey } from '../../../src/db/agent-keys.js';
 import { freePort } from '../../helpers/pg-server.js';
@@ -51,12 +51,12 @@ try {
   execFileSync('npx', ['tsc', '-p', 'src'], { cwd: ROOT, stdio: 'inherit' });
   const track = (p: Proc) => (procs.push(p), p);
   const upstream = track(await startProc('upstream', ['--import', 'tsx', path.join(ROOT, 'test/bench/overhead/upstream.ts')], { BENCH_UPSTREAM_KEY: KEY }));
-  const bare = track(await startProc('bare', ['--import', 'tsx', path.join(ROOT, 'test/bench/overhead/bare-proxy.ts')], { BENCH_UPSTREAM_URL: upstream.url, BENCH_UPSTREAM_KEY: KEY }));
+  const bare = track(await startProc('bare', [...serveNodeFlags(ROOT), '--import', 'tsx', path.join(ROOT, 'test/bench/overhead/bare-proxy.ts')], { BENCH_UPSTREAM_URL: upstream.url, BENCH_UPSTREAM_KEY: KEY }));
   const key = generateAgentKey();
   await insertAgentKey(db.db, { id: key.id, agentId: 'campaign-writer', hash: key.hash, prefix: key.prefix });
   const serve = async (name: string, root: string) => {
     const port = await freePort();
-    return track(await startProc(name, [path.join(root, 'dist/cli/main.js'), 'serve'], {
+    return track(await startProc(name, [...serveNodeFlags(ROOT), path.join(root, 'dist/cli/main.js'), 'serve'], {
       NODE_ENV: 'production', LOG_LEVEL: 'warn', PORT: String(port), DATABASE_URL: db.url, TOLLGATE_SEED: 'never', TOLLGATE_POLICY_WATCH: 'false',
       TOLLGATE_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), `tollgate-ab-${name}-`)), TOLLGATE_OPENAI_BASE_URL: upstream.url, OPENAI_API_KEY: KEY,
     }, { url: `http://127.0.0.1:${port}`, path: '/readyz' }));

@@ -1,9 +1,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import readline from 'node:readline';
 
 /** A target of the overhead bench: a process of its own, its URL, and how much CPU it has used so far. */
 export type Proc = { name: string; url: string; pid: number; cpuMicros(): number; stop(): Promise<void> };
+
+/**
+ * The Node flags `npm start` runs `tollgate serve` with (package.json's start script, between `node` and the
+ * script): the benches run tollgate as an operator who follows README does, and print them.
+ */
+export function serveNodeFlags(root: string): string[] {
+  const start = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+  const m = /^node((?: --[\w-]+(?:=\S+)?)*) dist\/cli\/main\.js serve$/.exec(start);
+  if (!m) throw new Error(`package.json's start script is not "node [--flags] dist/cli/main.js serve": ${start}`);
+  return m[1]!.trim() === '' ? [] : m[1]!.trim().split(' ');
+}
 
 const READY_TIMEOUT_MS = 60_000;
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import { createBenchDb } from '../bench-db.js';
-import { startProc } from './procs.js';
+import { serveNodeFlags, startProc } from './procs.js';
 import { generateAgentKey } from '../../../src/identity/keys.js';
 import { insertAgentKey } from '../../../src/db/agent-keys.js';
 import { freePort } from '../../helpers/pg-server.js';
@@ -27,7 +27,7 @@ const upstream = await startProc('upstream', ['--import', 'tsx', path.join(ROOT,
 const key = generateAgentKey();
 await insertAgentKey(bench.db, { id: key.id, agentId: 'campaign-writer', hash: key.hash, prefix: key.prefix });
 const port = await freePort();
-const tollgate = await startProc('tollgate', ['--cpu-prof', '--cpu-prof-interval=250', `--cpu-prof-dir=${profDir}`, path.join(ROOT, 'dist/cli/main.js'), 'serve'], {
+const tollgate = await startProc('tollgate', ['--cpu-prof', '--cpu-prof-interval=250', `--cpu-prof-dir=${profDir}`, ...serveNodeFlags(ROOT), path.join(ROOT, 'dist/cli/main.js'), 'serve'], {
   NODE_ENV: 'production', LOG_LEVEL: 'warn', PORT: String(port), DATABASE_URL: bench.url, TOLLGATE_SEED: 'never', TOLLGATE_POLICY_WATCH: 'false',
   TOLLGATE_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'tollgate-prof-data-')),
   TOLLGATE_OPENAI_BASE_URL: upstream.url, OPENAI_API_KEY: KEY, TOLLGATE_ANTHROPIC_BASE_URL: upstream.url, ANTHROPIC_API_KEY: KEY,
