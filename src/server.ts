@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { buildApp } from './app.js';
+import { RECOMMENDED_SEMI_SPACE_MB, semiSpaceMb } from './ops/young-generation.js';
 
 /**
  * Starts tollgate and closes it gracefully on SIGINT/SIGTERM (in-flight calls finish, the meter flushes).
@@ -22,6 +23,10 @@ export async function startServer(config: Config): Promise<void> {
   // The address bound (with PORT=0, the port the system chose).
   const address = await app.listen({ port: config.port, host: config.host });
   const where = { address, database: config.database.kind };
+  if (config.role !== 'analytics' && semiSpaceMb(process.execArgv, process.env.NODE_OPTIONS) === null) {
+    const flag = `--max-semi-space-size=${RECOMMENDED_SEMI_SPACE_MB}`;
+    app.log.info({ node_options: flag }, `Node runs with its default young generation; started with NODE_OPTIONS=${flag} (as npm start does), the gateway takes 5-9% less CPU per call (README: Operations)`);
+  }
   if (app.tollgate.policy.ready) app.log.info({ ...where, policy_revision: app.tollgate.policy.revision }, 'tollgate is ready');
   else app.log.warn({ ...where, bundle: config.policy.bundlePath }, 'listening but NOT ready: no valid policy bundle, every call is refused until one loads');
 }

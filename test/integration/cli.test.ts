@@ -210,7 +210,10 @@ describe('tollgate CLI', { timeout: 90_000 }, () => {
   it.skipIf(TEST_DB_KIND === 'postgres')('works beside a running serve on the embedded database, through its local socket', { timeout: 240_000 }, async () => {
     const serve = spawn(process.execPath, [MAIN, 'serve'], { cwd: dataDir, env: { ...env, PORT: '0', LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
     try {
-      const url = /"address":"(http:\/\/[^"]+)"/.exec(await waitForOutput(serve, /tollgate is ready/))![1]!;
+      const ready = await waitForOutput(serve, /tollgate is ready/);
+      const url = /"address":"(http:\/\/[^"]+)"/.exec(ready)![1]!;
+      // Started without the flag npm start passes: serve says how to start it.
+      expect(ready).toContain('"node_options":"--max-semi-space-size=64"');
       const key = await cli('agent', 'key', 'create', '--agent', 'campaign-writer');
       expect(key).toMatchObject({ code: 0, stderr: '' });
       expect(key.stdout.trim()).toMatch(KEY);
