@@ -5,9 +5,8 @@ import {
 } from '@aws-sdk/client-bedrock-runtime';
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { PROMO, startGateway, tagHeaders, UPSTREAM_BEDROCK, WRITER, type Gateway, type Tags } from '../helpers/gateway.js';
+import { PROMO, setBudget, startGateway, tagHeaders, UPSTREAM_BEDROCK, WRITER, type Gateway, type Tags } from '../helpers/gateway.js';
 import { expectedCost, normalizeDecimal } from '../helpers/expect-cost.js';
-import { upsertBudget } from '../../src/db/budgets.js';
 import { writeBatch } from '../../src/db/ledger.js';
 import { usageEvent } from '../integration/fixtures/events.js';
 import type { NormalizedUsage } from '../../src/providers/types.js';
@@ -272,15 +271,14 @@ async function budgetedUseCase(limit: string, unit: 'usd' | 'tokens', spent = 0,
   await gw.app.tollgate.db('use_cases').insert({ id: useCase, bu_id: WRITER.bu, name: useCase, class: 'customer-experience', owner_name: 'Test owner', owner_email: 'owner@example.com' });
   await gw.app.tollgate.db('agent_use_cases').insert({ agent_id: WRITER.agent_id, use_case_id: useCase });
   await gw.app.tollgate.catalog.refresh();
-  await upsertBudget(gw.app.tollgate.db, { scope: 'use_case', scopeId: useCase, limit, unit, period: 'month' });
+  // Applied on the replica now; the spend below is read from the counters when the first call takes its lease.
+  await setBudget(gw, { scope: 'use_case', scopeId: useCase, limit, unit, period: 'month' });
   if (spent > 0) {
     await writeBatch(gw.app.tollgate.db, [usageEvent(seq, {
       request_id: `prime-${useCase}`, ts: new Date().toISOString(), bu_id: WRITER.bu, use_case_id: useCase, agent_id: WRITER.agent_id,
       input_tokens: spent, cached_input_tokens: 0, cache_write_tokens: 0, output_tokens: 0, cost,
     }, 'bedrock')]);
   }
-  // As the CLI and GraphQL do after a change: the replica reads the new budget now, not when the notification arrives.
-  await gw.app.tollgate.budgetGate.sync();
   return { ...WRITER, use_case: useCase, session_id: `sess-${useCase}` };
 }
 

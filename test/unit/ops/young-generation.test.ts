@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { semiSpaceMb } from '../../../src/ops/young-generation.js';
+import fs from 'node:fs';
+import { RECOMMENDED_SEMI_SPACE_MB, semiSpaceMb } from '../../../src/ops/young-generation.js';
 
 describe('the young generation Node was started with', () => {
   it('reads --max-semi-space-size from the command line, in either spelling and form', () => {
@@ -19,5 +20,12 @@ describe('the young generation Node was started with', () => {
     expect(semiSpaceMb(['--max-semi-space-size='], '')).toBeNull();
     expect(semiSpaceMb(['--max-semi-space-size=lots'], undefined)).toBeNull();
     expect(semiSpaceMb(['--max-semi-space-size'], undefined)).toBeNull();
+  });
+});
+
+describe('npm start', () => {
+  it('starts serve with the young generation serve recommends when started without it', () => {
+    const start = (JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }).scripts.start;
+    expect(semiSpaceMb(start.split(' '), undefined)).toBe(RECOMMENDED_SEMI_SPACE_MB);
   });
 });
