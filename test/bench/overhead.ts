@@ -10,7 +10,11 @@
  *   tg-azure  the same tollgate process on its vendor route /azure: a deployment's chat completions in the
  *             AzureOpenAI client's wire format (api-key, api-version), its key upstream, the catalog's azure/ model.
  * BENCH_OVERHEAD_ROUNDS rounds (default 5) of BENCH_OVERHEAD_CALLS chat completions (default 2,000) per target at
- * BENCH_OVERHEAD_CONCURRENCY connections (default 32), the targets' order rotating each round. Per target: the
+ * BENCH_OVERHEAD_CONCURRENCY connections (default 32), the targets' order rotating each round. Each round starts
+ * once every bench process and Postgres are idle, and its CPU is read once they are idle again (settle): no round
+ * runs beside work its predecessor left running (the rotation gives each target the same predecessor every round:
+ * tollgate's is the Portkey gateway), and the work a target defers past its last answer (tollgate's meter writing
+ * the round's records) counts in its own round. Per target: the
  * median over rounds of rps, p50/p99, CPU µs per call of its process and of Postgres (both read from /proc).
  * Then the latency added at 1 connection (p50 over direct), and 3 tollgate replicas on one hot use case with the
  * Postgres transactions and the budget statements (tollgate_budget_statements_total, read from /metrics) per call.
@@ -25,7 +29,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Agent, request } from 'undici';
 import knexFactory from 'knex';
-import { createBenchDb, pct, postgresCpu } from './bench-db.js';
+import { createBenchDb, pct, postgresCpu, type PostgresCpu } from './bench-db.js';
 import { serveNodeFlags, startProc, type Proc } from './overhead/procs.js';
 import { generateAgentKey } from '../../src/identity/keys.js';
 import { insertAgentKey } from '../../src/db/agent-keys.js';
@@ -37,6 +41,7 @@ const ROUNDS = Number(process.env.BENCH_OVERHEAD_ROUNDS ?? 5);
 const CALLS = Number(process.env.BENCH_OVERHEAD_CALLS ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_OVERHEAD_CONCURRENCY ?? 32);
 const SESSION_CALLS = 20;
+const benchProcs: Proc[] = [];
 /**
  * tollgate runs as `npm start` runs it, and the bare proxy and Portkey with the same Node flags: a larger young
  * generation saves any Node server some of its garbage collection, so the ratios compare like with like.
@@ -55,7 +60,8 @@ async function main() {
   console.log(`tollgate overhead bench: ${ROUNDS} rounds × ${CALLS} calls per target, ${CONCURRENCY} connections, node ${process.version}, ${os.cpus().length} cpus; every Node target with npm start's flags for tollgate (${SERVE_FLAGS.join(' ') || 'none'})`);
   execFileSync('npx', ['tsc', '-p', 'src'], { cwd: ROOT, stdio: 'inherit' });
   const bench = await createBenchDb({ budgets: true });
-  const procs: Proc[] = [];
+  // Every process the bench starts: settle() waits for them, and they are stopped at the end.
+  const procs = benchProcs;
   try {
     const tsx = ['--import', 'tsx'];
     const upstream = track(procs, await startProc('upstream', [...tsx, path.join(ROOT, 'test/bench/overhead/upstream.ts')], { BENCH_UPSTREAM_KEY: UPSTREAM_KEY }));
@@ -133,6 +139,7 @@ async function load(t: Target, n: number, concurrency: number, targetsFor?: Targ
   const dispatcher = new Agent({ connections: concurrency, keepAliveTimeout: 30_000 });
   const latencies: number[] = [];
   let next = 0;
+  await settle(benchProcs);
   const cpu0 = (targetsFor ?? [t]).reduce((s, x) => s + x.proc.cpuMicros(), 0);
   const pg0 = postgresCpu();
   const started = process.hrtime.bigint();
@@ -151,11 +158,33 @@ async function load(t: Target, n: number, concurrency: number, targetsFor?: Targ
     }
   }));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await settle(benchProcs);
   const cpu = (targetsFor ?? [t]).reduce((s, x) => s + x.proc.cpuMicros(), 0) - cpu0;
   const pg = postgresCpu().since(pg0);
   await dispatcher.close();
   latencies.sort((a, b) => a - b);
   return { rps: n / seconds, p50: pct(latencies, 0.5), p99: pct(latencies, 0.99), cpu: cpu / n, pg: pg / n };
+}
+
+const SETTLE_WINDOW_MS = 250;
+const SETTLE_IDLE_MICROS = 10_000; // one /proc tick: at most 4% of a core over the window
+const SETTLE_MAX_MS = 5000;
+const NO_POSTGRES_CPU: PostgresCpu = { ticks: new Map(), since: () => 0 };
+
+/**
+ * Waits until the bench's processes and Postgres are idle (at most one /proc tick of CPU between them over
+ * SETTLE_WINDOW_MS), for at most SETTLE_MAX_MS. Before a round, so that it starts on a quiet machine whatever ran
+ * before it; after its calls, so that the work a target defers past its last answer (tollgate's meter writing the
+ * round's records, Postgres storing them) is counted in its own round.
+ */
+async function settle(procs: readonly Proc[]): Promise<void> {
+  const busy = () => procs.reduce((s, p) => s + p.cpuMicros(), 0) + postgresCpu().since(NO_POSTGRES_CPU);
+  const deadline = Date.now() + SETTLE_MAX_MS;
+  for (;;) {
+    const before = busy();
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_WINDOW_MS));
+    if (busy() - before <= SETTLE_IDLE_MICROS || Date.now() >= deadline) return;
+  }
 }
 
 function medianRound(rs: Round[]): Round {
