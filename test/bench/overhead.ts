@@ -41,7 +41,8 @@ const ROUNDS = Number(process.env.BENCH_OVERHEAD_ROUNDS ?? 5);
 const CALLS = Number(process.env.BENCH_OVERHEAD_CALLS ?? 2000);
 const CONCURRENCY = Number(process.env.BENCH_OVERHEAD_CONCURRENCY ?? 32);
 const SESSION_CALLS = 20;
-const benchProcs: Proc[] = [];
+/** Every process the bench starts: settle() waits for them, and they are stopped at the end. */
+const benchProcesses: Proc[] = [];
 /**
  * tollgate runs as `npm start` runs it, and the bare proxy and Portkey with the same Node flags: a larger young
  * generation saves any Node server some of its garbage collection, so the ratios compare like with like.
@@ -60,14 +61,12 @@ async function main() {
   console.log(`tollgate overhead bench: ${ROUNDS} rounds × ${CALLS} calls per target, ${CONCURRENCY} connections, node ${process.version}, ${os.cpus().length} cpus; every Node target with npm start's flags for tollgate (${SERVE_FLAGS.join(' ') || 'none'})`);
   execFileSync('npx', ['tsc', '-p', 'src'], { cwd: ROOT, stdio: 'inherit' });
   const bench = await createBenchDb({ budgets: true });
-  // Every process the bench starts: settle() waits for them, and they are stopped at the end.
-  const procs = benchProcs;
   try {
     const tsx = ['--import', 'tsx'];
-    const upstream = track(procs, await startProc('upstream', [...tsx, path.join(ROOT, 'test/bench/overhead/upstream.ts')], { BENCH_UPSTREAM_KEY: UPSTREAM_KEY }));
-    const bare = track(procs, await startProc('bare', [...SERVE_FLAGS, ...tsx, path.join(ROOT, 'test/bench/overhead/bare-proxy.ts')], { BENCH_UPSTREAM_URL: upstream.url, BENCH_UPSTREAM_KEY: UPSTREAM_KEY }));
+    const upstream = track(await startProc('upstream', [...tsx, path.join(ROOT, 'test/bench/overhead/upstream.ts')], { BENCH_UPSTREAM_KEY: UPSTREAM_KEY }));
+    const bare = track(await startProc('bare', [...SERVE_FLAGS, ...tsx, path.join(ROOT, 'test/bench/overhead/bare-proxy.ts')], { BENCH_UPSTREAM_URL: upstream.url, BENCH_UPSTREAM_KEY: UPSTREAM_KEY }));
     const portkeyPort = await freePort();
-    const portkey = track(procs, await startProc('portkey', [...SERVE_FLAGS, path.join(ROOT, 'node_modules/@portkey-ai/gateway/build/start-server.js'), `--port=${portkeyPort}`, '--headless'],
+    const portkey = track(await startProc('portkey', [...SERVE_FLAGS, path.join(ROOT, 'node_modules/@portkey-ai/gateway/build/start-server.js'), `--port=${portkeyPort}`, '--headless'],
       { NODE_ENV: 'production' }, { url: `http://127.0.0.1:${portkeyPort}`, path: '/' }));
     const key = generateAgentKey();
     await insertAgentKey(bench.db, { id: key.id, agentId: 'campaign-writer', hash: key.hash, prefix: key.prefix });
@@ -76,7 +75,7 @@ async function main() {
     const statements = (procs: Proc[]) => budgetStatements(procs, metricsToken.token);
     const startTollgate = async (name: string) => {
       const port = await freePort();
-      return track(procs, await startProc(name, [...SERVE_FLAGS, path.join(ROOT, 'dist/cli/main.js'), 'serve'], {
+      return track(await startProc(name, [...SERVE_FLAGS, path.join(ROOT, 'dist/cli/main.js'), 'serve'], {
       NODE_ENV: 'production', LOG_LEVEL: 'warn', PORT: String(port), DATABASE_URL: bench.url, TOLLGATE_SEED: 'never', TOLLGATE_POLICY_WATCH: 'false',
       TOLLGATE_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), `tollgate-bench-${name}-`)),
       TOLLGATE_OPENAI_BASE_URL: upstream.url, OPENAI_API_KEY: UPSTREAM_KEY, TOLLGATE_ANTHROPIC_BASE_URL: upstream.url, ANTHROPIC_API_KEY: UPSTREAM_KEY,
@@ -124,13 +123,13 @@ async function main() {
     const steady = await replicas(bench.url, targets[3]!, [await startTollgate('tollgate-2'), await startTollgate('tollgate-3')], statements);
     verdicts(med, single, steady);
   } finally {
-    for (const p of procs.reverse()) await p.stop();
+    for (const p of benchProcesses.reverse()) await p.stop();
     await bench.drop();
   }
 }
 
-function track(procs: Proc[], p: Proc): Proc {
-  procs.push(p);
+function track(p: Proc): Proc {
+  benchProcesses.push(p);
   return p;
 }
 
@@ -139,7 +138,7 @@ async function load(t: Target, n: number, concurrency: number, targetsFor?: Targ
   const dispatcher = new Agent({ connections: concurrency, keepAliveTimeout: 30_000 });
   const latencies: number[] = [];
   let next = 0;
-  await settle(benchProcs);
+  await settle();
   const cpu0 = (targetsFor ?? [t]).reduce((s, x) => s + x.proc.cpuMicros(), 0);
   const pg0 = postgresCpu();
   const started = process.hrtime.bigint();
@@ -158,7 +157,7 @@ async function load(t: Target, n: number, concurrency: number, targetsFor?: Targ
     }
   }));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  await settle(benchProcs);
+  await settle();
   const cpu = (targetsFor ?? [t]).reduce((s, x) => s + x.proc.cpuMicros(), 0) - cpu0;
   const pg = postgresCpu().since(pg0);
   await dispatcher.close();
@@ -177,8 +176,8 @@ const NO_POSTGRES_CPU: PostgresCpu = { ticks: new Map(), since: () => 0 };
  * before it; after its calls, so that the work a target defers past its last answer (tollgate's meter writing the
  * round's records, Postgres storing them) is counted in its own round.
  */
-async function settle(procs: readonly Proc[]): Promise<void> {
-  const busy = () => procs.reduce((s, p) => s + p.cpuMicros(), 0) + postgresCpu().since(NO_POSTGRES_CPU);
+async function settle(): Promise<void> {
+  const busy = () => benchProcesses.reduce((s, p) => s + p.cpuMicros(), 0) + postgresCpu().since(NO_POSTGRES_CPU);
   const deadline = Date.now() + SETTLE_MAX_MS;
   for (;;) {
     const before = busy();
