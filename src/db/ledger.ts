@@ -1,5 +1,5 @@
 import type { DecisionRecord, JournalRecord, InflightRecord, TierRecord, UsageEvent, UsageReview } from '../metering/types.js';
-import { budgetCounterCtes } from './budgets.js';
+import { budgetCounterCtes, runPrepared } from './budgets.js';
 import { recordTierEvents } from '../budgets/events.js';
 import { toMoney } from '../metering/money.js';
 import { undoFallbacks } from './fallbacks.js';
@@ -11,7 +11,12 @@ import { decisionRollupSql, hourlyRollupFromSumsSql, hourlySumsSql, monthlyRollu
 /**
  * The usage ledger and the decision log. Batches are inserted with UNNEST over one array per column: the
  * statement has a fixed number of bind parameters whatever the batch size (no 65535-parameter limit, one
- * plan), and it runs the same on Postgres and PGlite.
+ * plan), and it runs the same on Postgres and PGlite. On Postgres each is prepared by name once per connection
+ * (src/db/budgets.ts runPrepared): parsing and planning the usage statement's CTEs took about 1.7 ms of every
+ * batch, whatever its size (an empty batch: 2.4 ms unprepared, 0.75 ms prepared), a few µs of Postgres CPU per
+ * call at a busy gateway's 250 ms flushes of a few hundred records. Its generic plan runs a batch no slower than
+ * a plan made for the batch (EXPLAIN ANALYZE of the same rows, rolled back: 13.8 against 15.2 ms for 300 rows,
+ * 168 against 181 ms for 5,000).
  */
 
 /** A column: its name, its Postgres type and, when the record's field is not sent as it is, what is sent. */
@@ -152,9 +157,9 @@ async function writeTransaction(db: Db, records: readonly JournalRecord[], ended
     // locks until this transaction commits, after inserting its own ledger rows. Taken any earlier, the locks
     // would make another replica's writer wait before its ledger insert rather than after it, and concurrent
     // writers would run one at a time (ingest bench: two writers ×1.5 of one this way, ×1 before).
-    let usageInserted = usage.length > 0 ? await insertCounting(trx, INSERT_USAGE_SQL, columnArrays(USAGE_COLUMNS, usage)) : 0;
+    let usageInserted = usage.length > 0 ? await insertCounting(trx, 'tollgate_insert_usage', INSERT_USAGE_SQL, columnArrays(USAGE_COLUMNS, usage)) : 0;
     if (usageInserted < usage.length) usageInserted += await replaceFallbacks(trx, usage);
-    const decisionsInserted = decisions.length > 0 ? await insertCounting(trx, INSERT_DECISIONS_SQL, columnArrays(DECISION_COLUMNS, decisions)) : 0;
+    const decisionsInserted = decisions.length > 0 ? await insertCounting(trx, 'tollgate_insert_decisions', INSERT_DECISIONS_SQL, columnArrays(DECISION_COLUMNS, decisions)) : 0;
     return { usageInserted, decisionsInserted };
   });
 }
@@ -172,7 +177,7 @@ async function replaceFallbacks(trx: Db, usage: readonly UsageEvent[]): Promise<
   const replaced = new Set(await undoFallbacks(trx, candidates));
   if (replaced.size === 0) return 0;
   const real = usage.filter((u) => replaced.has(u.request_id)).map((u): UsageEvent => ({ ...u, flags: [...(u.flags ?? []), 'replaced_fallback'] }));
-  return insertCounting(trx, INSERT_USAGE_SQL, columnArrays(USAGE_COLUMNS, real));
+  return insertCounting(trx, 'tollgate_insert_usage', INSERT_USAGE_SQL, columnArrays(USAGE_COLUMNS, real));
 }
 
 export type LedgerFilter = { buId?: string; useCaseId?: string; from?: Date | string; to?: Date | string };
@@ -249,9 +254,18 @@ export async function readSpend(db: Db, useCaseId?: string): Promise<SpendRow[]>
   return rows.map((r) => ({ ...r, cost: toMoney(r.cost) }));
 }
 
-async function insertCounting(trx: Db, sql: string, arrays: string[]): Promise<number> {
-  const result = (await trx.raw(sql, arrays)) as { rows: { inserted: number }[] };
-  return result.rows[0]?.inserted ?? 0;
+/**
+ * Runs a batch statement prepared by `name` on the transaction's connection. A refusal's message is prefixed with
+ * the statement's name and ` - `, as knex prefixes its statements' (the meter sets aside Postgres' own message).
+ */
+async function insertCounting(trx: Db, name: string, sql: string, arrays: string[]): Promise<number> {
+  try {
+    const { rows } = await runPrepared<{ inserted: number }>(trx, name, sql, arrays);
+    return rows[0]?.inserted ?? 0;
+  } catch (err) {
+    if (err instanceof Error) err.message = `${name} - ${err.message}`;
+    throw err;
+  }
 }
 
 function whereLedger<Q extends ReturnType<Db>>(q: Q, filter: LedgerFilter): Q {
@@ -308,8 +322,9 @@ function names<T>(columns: readonly Column<T>[]): string {
   return columns.map(([name]) => name).join(', ');
 }
 
+/** `$1::text[], $2::timestamptz[], …`: the statements go to Postgres as written (runPrepared), not through knex's `?`. */
 function arrayParams<T>(columns: readonly Column<T>[]): string {
-  return columns.map(([, type]) => `?::${type}[]`).join(', ');
+  return columns.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ');
 }
 
 function* chunks<T>(items: readonly T[], size: number): Generator<T[]> {

@@ -181,14 +181,18 @@ async function reserve(db: Db, records: readonly JournalRecord[]): Promise<void>
   }
 }
 
-/** Milliseconds spent per kind of statement, from knex's query / query-response events. */
+/**
+ * Milliseconds spent per kind of statement, from knex's query / query-response events. The usage and decision
+ * statements are prepared by name past knex (src/db/ledger.ts), so they are not seen: their share is what the
+ * statements seen leave of the writers' time (with the writer's own work between statements).
+ */
 function statementClock(db: Db) {
   const started = new Map<string, bigint>();
   const spent = new Map<string, number>();
   const label = (sql: string) => {
     const s = sql.replace(/\s+/g, ' ').trim().toLowerCase();
     if (s.startsWith('begin') || s.startsWith('commit')) return s.split(' ')[0]!;
-    for (const [needle, name] of [['into usage_events', 'insert usage + spend'], ['into inflight_calls', 'insert inflight'], ['from inflight_calls', 'clear inflight'], ['into budget_counters', 'budget counters'], ['into decision_log', 'insert decisions'],
+    for (const [needle, name] of [['into inflight_calls', 'insert inflight'], ['from inflight_calls', 'clear inflight'], ['into budget_counters', 'budget counters'],
       ['into usage_hourly', 'rollup usage_hourly'], ['into decisions_hourly', 'rollup decisions_hourly'], ['tier_events', 'tier events'], ['into tool_usage_daily', 'rollup tool_usage_daily']] as const) {
       if (s.includes(needle)) return name;
     }
@@ -204,8 +208,10 @@ function statementClock(db: Db) {
   };
   db.on('query', onQuery).on('query-response', onEnd);
   return {
-    report(total: number) {
+    report(total: number, writers: number) {
       db.removeListener('query', onQuery).removeListener('query-response', onEnd);
+      const seen = [...spent.values()].reduce((a, b) => a + b, 0);
+      spent.set('insert usage + spend, insert decisions (prepared) and the rest', Math.max(0, total * writers - seen));
       // With several writers the shares add up over them (two writers busy all the time: 200%).
       return [...spent.entries()].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${((v / total) * 100).toFixed(0)}%`).join(', ');
     },
@@ -239,7 +245,7 @@ async function timeWriter(db: Db, perWriter: readonly (readonly JournalRecord[][
   const cpu = process.cpuUsage(cpu0);
   const events = eventsIn(records);
   const cpuPerEvent = { bench: (cpu.user + cpu.system) / events, postgres: postgresCpu(own).since(postgres0) / events };
-  const breakdown = clock.report(s * 1000);
+  const breakdown = clock.report(s * 1000, perWriter.length);
   const wal1 = await walState(db, wal0.lsn);
   const wal = { bytesPerEvent: wal1.bytes / events, checkpoints: wal1.checkpoints - wal0.checkpoints };
   return { perSecond: events / s, breakdown, cpuPerEvent, wal };
