@@ -10,7 +10,7 @@ export type BudgetDefinition = {
   limit_amount: string | null; max_calls: number | null;
 };
 
-/** What tollgate_lease_acquire returns per budget it was asked for (see migrations 031, 032 and 042). */
+/** What tollgate_lease_acquire returns per budget it was asked for (see migrations 031, 032, 042 and 043). */
 export type AcquiredLease = {
   id: number; scope: BudgetScope; scope_id: string; unit: BudgetUnit; period: BudgetPeriod; limit_amount: string | null;
   max_calls: number | null; period_start: Date; key: string; spent: string; reserved: string; calls: string;

@@ -97,6 +97,37 @@ describe('budget leases in Postgres', () => {
     expect((await acquireLeases(t.db, request('r1', { session: 's-3' }), POLICY)).map((r) => r.id)).toEqual([ids.useCase, ids.bu, ids.session]);
   });
 
+  it('grants a new session\'s lease with its counter row, also when replicas ask for it at once', async () => {
+    // Five replicas, two asks each, for a session none of them has seen: the first creates the counter row with its
+    // grant, the others find it (on Postgres, after waiting for that insert to commit) and add theirs to it.
+    const holders = ['r1', 'r2', 'r3', 'r4', 'r5'];
+    const asks = holders.flatMap((h) => [h, h]).map((h) => acquireLeases(t.db, request(h, { session: 's-new', only: [ids.session] }), POLICY));
+    const answers = (await Promise.all(asks)).map((rows) => rows.find((r) => r.id === ids.session)!);
+    const held = (await leases(t.db)).filter((l) => l.key === 's-new');
+    // Each replica holds at most the largest share: $2.5 (5% of 50) and 10 calls (5% of 200), in grants of $1 and 8 calls.
+    expect(held.map((l) => [l.holder, l.amount, l.calls])).toEqual(holders.map((h) => [h, pico(2), 10]));
+    expect(answers.reduce((s, a) => s + pico(a.granted), 0n)).toBe(pico(10));
+    expect(answers.reduce((s, a) => s + a.granted_calls, 0)).toBe(50);
+    // The counter row counts every lease, and the answers saw it as it stood after their own grant.
+    expect(await counter(t.db, ids.session, 's-new')).toEqual({ spent: 0n, reserved: pico(10), calls: 50 });
+    for (const a of answers) expect(pico(a.reserved)).toBeGreaterThanOrEqual(pico(a.lease_amount));
+    expect(Math.max(...answers.map((a) => Number(a.calls)))).toBe(50);
+  });
+
+  it('creates a new counter row empty where a budget is too small to slice', async () => {
+    // Cap $3: a slice of $1 needs 4 × $1 of room; 200 calls allow 8 × 4. The calls are granted, the amount not.
+    await upsertBudget(t.db, { scope: 'session', scopeId: '*', limit: '3', unit: 'usd', period: 'day', maxCalls: 200 });
+    const [row] = await acquireLeases(t.db, request('r1', { session: 's-small', only: [ids.session] }), POLICY);
+    expect([pico(row!.granted), row!.granted_calls, pico(row!.reserved), Number(row!.calls)]).toEqual([0n, 8, 0n, 8]);
+    expect(await counter(t.db, ids.session, 's-small')).toEqual({ spent: 0n, reserved: 0n, calls: 8 });
+    await upsertBudget(t.db, { scope: 'session', scopeId: '*', limit: '3', unit: 'usd', period: 'day', maxCalls: 20 });
+    // 20 calls: 4 × 8 is more than the cap allows, so nothing at all; the row is there, empty.
+    const [none] = await acquireLeases(t.db, request('r1', { session: 's-none', only: [ids.session] }), POLICY);
+    expect([pico(none!.granted), none!.granted_calls]).toEqual([0n, 0]);
+    expect(await counter(t.db, ids.session, 's-none')).toEqual({ spent: 0n, reserved: 0n, calls: 0 });
+    expect((await leases(t.db)).filter((l) => l.key === 's-none')).toEqual([]);
+  });
+
   it('grants nothing where the room left is under the headroom, and cuts a slice to the largest share', async () => {
     // Cap 110: a slice of 6 is more than 5% of it (5.5), and is cut to that; the lease is then full.
     expect(pico((await acquireLeases(t.db, request('r1', { usd: '6' }), POLICY)).find((r) => r.id === ids.useCase)!.granted)).toBe(pico(5.5));

@@ -29,6 +29,7 @@ import * as leasePartialGrants from './032_lease_partial_grants.js';
 import * as vendorModels from './040_vendor_models.js';
 import * as inflightFallbackJson from './041_inflight_fallback_json.js';
 import * as leaseAcquireOnly from './042_lease_acquire_only.js';
+import * as leaseAcquireNewRows from './043_lease_acquire_new_rows.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -64,6 +65,7 @@ const MIGRATIONS: ReadonlyArray<[string, Migration]> = [
   ['040_vendor_models', vendorModels],
   ['041_inflight_fallback_json', inflightFallbackJson],
   ['042_lease_acquire_only', leaseAcquireOnly],
+  ['043_lease_acquire_new_rows', leaseAcquireNewRows],
 ];
 
 /** Every migration's name, in order. */
