@@ -3,9 +3,9 @@ import { ONLY_ACQUIRE_FUNCTION } from './042_lease_acquire_only.js';
 
 /**
  * A lease asked for on a counter row that does not exist yet (a new session's, nearly every acquisition) is granted
- * with the row, in one statement: the row is inserted holding the grant, and the lease row beside it. Before, the
- * function inserted an empty row, read it back and locked it, looked for this replica's lease, then wrote the lease
- * and updated the row: five statements where two do. A new counter row has nothing spent or reserved and no lease
+ * with the row: the row is inserted holding the grant, then the lease row. Before, the function inserted an empty
+ * row, read it back and locked it, looked for this replica's lease, then wrote the lease and updated the row: five
+ * statements where two do. A new counter row has nothing spent or reserved and no lease
  * (lease rows are created only after their counter row, and both go only with their budget), so its grant is the
  * usual one on zeros. A row that exists (another replica's session, a budget whose lease was given back) takes the
  * path it took before. Lock order is unchanged: budgets in id order, the counter row before the lease row.
@@ -22,7 +22,7 @@ create or replace function tollgate_lease_acquire(
 #variable_conflict use_column
 declare
   b record; c record; cap numeric; room numeric; call_room bigint; want numeric; want_calls int; g numeric; gc int;
-  ps timestamptz; k text; held numeric; held_calls int;
+  ps timestamptz; k text; held numeric; held_calls int; fresh boolean;
 begin
   for b in
     select bb.* from budgets bb
@@ -47,40 +47,34 @@ begin
     insert into budget_counters as bc (budget_id, period_start, key, reserved, calls) values (b.id, ps, k, g, gc)
       on conflict do nothing
       returning * into c;
-    if found then
-      if g > 0 or gc > 0 then
-        insert into budget_leases as bl (budget_id, period_start, key, holder, amount, calls, expires_at)
-        values (b.id, ps, k, p_holder, g, gc, p_expires)
-        on conflict on constraint budget_leases_pkey
-          do update set amount = bl.amount + g, calls = bl.calls + gc, expires_at = greatest(bl.expires_at, p_expires)
-        returning bl.amount, bl.calls into held, held_calls;
-      end if;
-      return query select b.id, b.scope::text, b.scope_id::text, b.unit::text, b.period::text, b.limit_amount, b.max_calls, ps, k,
-        c.spent, c.reserved, c.calls, coalesce(held, 0), coalesce(held_calls, 0), g, gc;
-      continue;
+    fresh := found;
+    if not fresh then
+      -- The row exists: locked, read, and granted what its room and this replica's lease leave.
+      select * into c from budget_counters bc where bc.budget_id = b.id and bc.period_start = ps and bc.key = k for update;
+      room := cap - c.spent - c.reserved;
+      call_room := b.max_calls - c.calls;
+      select bl.amount, bl.calls into held, held_calls from budget_leases bl
+      where bl.budget_id = b.id and bl.period_start = ps and bl.key = k and bl.holder = p_holder for update;
+      g := case when cap is not null and want > 0 and room >= want * p_headroom
+        then greatest(0, least(want, cap * p_max_share - coalesce(held, 0))) else 0 end;
+      gc := case when b.max_calls is not null and want_calls > 0 and call_room >= want_calls * p_headroom
+        then greatest(0, least(want_calls, floor(b.max_calls * p_max_share)::int - coalesce(held_calls, 0))) else 0 end;
     end if;
-
-    -- The row exists: locked, read, and granted what its room and this replica's lease leave.
-    select * into c from budget_counters bc where bc.budget_id = b.id and bc.period_start = ps and bc.key = k for update;
-    room := cap - c.spent - c.reserved;
-    call_room := b.max_calls - c.calls;
-    select bl.amount, bl.calls into held, held_calls from budget_leases bl
-    where bl.budget_id = b.id and bl.period_start = ps and bl.key = k and bl.holder = p_holder for update;
-    g := case when cap is not null and want > 0 and room >= want * p_headroom
-      then greatest(0, least(want, cap * p_max_share - coalesce(held, 0))) else 0 end;
-    gc := case when b.max_calls is not null and want_calls > 0 and call_room >= want_calls * p_headroom
-      then greatest(0, least(want_calls, floor(b.max_calls * p_max_share)::int - coalesce(held_calls, 0))) else 0 end;
     if g > 0 or gc > 0 then
       insert into budget_leases as bl (budget_id, period_start, key, holder, amount, calls, expires_at)
       values (b.id, ps, k, p_holder, g, gc, p_expires)
       on conflict on constraint budget_leases_pkey
         do update set amount = bl.amount + g, calls = bl.calls + gc, expires_at = greatest(bl.expires_at, p_expires)
       returning bl.amount, bl.calls into held, held_calls;
-      update budget_counters bc set reserved = bc.reserved + g, calls = bc.calls + gc
-      where bc.budget_id = b.id and bc.period_start = ps and bc.key = k;
+      if not fresh then
+        update budget_counters bc set reserved = bc.reserved + g, calls = bc.calls + gc
+        where bc.budget_id = b.id and bc.period_start = ps and bc.key = k;
+        c.reserved := c.reserved + g;
+        c.calls := c.calls + gc;
+      end if;
     end if;
     return query select b.id, b.scope::text, b.scope_id::text, b.unit::text, b.period::text, b.limit_amount, b.max_calls, ps, k,
-      c.spent, c.reserved + g, c.calls + gc, coalesce(held, 0), coalesce(held_calls, 0), g, gc;
+      c.spent, c.reserved, c.calls, coalesce(held, 0), coalesce(held_calls, 0), g, gc;
   end loop;
 end
 $fn$`;
