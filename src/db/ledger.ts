@@ -89,6 +89,10 @@ with ins as (
 )
 select count(*)::int as inserted from ins`;
 
+/** A statement prepared by its name (runPrepared): one name, one text, so the two can never disagree. */
+type Prepared = { name: string; text: string };
+const INSERT_USAGE: Prepared = { name: 'tollgate_insert_usage', text: INSERT_USAGE_SQL };
+
 const INSERT_DECISIONS_SQL = `
 with ins as (
   insert into decision_log (${names(DECISION_COLUMNS)})
@@ -98,6 +102,7 @@ with ins as (
 ), rollup as (${decisionRollupSql('ins')}
 )
 select count(*)::int as inserted from ins`;
+const INSERT_DECISIONS: Prepared = { name: 'tollgate_insert_decisions', text: INSERT_DECISIONS_SQL };
 
 export type WriteResult = { usageInserted: number; decisionsInserted: number };
 
@@ -157,9 +162,9 @@ async function writeTransaction(db: Db, records: readonly JournalRecord[], ended
     // locks until this transaction commits, after inserting its own ledger rows. Taken any earlier, the locks
     // would make another replica's writer wait before its ledger insert rather than after it, and concurrent
     // writers would run one at a time (ingest bench: two writers ×1.5 of one this way, ×1 before).
-    let usageInserted = usage.length > 0 ? await insertCounting(trx, 'tollgate_insert_usage', INSERT_USAGE_SQL, columnArrays(USAGE_COLUMNS, usage)) : 0;
+    let usageInserted = usage.length > 0 ? await insertCounting(trx, INSERT_USAGE, columnArrays(USAGE_COLUMNS, usage)) : 0;
     if (usageInserted < usage.length) usageInserted += await replaceFallbacks(trx, usage);
-    const decisionsInserted = decisions.length > 0 ? await insertCounting(trx, 'tollgate_insert_decisions', INSERT_DECISIONS_SQL, columnArrays(DECISION_COLUMNS, decisions)) : 0;
+    const decisionsInserted = decisions.length > 0 ? await insertCounting(trx, INSERT_DECISIONS, columnArrays(DECISION_COLUMNS, decisions)) : 0;
     return { usageInserted, decisionsInserted };
   });
 }
@@ -177,7 +182,7 @@ async function replaceFallbacks(trx: Db, usage: readonly UsageEvent[]): Promise<
   const replaced = new Set(await undoFallbacks(trx, candidates));
   if (replaced.size === 0) return 0;
   const real = usage.filter((u) => replaced.has(u.request_id)).map((u): UsageEvent => ({ ...u, flags: [...(u.flags ?? []), 'replaced_fallback'] }));
-  return insertCounting(trx, 'tollgate_insert_usage', INSERT_USAGE_SQL, columnArrays(USAGE_COLUMNS, real));
+  return insertCounting(trx, INSERT_USAGE, columnArrays(USAGE_COLUMNS, real));
 }
 
 export type LedgerFilter = { buId?: string; useCaseId?: string; from?: Date | string; to?: Date | string };
@@ -255,15 +260,15 @@ export async function readSpend(db: Db, useCaseId?: string): Promise<SpendRow[]>
 }
 
 /**
- * Runs a batch statement prepared by `name` on the transaction's connection. A refusal's message is prefixed with
- * the statement's name and ` - `, as knex prefixes its statements' (the meter sets aside Postgres' own message).
+ * Runs a batch statement, prepared by its name, on the transaction's connection. A refusal's message is prefixed
+ * with the statement's name and ` - `, as knex prefixes its statements' (the meter sets aside Postgres' own message).
  */
-async function insertCounting(trx: Db, name: string, sql: string, arrays: string[]): Promise<number> {
+async function insertCounting(trx: Db, statement: Prepared, arrays: string[]): Promise<number> {
   try {
-    const { rows } = await runPrepared<{ inserted: number }>(trx, name, sql, arrays);
+    const { rows } = await runPrepared<{ inserted: number }>(trx, statement.name, statement.text, arrays);
     return rows[0]?.inserted ?? 0;
   } catch (err) {
-    if (err instanceof Error) err.message = `${name} - ${err.message}`;
+    if (err instanceof Error) err.message = `${statement.name} - ${err.message}`;
     throw err;
   }
 }
