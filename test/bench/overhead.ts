@@ -15,7 +15,9 @@
  * runs beside work its predecessor left running (the rotation gives each target the same predecessor every round:
  * tollgate's is the Portkey gateway), and the work a target defers past its last answer (tollgate's meter writing
  * the round's records) counts in its own round. Per target: the
- * median over rounds of rps, p50/p99, CPU µs per call of its process and of Postgres (both read from /proc).
+ * median over rounds of rps, p50/p99, CPU µs per call of its process (and the part of it spent in the kernel) and
+ * of Postgres (all read from /proc). The kernel's part is mostly the sockets' system calls, which a proxy cannot
+ * cut (on loopback a write also runs the receiver's TCP); the ratios are also printed for the rest, the code's own.
  * Then the latency added at 1 connection (p50 over direct), and 3 tollgate replicas on one hot use case with the
  * Postgres transactions and the budget statements (tollgate_budget_statements_total, read from /metrics) per call.
  * Every Node target but the fake upstream runs with the Node flags `npm start` gives tollgate (package.json).
@@ -55,7 +57,8 @@ const AZURE_CHAT = '/openai/deployments/gpt-4.1-mini/chat/completions?api-versio
 const BODY = JSON.stringify({ model: 'gpt-4.1-mini', max_tokens: 16, messages: [{ role: 'user', content: 'benchmark prompt of a typical short length for an agent step' }] });
 
 type Target = { name: string; proc: Proc; url: string; headers: (session: string) => Record<string, string> };
-type Round = { rps: number; p50: number; p99: number; cpu: number; pg: number };
+/** `kernel`: the part of `cpu` (µs per call) the process spent in the kernel, its sockets' system calls mostly. */
+type Round = { rps: number; p50: number; p99: number; cpu: number; kernel: number; pg: number };
 
 async function main() {
   console.log(`tollgate overhead bench: ${ROUNDS} rounds × ${CALLS} calls per target, ${CONCURRENCY} connections, node ${process.version}, ${os.cpus().length} cpus; every Node target with npm start's flags for tollgate (${SERVE_FLAGS.join(' ') || 'none'})`);
@@ -140,6 +143,7 @@ async function load(t: Target, n: number, concurrency: number, targetsFor?: Targ
   let next = 0;
   await settle();
   const cpu0 = (targetsFor ?? [t]).reduce((s, x) => s + x.proc.cpuMicros(), 0);
+  const kernel0 = (targetsFor ?? [t]).reduce((s, x) => s + x.proc.kernelMicros(), 0);
   const pg0 = postgresCpu();
   const started = process.hrtime.bigint();
   const run = `${Date.now().toString(36)}-${t.name}`;
@@ -159,10 +163,11 @@ async function load(t: Target, n: number, concurrency: number, targetsFor?: Targ
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   await settle();
   const cpu = (targetsFor ?? [t]).reduce((s, x) => s + x.proc.cpuMicros(), 0) - cpu0;
+  const kernel = (targetsFor ?? [t]).reduce((s, x) => s + x.proc.kernelMicros(), 0) - kernel0;
   const pg = postgresCpu().since(pg0);
   await dispatcher.close();
   latencies.sort((a, b) => a - b);
-  return { rps: n / seconds, p50: pct(latencies, 0.5), p99: pct(latencies, 0.99), cpu: cpu / n, pg: pg / n };
+  return { rps: n / seconds, p50: pct(latencies, 0.5), p99: pct(latencies, 0.99), cpu: cpu / n, kernel: kernel / n, pg: pg / n };
 }
 
 const SETTLE_WINDOW_MS = 250;
@@ -188,7 +193,7 @@ async function settle(): Promise<void> {
 
 function medianRound(rs: Round[]): Round {
   const m = (k: keyof Round) => median(rs.map((r) => r[k]));
-  return { rps: m('rps'), p50: m('p50'), p99: m('p99'), cpu: m('cpu'), pg: m('pg') };
+  return { rps: m('rps'), p50: m('p50'), p99: m('p99'), cpu: m('cpu'), kernel: m('kernel'), pg: m('pg') };
 }
 
 function median(xs: number[]): number {
@@ -198,16 +203,17 @@ function median(xs: number[]): number {
 
 function report(med: Map<string, Round>) {
   console.log('\nmedians over rounds:');
-  console.log('  target     rps     p50 ms  p99 ms  CPU µs/call (own)  Postgres µs/call');
+  console.log('  target     rps     p50 ms  p99 ms  CPU µs/call (own)  of it kernel  Postgres µs/call');
   for (const [name, r] of med) {
-    console.log(`  ${name.padEnd(9)} ${r.rps.toFixed(0).padStart(6)}  ${r.p50.toFixed(1).padStart(6)}  ${r.p99.toFixed(1).padStart(6)}  ${r.cpu.toFixed(0).padStart(17)}  ${r.pg.toFixed(0).padStart(16)}`);
+    console.log(`  ${name.padEnd(9)} ${r.rps.toFixed(0).padStart(6)}  ${r.p50.toFixed(1).padStart(6)}  ${r.p99.toFixed(1).padStart(6)}  ${r.cpu.toFixed(0).padStart(17)}  ${r.kernel.toFixed(0).padStart(12)}  ${r.pg.toFixed(0).padStart(16)}`);
   }
   const bare = med.get('bare')!;
   const portkey = med.get('portkey')!;
   for (const [name, label] of [['tollgate', 'tollgate'], ['tg-azure', 'tollgate on /azure']] as const) {
     const t = med.get(name)!;
     console.log(`\nratios (${label} against):`);
-    console.log(`  bare proxy  throughput ×${(t.rps / bare.rps).toFixed(2)}  CPU per call ×${(t.cpu / bare.cpu).toFixed(2)}  (+ Postgres ${t.pg.toFixed(0)} µs)`);
+    console.log(`  bare proxy  throughput ×${(t.rps / bare.rps).toFixed(2)}  CPU per call ×${(t.cpu / bare.cpu).toFixed(2)}  (+ Postgres ${t.pg.toFixed(0)} µs)`
+      + `; outside the kernel ×${((t.cpu - t.kernel) / (bare.cpu - bare.kernel)).toFixed(2)}, in it ×${(t.kernel / bare.kernel).toFixed(2)}`);
     console.log(`  Portkey OSS throughput ×${(t.rps / portkey.rps).toFixed(2)}  CPU per call ×${((t.cpu + t.pg) / portkey.cpu).toFixed(2)} (tollgate with its Postgres)`);
   }
 }

@@ -3,8 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 
-/** A target of the overhead bench: a process of its own, its URL, and how much CPU it has used so far. */
-export type Proc = { name: string; url: string; pid: number; cpuMicros(): number; stop(): Promise<void> };
+/**
+ * A target of the overhead bench: a process of its own, its URL, and how much CPU it has used so far, in all
+ * (`cpuMicros`) and of that in the kernel (`kernelMicros`: its system calls, such as its sockets' reads and writes).
+ */
+export type Proc = { name: string; url: string; pid: number; cpuMicros(): number; kernelMicros(): number; stop(): Promise<void> };
 
 /**
  * The Node flags `npm start` runs `tollgate serve` with (package.json's start script, between `node` and the
@@ -44,7 +47,7 @@ export async function startProc(name: string, args: string[], env: NodeJS.Proces
       }
     });
   });
-  return { name, url, pid: child.pid!, cpuMicros: () => processCpuMicros(child.pid!), stop: () => stop(child) };
+  return { name, url, pid: child.pid!, cpuMicros: () => processCpuMicros(child.pid!), kernelMicros: () => processCpu(child.pid!).kernel, stop: () => stop(child) };
 }
 
 async function poll(url: string): Promise<void> {
@@ -68,9 +71,15 @@ function readyUrl(line: string, pattern: RegExp | undefined): string | undefined
 
 /** utime + stime of one process, from /proc/<pid>/stat. */
 export function processCpuMicros(pid: number): number {
+  const { user, kernel } = processCpu(pid);
+  return user + kernel;
+}
+
+/** utime and stime of one process (µs), from /proc/<pid>/stat. */
+export function processCpu(pid: number): { user: number; kernel: number } {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / TICKS_PER_SECOND;
+  return { user: (Number(fields[11]) * 1e6) / TICKS_PER_SECOND, kernel: (Number(fields[12]) * 1e6) / TICKS_PER_SECOND };
 }
 
 async function stop(child: ChildProcess): Promise<void> {
