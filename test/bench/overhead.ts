@@ -16,8 +16,8 @@
  * tollgate's is the Portkey gateway), and the work a target defers past its last answer (tollgate's meter writing
  * the round's records) counts in its own round. Per target: the
  * median over rounds of rps, p50/p99, CPU µs per call of its process (and the part of it spent in the kernel) and
- * of Postgres (all read from /proc). The kernel's part is mostly the sockets' system calls, which a proxy cannot
- * cut (on loopback a write also runs the receiver's TCP); the ratios are also printed for the rest, the code's own.
+ * of Postgres (all read from /proc). The kernel's part is its system calls (sockets, for tollgate also its journal's
+ * writes); tollgate's CPU against the bare proxy's is also printed apart, outside the kernel and in it.
  * Then the latency added at 1 connection (p50 over direct), and 3 tollgate replicas on one hot use case with the
  * Postgres transactions and the budget statements (tollgate_budget_statements_total, read from /metrics) per call.
  * Every Node target but the fake upstream runs with the Node flags `npm start` gives tollgate (package.json).
@@ -213,9 +213,14 @@ function report(med: Map<string, Round>) {
     const t = med.get(name)!;
     console.log(`\nratios (${label} against):`);
     console.log(`  bare proxy  throughput ×${(t.rps / bare.rps).toFixed(2)}  CPU per call ×${(t.cpu / bare.cpu).toFixed(2)}  (+ Postgres ${t.pg.toFixed(0)} µs)`
-      + `; outside the kernel ×${((t.cpu - t.kernel) / (bare.cpu - bare.kernel)).toFixed(2)}, in it ×${(t.kernel / bare.kernel).toFixed(2)}`);
+      + `; outside the kernel ${times(t.cpu - t.kernel, bare.cpu - bare.kernel)}, in it ${times(t.kernel, bare.kernel)}`);
     console.log(`  Portkey OSS throughput ×${(t.rps / portkey.rps).toFixed(2)}  CPU per call ×${((t.cpu + t.pg) / portkey.cpu).toFixed(2)} (tollgate with its Postgres)`);
   }
+}
+
+/** `a` against `b` as `×1.23`; a count of /proc ticks can be 0 (10 ms of CPU over a round's calls), and then there is no ratio. */
+function times(a: number, b: number): string {
+  return b > 0 ? `×${(a / b).toFixed(2)}` : 'n/a (none measured for the bare proxy)';
 }
 
 /** 3 replicas of tollgate on one Postgres, one hot use case: throughput, Postgres transactions and budget statements per call. */
